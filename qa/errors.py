@@ -1,0 +1,25 @@
+"""The project's exceptions. Each message names the file or index and says how to fix it."""
+
+
+class QAError(Exception):
+    """Base class: the CLI prints the message on one line and exits non-zero."""
+
+
+class BadInputError(QAError):
+    """An input file (or question) cannot be used; the index is left untouched."""
+
+
+class IndexMissingError(QAError):
+    """No index exists at the given folder."""
+
+
+class IndexMismatchError(QAError):
+    """The index was built with another model or other chunking settings."""
+
+
+class IndexCorruptError(QAError):
+    """The index's parts disagree with each other or with their recorded hashes."""
+
+
+class IndexLockedError(QAError):
+    """Another writer holds the index lock."""

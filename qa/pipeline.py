@@ -1,0 +1,111 @@
+"""Wires the stages together: ingest files into an index, and search or ask against it.
+
+The CLI, the app and the evaluation call these functions and only format their results.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from qa.config import Config
+from qa.documents import Answer, Document, Passage
+from qa.errors import BadInputError
+from qa.index import IngestReport, LoadedIndex, current_version, open_index, update_index
+from qa.ingest import expand_paths, make_document, read_file, source_doc_id
+
+
+def ingest_paths(
+    paths: list[Path], config: Config, rebuild: bool = False, progress: bool = False, embedder=None
+) -> IngestReport:
+    """Read, check and clean every file under `paths`, then add them to the index in one write.
+
+    Bad files are reported in `report.skipped` (one line each) and never reach the index.
+    """
+    from tqdm import tqdm
+
+    files, missing = expand_paths(paths)
+    skipped = [m.message() for m in missing]
+    documents: list[Document] = []
+    for path in tqdm(files, desc="reading", unit="file", disable=not progress or len(files) < 20):
+        try:
+            for source, article in read_file(path, config):
+                source = str(Path(source.partition("#")[0]).resolve()) + (
+                    "#" + source.partition("#")[2] if "#" in source else ""
+                )
+                documents.append(make_document(source_doc_id(source), source, article))
+        except BadInputError as e:
+            skipped.append(f"skipped {e}")
+    if not documents and not rebuild:
+        report = IngestReport(skipped=skipped)
+        if current_version(config.index_dir) is not None:
+            index = open_index(config.index_dir, config, verify=False)
+            report.total_documents, report.total_chunks = len(index.documents), index.n_chunks
+        return report
+    report = update_index(
+        config.index_dir, documents, config, embedder=embedder, rebuild=rebuild, show_progress=progress
+    )
+    report.skipped = skipped
+    return report
+
+
+def remove_documents(doc_ids: list[str], config: Config) -> IngestReport:
+    return update_index(config.index_dir, [], config, remove_ids=tuple(doc_ids))
+
+
+class QA:
+    """Search and ask over the index at `config.index_dir`; models load on first use.
+
+    Each call checks whether a writer has published a newer index version and, if so,
+    loads it; until then it keeps answering from the version it has.
+    """
+
+    def __init__(self, config: Config):
+        from qa.embed import Embedder
+
+        self.config = config
+        self.embedder = Embedder(config)
+        self._index: LoadedIndex | None = None
+        self._reader = None
+        self._lock = threading.Lock()
+
+    def index(self) -> LoadedIndex:
+        with self._lock:
+            live = current_version(self.config.index_dir)
+            if self._index is None or (live is not None and live != self._index.version):
+                self._index = open_index(self.config.index_dir, self.config)
+            return self._index
+
+    def documents(self) -> list[Document]:
+        return list(self.index().documents)
+
+    def _question(self, question: str) -> str:
+        # The model reads at most 256 word pieces; a huge paste only slows BM25 down.
+        return " ".join(str(question).split())[: self.config.max_question_chars]
+
+    def search(self, question: str, k: int | None = None, retriever: str | None = None) -> list[Passage]:
+        from qa.retrieve import make_retriever
+
+        question = self._question(question)
+        if not question:
+            return []
+        index = self.index()
+        kind = retriever or self.config.retriever
+        return make_retriever(kind, index, self.embedder, self.config.rrf_k).search(question, k or self.config.top_k)
+
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        retriever: str | None = None,
+        threshold: float | None = None,
+    ) -> Answer:
+        from qa.answer import ExtractiveReader
+
+        original = question
+        question = self._question(question)
+        passages = self.search(question, k, retriever) if question else []
+        if self._reader is None:
+            self._reader = ExtractiveReader(self.config, self.embedder)
+        answer = self._reader.answer(question, passages, threshold=threshold)
+        return Answer(original, answer.answer, answer.confidence, answer.citations, answer.passages)

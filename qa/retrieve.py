@@ -1,0 +1,88 @@
+"""Retrievers over a loaded index: dense (FAISS), lexical (BM25) and hybrid (reciprocal rank fusion).
+
+Each returns passages best first; scores are comparable only within one retriever.
+Retrieval knows nothing about answering.
+"""
+
+from __future__ import annotations
+
+
+from qa.documents import Passage
+from qa.index import LoadedIndex, bm25_tokenize
+
+RETRIEVERS = ("dense", "bm25", "hybrid")
+
+
+def _passage(index: LoadedIndex, row: int, score: float) -> Passage:
+    doc = index.document(row)
+    return Passage(chunk=index.chunk(row), title=doc.title, url=doc.url, date=doc.date, score=float(score))
+
+
+class DenseRetriever:
+    """Cosine similarity between the question vector and the chunk vectors."""
+
+    def __init__(self, index: LoadedIndex, embedder):
+        self.index, self.embedder = index, embedder
+
+    def ranked_rows(self, question: str, k: int) -> list[tuple[int, float]]:
+        k = min(k, self.index.n_chunks)
+        if k <= 0:
+            return []
+        query = self.embedder.encode_query(question).reshape(1, -1)
+        scores, rows = self.index.dense.search(query, k)
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+
+    def search(self, question: str, k: int) -> list[Passage]:
+        return [_passage(self.index, r, s) for r, s in self.ranked_rows(question, k)]
+
+
+class BM25Retriever:
+    """Okapi BM25 over stemmed words (bm25s)."""
+
+    def __init__(self, index: LoadedIndex):
+        self.index = index
+
+    def ranked_rows(self, question: str, k: int) -> list[tuple[int, float]]:
+        k = min(k, self.index.n_chunks)
+        if k <= 0 or self.index.bm25 is None:
+            return []
+        vocab = self.index.bm25.vocab_dict
+        terms = [t for t in bm25_tokenize([question], return_ids=False)[0] if t in vocab]
+        if not terms:
+            return []
+        rows, scores = self.index.bm25.retrieve([terms], k=k, show_progress=False, n_threads=1)
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0]
+
+    def search(self, question: str, k: int) -> list[Passage]:
+        return [_passage(self.index, r, s) for r, s in self.ranked_rows(question, k)]
+
+
+class HybridRetriever:
+    """Reciprocal rank fusion of dense and BM25 rankings: score = sum 1 / (rrf_k + rank)."""
+
+    def __init__(self, index: LoadedIndex, embedder, rrf_k: int = 60, depth: int = 50):
+        self.index = index
+        self.dense, self.bm25 = DenseRetriever(index, embedder), BM25Retriever(index)
+        self.rrf_k, self.depth = rrf_k, depth
+
+    def ranked_rows(self, question: str, k: int) -> list[tuple[int, float]]:
+        depth = max(k, self.depth)
+        fused: dict[int, float] = {}
+        for ranking in (self.dense.ranked_rows(question, depth), self.bm25.ranked_rows(question, depth)):
+            for rank, (row, _) in enumerate(ranking, start=1):
+                fused[row] = fused.get(row, 0.0) + 1.0 / (self.rrf_k + rank)
+        best = sorted(fused.items(), key=lambda item: -item[1])[:k]
+        return best
+
+    def search(self, question: str, k: int) -> list[Passage]:
+        return [_passage(self.index, r, s) for r, s in self.ranked_rows(question, k)]
+
+
+def make_retriever(kind: str, index: LoadedIndex, embedder, rrf_k: int = 60):
+    if kind == "dense":
+        return DenseRetriever(index, embedder)
+    if kind == "bm25":
+        return BM25Retriever(index)
+    if kind == "hybrid":
+        return HybridRetriever(index, embedder, rrf_k=rrf_k)
+    raise ValueError(f"unknown retriever {kind!r}; choose one of {', '.join(RETRIEVERS)}")
