@@ -80,6 +80,7 @@ _BOILERPLATE_LINE = re.compile(
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _MD_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+")
 _TITLE_MAX_CHARS = 120
+_MIN_HTML_BODY_WORDS = 8
 
 
 @dataclass(frozen=True)
@@ -174,16 +175,15 @@ def _markdown_to_text(raw: str) -> str:
 def _html_to_article(raw: str, path: str) -> CleanedArticle:
     import trafilatura
 
-    extracted = trafilatura.bare_extraction(
-        raw, with_metadata=True, include_comments=False, include_tables=True, as_dict=True
-    )
-    body = (extracted or {}).get("text") or ""
-    cleaned = clean_article(body)
-    if not cleaned.text.strip():
+    result = trafilatura.bare_extraction(raw, with_metadata=True, include_comments=False, include_tables=True)
+    extracted = result.as_dict() if result is not None else {}
+    cleaned = clean_article(extracted.get("text") or "")
+    # A menu or a lone heading is what extractors fall back to on pages without an article.
+    if len(cleaned.text.split()) < _MIN_HTML_BODY_WORDS:
         raise BadInputError(f"{path}: no article body could be extracted from this HTML page")
     meta = dict(cleaned.meta)
     for key in ("url", "date", "title", "author"):
-        value = (extracted or {}).get(key)
+        value = extracted.get(key)
         if value and key not in meta:
             meta[key] = str(value)
     title = meta.get("title") or cleaned.title

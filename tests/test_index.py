@@ -1,0 +1,120 @@
+"""The index: incremental re-ingest, replacement of changed documents, remove, and mismatch checks."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from qa.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError
+from qa.index import WriterLock, current_version, open_index
+from qa.pipeline import QA, ingest_paths, remove_documents
+from tests.conftest import CORPUS, MASSIS, NHK
+
+
+def test_bundled_index_contents(bundled_index):
+    index = open_index(bundled_index.index_dir, bundled_index)
+    assert [d.doc_id for d in index.documents] == [MASSIS, NHK]
+    nhk = next(d for d in index.documents if d.doc_id == NHK)
+    assert nhk.url == "https://www3.nhk.or.jp/nhkworld/en/news/20240320_04/" and nhk.date == "March 20, 2024"
+    assert index.vectors.shape == (index.n_chunks, 384)
+    assert np.allclose(np.linalg.norm(index.vectors, axis=1), 1.0, atol=1e-4)
+    manifest = index.manifest
+    assert manifest["settings"]["model_name"].endswith("all-MiniLM-L6-v2")
+    assert set(manifest["documents"]) == {MASSIS, NHK} and all(len(v["content_hash"]) == 64 for v in manifest["documents"].values())
+    texts = [index.chunk(i).text for i in range(index.n_chunks)]
+    for i in range(index.n_chunks):
+        c = index.chunk(i)
+        assert index.document(i).text[c.start : c.end] == c.text
+    # No passage holds boilerplate, and no passage repeats another's sentences beyond the small overlap.
+    for t in texts:
+        for junk in ("Leave a Reply", "You May Also Like", "Similar Readings", "Read Count", "Newsletter", "URL:"):
+            assert junk not in t
+    assert len(set(texts)) == len(texts)
+
+
+def test_reingest_unchanged_is_a_no_op(fresh_index, embedder):
+    before = current_version(fresh_index.index_dir)
+    report = ingest_paths([CORPUS], fresh_index, embedder=embedder)
+    assert sorted(report.unchanged) == [MASSIS, NHK] and report.chunks_added == 0
+    assert current_version(fresh_index.index_dir) == before
+
+
+def test_changed_document_replaces_its_chunks(bundled_index, embedder, tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    config = bundled_index.with_(index_dir=tmp_path / "index")
+    ingest_paths([corpus], config, embedder=embedder)
+    qa = QA(config)
+    path = corpus / f"{MASSIS}.txt"
+    path.write_text(path.read_text(encoding="utf-8").replace("1994", "1996"), encoding="utf-8")
+    report = ingest_paths([corpus], config, embedder=embedder)
+    assert report.updated == [MASSIS] and report.unchanged == [NHK] and report.chunks_added == 5
+    for kind in ("dense", "bm25", "hybrid"):
+        texts = " ".join(p.text for p in qa.search("Partnership for Peace program", k=20, retriever=kind))
+        assert "1996" in texts and "1994" not in texts
+    assert sorted(d.doc_id for d in qa.documents()) == [MASSIS, NHK]
+    assert open_index(config.index_dir, config).n_chunks == 9
+
+
+def test_same_stem_from_two_folders_gets_distinct_ids(fresh_index, embedder, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / f"{NHK}.txt").write_text("A different story about a bridge in Lisbon opening to traffic.", encoding="utf-8")
+    report = ingest_paths([other], fresh_index, embedder=embedder)
+    [new_id] = report.added
+    assert new_id.startswith(NHK + "-") and new_id != NHK
+    assert len(QA(fresh_index).documents()) == 3
+
+
+def test_remove_takes_passages_out_of_every_retriever(fresh_index):
+    remove_documents([MASSIS], fresh_index)
+    qa = QA(fresh_index)
+    assert [d.doc_id for d in qa.documents()] == [NHK]
+    for kind in ("dense", "bm25", "hybrid"):
+        hits = qa.search("Mirzoyan Partnership for Peace 1994", k=10, retriever=kind)
+        assert all(h.doc_id == NHK for h in hits)
+
+
+def test_remove_unknown_id_is_a_clear_error(fresh_index):
+    from qa.errors import BadInputError
+
+    with pytest.raises(BadInputError, match="qa list"):
+        remove_documents(["no-such-doc"], fresh_index)
+
+
+def test_mismatched_settings_say_how_to_rebuild(bundled_index):
+    with pytest.raises(IndexMismatchError, match="chunk_tokens=128.*--rebuild"):
+        open_index(bundled_index.index_dir, bundled_index.with_(chunk_tokens=200))
+    with pytest.raises(IndexMismatchError, match="model_name"):
+        open_index(bundled_index.index_dir, bundled_index.with_(model_name="other/model"))
+
+
+def test_missing_index(tmp_path, bundled_index):
+    with pytest.raises(IndexMissingError, match="qa ingest"):
+        open_index(tmp_path / "nowhere", bundled_index)
+
+
+def test_edited_part_is_detected(fresh_index):
+    version_dir = fresh_index.index_dir / current_version(fresh_index.index_dir)
+    docs = version_dir / "documents.jsonl"
+    docs.write_text(docs.read_text(encoding="utf-8").replace("Stoltenberg", "Stoltenbarg"), encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match="documents.jsonl.*rebuild"):
+        open_index(fresh_index.index_dir, fresh_index)
+
+
+def test_second_writer_is_refused(fresh_index):
+    with WriterLock(fresh_index.index_dir):
+        with pytest.raises(IndexLockedError, match="another qa process"):
+            remove_documents([MASSIS], fresh_index)
+
+
+def test_search_puts_nhk_first_for_the_demo_question(bundled_index):
+    qa = QA(bundled_index)
+    for kind in ("dense", "bm25", "hybrid"):
+        hits = qa.search("first NATO secretary general to visit Armenia", k=3, retriever=kind)
+        assert hits[0].doc_id == NHK, kind
+        assert hits[0].url == "https://www3.nhk.or.jp/nhkworld/en/news/20240320_04/"
+        assert "first NATO secretary general" in hits[0].text
