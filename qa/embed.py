@@ -73,14 +73,19 @@ class Embedder:
 
     @property
     def dimension(self) -> int:
-        model = self.model
-        get_dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        return int(get_dimension())
+        return int(self.model.get_embedding_dimension())
 
     def encode_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+        """Vectors for `texts`, row i for text i. Texts are batched by length and tokenised in
+        worker threads while the model runs the previous batch, so the host-side tokenizer
+        does not starve the model (the bottleneck of a plain `encode` on a GPU)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(
+        model = self.model
+        if model.device.type == "cuda":
+            return _encode_pipelined(model, texts, self.config.batch_size, show_progress)
+        # On a CPU the model and the tokenizer share the same cores: overlapping them only adds contention.
+        vectors = model.encode(
             texts,
             batch_size=self.config.batch_size,
             normalize_embeddings=True,
@@ -99,3 +104,41 @@ class Embedder:
                 self._query_cache.clear()
             self._query_cache[text] = cached
         return cached
+
+
+def _encode_pipelined(model, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
+    import torch
+    from concurrent.futures import ThreadPoolExecutor
+    from tqdm import tqdm
+
+    device = model.device
+    order = np.argsort([-len(t) for t in texts], kind="stable")
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    out = np.empty((len(texts), model.get_embedding_dimension()), dtype=np.float32)
+    workers = max(1, min(8, (os.cpu_count() or 2) // 2))
+    ahead = 2 * workers  # batches tokenised ahead of the model, bounding memory
+
+    def tokenize(batch: np.ndarray) -> dict:
+        features = model.preprocess([texts[i] for i in batch])
+        if device.type == "cuda":
+            features = {k: v.pin_memory() if torch.is_tensor(v) else v for k, v in features.items()}
+        return features
+
+    model.eval()
+    with ThreadPoolExecutor(max_workers=workers) as pool, torch.inference_mode():
+        pending = [pool.submit(tokenize, b) for b in batches[:ahead]]
+        progress = tqdm(total=len(texts), desc="embedding", unit="chunk", disable=not show_progress)
+        for n, batch in enumerate(batches):
+            features = pending[n].result()
+            pending[n] = None  # let the tokenised batch be freed once used
+            if n + ahead < len(batches):
+                pending.append(pool.submit(tokenize, batches[n + ahead]))
+            features = {
+                k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in features.items()
+            }
+            embeddings = model(features)["sentence_embedding"]
+            embeddings = torch.nn.functional.normalize(embeddings.float(), p=2, dim=1)
+            out[batch] = embeddings.cpu().numpy()
+            progress.update(len(batch))
+        progress.close()
+    return out
