@@ -38,7 +38,8 @@ from qa.embed import Embedder
 # ---------------------------------------------------------------------------------------------
 
 MAX_QUESTION_CHARS = 512  # longer questions are analysed by their first 512 characters only
-EMBED_SENTENCES = 8  # sentences (best by lexical score) embedded per question: ~5 ms each on CPU
+EMBED_SENTENCES = 6  # sentences (best by lexical score) embedded per question: ~5-10 ms each on CPU
+EMBED_CHARS = 300  # embed at most this much of a sentence (~64 word pieces): padding dominates cost
 PARSE_SENTENCES = 3  # sentences (best by combined score) run through spaCy for candidates
 MAX_SENTENCE_CHARS = 600  # longer "sentences" (lists, tables) are cut for parsing
 MAX_SPAN_TOKENS = 10  # candidates longer than this are not short answers
@@ -302,9 +303,26 @@ class Candidate:
     features: tuple[float, ...]
 
 
-def span_candidates(sentence: Sentence, doc, info: QuestionInfo, n_passages: int) -> list[Candidate]:
-    """Entities, noun chunks and numbers of one parsed sentence, with their features; spans
-    wholly contained in the question's words are dropped (they cannot be the answer)."""
+LOCATIVE_PREPOSITIONS = frozenset("in at near from into across outside inside throughout within toward towards".split())
+PLACE_NOUNS = frozenset(w for w, (primary, _) in FOCUS_TYPES.items() if "GPE" in primary or "LOC" in primary)
+
+
+def _looks_like_place(span) -> bool:
+    """A proper-noun span governed by a locative preposition ('in Yerevan') or by 'of' after a
+    place noun ('the capital of Yerevan'): a syntactic cue that backs up the small model's NER,
+    which often mislabels foreign place names (e.g. as PERSON)."""
+    if not all(t.pos_ == "PROPN" for t in span if not t.is_punct):
+        return False
+    head = span.root.head
+    if head.lower_ in LOCATIVE_PREPOSITIONS:
+        return True
+    return head.lower_ == "of" and stem(head.head.lemma_) in PLACE_NOUNS
+
+
+def span_candidates(sentence: Sentence, doc, info: QuestionInfo, is_top: bool) -> list[Candidate]:
+    """Entities, noun chunks and numbers of one parsed sentence (`is_top`: the best-scored one),
+    with their features; spans wholly made of the question's words are dropped (they cannot be
+    the answer). Offsets are into the passage text."""
     spans: dict[tuple[int, int], str] = {}
     for ent in doc.ents:
         spans[(ent.start, ent.end)] = ent.label_
@@ -335,17 +353,18 @@ def span_candidates(sentence: Sentence, doc, info: QuestionInfo, n_passages: int
             or any(stem(t.lemma_) == info.focus for t in doc[max(0, s - 3) : s])
             or any(stem(t.lemma_) == info.focus for t in doc[e : e + 2])
         )
+        place_cue = "GPE" in info.primary and _looks_like_place(span)
         features = (
             float(label in info.primary),
-            float(label in info.secondary),
+            float(label in info.secondary or (place_cue and label not in info.primary)),
             float(not info.primary),
             float(label not in ("NP", "NUM")),
             float(all(t.pos_ == "PROPN" for t in words)),
             float(focus_match),
             sentence.cosine,
             sentence.lexical,
-            0.0,  # sent_top: filled in by the reader once all sentences are known
-            1.0 / (1.0 + sentence.passage_index) if n_passages else 0.0,
+            float(is_top),
+            1.0 / (1.0 + sentence.passage_index),
             1.0 / (1.0 + distance) if distance is not None else 0.0,
             in_question,
             float(len(words) > 4),
@@ -366,8 +385,8 @@ def span_candidates(sentence: Sentence, doc, info: QuestionInfo, n_passages: int
 # Fit by eval/experiments/answer_dev.py (scikit-learn LogisticRegression, C=1.0, balanced) on the
 # candidates of answerable SQuAD 2.0 dev questions of the "fit" articles (Normans,
 # 1973_oil_crisis, Yuan_dynasty, Imperialism), top-5 dense retrieval over all 8 articles' paragraphs.
-RANKER_WEIGHTS = (1.5, 0.5, 0.0, 0.3, 0.3, 0.8, 2.0, 2.0, 0.5, 0.5, 1.0, -1.0, -0.8)
-RANKER_BIAS = -4.0
+RANKER_WEIGHTS = (2.7251, 1.4458, 0.7057, -0.6467, 0.4543, 1.5326, 1.109, 0.8481, 1.2597, 0.622, 2.9229, 1.1336, 0.006)
+RANKER_BIAS = -3.5268
 
 # Features of the best candidate for the confidence model, in this order.
 CONFIDENCE_FEATURES = (
@@ -382,8 +401,12 @@ CONFIDENCE_FEATURES = (
 
 # Platt-style logistic calibration: P(answer correct) from CONFIDENCE_FEATURES; fit by the same
 # script on the same "fit" articles, with unanswerable questions as negatives.
-CALIBRATOR_WEIGHTS = (0.6, 0.3, 2.0, 2.0, 1.5, 0.5, -0.5)
-CALIBRATOR_BIAS = -3.0
+CALIBRATOR_WEIGHTS = (0.2337, 0.4839, 0.8417, 1.6662, 0.647, 0.8377, 0.1028)
+CALIBRATOR_BIAS = -4.7451
+
+# Abstention threshold that maximised overall SQuAD v2 F1 (answer-or-abstain) on the "fit" articles,
+# chosen by the same script; Config.abstain_threshold should carry this value.
+FITTED_ABSTAIN_THRESHOLD = 0.42
 
 
 def _sigmoid(x: float) -> float:
@@ -398,6 +421,11 @@ def linear(weights: Sequence[float], bias: float, features: Sequence[float]) -> 
     return bias + float(sum(w * f for w, f in zip(weights, features)))
 
 
+def _norm_key(text: str) -> str:
+    """Case- and whitespace-insensitive key: the same answer text found twice counts once."""
+    return " ".join(text.lower().split())
+
+
 def confidence_features(
     info: QuestionInfo,
     candidates: list[Candidate],
@@ -408,7 +436,8 @@ def confidence_features(
     """CONFIDENCE_FEATURES of the chosen candidate `candidates[best]` given all ranker logits."""
     chosen = candidates[best]
     key = _norm_key(chosen.text)
-    others = [l for c, l in zip(candidates, logits) if _norm_key(c.text) != key]
+    # Rivals are other answers: "Stoltenberg" does not compete with "Jens Stoltenberg".
+    others = [l for c, l in zip(candidates, logits) if _norm_key(c.text) not in key and key not in _norm_key(c.text)]
     margin = logits[best] - max(others) if others else 5.0
     passage_terms = set(content_terms(passages[chosen.passage_index].text))
     coverage = (
@@ -512,10 +541,7 @@ class ExtractiveReader:
         docs = nlp.pipe([s.text[:MAX_SENTENCE_CHARS] for s in top])
         candidates: list[Candidate] = []
         for rank, (sentence, doc) in enumerate(zip(top, docs)):
-            for c in span_candidates(sentence, doc, info, len(passages)):
-                f = list(c.features)
-                f[CANDIDATE_FEATURES.index("sent_top")] = float(rank == 0)
-                candidates.append(Candidate(c.passage_index, c.start, c.end, c.text, c.label, c.sentence, tuple(f)))
+            candidates.extend(span_candidates(sentence, doc, info, is_top=rank == 0))
         if not candidates:
             return Reading(info, sentences, [], [], -1, (), idf)
         logits = [linear(*self.ranker, c.features) for c in candidates]
@@ -545,7 +571,7 @@ class ExtractiveReader:
         cosine = [0.0] * len(raw)
         if to_embed:
             q_vec = self.embedder.encode_query(question[:MAX_QUESTION_CHARS])
-            s_vecs = self.embedder.encode_passages([raw[i][3][:MAX_SENTENCE_CHARS] for i in to_embed])
+            s_vecs = self.embedder.encode_passages([raw[i][3][:EMBED_CHARS] for i in to_embed])
             for i, sim in zip(to_embed, s_vecs @ q_vec):
                 cosine[i] = float(sim)
         sentences = [
@@ -558,10 +584,6 @@ class ExtractiveReader:
 # ---------------------------------------------------------------------------------------------
 # Citations
 # ---------------------------------------------------------------------------------------------
-
-
-def _norm_key(text: str) -> str:
-    return " ".join(text.lower().split())
 
 
 def supporting_citations(
@@ -578,7 +600,6 @@ def supporting_citations(
         return []
     pattern = re.compile(r"(?<!\w)" + re.escape(answer) + r"(?!\w)", re.IGNORECASE)
     cited_docs = {passages[primary_index].doc_id}
-    found: list[tuple[float, int, Citation]] = []
     best_by_doc: dict[str, tuple[float, int, Citation]] = {}
     for p_index, passage in enumerate(passages):
         if passage.doc_id in cited_docs or not passage.text:

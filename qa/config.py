@@ -29,10 +29,17 @@ class Config:
     retriever: str = "hybrid"  # dense | bm25 | hybrid
     top_k: int = 5
     rrf_k: int = 60
-    # Exact (flat) search up to this many passages, an approximate index beyond.
-    ann_threshold: int = 200_000
-    hnsw_m: int = 32
-    hnsw_ef_construction: int = 80
+    # Exact (flat inner product) search up to `ann_threshold` passages; beyond it an IVF-Flat
+    # index: `ivf_nlist` k-means lists (0: about sqrt(n), a power of two, 1024 at 1M), trained
+    # on `ivf_train_per_list` sampled vectors per list, searching the `ivf_nprobe` nearest lists.
+    # Chosen by `python -m bench` (see bench/README.md): on 2 CPU cores flat search costs
+    # ~14 ms at 100k and ~140 ms at 1M per question; IVF builds 1M x 384 in ~10 s (HNSW M=32
+    # needs ~30 s per 100k) and keeps recall@10 >= 0.95 of exact at ~2 ms.
+    ann_threshold: int = 100_000
+    ivf_nlist: int = 0
+    ivf_nprobe: int = 32
+    ivf_train_per_list: int = 64
+    # Kept for configs that still set them; the dense index no longer uses HNSW.
     hnsw_ef_search: int = 128
 
     # Answering.

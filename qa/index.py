@@ -153,20 +153,37 @@ def _fsync_dir(path: Path) -> None:
 # ---------------------------------------------------------------- dense index
 
 
+def ivf_lists(n: int, config: Config) -> int:
+    """Number of IVF lists for n vectors: `config.ivf_nlist`, or about sqrt(n) as a power of two."""
+    if config.ivf_nlist:
+        return max(1, min(config.ivf_nlist, n))
+    return int(min(max(2 ** round(np.log2(max(n, 1)) / 2), 16), 4096, max(n // 39, 1)))
+
+
 def build_dense_index(vectors: np.ndarray, config: Config):
-    """Exact inner-product search up to `config.ann_threshold` vectors, HNSW beyond."""
+    """Exact inner-product search up to `config.ann_threshold` vectors, IVF-Flat beyond.
+
+    The IVF coarse quantizer is k-means over a fixed-seed sample of `ivf_train_per_list`
+    vectors per list, so the same vectors always give the same index; `nprobe` is stored
+    in the written index."""
     import faiss
 
-    dim = vectors.shape[1]
-    if len(vectors) <= config.ann_threshold:
+    n, dim = vectors.shape
+    if n <= config.ann_threshold:
         index = faiss.IndexFlatIP(dim)
-    else:
-        index = faiss.IndexHNSWFlat(dim, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = config.hnsw_ef_construction
-    if len(vectors):
-        index.add(vectors)
-    if hasattr(index, "hnsw"):
-        index.hnsw.efSearch = config.hnsw_ef_search
+        if n:
+            index.add(vectors)
+        return index
+    nlist = ivf_lists(n, config)
+    quantizer = faiss.IndexFlatIP(dim)
+    index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    index.cp.seed = 1234
+    index.cp.max_points_per_centroid = config.ivf_train_per_list
+    n_train = min(n, nlist * config.ivf_train_per_list)
+    sample = np.sort(np.random.default_rng(1234).choice(n, n_train, replace=False)) if n_train < n else slice(None)
+    index.train(np.ascontiguousarray(vectors[sample], dtype=np.float32))
+    index.add(vectors)
+    index.nprobe = min(config.ivf_nprobe, nlist)
     return index
 
 

@@ -1,0 +1,502 @@
+"""A Gradio chat over the indexed news articles: `python app.py [--index index/] [--port 7860]`.
+
+A thin layer over `qa/`: it calls `QA.ask`, `QA.search`, `ingest_paths` and `remove_documents`
+and only formats their results. No retrieval or answering logic lives here.
+
+`build_app(config)` returns the `gr.Blocks` (importable for tests); `launch(demo, ...)` starts it
+with the app's stylesheet; `main()` is the command line. The endpoint `/ask` (see
+`gradio_client.Client(...).predict(question, api_name="/ask")`) returns the same JSON object
+as `qa ask --json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import re
+import shutil
+import sys
+import threading
+import traceback
+from pathlib import Path
+
+import gradio as gr
+
+from qa.config import Config
+from qa.documents import Answer, Passage
+from qa.errors import QAError
+from qa.index import current_version
+from qa.ingest import SUPPORTED_SUFFIXES
+from qa.pipeline import QA, ingest_paths, remove_documents
+from qa.retrieve import RETRIEVERS
+
+REPO = Path(__file__).resolve().parent
+BUNDLED_CORPUS = REPO / "corpus"
+UPLOAD_TYPES = sorted(SUPPORTED_SUFFIXES)
+EXAMPLES = [
+    "Who was the first NATO secretary general to visit Armenia?",
+    "Where did Stoltenberg and Pashinyan hold a news conference?",
+]
+SHOWN_QUESTION_CHARS = 400  # how much of a long question the chat echoes back
+CLOSEST_SHOWN = 3  # passages shown with an abstention
+ARTICLE_COLUMNS = ["doc_id", "title", "date", "url", "passages"]
+
+CSS = """
+.qa-answer { font-size: 1.1em; margin: 0 0 .4em 0; }
+.qa-abstain { margin: 0 0 .4em 0; }
+.qa-meta { color: var(--body-text-color-subdued); font-size: .85em; }
+.qa-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .5em .75em;
+           margin: .5em 0; background: var(--background-fill-secondary); }
+.qa-card-head { font-weight: 600; margin-bottom: .25em; }
+.qa-card-passage { font-size: .92em; line-height: 1.45; }
+.qa-card mark, .qa-card-passage mark { background: #ffe066; color: #000; padding: 0 .15em; border-radius: 3px; }
+.qa-score { font-family: var(--font-mono); font-size: .85em; color: var(--body-text-color-subdued); }
+"""
+
+
+# ---------------------------------------------------------------- formatting (pure functions)
+
+
+def _esc(text: str | None) -> str:
+    """HTML-escape, and turn line breaks into <br> so a reply is one HTML block: a blank line
+    would end the block in the chat's Markdown and let Markdown reinterpret the article text."""
+    text = html.escape(text or "", quote=True)
+    text = re.sub(r"[ \t]*\n(\s*\n)+[ \t]*", "<br><br>", text)
+    return re.sub(r"[ \t]*\n[ \t]*", "<br>", text)
+
+
+def highlight(text: str, start: int, end: int) -> str:
+    """The passage HTML-escaped, with text[start:end] wrapped in <mark>: cut by offsets, never searched."""
+    start, end = max(0, min(start, len(text))), max(0, min(end, len(text)))
+    if end <= start:
+        return _esc(text)
+    return f"{_esc(text[:start])}<mark>{_esc(text[start:end])}</mark>{_esc(text[end:])}"
+
+
+def _safe_url(url: str | None) -> str | None:
+    if url and url.strip().lower().startswith(("http://", "https://")):
+        return url.strip()
+    return None
+
+
+def _card_head(p: Passage) -> str:
+    title = _esc(p.title) or _esc(p.doc_id)
+    url = _safe_url(p.url)
+    link = (
+        f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">{title}</a>'
+        if url
+        else title
+    )
+    meta = [m for m in (_esc(p.date), html.escape(url) if url else "") if m]
+    meta_html = f'<div class="qa-meta">{" · ".join(meta)}</div>' if meta else ""
+    return f'<div class="qa-card-head">{link}</div>{meta_html}'
+
+
+def source_card(p: Passage, start: int | None = None, end: int | None = None, score: bool = False) -> str:
+    body = highlight(p.text, start, end) if start is not None and end is not None else _esc(p.text)
+    score_html = f'<span class="qa-score">score {p.score:.4f}</span>' if score else ""
+    return (
+        f'<div class="qa-card" data-doc-id="{html.escape(p.doc_id, quote=True)}">{_card_head(p)}{score_html}'
+        f'<div class="qa-card-passage">{body}</div></div>'
+    )
+
+
+def format_answer(answer: Answer, threshold: float) -> str:
+    """One chat reply: the short answer, then its sources as cards (one HTML block, no blank lines)."""
+    if answer.answer is not None and answer.citations:
+        n = len(answer.citations)
+        parts = [
+            f'<p class="qa-answer"><strong>{_esc(answer.answer)}</strong></p>',
+            f'<div class="qa-meta">confidence {answer.confidence:.2f} · '
+            f'{n} source{"s" if n != 1 else ""}</div>',
+        ]
+        parts += [source_card(c.passage, c.answer_start, c.answer_end) for c in answer.citations]
+        return "".join(parts)
+    closest = answer.passages[:CLOSEST_SHOWN]
+    parts = [
+        '<p class="qa-abstain"><strong>The indexed articles do not answer this question.</strong></p>',
+        f'<div class="qa-meta">confidence {answer.confidence:.2f} is below the abstention threshold '
+        f"{threshold:.2f}</div>",
+    ]
+    if closest:
+        parts.append('<p class="qa-meta">The closest passages:</p>')
+        parts += [source_card(p) for p in closest]
+    else:
+        parts.append('<p class="qa-meta">No passage matched it at all.</p>')
+    return "".join(parts)
+
+
+def format_passages(passages: list[Passage], heading: str = "") -> str:
+    if not passages:
+        return f"<div>{_esc(heading)}</div><p class='qa-meta'>No passages.</p>" if heading else "<p>No passages.</p>"
+    head = f'<p class="qa-meta">{_esc(heading)}</p>' if heading else ""
+    return head + "".join(
+        f'<div class="qa-rank qa-meta">#{rank}</div>{source_card(p, score=True)}'
+        for rank, p in enumerate(passages, start=1)
+    )
+
+
+def _shown_question(question: str) -> str:
+    q = " ".join(str(question).split())
+    if len(q) > SHOWN_QUESTION_CHARS:
+        return f"<p>{_esc(q[:SHOWN_QUESTION_CHARS])} … <em>({len(q):,} characters)</em></p>"
+    return f"<p>{_esc(q)}</p>"
+
+
+def _message(text: str) -> str:
+    return f"<p>{_esc(text)}</p>"
+
+
+# ---------------------------------------------------------------- the app's state
+
+
+class ChatApp:
+    """Holds the QA object and the index build status; every handler catches errors into messages."""
+
+    def __init__(self, config: Config, build_from: Path | None = None):
+        self.config = config
+        self.qa = QA(config)
+        self.building = threading.Event()
+        self.build_error: str | None = None
+        self.build_from = build_from
+        self.upload_dir = Path(config.index_dir) / "uploads"
+        self._write_lock = threading.Lock()
+        if build_from is not None and current_version(Path(config.index_dir)) is None:
+            self.building.set()
+            threading.Thread(target=self._build, args=(Path(build_from),), daemon=True).start()
+
+    # -- index status
+
+    def _build(self, corpus: Path) -> None:
+        try:
+            print(f"No index at {self.config.index_dir}: building it from {corpus} (first start) ...", flush=True)
+            report = ingest_paths([corpus], self.config, progress=True, embedder=self.qa.embedder)
+            for line in report.skipped:
+                print(line, file=sys.stderr)
+            print(f"Index ready: {report.summary()} ({self.config.index_dir})", flush=True)
+        except QAError as e:
+            self.build_error = str(e)
+            print(f"error: {e}", file=sys.stderr, flush=True)
+        except Exception as e:  # noqa: BLE001 - reported in the UI, the app keeps running
+            self.build_error = f"unexpected {type(e).__name__}: {e}"
+            traceback.print_exc()
+        finally:
+            self.building.clear()
+
+    def status(self) -> str:
+        where = html.escape(str(self.config.index_dir))
+        if self.building.is_set():
+            corpus = html.escape(str(self.build_from))
+            return f"Building the index at `{where}` from `{corpus}` (first start); this takes a few seconds…"
+        if self.build_error:
+            return f"Building the index failed: {html.escape(self.build_error)}"
+        try:
+            index = self.qa.index()
+        except QAError as e:
+            return f"{html.escape(str(e))}. Upload articles in the **Articles** tab to start one."
+        return f"Index `{where}`: {len(index.documents)} articles, {index.n_chunks} passages."
+
+    def _not_ready(self) -> str | None:
+        if self.building.is_set():
+            return f"The index is still being built from {self.build_from} (first start); ask again in a few seconds."
+        return None
+
+    # -- chat
+
+    def add_question(self, question: str, history: list | None):
+        history = list(history or [])
+        question = question or ""
+        shown = _shown_question(question) if question.strip() else "<em>(empty question)</em>"
+        history.append({"role": "user", "content": shown})
+        return history, "", question
+
+    def answer(self, history: list | None, question: str, k: float, retriever: str, threshold: float):
+        history = list(history or [])
+        passages_html = gr.update()
+        reply = self._not_ready()
+        if reply is None and not (question or "").strip():
+            reply = "Type a question about the indexed articles, for example: " + EXAMPLES[0]
+        if reply is not None:
+            history.append({"role": "assistant", "content": _message(reply)})
+            return history, passages_html
+        try:
+            answer = self.qa.ask(question, k=int(k), retriever=retriever, threshold=float(threshold))
+            content = format_answer(answer, float(threshold))
+            passages_html = format_passages(answer.passages, "Passages read for the last question:")
+        except QAError as e:
+            content = _message(str(e))
+        except Exception as e:  # noqa: BLE001 - a reply, never a crash
+            traceback.print_exc()
+            content = _message(f"Something went wrong answering this ({type(e).__name__}: {e}).")
+        history.append({"role": "assistant", "content": content})
+        return history, passages_html
+
+    # -- API
+
+    def ask_json(self, question: str, k: int | None = None, retriever: str | None = None,
+                 threshold: float | None = None) -> dict:
+        if self.building.is_set():
+            raise gr.Error(self._not_ready())
+        if retriever is not None and retriever not in RETRIEVERS:
+            raise gr.Error(f"unknown retriever {retriever!r}; choose one of {', '.join(RETRIEVERS)}")
+        try:
+            return self.qa.ask(question or "", k=int(k) if k else None, retriever=retriever or None,
+                               threshold=threshold).to_dict()
+        except QAError as e:
+            raise gr.Error(str(e)) from None
+
+    # -- search
+
+    def search(self, question: str, k: float, retriever: str) -> str:
+        reply = self._not_ready()
+        if reply is not None:
+            return _message(reply)
+        if not (question or "").strip():
+            return _message("Type a question or keywords to list the passages that match best.")
+        try:
+            passages = self.qa.search(question, k=int(k), retriever=retriever)
+        except QAError as e:
+            return _message(str(e))
+        except Exception as e:  # noqa: BLE001
+            traceback.print_exc()
+            return _message(f"Search failed ({type(e).__name__}: {e}).")
+        n = len(passages)
+        return format_passages(passages, f"Top {n} passage{'s' if n != 1 else ''} ({retriever} retriever):")
+
+    # -- articles
+
+    def articles(self):
+        rows, choices = [], []
+        if not self.building.is_set():
+            try:
+                index = self.qa.index()
+                info = index.manifest.get("documents", {}) if isinstance(index.manifest, dict) else {}
+                for d in index.documents:
+                    chunks = info.get(d.doc_id, {}).get("chunks", "")
+                    rows.append([d.doc_id, d.title, d.date or "", d.url or "", chunks])
+                    choices.append((f"{d.title[:80]} ({d.doc_id})", d.doc_id))
+            except QAError:
+                pass
+        table = {"data": rows, "headers": ARTICLE_COLUMNS}
+        return table, gr.update(choices=choices, value=[])
+
+    def upload(self, files, progress=gr.Progress(track_tqdm=True)):
+        """Copy the uploads to `<index>/uploads/` (a stable source, so uploading a file again updates
+        it) and ingest them; bad files are reported and leave the index unchanged."""
+        reply = self._not_ready()
+        if reply is not None:
+            return reply
+        paths = [Path(f if isinstance(f, str) else getattr(f, "name", f)) for f in (files or [])]
+        if not paths:
+            return "Choose one or more files first (.txt, .md, .html, .json or .jsonl)."
+        messages: list[str] = []
+        staged: list[tuple[Path, str, bytes | None]] = []
+        with self._write_lock:
+            progress(0.05, desc="Reading files")
+            self.upload_dir.mkdir(parents=True, exist_ok=True)
+            for p in paths:
+                name = p.name
+                if p.suffix.lower() not in SUPPORTED_SUFFIXES:
+                    messages.append(f"{name}: unsupported file type; use {', '.join(UPLOAD_TYPES)}")
+                    continue
+                target = self.upload_dir / name
+                existed = target.exists()
+                backup = target.read_bytes() if existed else None
+                try:
+                    shutil.copyfile(p, target)
+                except OSError as e:
+                    messages.append(f"{name}: cannot be read ({e.strerror or e})")
+                    continue
+                staged.append((target, name, backup))
+            if not staged:
+                return "\n".join(messages + ["Nothing was added; the index is unchanged."])
+            progress(0.2, desc="Cleaning, chunking and embedding")
+            try:
+                report = ingest_paths([t for t, _, _ in staged], self.config, embedder=self.qa.embedder,
+                                      progress=True)
+            except QAError as e:
+                self._restore(staged)
+                return "\n".join(messages + [f"Error: {e}", "Nothing was added; the index is unchanged."])
+            except Exception as e:  # noqa: BLE001
+                traceback.print_exc()
+                self._restore(staged)
+                return "\n".join(messages + [f"Error: unexpected {type(e).__name__}: {e}; the index is unchanged."])
+            progress(1.0, desc="Done")
+        skipped_names = set()
+        for line in report.skipped:
+            for target, name, backup in staged:
+                if str(target) in line or str(target.resolve()) in line:
+                    skipped_names.add(name)
+                    line = line.replace(str(target.resolve()), name).replace(str(target), name)
+            messages.append(f"Skipped: {line}")
+        self._restore([s for s in staged if s[1] in skipped_names])
+        for label, ids in (("added", report.added), ("updated", report.updated), ("unchanged", report.unchanged)):
+            if ids:
+                messages.append(f"{label.capitalize()}: {', '.join(ids)}")
+        if not (report.added or report.updated):
+            messages.append("Nothing new was added; the index is unchanged.")
+        messages.append(
+            f"The index holds {report.total_documents} articles, {report.total_chunks} passages; "
+            "new questions see them."
+        )
+        return "\n".join(messages)
+
+    @staticmethod
+    def _restore(staged) -> None:
+        """Put back what an upload overwrote, so a bad file leaves the uploads folder as it was."""
+        for target, _name, backup in staged:
+            try:
+                if backup is None:
+                    target.unlink(missing_ok=True)
+                else:
+                    target.write_bytes(backup)
+            except OSError:
+                pass
+
+    def remove(self, doc_ids: list[str] | None) -> str:
+        reply = self._not_ready()
+        if reply is not None:
+            return reply
+        if not doc_ids:
+            return "Select one or more articles to remove."
+        try:
+            with self._write_lock:
+                report = remove_documents(list(doc_ids), self.config)
+        except QAError as e:
+            return f"Error: {e}"
+        return f"Removed: {', '.join(report.removed)}. The index holds {report.total_documents} articles."
+
+
+# ---------------------------------------------------------------- the UI
+
+
+def build_app(config: Config, build_from: Path | None = None) -> gr.Blocks:
+    """The Gradio app over the index at `config.index_dir`. With `build_from`, a missing index is
+    built from that folder in the background while the app shows the progress."""
+    app = ChatApp(config, build_from)
+    with gr.Blocks(title="News QA") as demo:
+        gr.Markdown("## News QA\nAsk questions about the indexed news articles. "
+                    "Answers are spans copied from the articles, with their sources.")
+        status = gr.Markdown(app.status(), elem_id="qa-status")
+        timer = gr.Timer(1.0, active=app.building.is_set())
+
+        with gr.Accordion("Settings", open=True):
+            with gr.Row():
+                k = gr.Slider(1, 20, value=config.top_k, step=1, label="Passages to read (k)")
+                retriever = gr.Radio(list(RETRIEVERS), value=config.retriever, label="Retriever",
+                                     info="dense: meaning · bm25: keywords · hybrid: both")
+                threshold = gr.Slider(0.0, 1.0, value=config.abstain_threshold, step=0.01, elem_id="qa-threshold",
+                                      label="Abstention threshold",
+                                      info="answer only when the confidence reaches this")
+
+        with gr.Tabs():
+            with gr.Tab("Ask", id="ask"):
+                with gr.Row():
+                    with gr.Column(scale=3):
+                        chatbot = gr.Chatbot(
+                            label="Chat", show_label=False, elem_id="qa-chat", height=560, latex_delimiters=[],
+                            buttons=["copy"], feedback_options=None,
+                            placeholder="Ask a question about the indexed articles.",
+                        )
+                        with gr.Row():
+                            question = gr.Textbox(
+                                placeholder="Ask a question, e.g. " + EXAMPLES[0], show_label=False,
+                                elem_id="qa-question", scale=5, max_lines=4, submit_btn=False,
+                            )
+                            ask_btn = gr.Button("Ask", variant="primary", elem_id="qa-ask", scale=1)
+                        gr.Examples(EXAMPLES, inputs=question, label="Try")
+                        clear = gr.Button("Clear chat", size="sm")
+                    with gr.Column(scale=2):
+                        read_html = gr.HTML("<p class='qa-meta'>The passages read for a question appear here.</p>",
+                                            label="Passages read", elem_id="qa-read", max_height=900)
+                asked = gr.State("")
+
+            with gr.Tab("Search", id="search"):
+                with gr.Row():
+                    search_q = gr.Textbox(placeholder="Keywords or a question", show_label=False,
+                                          elem_id="qa-search", scale=5)
+                    search_btn = gr.Button("Search", elem_id="qa-search-btn", scale=1)
+                search_html = gr.HTML(elem_id="qa-search-results")
+
+            with gr.Tab("Articles", id="articles"):
+                gr.Markdown("Add articles: " + ", ".join(UPLOAD_TYPES) + " (the formats of `qa ingest`). "
+                            "Uploading a file with the same name again updates it.")
+                files = gr.File(file_count="multiple", file_types=UPLOAD_TYPES, label="Articles to add",
+                                elem_id="qa-upload")
+                add_btn = gr.Button("Add to index", variant="primary", elem_id="qa-add")
+                upload_status = gr.Textbox(label="Upload result", interactive=False, lines=3,
+                                           elem_id="qa-upload-status")
+                gr.Markdown("### Indexed articles")
+                table = gr.Dataframe(headers=ARTICLE_COLUMNS, interactive=False, wrap=True,
+                                     column_widths=["20%", "40%", "12%", "20%", "8%"], elem_id="qa-articles")
+                with gr.Row():
+                    to_remove = gr.Dropdown(choices=[], multiselect=True, label="Articles to remove", scale=4)
+                    remove_btn = gr.Button("Remove", variant="stop", scale=1)
+                remove_status = gr.Markdown()
+
+        # Chat: echo the question at once, then answer it.
+        qa_events = dict(concurrency_id="qa", concurrency_limit=1)
+        for trigger in (question.submit, ask_btn.click):
+            trigger(app.add_question, [question, chatbot], [chatbot, question, asked], queue=False,
+                    api_visibility="private").then(
+                app.answer, [chatbot, asked, k, retriever, threshold], [chatbot, read_html],
+                api_visibility="private", **qa_events)
+        clear.click(lambda: ([], ""), None, [chatbot, asked], queue=False, api_visibility="private")
+
+        for trigger in (search_q.submit, search_btn.click):
+            trigger(app.search, [search_q, k, retriever], search_html, api_visibility="private", **qa_events)
+
+        refresh = dict(fn=app.articles, inputs=None, outputs=[table, to_remove], api_visibility="private")
+        add_btn.click(app.upload, files, upload_status, api_visibility="private",
+                      concurrency_id="write", concurrency_limit=1).then(
+            lambda: None, None, files, api_visibility="private").then(**refresh).then(
+            app.status, None, status, api_visibility="private")
+        remove_btn.click(app.remove, to_remove, remove_status, api_visibility="private",
+                         concurrency_id="write", concurrency_limit=1).then(**refresh).then(
+            app.status, None, status, api_visibility="private")
+
+        def tick():
+            building = app.building.is_set()
+            return app.status(), gr.Timer(active=building)
+
+        timer.tick(tick, None, [status, timer], api_visibility="private").then(**refresh)
+        demo.load(**refresh).then(app.status, None, status, api_visibility="private")
+
+        # The programmatic endpoint: the same JSON object as `qa ask --json`.
+        def ask(question: str, k: int | None = None, retriever: str | None = None,
+                threshold: float | None = None) -> dict:
+            """Answer `question` from the indexed articles; returns the object `qa ask --json` prints."""
+            return app.ask_json(question, k, retriever, threshold)
+
+        gr.api(ask, api_name="ask", **qa_events)
+    demo.qa_app = app  # for tests and embedding
+    return demo
+
+
+def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, **kwargs):
+    """Start `demo` with the app's stylesheet; returns what `Blocks.launch` returns."""
+    return demo.launch(server_name=host, server_port=port, css=CSS, theme=gr.themes.Soft(),
+                       footer_links=["api"], **kwargs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Chat with your indexed news articles in the browser.")
+    parser.add_argument("--index", default=str(Config().index_dir), help="index folder (default: index/)")
+    parser.add_argument("--corpus", default=str(BUNDLED_CORPUS),
+                        help="articles to build the index from when it is missing (default: the bundled corpus/)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    args = parser.parse_args(argv)
+    config = Config().with_(index_dir=Path(args.index))
+    corpus = Path(args.corpus)
+    if current_version(config.index_dir) is None and not corpus.exists():
+        print(f"error: no index at {config.index_dir} and no articles at {corpus} to build one from", file=sys.stderr)
+        return 1
+    demo = build_app(config, build_from=corpus)
+    print(f"News QA on http://{args.host}:{args.port} (index {config.index_dir})", flush=True)
+    launch(demo, args.host, args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

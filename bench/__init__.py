@@ -1,0 +1,1 @@
+"""Performance benchmark of the news QA pipeline: `python -m bench` (see bench/README.md)."""

@@ -1,0 +1,259 @@
+"""python -m bench: ingest throughput, index build, open, memory, recall and query latency.
+
+    python -m bench                       # defaults: 60 real articles, 10k / 100k / 1M passages
+    python -m bench --sizes 10000 --docs 8 --queries 10 --out /tmp/r.json
+
+Each stage runs in its own process (bench/worker.py) so its peak memory is its own. Only the
+ingest stage embeds text for real (the CPU encodes a few dozen chunks per second); the
+10k-1M indexes hold synthetic documents recombined from the bundled corpus and synthetic
+clustered unit vectors (bench/vectors.py), written by the library's own `_write_version` and
+queried through the real `QA.search` / `QA.ask`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+
+
+def _machine() -> dict:
+    import psutil
+
+    info = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "gpu": "none (GPU path of qa/embed.py not measured)",
+        "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
+    }
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        import faiss
+        import sentence_transformers
+        import torch
+
+        info.update(torch=torch.__version__, faiss=faiss.__version__, sentence_transformers=sentence_transformers.__version__)
+    except ImportError:
+        pass
+    return info
+
+
+def _run_stage(stage: str, workdir: Path, extra: list[str], timeout: float | None) -> dict:
+    """Run one worker; also record how much CPU other processes used meanwhile (2-core machines
+    are easily disturbed, and torch's spinning OpenMP threads suffer most)."""
+    import psutil
+
+    out = workdir / f"{stage}-{len(list(workdir.glob('*.json')))}.json"
+    cmd = [sys.executable, "-m", "bench.worker", stage, "--workdir", str(workdir), "--json", str(out), *extra]
+    import resource
+
+    before = psutil.cpu_times()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=REPO, timeout=timeout)
+    wall = time.perf_counter() - t
+    after = psutil.cpu_times()
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench: stage {stage} {' '.join(extra)} failed (exit {proc.returncode})")
+    result = json.loads(out.read_text())
+    busy = lambda c: c.user + c.system + getattr(c, "nice", 0) + getattr(c, "irq", 0) + getattr(c, "softirq", 0)
+    own = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
+    result["wall_s"] = wall
+    result["own_cpu_s"] = own
+    result["others_cpu_s"] = max(0.0, busy(after) - busy(before) - own)
+    result["loadavg_1m_after"] = os.getloadavg()[0]
+    return result
+
+
+def run(args) -> dict:
+    from qa.config import Config
+    from qa.index import ivf_lists
+
+    config = Config()
+    workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="qa-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    results: dict = {
+        "machine": _machine(),
+        "settings": {
+            "sizes": args.sizes,
+            "docs": args.docs,
+            "queries": args.queries,
+            "ann_threshold": config.ann_threshold,
+            "ivf_nlist": config.ivf_nlist or {str(n): ivf_lists(n, config) for n in args.sizes},
+            "ivf_nprobe": config.ivf_nprobe,
+            "ivf_train_per_list": config.ivf_train_per_list,
+            "batch_size": config.batch_size,
+            "chunk_tokens": config.chunk_tokens,
+        },
+        "synthetic": (
+            "ingest: real embeddings of generated articles (corpus sentences recombined with generated names "
+            "and numbers); 10k-1M: the same kind of text, one passage per 3-5 sentence paragraph, with synthetic "
+            "clustered unit vectors (topics > stories > passages, bench/vectors.py) instead of embeddings; "
+            "questions are real and embedded by the real model"
+        ),
+    }
+    try:
+        if args.docs:
+            print(f"[bench] ingest: {args.docs} articles, real embeddings ...", flush=True)
+            results["ingest"] = _run_stage(
+                "ingest", workdir, ["--docs", str(args.docs), "--repeats", str(args.repeats)], args.stage_timeout
+            )
+        results["scales"] = []
+        for n in args.sizes:
+            print(f"[bench] {n:,} passages: build ...", flush=True)
+            build = _run_stage("build", workdir, ["--passages", str(n)], args.stage_timeout)
+            print(f"[bench] {n:,} passages: open + queries ...", flush=True)
+            serve = _run_stage(
+                "serve",
+                workdir,
+                ["--passages", str(n), "--queries", str(args.queries), "--recall-queries", str(args.recall_queries)],
+                args.stage_timeout,
+            )
+            results["scales"].append({"passages": n, "build": build, "serve": serve})
+            shutil.rmtree(workdir / f"index-{n}", ignore_errors=True)
+    finally:
+        if not args.workdir and not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    results["total_s"] = time.perf_counter() - started
+    return results
+
+
+# ---------------------------------------------------------------- reporting
+
+
+def _mb(b: float) -> str:
+    return f"{b / 2**20:,.0f} MB" if b >= 2**20 else f"{b / 2**10:,.0f} KB"
+
+
+def tables(results: dict) -> str:
+    lines = []
+    ing = results.get("ingest")
+    if ing:
+        p = ing["profile_s"]
+        lines += [
+            f"Ingest ({ing['documents']} generated articles, {ing['chunks']} chunks, {ing['tokens']:,} word pieces; real model, warm)",
+            "",
+            "| metric | value |",
+            "|---|---|",
+            f"| ingest time (best of {len(ing['ingest_s_runs'])}) | {ing['ingest_s']:.2f} s |",
+            f"| throughput | {ing['docs_per_s']:.1f} docs/s, {ing['chunks_per_s']:.1f} chunks/s, {ing['tokens_per_s']:,.0f} tokens/s |",
+            f"| bare `SentenceTransformer.encode` of the same chunks | {ing['bare_encode_s']:.2f} s ({ing['bare_chunks_per_s']:.1f} chunks/s) |",
+            f"| ingest / bare encode | {ing['overhead_ratio']:.3f} (target <= 1.1) |",
+            f"| not encoding (read+clean, chunk, BM25, write, hash, fsync) | {ing['not_encoding_s']:.3f} s: read {p.get('read_file', 0):.3f}, chunk {p.get('chunk_document', 0):.3f}, BM25 {p.get('build_bm25', 0):.3f}, sha256 {p.get('_sha256', 0):.3f}, fsync {p.get('_fsync_file', 0):.3f} |",
+            f"| re-ingest unchanged corpus | {ing['reingest_s'] * 1000:.0f} ms = {100 * ing['reingest_ratio']:.1f}% of first ingest (target < 5%) |",
+            f"| index on disk | {_mb(ing['index_bytes'])} |",
+            f"| peak RSS (ingest process) | {ing['peak_rss_mb']:,.0f} MB |",
+            f"| other processes' CPU during the stage | {ing['others_cpu_s']:.0f} CPU-s over {ing['wall_s']:.0f} s wall (0 = quiet machine) |",
+            "",
+        ]
+    scales = results.get("scales") or []
+    if scales:
+        lines += [
+            "Scale (synthetic passages and clustered vectors; real query path `QA.search` / `QA.ask`, model loaded, warm; p50 / p95 ms)",
+            "",
+            "| passages | dense index | build s (dense / BM25) | on disk | open s | RSS serving | flat p50 | IVF p50 | IVF recall@10 | encode q | search dense | search bm25 | search hybrid | ask |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for s in scales:
+            b, v = s["build"], s["serve"]
+            d, lat = v["dense"], v["latency"]
+            wp = b["write_profile_s"]
+            ivf = d["ivf"]
+            kind = "IVF" if b["dense_index"] == "ivf" else "flat"
+            ivf_build = f"{ivf['build_s']:.1f}" if ivf["build_s"] is not None else f"{wp.get('build_dense_index', 0):.1f}"
+            recall = f"{ivf['recall_at_10']:.3f}"
+            if "recall_at_10_iid_random" in ivf:
+                recall += f" (iid random: {ivf['recall_at_10_iid_random']:.2f})"
+            f = lambda k: f"{lat[k]['p50_ms']:.0f} / {lat[k]['p95_ms']:.0f}"
+            lines.append(
+                f"| {s['passages']:,} | {kind}{'' if kind == 'flat' else ' nlist=' + str(ivf['nlist']) + ' nprobe=' + str(ivf['nprobe'])} "
+                f"| {b['write_index_s']:.0f} ({wp.get('build_dense_index', 0):.1f} / {wp.get('build_bm25', 0):.0f}) "
+                f"| {_mb(b['index_bytes'])} | {v['open_s']:.1f} | {v['rss_mb']['after_queries']:,.0f} MB "
+                f"| {d['flat']['p50_ms']:.1f} | {ivf['p50_ms']:.2f} (build {ivf_build} s) | {recall} "
+                f"| {f('encode_question')} | {f('search_dense')} | {f('search_bm25')} | {f('search_hybrid')} | {f('ask')} |"
+            )
+        lines.append("")
+        sweep_rows = []
+        for s in scales:
+            sw = s["serve"]["dense"]["ivf"]["nprobe_sweep"]
+            cells = " | ".join(
+                f"{sw[k]['recall_at_10']:.3f} @ {sw[k]['p50_ms']:.2f} ms" if k in sw else "-" for k in ("8", "16", "32", "64", "128")
+            )
+            sweep_rows.append(f"| {s['passages']:,} | {s['serve']['dense']['ivf']['nlist']} | {cells} |")
+        lines += [
+            "IVF nprobe sweep (recall@10 vs exact @ single-query p50, k=50)",
+            "",
+            "| passages | nlist | nprobe 8 | 16 | 32 | 64 | 128 |",
+            "|---|---|---|---|---|---|---|",
+            *sweep_rows,
+            "",
+        ]
+        if any(s["serve"].get("compat_shim") for s in scales):
+            lines.append(
+                "Note: qa.index._open_version still sets `.hnsw.efSearch` unconditionally; the IVF indexes were "
+                "opened with the in-process shim of bench/compat.py (see bench/README.md for the library change)."
+            )
+        peak = ", ".join(
+            f"{s['passages']:,}: build {s['build']['peak_rss_mb']:,.0f} MB / serve {s['serve']['peak_rss_mb']:,.0f} MB" for s in scales
+        )
+        lines.append(f"Peak RSS per stage process: {peak}.")
+    m = results["machine"]
+    if scales:
+        lines.append(
+            "Other processes' CPU during serve stages: "
+            + ", ".join(f"{s['passages']:,}: {s['serve']['others_cpu_s']:.0f} CPU-s over {s['serve']['wall_s']:.0f} s" for s in scales)
+            + "."
+        )
+    lines.append(
+        f"Machine: {m['cpu']}, {m['cpu_count']} CPU cores, {m['memory_gib']} GiB, no GPU; torch {m.get('torch')}, "
+        f"faiss {m.get('faiss')}; OMP_WAIT_POLICY={m.get('OMP_WAIT_POLICY')}. Total bench time {results.get('total_s', 0):.0f} s."
+    )
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", type=lambda s: [int(x.replace("_", "")) for x in s.split(",") if x], default=[10_000, 100_000, 1_000_000])
+    p.add_argument("--docs", type=int, default=60, help="real articles to ingest and embed (0: skip the ingest stage)")
+    p.add_argument("--repeats", type=int, default=2, help="ingest and bare-encode runs; the best of each is compared")
+    p.add_argument("--queries", type=int, default=30, help="distinct questions per latency measurement")
+    p.add_argument("--recall-queries", type=int, default=200)
+    p.add_argument("--out", default=str(HERE / "results.json"))
+    p.add_argument("--markdown", help="also write the tables to this file")
+    p.add_argument("--workdir", help="keep indexes and articles here (default: a temporary folder, removed)")
+    p.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    p.add_argument("--stage-timeout", type=float, default=None)
+    args = p.parse_args(argv)
+    results = run(args)
+    text = tables(results)
+    print(text)
+    Path(args.out).write_text(json.dumps(results, indent=1))
+    if args.markdown:
+        Path(args.markdown).write_text(text + "\n")
+    print(f"[bench] wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

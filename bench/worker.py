@@ -1,0 +1,371 @@
+"""One benchmark stage per process, so that each stage's peak memory is its own.
+
+    python -m bench.worker ingest --docs N --workdir DIR --json OUT
+    python -m bench.worker build  --passages N --workdir DIR --json OUT
+    python -m bench.worker serve  --passages N --workdir DIR --json OUT --queries Q
+
+The parent (`python -m bench`) runs them in order and assembles the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def dir_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def percentiles(xs: list[float]) -> dict:
+    a = np.asarray(xs) * 1000
+    return {"p50_ms": float(np.percentile(a, 50)), "p95_ms": float(np.percentile(a, 95)), "n": len(xs)}
+
+
+class Timers:
+    """Wraps module functions to add up their wall time, without changing what they do."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+        self._undo = []
+
+    def wrap(self, module, name: str, label: str | None = None):
+        original = getattr(module, name)
+        label = label or name
+
+        def timed(*a, **k):
+            t = time.perf_counter()
+            try:
+                return original(*a, **k)
+            finally:
+                self.seconds[label] += time.perf_counter() - t
+                self.calls[label] += 1
+
+        setattr(module, name, timed)
+        self._undo.append((module, name, original))
+
+    def restore(self):
+        for module, name, original in reversed(self._undo):
+            setattr(module, name, original)
+        self._undo.clear()
+
+    def snapshot(self) -> dict:
+        return {k: round(v, 4) for k, v in self.seconds.items()}
+
+    def reset(self):
+        self.seconds.clear()
+        self.calls.clear()
+
+
+# ---------------------------------------------------------------- ingest (real model)
+
+
+def stage_ingest(args) -> dict:
+    import qa.chunk
+    import qa.index
+    import qa.pipeline
+    from bench.synth import ArticleGenerator
+    from qa.config import Config
+    from qa.embed import Embedder, load_tokenizer
+    from qa.pipeline import ingest_paths
+
+    work = Path(args.workdir)
+    files = ArticleGenerator(seed=args.seed).write_files(work / "articles", args.docs)
+    config = Config().with_(index_dir=work / "ingest-index")
+    embedder = Embedder(config)
+
+    # Warm everything both sides use: model, tokenizer, sentence splitter.
+    t = time.perf_counter()
+    model = embedder.model
+    model.encode(["warm up the model"] * 8, batch_size=8)
+    load_tokenizer()
+    qa.chunk.split_sentences("Warm up. The sentence splitter.")
+    warm_s = time.perf_counter() - t
+
+    timers = Timers()
+    timers.wrap(qa.pipeline, "read_file")
+    timers.wrap(qa.chunk, "chunk_document")
+    timers.wrap(qa.index, "open_index")
+    timers.wrap(qa.index, "build_bm25")
+    timers.wrap(qa.index, "build_dense_index")
+    timers.wrap(qa.index, "_sha256")
+    timers.wrap(qa.index, "_fsync_file")
+    timers.wrap(embedder, "encode_passages")
+
+    ingest_runs, profiles = [], []
+    bare_runs = []
+    texts = None
+    for attempt in range(args.repeats):
+        timers.reset()
+        t = time.perf_counter()
+        report = ingest_paths([work / "articles"], config, rebuild=True, embedder=embedder)
+        ingest_runs.append(time.perf_counter() - t)
+        profiles.append(timers.snapshot())
+        if texts is None:
+            index = qa.index.open_index(config.index_dir, config)
+            texts = index.chunk_texts()
+            del index
+        # The ceiling: the same chunks through a bare sentence-transformers encode.
+        t = time.perf_counter()
+        model.encode(texts, batch_size=config.batch_size, normalize_embeddings=True, convert_to_numpy=True)
+        bare_runs.append(time.perf_counter() - t)
+
+    timers.reset()
+    t = time.perf_counter()
+    again = ingest_paths([work / "articles"], config, embedder=embedder)
+    reingest_s = time.perf_counter() - t
+    reingest_profile = timers.snapshot()
+    timers.restore()
+    assert again.chunks_added == 0 and len(again.unchanged) == args.docs, again.summary()
+
+    tokens = sum(len(ids) for ids in load_tokenizer()(texts, add_special_tokens=True)["input_ids"])
+    best_ingest, best_bare = min(ingest_runs), min(bare_runs)
+    best = profiles[int(np.argmin(ingest_runs))]
+    accounted = best.get("encode_passages", 0.0)
+    return {
+        "documents": args.docs,
+        "chunks": len(texts),
+        "tokens": int(tokens),
+        "mean_tokens_per_chunk": tokens / max(1, len(texts)),
+        "warmup_s": warm_s,
+        "ingest_s_runs": ingest_runs,
+        "bare_encode_s_runs": bare_runs,
+        "ingest_s": best_ingest,
+        "bare_encode_s": best_bare,
+        "overhead_ratio": best_ingest / best_bare,
+        "docs_per_s": args.docs / best_ingest,
+        "chunks_per_s": len(texts) / best_ingest,
+        "tokens_per_s": tokens / best_ingest,
+        "bare_chunks_per_s": len(texts) / best_bare,
+        "profile_s": best,
+        "not_encoding_s": best_ingest - accounted,
+        "reingest_s": reingest_s,
+        "reingest_ratio": reingest_s / best_ingest,
+        "reingest_profile_s": reingest_profile,
+        "index_bytes": dir_bytes(config.index_dir / qa.index.current_version(config.index_dir)),
+        "peak_rss_mb": peak_rss_mb(),
+        "report": report.summary(),
+    }
+
+
+# ---------------------------------------------------------------- build (synthetic vectors)
+
+
+def stage_build(args) -> dict:
+    import qa.index
+    from bench.synth import build_documents
+    from bench.vectors import ClusteredVectors
+    from qa.config import Config
+
+    n = args.passages
+    config = Config().with_(index_dir=Path(args.workdir) / f"index-{n}")
+    t = time.perf_counter()
+    documents, rows = build_documents(n, seed=args.seed)
+    gen_text_s = time.perf_counter() - t
+    t = time.perf_counter()
+    vectors = ClusteredVectors(n, seed=args.seed).passages()
+    gen_vec_s = time.perf_counter() - t
+
+    timers = Timers()
+    timers.wrap(qa.index, "build_dense_index")
+    timers.wrap(qa.index, "build_bm25")
+    timers.wrap(qa.index, "_sha256")
+    t = time.perf_counter()
+    with qa.index.WriterLock(config.index_dir):
+        version = qa.index._write_version(config.index_dir, documents, rows, vectors, config)
+    write_s = time.perf_counter() - t
+    timers.restore()
+    path = config.index_dir / version
+    files = {p.name: p.stat().st_size for p in path.iterdir() if p.is_file()}
+    files["bm25/"] = dir_bytes(path / "bm25")
+    return {
+        "passages": n,
+        "documents": len(documents),
+        "mean_chars_per_passage": float(np.mean(rows["end"] - rows["start"])),
+        "generate_text_s": gen_text_s,
+        "generate_vectors_s": gen_vec_s,
+        "write_index_s": write_s,
+        "write_profile_s": timers.snapshot(),
+        "dense_index": "ivf" if n > config.ann_threshold else "flat",
+        "index_bytes": dir_bytes(path),
+        "file_bytes": files,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+# ---------------------------------------------------------------- serve (real query path)
+
+
+def _single_query_latency(index, queries: np.ndarray, k: int) -> dict:
+    lat = []
+    for q in queries:
+        t = time.perf_counter()
+        index.search(q[None, :], k)
+        lat.append(time.perf_counter() - t)
+    return percentiles(lat)
+
+
+def _recall(exact: np.ndarray, approx: np.ndarray, k: int = 10) -> float:
+    return float(np.mean([len(set(a[:k]) & set(b[:k])) / k for a, b in zip(exact, approx)]))
+
+
+def dense_evidence(vectors: np.ndarray, live, config, seed: int, n_queries: int, worst_case: bool) -> dict:
+    """Flat vs IVF at this size: build time, single-query latency (k=50, the hybrid depth) and
+    recall@10 of IVF against exact search, on clustered synthetic queries."""
+    import faiss
+
+    from bench.vectors import ClusteredVectors, random_unit
+    from qa.index import build_dense_index, ivf_lists
+
+    n = len(vectors)
+    queries = ClusteredVectors(n, seed=seed).queries(n_queries)
+    t = time.perf_counter()
+    flat = faiss.IndexFlatIP(vectors.shape[1])
+    flat.add(vectors)
+    flat_build = time.perf_counter() - t
+    _, exact = flat.search(queries, 10)
+    out = {"flat": {"build_s": flat_build, **_single_query_latency(flat, queries[:50], 50)}}
+    del flat
+    if hasattr(live, "nprobe"):
+        ivf, ivf_build = live, None
+    else:
+        t = time.perf_counter()
+        ivf = build_dense_index(vectors, config.with_(ann_threshold=0))
+        ivf_build = time.perf_counter() - t
+    _, approx = ivf.search(queries, 10)
+    out["ivf"] = {
+        "nlist": int(ivf.nlist),
+        "nprobe": int(ivf.nprobe),
+        "build_s": ivf_build,
+        "recall_at_10": _recall(exact, approx),
+        **_single_query_latency(ivf, queries[:50], 50),
+    }
+    sweep = {}
+    keep = ivf.nprobe
+    for nprobe in (8, 16, 32, 64, 128):
+        if nprobe <= ivf.nlist:
+            ivf.nprobe = nprobe
+            _, approx = ivf.search(queries, 10)
+            sweep[str(nprobe)] = {"recall_at_10": _recall(exact, approx), **_single_query_latency(ivf, queries[:20], 50)}
+    ivf.nprobe = keep
+    out["ivf"]["nprobe_sweep"] = sweep
+    if worst_case:
+        # i.i.d. random unit vectors: no neighbourhoods at all; the structureless worst case.
+        rnd = random_unit(n, seed=seed + 5)
+        rq = random_unit(n_queries, seed=seed + 6)
+        flat = faiss.IndexFlatIP(rnd.shape[1])
+        flat.add(rnd)
+        _, exact = flat.search(rq, 10)
+        ivf_r = build_dense_index(rnd, config.with_(ann_threshold=0))
+        _, approx = ivf_r.search(rq, 10)
+        out["ivf"]["recall_at_10_iid_random"] = _recall(exact, approx)
+        ivf_r.nprobe = min(ivf_r.nlist, 256)
+        _, approx = ivf_r.search(rq, 10)
+        out["ivf"]["recall_at_10_iid_random_nprobe256"] = _recall(exact, approx)
+        del flat, ivf_r, rnd
+    return out
+
+
+def stage_serve(args) -> dict:
+    from bench import compat
+    from bench.synth import ArticleGenerator
+    from qa.config import Config
+    from qa.pipeline import QA
+
+    n = args.passages
+    config = Config().with_(index_dir=Path(args.workdir) / f"index-{n}")
+    shim = compat.apply(config)
+    rss0 = rss_mb()
+    qa = QA(config)
+    t = time.perf_counter()
+    qa.embedder.model.encode(["warm up"])
+    model_s = time.perf_counter() - t
+    rss_model = rss_mb()
+    t = time.perf_counter()
+    index = qa.index()
+    open_s = time.perf_counter() - t
+    rss_open = rss_mb()
+
+    questions = ArticleGenerator(seed=args.seed).questions(6 + 5 * args.queries)
+    warm, rest = questions[:6], questions[6:]
+    for q in warm[:3]:
+        qa.ask(q)  # loads the reader's spaCy pipeline
+    for q in warm[3:]:
+        qa.search(q)
+    groups = [rest[i * args.queries : (i + 1) * args.queries] for i in range(5)]
+
+    def timed(fn, qs):
+        lat = []
+        for q in qs:
+            t = time.perf_counter()
+            fn(q)
+            lat.append(time.perf_counter() - t)
+        return percentiles(lat)
+
+    latency = {
+        "encode_question": timed(qa.embedder.encode_query, groups[0]),
+        "search_dense": timed(lambda q: qa.search(q, retriever="dense"), groups[1]),
+        "search_bm25": timed(lambda q: qa.search(q, retriever="bm25"), groups[2]),
+        "search_hybrid": timed(qa.search, groups[3]),
+        "ask": timed(qa.ask, groups[4]),
+    }
+    answered = sum(1 for q in groups[4][:5] if qa.ask(q).answer)  # cached questions: cheap
+    out = {
+        "passages": n,
+        "compat_shim": shim,
+        "dense_index": type(index.dense).__name__,
+        "model_load_s": model_s,
+        "open_s": open_s,
+        "rss_mb": {"start": rss0, "model_loaded": rss_model, "index_open": rss_open, "after_queries": rss_mb()},
+        "latency": latency,
+        "answered_of_5": answered,
+    }
+    out["dense"] = dense_evidence(
+        index.vectors, index.dense, config, args.seed, args.recall_queries, worst_case=n <= args.worst_case_max
+    )
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.worker")
+    p.add_argument("stage", choices=("ingest", "build", "serve"))
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--json", required=True)
+    p.add_argument("--docs", type=int, default=60)
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--passages", type=int, default=10_000)
+    p.add_argument("--queries", type=int, default=30)
+    p.add_argument("--recall-queries", type=int, default=200)
+    p.add_argument("--worst-case-max", type=int, default=100_000)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    stage = {"ingest": stage_ingest, "build": stage_build, "serve": stage_serve}[args.stage]
+    t = time.perf_counter()
+    result = stage(args)
+    result["stage_s"] = time.perf_counter() - t
+    Path(args.json).write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
