@@ -209,11 +209,6 @@ def tables(results: dict) -> str:
             *sweep_rows,
             "",
         ]
-        if any(s["serve"].get("compat_shim") for s in scales):
-            lines.append(
-                "Note: qa.index._open_version still sets `.hnsw.efSearch` unconditionally; the IVF indexes were "
-                "opened with the in-process shim of bench/compat.py (see bench/README.md for the library change)."
-            )
         peak = ", ".join(
             f"{s['passages']:,}: build {s['build']['peak_rss_mb']:,.0f} MB / serve {s['serve']['peak_rss_mb']:,.0f} MB" for s in scales
         )

@@ -286,14 +286,12 @@ def dense_evidence(vectors: np.ndarray, live, config, seed: int, n_queries: int,
 
 
 def stage_serve(args) -> dict:
-    from bench import compat
     from bench.synth import ArticleGenerator
     from qa.config import Config
     from qa.pipeline import QA
 
     n = args.passages
     config = Config().with_(index_dir=Path(args.workdir) / f"index-{n}")
-    shim = compat.apply(config)
     rss0 = rss_mb()
     qa = QA(config)
     t = time.perf_counter()
@@ -331,7 +329,6 @@ def stage_serve(args) -> dict:
     answered = sum(1 for q in groups[4][:5] if qa.ask(q).answer)  # cached questions: cheap
     out = {
         "passages": n,
-        "compat_shim": shim,
         "dense_index": type(index.dense).__name__,
         "model_load_s": model_s,
         "open_s": open_s,

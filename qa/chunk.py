@@ -56,6 +56,7 @@ def _split_long_sentence(text: str, start: int, end: int, budget: int) -> list[t
     offsets = enc["offset_mapping"]
     pieces: list[tuple[int, int]] = []
     i = 0
+    piece_start = start  # pieces are contiguous: characters the tokenizer drops stay in a piece
     while i < len(offsets):
         j = min(i + budget, len(offsets))
         # Back off to a word boundary (a token that starts after whitespace) when possible.
@@ -64,9 +65,12 @@ def _split_long_sentence(text: str, start: int, end: int, budget: int) -> list[t
             while k > i + 1 and offsets[k][0] == offsets[k - 1][1]:
                 k -= 1
             j = k if k > i + 1 else j
-        piece_end = offsets[j - 1][1] if j < len(offsets) else end - start
-        pieces.append((start + offsets[i][0], start + piece_end))
+        piece_end = start + offsets[j - 1][1] if j < len(offsets) else end
+        pieces.append((piece_start, piece_end))
         i = j
+        if i < len(offsets):
+            gap = text[piece_end : start + offsets[i][0]]
+            piece_start = piece_end + len(gap) - len(gap.lstrip())
     return pieces
 
 

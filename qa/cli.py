@@ -22,6 +22,24 @@ def _config(args: argparse.Namespace) -> Config:
     return Config().with_(**changes)
 
 
+def _question_text(text: str) -> str:
+    """Bytes that are not UTF-8 reach argv and stdin as lone surrogates, which the tokenizer
+    rejects: decode them as cp1252 (as input files are), else replace them."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    try:
+        return raw.decode("cp1252")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "replace")
+
+
 def _mark(text: str, start: int, end: int) -> str:
     if sys.stdout.isatty():
         return f"{text[:start]}\033[1;7m{text[start:end]}\033[0m{text[end:]}"
@@ -74,7 +92,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from qa.pipeline import QA
 
     config = _config(args)
-    passages = QA(config).search(args.question, k=args.k)
+    passages = QA(config).search(_question_text(args.question), k=args.k)
     if args.json:
         print(json.dumps([p.to_dict() for p in passages], ensure_ascii=False, indent=1))
         return 0
@@ -96,7 +114,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     for question in questions:
         if args.question == "-" and not question:
             continue
-        answer = qa.ask(question, k=args.k, threshold=args.threshold)
+        answer = qa.ask(_question_text(question), k=args.k, threshold=args.threshold)
         asked += 1
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)

@@ -40,10 +40,11 @@ class Config:
     ivf_nprobe: int = 32
     ivf_train_per_list: int = 64
     # Kept for configs that still set them; the dense index no longer uses HNSW.
-    hnsw_ef_search: int = 128
 
     # Answering.
-    abstain_threshold: float = 0.5
+    # Chosen on the evaluation sets (README, "Answering"): 0.42 maximises overall F1 on SQuAD dev-a,
+    # 0.14 on the bundled news set; 0.25 keeps news answers without answering off-topic questions.
+    abstain_threshold: float = 0.25
     max_question_chars: int = 1000
 
     def with_(self, **changes) -> "Config":

@@ -10,7 +10,7 @@ Layout of an index folder:
         documents.jsonl  one cleaned Document per line, in row order
         chunks.npy       per chunk: document row, ordinal, start, end (offsets into the cleaned text)
         vectors.npy      float32 (n_chunks, dim), L2-normalised, row i = chunk i
-        dense.faiss      approximate index, only above Config.ann_threshold chunks
+        dense.faiss      IVF-Flat index, only above Config.ann_threshold chunks
         bm25/            bm25s state over the same chunks
 
 A writer builds a new version beside the old one and swaps CURRENT with a rename, so a
@@ -271,6 +271,11 @@ def _open_version(index_dir: Path, version: str, config: Config, verify: bool) -
             raise IndexCorruptError(f"{part}: missing from the index; {hint}")
         if part.stat().st_size != info["size"] or (verify and _sha256(part) != info["sha256"]):
             raise IndexCorruptError(f"{part}: damaged (size or checksum differs from the manifest); {hint}")
+    # Every part must be checked: a manifest that stops listing one would switch its check off.
+    on_disk = {str(p.relative_to(path)) for p in path.rglob("*") if p.is_file()} - {"manifest.json"}
+    unlisted = sorted((on_disk | {"documents.jsonl", "chunks.npy", "vectors.npy"}) - set(files))
+    if unlisted:
+        raise IndexCorruptError(f"{path / 'manifest.json'}: does not list {', '.join(unlisted)}; {hint}")
 
     n_chunks, dim = manifest["n_chunks"], manifest["dim"]
     try:
@@ -305,7 +310,8 @@ def _open_version(index_dir: Path, version: str, config: Config, verify: bool) -
 
     if (path / "dense.faiss").exists():
         dense = faiss.read_index(str(path / "dense.faiss"))
-        dense.hnsw.efSearch = config.hnsw_ef_search
+        if hasattr(dense, "nprobe"):
+            dense.nprobe = min(config.ivf_nprobe, dense.nlist)
     else:
         dense = build_dense_index(vectors, config)
     if dense.ntotal != n_chunks:
@@ -338,9 +344,10 @@ def _write_version(
     show_progress: bool = False,
 ) -> str:
     """Write a complete new version beside the live one and swap CURRENT to it. Caller holds the lock."""
-    previous = current_version(index_dir)
-    number = int(previous[1:]) + 1 if previous and previous[1:].isdigit() else 1
-    version = f"v{number:06d}"
+    # Number the new version above every folder already there: a writer killed after its rename,
+    # or a rebuild after CURRENT was lost, leaves a version folder that CURRENT does not name.
+    taken = [int(p.name[1:]) for p in index_dir.iterdir() if p.name.startswith("v") and p.name[1:].isdigit()]
+    version = f"v{max(taken, default=0) + 1:06d}"
     tmp = index_dir / f".tmp-{version}-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
@@ -369,7 +376,7 @@ def _write_version(
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "settings": config.index_settings(),
         "dim": int(vectors.shape[1]),
-        "dense_index": "hnsw" if len(vectors) > config.ann_threshold else "flat",
+        "dense_index": "ivf" if len(vectors) > config.ann_threshold else "flat",
         "n_documents": len(documents),
         "n_chunks": int(len(chunk_rows)),
         "documents": {
