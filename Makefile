@@ -26,7 +26,7 @@ chromium:
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest
 
-eval: $(STAMP)
+eval: ingest
 	$(BIN)/qa eval
 
 bench: $(STAMP)
