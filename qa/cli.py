@@ -73,7 +73,7 @@ def format_answer(answer: Answer) -> str:
     for n, c in enumerate(answer.citations, start=1):
         lines.append(f"  [{n}] {_source_line(c.passage)}")
         marked = _mark(c.passage.text, c.answer_start, c.answer_end)
-        lines.append(textwrap.indent(textwrap.fill(" ".join(marked.split(" ")), width=100), "      "))
+        lines.append(textwrap.indent(textwrap.fill(" ".join(marked.split()), width=100), "      "))
     return "\n".join(lines)
 
 

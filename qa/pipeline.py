@@ -30,9 +30,9 @@ def ingest_paths(
     for path in tqdm(files, desc="reading", unit="file", disable=not progress or len(files) < 20):
         try:
             for source, article in read_file(path, config):
-                source = str(Path(source.partition("#")[0]).resolve()) + (
-                    "#" + source.partition("#")[2] if "#" in source else ""
-                )
+                # Absolute paths: the same file named as `corpus` or `./corpus` is one source.
+                file_part, hash_sign, record = source.partition("#")
+                source = str(Path(file_part).resolve()) + hash_sign + record
                 documents.append(make_document(source_doc_id(source), source, article))
         except BadInputError as e:
             skipped.append(f"skipped {e}")
