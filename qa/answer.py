@@ -29,6 +29,7 @@ from typing import Sequence
 
 import numpy as np
 
+from qa.chunk import split_sentences
 from qa.config import Config
 from qa.documents import Answer, Citation, Passage
 from qa.embed import Embedder
@@ -103,41 +104,6 @@ def weighted_overlap(question_terms: set[str], text_terms: set[str], idf: dict[s
 # ---------------------------------------------------------------------------------------------
 # Sentences
 # ---------------------------------------------------------------------------------------------
-
-# A sentence ends at . ! ? (plus closing quotes/brackets) before whitespace and a capital, digit
-# or opening quote; or at a line break. Abbreviations and initials are checked separately.
-_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])|\n\s*")
-_ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof st mt gen col lt sgt capt gov sen rep jr sr inc ltd co corp no vs etc jan feb "
-    "mar apr jun jul aug sep sept oct nov dec u.s u.k e.g i.e fig approx est".split()
-)
-
-
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """(start, end) offsets of the sentences of `text`, whitespace-trimmed, in order; every
-    non-space character lies in exactly one span. Never raises."""
-    spans: list[tuple[int, int]] = []
-    start = 0
-    for m in _SENTENCE_END.finditer(text):
-        if m.group()[0] == ".":
-            before = text[start : m.start()].rsplit(None, 1)
-            word = before[-1].lower().lstrip("(\"'“") if before else ""
-            if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
-                continue  # "Dr. Smith", "J. Smith": not a sentence end
-        end = m.start() + len(m.group().rstrip())
-        _add_trimmed(text, start, end, spans)
-        start = m.end()
-    _add_trimmed(text, start, len(text), spans)
-    return spans
-
-
-def _add_trimmed(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
-    piece = text[start:end]
-    lead = len(piece) - len(piece.lstrip())
-    trail = len(piece) - len(piece.rstrip())
-    if end - trail > start + lead:
-        spans.append((start + lead, end - trail))
-
 
 @dataclass(frozen=True)
 class Sentence:
