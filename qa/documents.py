@@ -71,19 +71,15 @@ class Citation:
     answer_end: int
 
     def to_dict(self) -> dict:
-        p = self.passage
+        d = self.passage.to_dict()
         return {
-            "doc_id": p.doc_id,
-            "title": p.title,
-            "url": p.url,
-            "date": p.date,
-            "chunk_id": p.chunk.chunk_id,
-            "passage": p.text,
+            **{k: d[k] for k in ("doc_id", "title", "url", "date", "chunk_id")},
+            "passage": d["text"],
             "answer_start": self.answer_start,
             "answer_end": self.answer_end,
-            "passage_start": p.chunk.start,
-            "passage_end": p.chunk.end,
-            "score": round(float(p.score), 6),
+            "passage_start": d["start"],
+            "passage_end": d["end"],
+            "score": d["score"],
         }
 
 

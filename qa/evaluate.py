@@ -40,8 +40,9 @@ from typing import Iterable, Sequence
 from qa.config import Config
 from qa.documents import Document
 from qa.errors import BadInputError, IndexMissingError
+from qa.ingest import slugify
+from qa.retrieve import RETRIEVERS
 
-RETRIEVERS = ("dense", "bm25", "hybrid")
 DEFAULT_EVAL_FILE = Path("eval/questions.jsonl")
 RECALL_KS = tuple(range(1, 11))
 METRIC_DEPTH = 10  # documents per question the retrieval metrics look at
@@ -122,12 +123,6 @@ def parse_question_lines(text: str, path: Path) -> list[EvalQuestion]:
     return questions
 
 
-def _title_slug(title: str) -> str:
-    from qa.ingest import slugify
-
-    return slugify(title)
-
-
 def squad_documents_and_questions(data: object, path: Path) -> EvalSet:
     """SQuAD v1.1 / v2.0 JSON: one Document per paragraph (text = context, unchanged, so the gold
     offsets stay valid), one EvalQuestion per question with that paragraph as its gold document."""
@@ -150,7 +145,7 @@ def squad_documents_and_questions(data: object, path: Path) -> EvalSet:
             raise bad(f"data[{a_idx}] has no 'paragraphs' list")
         raw_title = str(article.get("title") or f"article-{a_idx}")
         title = raw_title.replace("_", " ")
-        slug = _title_slug(raw_title)
+        slug = slugify(raw_title)
         for p_idx, paragraph in enumerate(article["paragraphs"]):
             where = f"data[{a_idx}].paragraphs[{p_idx}]"
             if not isinstance(paragraph, dict) or not isinstance(paragraph.get("context"), str):
@@ -789,7 +784,7 @@ def squad_index_dir(path: Path, config: Config, cache_dir: Path | None = None) -
     """The cached index folder for a SQuAD file: keyed by the file's bytes and the index settings."""
     digest = hashlib.sha256(Path(path).read_bytes())
     digest.update(json.dumps(config.index_settings(), sort_keys=True).encode("utf-8"))
-    name = f"{_title_slug(Path(path).stem)[:40]}-{digest.hexdigest()[:16]}"
+    name = f"{slugify(Path(path).stem)[:40]}-{digest.hexdigest()[:16]}"
     return Path(cache_dir or default_cache_dir()) / name
 
 

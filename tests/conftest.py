@@ -38,6 +38,23 @@ def bundled_index(tmp_path_factory, embedder) -> Config:
     return config
 
 
+def launch_app_over_copy(config: Config, target: Path):
+    """Launch `app.py`'s app in-process on a free port over a copy of `config`'s index.
+    Returns (demo, url, config of the copy)."""
+    import socket
+
+    import app
+
+    shutil.copytree(config.index_dir, target)
+    config = config.with_(index_dir=target)
+    demo = app.build_app(config)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app.launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
+    return demo, f"http://127.0.0.1:{port}/", config
+
+
 @pytest.fixture
 def fresh_index(bundled_index, tmp_path) -> Config:
     """A writable copy of the bundled index."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import pytest
 
 import app
 from qa.index import current_version
+from tests.conftest import launch_app_over_copy
 
 REPO = Path(__file__).resolve().parent.parent
 NATO_Q = "Who was the first NATO secretary general to visit Armenia?"
@@ -59,13 +59,8 @@ def served(bundled_index, tmp_path_factory):
     """(client, ChatApp, config): the app launched in-process over a writable copy of the bundled index."""
     from gradio_client import Client
 
-    target = tmp_path_factory.mktemp("app") / "index"
-    shutil.copytree(bundled_index.index_dir, target)
-    config = bundled_index.with_(index_dir=target)
-    demo = app.build_app(config)
-    port = _free_port()
-    app.launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
-    client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+    demo, url, config = launch_app_over_copy(bundled_index, tmp_path_factory.mktemp("app") / "index")
+    client = Client(url, verbose=False)
     yield client, demo.qa_app, config
     client.close() if hasattr(client, "close") else None
     demo.close()

@@ -6,11 +6,11 @@ Screenshots go to test-output/ (git-ignored).
 
 from __future__ import annotations
 
-import shutil
-import socket
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import launch_app_over_copy
 
 pytestmark = pytest.mark.browser
 
@@ -41,26 +41,13 @@ The town council said the lighthouse would be open every weekend during the summ
 TIMEOUT_MS = 90_000
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(bundled_index, tmp_path_factory):
     """The app launched in-process on a free port, over a writable copy of the bundled index."""
     if not CHROMIUM.exists():
         pytest.skip("needs Debian's Chromium at /usr/bin/chromium (apt-get install -y chromium)")
-    import app
-
-    target = tmp_path_factory.mktemp("browser") / "index"
-    shutil.copytree(bundled_index.index_dir, target)
-    config = bundled_index.with_(index_dir=target)
-    demo = app.build_app(config)
-    port = _free_port()
-    app.launch(demo, "127.0.0.1", port, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{port}/", config
+    demo, url, config = launch_app_over_copy(bundled_index, tmp_path_factory.mktemp("browser") / "index")
+    yield url, config
     demo.close()
 
 
