@@ -487,7 +487,7 @@ class ExtractiveReader:
         best = reading.candidates[reading.best]
         primary = Citation(passages[best.passage_index], best.start, best.end)
         extra = supporting_citations(best.text, passages, best.passage_index, reading.info, reading.idf)
-        return Answer(question, best.text, confidence, [primary, *extra], passages)
+        return Answer(question, best.text, confidence, [primary, *extra], passages, answer_type="span")
 
     def read(self, question: str, passages: list[Passage]) -> Reading:
         """Score sentences, parse the best few, rank candidate spans; no abstention decision."""

@@ -17,6 +17,7 @@ class Document:
     date: str | None = None
     meta: dict[str, str] = field(default_factory=dict)  # other lifted metadata (ID, Category, ...)
     content_hash: str = ""
+    publisher: str | None = None  # og:site_name, a metadata line, or the URL's host
 
 
 @dataclass(frozen=True)
@@ -92,11 +93,15 @@ class Answer:
     confidence: float
     citations: list[Citation] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)  # what was read, best first
+    # "span": a short answer copied from the passage; "sentence": the evidence sentence, for
+    # questions that no short span answers (yes/no, why, "what did X say"); None: abstained.
+    answer_type: str | None = None
 
     def to_dict(self) -> dict:
         return {
             "question": self.question,
             "answer": self.answer,
+            "answer_type": self.answer_type,
             "confidence": round(float(self.confidence), 4),
             "citations": [c.to_dict() for c in self.citations],
             "passages": [p.to_dict() for p in self.passages],

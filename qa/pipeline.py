@@ -6,6 +6,7 @@ The CLI, the app and the evaluation call these functions and only format their r
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from qa.config import Config
@@ -108,4 +109,4 @@ class QA:
         if self._reader is None:
             self._reader = ExtractiveReader(self.config, self.embedder)
         answer = self._reader.answer(question, passages, threshold=threshold)
-        return Answer(original, answer.answer, answer.confidence, answer.citations, answer.passages)
+        return replace(answer, question=original)
