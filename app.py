@@ -22,6 +22,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from qa.answer import default_threshold
 from qa.config import Config
 from qa.documents import Answer, Passage
 from qa.errors import QAError
@@ -385,7 +386,7 @@ def build_app(config: Config, build_from: Path | None = None) -> gr.Blocks:
                 k = gr.Slider(1, 20, value=config.top_k, step=1, label="Passages to read (k)")
                 retriever = gr.Radio(list(RETRIEVERS), value=config.retriever, label="Retriever",
                                      info="dense: meaning · bm25: keywords · hybrid: both")
-                threshold = gr.Slider(0.0, 1.0, value=config.abstain_threshold, step=0.01, elem_id="qa-threshold",
+                threshold = gr.Slider(0.0, 1.0, value=default_threshold(config), step=0.01, elem_id="qa-threshold",
                                       label="Abstention threshold",
                                       info="answer only when the confidence reaches this")
 

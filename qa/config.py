@@ -41,10 +41,13 @@ class Config:
     ivf_train_per_list: int = 64
     # Kept for configs that still set them; the dense index no longer uses HNSW.
 
-    # Answering.
-    # Chosen on the evaluation sets (README, "Answering"): 0.42 maximises overall F1 on SQuAD dev-a,
-    # 0.14 on the bundled news set; 0.25 keeps news answers without answering off-topic questions.
-    abstain_threshold: float = 0.25
+    # Answering: the trained reader in `reader_model_dir` (None: the one shipped in qa/reader_model).
+    # The abstention threshold is fitted with the reader's calibrator and saved beside it;
+    # set `abstain_threshold` only to override it (0..1: answer when confidence >= threshold).
+    reader_model_dir: Path | None = None
+    abstain_threshold: float | None = None
+    # "auto": bf16 autocast on CPUs with native bf16 (AVX512-BF16/AMX), fp16 on CUDA, else fp32.
+    precision: str = "auto"
     max_question_chars: int = 1000
 
     def with_(self, **changes) -> "Config":
@@ -62,4 +65,5 @@ class Config:
     def as_dict(self) -> dict:
         d = asdict(self)
         d["index_dir"] = str(self.index_dir)
+        d["reader_model_dir"] = None if self.reader_model_dir is None else str(self.reader_model_dir)
         return d

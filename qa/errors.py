@@ -23,3 +23,7 @@ class IndexCorruptError(QAError):
 
 class IndexLockedError(QAError):
     """Another writer holds the index lock."""
+
+
+class ReaderModelError(QAError):
+    """The reader's model files are missing, damaged or do not fit the installed base model."""

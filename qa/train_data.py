@@ -1,0 +1,255 @@
+"""Training data for the reader: real extractive QA sets read into one shape, cut into the
+passages the reader will see at run time, with unanswerable and retrieved negative passages.
+
+Formats (see shared/train/README.md): SQuAD 1.1/2.0 JSON, MRQA JSONL (gzip or not; inclusive
+character ends), SubjQA CSV (`ANSWERNOTFOUND` marks an unanswerable question).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import random
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.config import Config
+from qa.documents import Document
+
+# The SQuAD 2.0 dev-a articles: the reader trains on four (with their unanswerable questions);
+# of the four held out, two fit the confidence calibrator and two are only ever reported on.
+DEV_A_TRAIN_ARTICLES = ("Normans", "1973_oil_crisis", "Yuan_dynasty", "Imperialism")
+DEV_A_CALIBRATION_ARTICLES = ("Huguenot", "Scottish_Parliament")
+DEV_A_REPORT_ARTICLES = ("Packet_switching", "French_and_Indian_War")
+DEV_A_HELDOUT_ARTICLES = DEV_A_CALIBRATION_ARTICLES + DEV_A_REPORT_ARTICLES
+
+
+@dataclass(frozen=True)
+class QAExample:
+    """One question about one context; `answers` are (start, end) character spans in the
+    context, empty when the context does not answer it."""
+
+    qid: str
+    question: str
+    context_id: str
+    group: str  # the data set it came from: negatives are mined within a group
+    answers: tuple[tuple[int, int], ...]
+    answer_texts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TrainItem:
+    """What the model reads: a question, one passage, and the answer's span in that passage
+    (None: the passage does not answer the question)."""
+
+    question: str
+    passage: str
+    answer: tuple[int, int] | None
+    kind: str  # "positive" | "unanswerable" | "same-context" | "retrieved"
+
+
+class QASet:
+    """Questions plus the contexts they refer to (one copy of each context)."""
+
+    def __init__(self) -> None:
+        self.contexts: dict[str, str] = {}  # context id -> text
+        self.examples: list[QAExample] = []
+        self._ids: dict[str, str] = {}  # text -> context id
+
+    def add(self, qid: str, question: str, context: str, group: str, spans: list[tuple[int, int]]) -> None:
+        question = " ".join(question.split())
+        if not question or not context.strip():
+            return
+        context_id = self._ids.get(context)
+        if context_id is None:
+            context_id = self._ids[context] = f"{group}:{len(self.contexts)}"
+            self.contexts[context_id] = context
+        spans = sorted({(s, e) for s, e in spans if 0 <= s < e <= len(context) and context[s:e].strip()})
+        texts = tuple(dict.fromkeys(context[s:e] for s, e in spans))
+        self.examples.append(QAExample(qid, question, context_id, group, tuple(spans), texts))
+
+
+def read_squad(path: Path, qaset: QASet, group: str, articles: tuple[str, ...] | None = None) -> None:
+    """SQuAD 1.1 or 2.0 JSON; `articles` keeps only those titles."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))["data"]
+    for article in data:
+        if articles is not None and article["title"] not in articles:
+            continue
+        for paragraph in article["paragraphs"]:
+            context = paragraph["context"]
+            for q in paragraph["qas"]:
+                spans = [] if q.get("is_impossible") else [
+                    (a["answer_start"], a["answer_start"] + len(a["text"])) for a in q["answers"]
+                ]
+                spans = [(s, e) for s, e in spans if context[s:e].strip()]
+                if spans or q.get("is_impossible"):
+                    qaset.add(str(q["id"]), q["question"], context, group, spans)
+
+
+def read_mrqa(path: Path, qaset: QASet, group: str) -> None:
+    """MRQA 2019 JSONL (optionally gzipped): a header line, then one context per line."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            record = json.loads(line)
+            if "header" in record:
+                continue
+            context = record["context"]
+            for q in record["qas"]:
+                spans = [(s, e + 1) for a in q.get("detected_answers", []) for s, e in a["char_spans"]]
+                if spans:
+                    qaset.add(str(q.get("qid") or q.get("id")), q["question"], context, group, spans)
+
+
+_SPAN = re.compile(r"\((\d+),\s*(\d+)\)")
+
+
+def read_subjqa(path: Path, qaset: QASet, group: str) -> None:
+    """SubjQA CSV: the review carries a trailing ` ANSWERNOTFOUND`, which is cut off."""
+    with open(path, newline="", encoding="utf-8") as f:
+        for n, row in enumerate(csv.DictReader(f)):
+            review = row["review"]
+            context = review.removesuffix("ANSWERNOTFOUND").rstrip()
+            if row["human_ans_spans"] == "ANSWERNOTFOUND":
+                qaset.add(f"{path.stem}-{n}", row["question"], context, group, [])
+                continue
+            m = _SPAN.fullmatch(row["human_ans_indices"].strip())
+            if m and review[int(m[1]) : int(m[2])] == row["human_ans_spans"]:
+                qaset.add(f"{path.stem}-{n}", row["question"], context, group, [(int(m[1]), int(m[2]))])
+
+
+def training_files(paths: list[Path]) -> list[Path]:
+    """The data files named, or found under the folders named (SQuAD .json, MRQA .jsonl[.gz],
+    SubjQA .csv), in a stable order."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        candidates = sorted(path.rglob("*")) if path.is_dir() else [path]
+        found += [p for p in candidates if p.is_file() and p.name.endswith((".json", ".jsonl", ".jsonl.gz", ".csv"))]
+    return found
+
+
+def read_training_file(path: Path, qaset: QASet, articles: tuple[str, ...] | None = None) -> None:
+    """Read one file by its format; the group is the file's name without suffixes."""
+    group = path.name.split(".")[0]
+    if path.name.endswith(".csv"):
+        read_subjqa(path, qaset, group)
+    elif path.name.endswith((".jsonl", ".jsonl.gz")):
+        read_mrqa(path, qaset, group)
+    else:
+        read_squad(path, qaset, group, articles)
+
+
+# ---------------------------------------------------------------------------------------------
+# Passages: contexts cut by the project's own chunker, as at run time.
+# ---------------------------------------------------------------------------------------------
+
+
+def chunk_contexts(qaset: QASet, config: Config, progress: bool = False) -> dict[str, list[tuple[int, int]]]:
+    """(start, end) of each context's chunks, as the index would cut them."""
+    from tqdm import tqdm
+
+    from qa.chunk import chunk_document
+
+    out = {}
+    for cid, text in tqdm(qaset.contexts.items(), desc="chunking", unit="context", disable=not progress):
+        doc = Document(doc_id=cid, title="", text=text, source="")
+        out[cid] = [(c.start, c.end) for c in chunk_document(doc, config)]
+    return out
+
+
+_NORM = re.compile(r"\W+")
+
+
+def _norm(text: str) -> str:
+    return _NORM.sub(" ", text.lower()).strip()
+
+
+def mentions_answer(passage: str, answer_texts: tuple[str, ...]) -> bool:
+    """Whether a passage contains any of the answers' words in order (a possible false negative)."""
+    padded = f" {_norm(passage)} "
+    return any(f" {_norm(a)} " in padded for a in answer_texts if _norm(a))
+
+
+def mine_retrieved_negatives(
+    qaset: QASet, chunks: dict[str, list[tuple[int, int]]], per_question: int = 3, progress: bool = False
+) -> dict[int, list[tuple[str, int]]]:
+    """For each answerable question: passages of *other* contexts of its set that BM25 ranks
+    high for it and that do not mention its answer, as (context id, chunk number)."""
+    import bm25s
+    import Stemmer
+
+    stemmer = Stemmer.Stemmer("english")
+    by_group: dict[str, list[int]] = {}
+    for n, ex in enumerate(qaset.examples):
+        by_group.setdefault(ex.group, []).append(n)
+    negatives: dict[int, list[tuple[str, int]]] = {}
+    for group, members in by_group.items():
+        keys = [(cid, i) for cid in dict.fromkeys(qaset.examples[n].context_id for n in members) for i in range(len(chunks[cid]))]
+        if len(keys) < 2:
+            continue
+        texts = [qaset.contexts[cid][slice(*chunks[cid][i])] for cid, i in keys]
+        retriever = bm25s.BM25()
+        retriever.index(bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False), show_progress=False)
+        asked = [n for n in members if qaset.examples[n].answers]
+        if not asked:
+            continue
+        queries = bm25s.tokenize([qaset.examples[n].question for n in asked], stopwords="en", stemmer=stemmer, show_progress=False)
+        depth = min(per_question + 5, len(keys))
+        rows, _ = retriever.retrieve(queries, k=depth, show_progress=progress, n_threads=1)
+        for n, ranked in zip(asked, rows):
+            ex = qaset.examples[n]
+            picked = [
+                keys[r]
+                for r in ranked
+                if keys[r][0] != ex.context_id and not mentions_answer(texts[r], ex.answer_texts)
+            ][:per_question]
+            if picked:
+                negatives[n] = picked
+    return negatives
+
+
+def epoch_items(
+    qaset: QASet,
+    chunks: dict[str, list[tuple[int, int]]],
+    negatives: dict[int, list[tuple[str, int]]],
+    seed: int,
+    same_context_rate: float,
+    retrieved_rate: float,
+    limit: int | None = None,
+) -> list[TrainItem]:
+    """One epoch's passages, in a seeded random order: for each answerable question one passage
+    holding an answer (chosen at random among those that do), and with the given rates one
+    passage of the same context without it and one retrieved from another context; for each
+    unanswerable question one passage of its context."""
+    rng = random.Random(seed)
+    items: list[TrainItem] = []
+    order = list(range(len(qaset.examples)))
+    rng.shuffle(order)
+    for n in order[:limit] if limit else order:
+        ex = qaset.examples[n]
+        text = qaset.contexts[ex.context_id]
+        spans = chunks[ex.context_id]
+        if not spans:
+            continue
+        if not ex.answers:
+            s, e = rng.choice(spans)
+            items.append(TrainItem(ex.question, text[s:e], None, "unanswerable"))
+            continue
+        holding = [(s, e, a) for s, e in spans for a in ex.answers if s <= a[0] and a[1] <= e]
+        if holding:
+            s, e, (a0, a1) = rng.choice(holding)
+            items.append(TrainItem(ex.question, text[s:e], (a0 - s, a1 - s), "positive"))
+        free = [
+            (s, e) for s, e in spans
+            if not any(s < a1 and a0 < e for a0, a1 in ex.answers) and not mentions_answer(text[s:e], ex.answer_texts)
+        ]
+        if free and rng.random() < same_context_rate:
+            s, e = rng.choice(free)
+            items.append(TrainItem(ex.question, text[s:e], None, "same-context"))
+        if n in negatives and rng.random() < retrieved_rate:
+            cid, i = rng.choice(negatives[n])
+            s, e = chunks[cid][i]
+            items.append(TrainItem(ex.question, qaset.contexts[cid][s:e], None, "retrieved"))
+    return items
