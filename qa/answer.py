@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
-from qa.calibration import Calibrator, load_calibrator
+from qa.calibration import Calibrator, features, load_calibrator
 from qa.chunk import split_sentences
 from qa.config import Config
 from qa.documents import Answer, Citation, Passage
@@ -36,10 +36,12 @@ _AUXILIARIES = (
     "isn't aren't wasn't weren't don't doesn't didn't can't couldn't won't wouldn't shouldn't hasn't haven't"
 ).split()
 _QUANTITY_HOW = "many much long old far big large often tall high few soon early late fast deep wide heavy large small".split()
+# "What did Peskov say?", "What does the minister think about it?": the question ends at the verb
+# of saying (or its "about ..." topic); "What did he say he welcomes?" asks for a span.
 _SAYING = re.compile(
     r"^(?:and |so |but )?what (?:did|does|do|has|have|had|will|would) .+? "
-    r"(?:say|said|think|tell|claim|mean|announce|warn|write|argue|believe|state|report|reveal|suggest|"
-    r"propose|promise|want|ask|add|explain|note|stress)\b",
+    r"(?:say|said|think|tell|told|claim|mean|announce|warn|write|argue|believe|state|report|reveal|"
+    r"suggest|propose|promise|explain|note|stress)(?:\s+(?:about|on|regarding)\s+[^?]+)?\s*\??\s*$",
     re.IGNORECASE,
 )
 _IMPERATIVE = re.compile(r"^(?:please )?(?:explain|describe|summari[sz]e|tell me (?:about|why|how))\b", re.IGNORECASE)
@@ -104,9 +106,15 @@ def _norm(text: str) -> str:
 
 
 def sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
-    """The sentence(s) of `text` that hold [start, end)."""
+    """The sentence(s) of `text` that hold [start, end), without an opening quote or bracket
+    that the sentence splitter left at the end."""
     spans = [(s, e) for s, e in split_sentences(text) if s < end and start < e]
-    return (min(start, spans[0][0]), max(end, spans[-1][1])) if spans else (start, end)
+    if not spans:
+        return start, end
+    s, e = min(start, spans[0][0]), max(end, spans[-1][1])
+    while e > end and text[e - 1] in " \t“‘\"'([":
+        e -= 1
+    return s, e
 
 
 def default_threshold(config: Config) -> float:
@@ -161,7 +169,7 @@ class NeuralReader:
         with torch.inference_mode(), autocast("cpu", self.config.precision):
             start, end = model(batch.input_ids, batch.attention_mask, batch.token_type_ids)
         out = []
-        for row, span in enumerate(best_spans(start, end, batch.context_mask, shape.max_answer_tokens)):
+        for row, span in enumerate(best_spans(start, end, batch.context_mask, shape.max_answer_tokens, batch.line_ids)):
             if span is None:
                 continue
             s_char, e_char = batch.offsets[row][span.start_token][0], batch.offsets[row][span.end_token][1]
@@ -192,10 +200,10 @@ class NeuralReader:
         if reading.candidate is None:
             return Answer(question, None, 0.0, [], passages)
         best = reading.candidate
-        confidence = self.calibrator.probability(best, reading.agreeing)
+        passage = passages[best.passage_index]
+        confidence = self.calibrator.probability(features(best, reading.agreeing, question, passage.text))
         if confidence < threshold:
             return Answer(question, None, confidence, [], passages)
-        passage = passages[best.passage_index]
         citations = [Citation(passage, reading.start, reading.end)]
         if reading.kind == "span":
             # Other retrieved articles whose own best span is the same answer are cited too.

@@ -19,6 +19,7 @@ import numpy as np
 
 from qa.calibration import FEATURES, Calibrator, best_threshold, features, fit_logistic, overall_f1_at
 from qa.config import Config
+from qa.model_card import write_model_card
 from qa.train_data import DEV_A_CALIBRATION_ARTICLES
 
 
@@ -40,7 +41,7 @@ def collect(eval_file: Path, articles: list[str], config: Config, progress: bool
         if reading.candidate is None:
             continue
         text = passages[reading.candidate.passage_index].text[reading.start : reading.end]
-        rows.append(features(reading.candidate, reading.agreeing))
+        rows.append(features(reading.candidate, reading.agreeing, q.question, passages[reading.candidate.passage_index].text))
         f1s.append(f1_score(text, q.answers) if q.answerable else 0.0)
         answerable.append(q.answerable)
         tags.append(q.tags[0] if q.tags else "")
@@ -111,6 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         },
     )
     path = calibrator.save(folder)
+    write_model_card(folder)
     print(f"wrote {path}: threshold {threshold}, overall F1 {calibrator.provenance['overall_f1_at_threshold']}, "
           f"leave-one-article-out {folds}")
     return 0

@@ -79,6 +79,7 @@ class EncodedBatch:
     token_type_ids: torch.Tensor
     context_mask: torch.Tensor  # True on passage tokens
     offsets: list[list[tuple[int, int]]]  # per row, per token: char span in the passage
+    line_ids: torch.Tensor  # per token: which line of the passage it is on (an answer stays on one)
 
 
 @lru_cache(maxsize=4)
@@ -109,14 +110,18 @@ def encode_pairs(questions: list[str], passages: list[str], shape: ReaderShape, 
     attention = np.zeros_like(ids)
     types = np.zeros_like(ids)
     context = np.zeros(ids.shape, dtype=bool)
+    lines = np.zeros_like(ids)
     offsets = []
-    for row, e in enumerate(encodings):
+    for row, (e, passage) in enumerate(zip(encodings, passages)):
         m = len(e.ids)
         ids[row, :m], attention[row, :m], types[row, :m] = e.ids, e.attention_mask, e.type_ids
         context[row, :m] = [s == 1 for s in e.sequence_ids]
         offsets.append(list(e.offsets))
+        breaks = np.array([i for i, ch in enumerate(passage) if ch == "\n"], dtype=np.int64)
+        lines[row, :m] = np.searchsorted(breaks, [start for start, _ in e.offsets])
     return EncodedBatch(
-        torch.from_numpy(ids), torch.from_numpy(attention), torch.from_numpy(types), torch.from_numpy(context), offsets
+        torch.from_numpy(ids), torch.from_numpy(attention), torch.from_numpy(types), torch.from_numpy(context), offsets,
+        torch.from_numpy(lines),
     )
 
 
@@ -135,10 +140,14 @@ class SpanScore:
 
 
 def best_spans(
-    start: torch.Tensor, end: torch.Tensor, context_mask: torch.Tensor, max_answer_tokens: int
+    start: torch.Tensor,
+    end: torch.Tensor,
+    context_mask: torch.Tensor,
+    max_answer_tokens: int,
+    line_ids: torch.Tensor | None = None,
 ) -> list[SpanScore | None]:
     """For each row, the highest-scoring span inside the passage of at most `max_answer_tokens`
-    tokens (None for a row without passage tokens)."""
+    tokens, within one line when `line_ids` are given (None for a row without passage tokens)."""
     start, end = start.float(), end.float()
     n = start.shape[1]
     allowed = context_mask.clone()
@@ -149,6 +158,8 @@ def best_spans(
     i = torch.arange(n)
     band = (i[None, :] >= i[:, None]) & (i[None, :] < i[:, None] + max_answer_tokens)
     pair_ok = band[None] & context_mask[:, :, None] & context_mask[:, None, :]
+    if line_ids is not None:
+        pair_ok &= line_ids[:, :, None] == line_ids[:, None, :]
     scores = torch.where(pair_ok, start[:, :, None] + end[:, None, :], neg)
     flat = scores.view(scores.shape[0], -1).argmax(-1)
     out: list[SpanScore | None] = []

@@ -26,15 +26,27 @@ import torch
 
 from qa.config import Config
 from qa.encoder import autocast, bf16_supported
-from qa.reader_model import ReaderShape, SpanReader, best_spans, encode_pairs, new_span_reader, save_reader, truncate_question
+from qa.model_card import write_model_card
+from qa.reader_model import (
+    ReaderShape,
+    SpanReader,
+    best_spans,
+    encode_pairs,
+    load_reader,
+    new_span_reader,
+    save_reader,
+    truncate_question,
+)
 from qa.train_data import (
-    DEV_A_HELDOUT_ARTICLES,
+    DEV_A_CALIBRATION_ARTICLES,
     DEV_A_TRAIN_ARTICLES,
+    Prepared,
     QASet,
     TrainItem,
     chunk_contexts,
     epoch_items,
     mine_retrieved_negatives,
+    name_pool,
     read_squad,
     read_training_file,
     training_files,
@@ -52,6 +64,8 @@ class TrainSettings:
     same_context_rate: float = 0.3
     retrieved_rate: float = 0.3
     seed: int = 13
+    swap_rate: float = 0.0  # made-up unanswerable questions (train_data.swap_question) per answerable one
+    init_from: str | None = None  # a saved reader to continue from (default: the packaged MiniLM)
     max_examples: int | None = None  # per epoch, for smoke runs
     max_steps: int | None = None
 
@@ -66,16 +80,6 @@ def _log(work: Path, message: str) -> None:
 # ---------------------------------------------------------------------------------------------
 # Data preparation, cached in the work folder (chunking and negative mining take minutes).
 # ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Prepared:
-    train: QASet
-    chunks: dict[str, list[tuple[int, int]]]
-    negatives: dict[int, list[tuple[str, int]]]
-    heldout: QASet
-    heldout_chunks: dict[str, list[tuple[int, int]]]
-    files: list[dict]
 
 
 def prepare(args: argparse.Namespace, work: Path, config: Config) -> Prepared:
@@ -173,7 +177,7 @@ def heldout_metrics(model: SpanReader, shape: ReaderShape, data: QASet, chunks, 
             q = truncate_question(ex.question, shape.max_question_tokens)
             batch = encode_pairs([q] * len(passages), passages, shape)
             start, end = model(batch.input_ids, batch.attention_mask, batch.token_type_ids)
-            spans = best_spans(start, end, batch.context_mask, shape.max_answer_tokens)
+            spans = best_spans(start, end, batch.context_mask, shape.max_answer_tokens, batch.line_ids)
             best = max(
                 ((sp.score - sp.null_score, row, sp) for row, sp in enumerate(spans) if sp), key=lambda t: t[0]
             )
@@ -224,7 +228,8 @@ def train(args: argparse.Namespace) -> Path:
     settings = TrainSettings(
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, dropout=args.dropout,
         same_context_rate=args.same_context_rate, retrieved_rate=args.retrieved_rate, seed=args.seed,
-        max_examples=args.max_examples, max_steps=args.max_steps,
+        max_examples=args.max_examples, max_steps=args.max_steps, swap_rate=args.swap_rate,
+        init_from=str(args.init_from) if args.init_from else None,
     )
     config, shape = Config(), ReaderShape()
     work = Path(args.work_dir)
@@ -235,9 +240,14 @@ def train(args: argparse.Namespace) -> Path:
     started = time.time()
     data = prepare(args, work, config)
     model = new_span_reader(dropout=settings.dropout).train()
+    if settings.init_from:
+        start_from, _, _ = load_reader(Path(settings.init_from))
+        model.load_state_dict(start_from.trainable_state(), strict=False)
+        _log(work, f"continuing from {settings.init_from}")
+    names = name_pool(data.train, seed=settings.seed) if settings.swap_rate else None
     optimizer = torch.optim.AdamW(_param_groups(model, settings.weight_decay), lr=settings.learning_rate)
     per_epoch = len(epoch_items(data.train, data.chunks, data.negatives, settings.seed, settings.same_context_rate,
-                                settings.retrieved_rate, settings.max_examples))
+                                settings.retrieved_rate, settings.max_examples, settings.swap_rate, names))
     total = math.ceil(per_epoch / settings.batch_size) * settings.epochs
     if settings.max_steps:
         total = min(total, settings.max_steps)
@@ -260,7 +270,8 @@ def train(args: argparse.Namespace) -> Path:
     history = []
     for epoch in range(epoch0, settings.epochs):
         items = epoch_items(data.train, data.chunks, data.negatives, settings.seed * 1000 + epoch,
-                            settings.same_context_rate, settings.retrieved_rate, settings.max_examples)
+                            settings.same_context_rate, settings.retrieved_rate, settings.max_examples,
+                            settings.swap_rate, names)
         batches = make_batches(items, settings.batch_size, random.Random(settings.seed * 1000 + epoch))
         tokens, t0, losses = 0, time.time(), []
         for b in range(batch0 if epoch == epoch0 else 0, len(batches)):
@@ -312,6 +323,7 @@ def train(args: argparse.Namespace) -> Path:
         },
     }
     save_reader(model, shape, Path(args.out), provenance)
+    write_model_card(Path(args.out))
     _log(work, f"wrote {args.out} after {elapsed / 60:.1f} min")
     return Path(args.out)
 
@@ -321,7 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, nargs="+", required=True, help="training files or folders (SQuAD .json, MRQA .jsonl[.gz], SubjQA .csv)")
     p.add_argument("--squad-v2", type=Path, help="a SQuAD 2.0 file split by article: train on --train-articles, hold out --heldout-articles")
     p.add_argument("--train-articles", nargs="+", default=list(DEV_A_TRAIN_ARTICLES))
-    p.add_argument("--heldout-articles", nargs="+", default=list(DEV_A_HELDOUT_ARTICLES))
+    p.add_argument("--heldout-articles", nargs="+", default=list(DEV_A_CALIBRATION_ARTICLES),
+                   help="read after each epoch (the report articles are never looked at in training)")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "reader_model")
     p.add_argument("--work-dir", type=Path, default=Path("runs/reader"), help="checkpoints, cached data and the log")
     p.add_argument("--epochs", type=int, default=TrainSettings.epochs)
@@ -331,6 +344,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--same-context-rate", type=float, default=TrainSettings.same_context_rate)
     p.add_argument("--retrieved-rate", type=float, default=TrainSettings.retrieved_rate)
     p.add_argument("--seed", type=int, default=TrainSettings.seed)
+    p.add_argument("--swap-rate", type=float, default=TrainSettings.swap_rate,
+                   help="per answerable question, the chance of also training on it with a name or number swapped, as unanswerable")
+    p.add_argument("--init-from", type=Path, help="continue from a saved reader folder")
     p.add_argument("--max-examples", type=int, help="questions per epoch (smoke runs)")
     p.add_argument("--max-steps", type=int)
     p.add_argument("--eval-limit", type=int, help="held-out questions read after each epoch")

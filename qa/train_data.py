@@ -141,6 +141,18 @@ def read_training_file(path: Path, qaset: QASet, articles: tuple[str, ...] | Non
         read_squad(path, qaset, group, articles)
 
 
+@dataclass
+class Prepared:
+    """Everything read and mined once per data set (cached by the training script)."""
+
+    train: QASet
+    chunks: dict[str, list[tuple[int, int]]]  # context id -> passage (start, end)s
+    negatives: dict[int, list[tuple[str, int]]]  # example index -> retrieved (context id, passage n)
+    heldout: QASet
+    heldout_chunks: dict[str, list[tuple[int, int]]]
+    files: list[dict]
+
+
 # ---------------------------------------------------------------------------------------------
 # Passages: contexts cut by the project's own chunker, as at run time.
 # ---------------------------------------------------------------------------------------------
@@ -210,6 +222,90 @@ def mine_retrieved_negatives(
     return negatives
 
 
+# ---------------------------------------------------------------------------------------------
+# Made-up unanswerable questions: a name or number of an answerable question swapped for one
+# its passage never mentions (SQuAD 2.0's "entity swap" kind), asked of the same passage.
+# ---------------------------------------------------------------------------------------------
+
+_NAME_RUN = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)*")
+_NOT_NAMES = frozenset(
+    "a an the this that these those there then when where what which who how why for from in on at by "
+    "after before but and or if as it its he she they we you i my our his her their some many most".split()
+)
+
+
+def _names(text: str) -> list[tuple[int, int]]:
+    """Spans of capitalised word runs that are not sentence-initial and do not start with a
+    function word ("For", "The")."""
+    out = []
+    for m in _NAME_RUN.finditer(text):
+        before = text[: m.start()].rstrip()
+        if not before or before[-1] in ".!?\"“:\n" or m.group().split()[0].lower() in _NOT_NAMES:
+            continue
+        out.append((m.start(), m.end()))
+    return out
+_NUMBER = re.compile(r"\b\d[\d,]*\b")
+
+
+def name_pool(qaset: QASet, per_group: int = 2000, seed: int = 0) -> dict[str, list[str]]:
+    """Capitalised word runs (names) found in each group's contexts, a sample per group."""
+    rng = random.Random(seed)
+    pool: dict[str, set[str]] = {}
+    for cid, text in qaset.contexts.items():
+        group = cid.rsplit(":", 1)[0]
+        names = pool.setdefault(group, set())
+        if len(names) < per_group:
+            names.update(text[s:e] for s, e in _names(text))
+    return {g: rng.sample(sorted(v), len(v)) for g, v in pool.items()}
+
+
+# Word pairs for SQuAD 2.0's "antonym" kind: "the first X" asked as "the last X".
+_ANTONYM_PAIRS = """first last, largest smallest, biggest smallest, highest lowest, most least, before after,
+increase decrease, increased decreased, north south, east west, earliest latest, early late, oldest youngest,
+older younger, longest shortest, maximum minimum, more fewer, above below, won lost, win lose, start end,
+began ended, rise fall, rose fell, best worst, major minor, strongest weakest, larger smaller, higher lower,
+richest poorest, inside outside, ancient modern, accepted rejected, allowed banned, supported opposed,
+victory defeat, success failure, founded dissolved, entered left, internal external, northern southern,
+eastern western, upper lower, private public, male female, positive negative, gained lost, import export""".split(",")
+_ANTONYMS = {a: b for pair in _ANTONYM_PAIRS for a, b in [pair.split()]} | {b: a for pair in _ANTONYM_PAIRS for a, b in [pair.split()]}
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+def swap_question(question: str, passage: str, names: list[str], rng: random.Random) -> str | None:
+    """`question` with one of its names, numbers or antonym-paired words ("first", "largest")
+    that the passage mentions replaced by one the passage does not mention; None when there is
+    nothing to swap."""
+    low = passage.lower()
+    passage_words = set(_WORD.findall(low))
+    spots = [(s, e) for s, e in _names(question) if question[s:e].lower() in low]
+    spots += [m.span() for m in _NUMBER.finditer(question) if m.group() in passage]
+    spots += [
+        m.span() for m in _WORD.finditer(question)
+        if m.group().lower() in _ANTONYMS and m.group().lower() in passage_words and _ANTONYMS[m.group().lower()] not in passage_words
+    ]
+    rng.shuffle(spots)
+    for start, end in spots:
+        new = _replacement(question[start:end], passage, low, names, rng)
+        if new is not None:
+            return question[:start] + new + question[end:]
+    return None
+
+
+def _replacement(old: str, passage: str, low: str, names: list[str], rng: random.Random) -> str | None:
+    if old.lower() in _ANTONYMS and old[0].islower():
+        return _ANTONYMS[old.lower()]
+    if old[0].isdigit():
+        digits = old.replace(",", "")
+        for _ in range(10):
+            new = str(int(digits) + rng.choice([-1, 1]) * rng.randint(1, 30 if len(digits) == 4 else max(2, int(digits) // 2)))
+            if new not in passage and not new.startswith("-"):
+                return new
+        return None
+    width = len(old.split())
+    choices = [n for n in names if len(n.split()) == width and n.lower() not in low and n.lower() != old.lower()]
+    return rng.choice(choices) if choices else None
+
+
 def epoch_items(
     qaset: QASet,
     chunks: dict[str, list[tuple[int, int]]],
@@ -218,10 +314,13 @@ def epoch_items(
     same_context_rate: float,
     retrieved_rate: float,
     limit: int | None = None,
+    swap_rate: float = 0.0,
+    names: dict[str, list[str]] | None = None,
 ) -> list[TrainItem]:
     """One epoch's passages, in a seeded random order: for each answerable question one passage
     holding an answer (chosen at random among those that do), and with the given rates one
-    passage of the same context without it and one retrieved from another context; for each
+    passage of the same context without it, one retrieved from another context, and the
+    answer's passage asked with a name or number swapped (`swap_question`); for each
     unanswerable question one passage of its context."""
     rng = random.Random(seed)
     items: list[TrainItem] = []
@@ -241,6 +340,10 @@ def epoch_items(
         if holding:
             s, e, (a0, a1) = rng.choice(holding)
             items.append(TrainItem(ex.question, text[s:e], (a0 - s, a1 - s), "positive"))
+            if swap_rate and rng.random() < swap_rate:
+                swapped = swap_question(ex.question, text[s:e], (names or {}).get(ex.group, []), rng)
+                if swapped:
+                    items.append(TrainItem(swapped, text[s:e], None, "swapped"))
         free = [
             (s, e) for s, e in spans
             if not any(s < a1 and a0 < e for a0, a1 in ex.answers) and not mentions_answer(text[s:e], ex.answer_texts)

@@ -44,3 +44,24 @@ def test_training_smoke_run_writes_a_loadable_reader(tmp_path):
     passage = Passage(Chunk("d#0", "d", 0, len(text), text), "t", None, None, 1.0)
     answer = NeuralReader(Config(reader_model_dir=out)).answer("When did relations begin?", [passage], threshold=0.0)
     assert answer.answer is not None and text[answer.citations[0].answer_start : answer.citations[0].answer_end] == answer.answer
+
+
+def test_swapped_questions_ask_about_something_the_passage_never_mentions():
+    import random
+
+    from qa.train_data import swap_question
+
+    passage = "After Armenia joined the Partnership for Peace program in 1994, the cooperation deepened."
+    rng = random.Random(0)
+    seen = set()
+    for _ in range(20):
+        swapped = swap_question("When did Armenia join the Partnership for Peace?", passage, ["Georgia", "Kosovo Force"], rng)
+        assert swapped is not None and swapped != "When did Armenia join the Partnership for Peace?"
+        seen.add(swapped)
+    assert "When did Georgia join the Partnership for Peace?" in seen
+    assert all("Kosovo Force" not in s for s in seen)  # a two-word name never replaces a one-word one
+    year = swap_question("What happened in 1994?", passage, [], random.Random(1))
+    assert year is not None and "1994" not in year and year[-5:-1].isdigit()
+    assert swap_question("what happened next?", passage, ["Georgia"], rng) is None
+    antonym = swap_question("Which was the first program Armenia joined?", passage + " It was the first.", [], rng)
+    assert antonym == "Which was the last program Armenia joined?"
