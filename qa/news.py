@@ -6,8 +6,9 @@
   index is exhausted.
 - A question that asks for the latest news ("latest", "most recent", "newest", "recently", ...)
   prefers newer articles when relevance is close: among the passages scoring within
-  `Config.recency_margin` (10 %) of the best one, newer articles come first (undated last); the
-  rest follow in relevance order, and the first `k` are kept.
+  `Config.recency_margin` (10 %) of the best one, newer articles move ahead of older ones (undated
+  ones keep their place: their age is unknown); the rest follow in relevance order, and the first
+  `k` are kept.
 
 Only the index's public read API is used (`document(row)`, `chunk(row)`, `n_chunks`) and the
 retrievers' `ranked_rows`, so this works over any retriever and any index layout.
@@ -126,15 +127,17 @@ def asks_for_latest(question: str) -> bool:
 def newer_first_when_close(
     rows: list[tuple[int, float]], dates: list[date | None], margin: float
 ) -> list[tuple[int, float]]:
-    """`rows` (best first) with those scoring within `margin` (a fraction of the best score) of the
-    best one reordered newest article first, undated last, ties in relevance order; the rest after."""
+    """`rows` (best first), with the dated ones among those scoring within `margin` (a fraction of
+    the best score) of the best reordered newest first, equal dates in relevance order. Undated
+    rows keep their place (their age is unknown); rows scoring lower keep theirs after them."""
     if not rows or rows[0][1] <= 0:
         return list(rows)
     floor = rows[0][1] * (1.0 - margin)
-    close = [i for i, (_, score) in enumerate(rows) if score >= floor]
-    rest = [i for i, (_, score) in enumerate(rows) if score < floor]
-    close.sort(key=lambda i: (dates[i] is None, -(dates[i].toordinal() if dates[i] else 0), i))
-    return [rows[i] for i in close + rest]
+    slots = [i for i, (_, score) in enumerate(rows) if score >= floor and dates[i] is not None]
+    order = list(range(len(rows)))
+    for slot, source in zip(slots, sorted(slots, key=lambda i: (-dates[i].toordinal(), i))):
+        order[slot] = source
+    return [rows[i] for i in order]
 
 
 class NewsRetriever:

@@ -10,8 +10,6 @@ from qa.config import RETRIEVERS
 from qa.documents import Passage
 from qa.index import LoadedIndex, bm25_tokenize
 
-__all__ = ["RETRIEVERS", "BM25Retriever", "DenseRetriever", "HybridRetriever", "make_retriever", "passage_at"]
-
 
 def passage_at(index: LoadedIndex, row: int, score: float) -> Passage:
     """The passage of chunk `row` with its article's metadata."""

@@ -68,9 +68,9 @@ def test_asks_for_latest(question, latest):
 def test_newer_first_only_among_close_scores():
     rows = [(0, 1.00), (1, 0.95), (2, 0.91), (3, 0.50)]
     dates = [date(2024, 1, 1), None, date(2024, 3, 1), date(2025, 1, 1)]
-    # 0.95 and 0.91 are within 10 % of 1.00: the March article first, the undated one last;
-    # the 2025 article scores far lower and stays behind.
-    assert [r for r, _ in newer_first_when_close(rows, dates, 0.10)] == [2, 0, 1, 3]
+    # 0.95 and 0.91 are within 10 % of 1.00: the March article moves ahead of the January one, the
+    # undated one keeps its place; the 2025 article scores far lower and stays behind.
+    assert [r for r, _ in newer_first_when_close(rows, dates, 0.10)] == [2, 1, 0, 3]
     assert [r for r, _ in newer_first_when_close(rows, dates, 0.0)] == [0, 1, 2, 3]
     assert newer_first_when_close([], [], 0.1) == []
 
