@@ -116,11 +116,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from qa.pipeline import QA
 
     config = _config(args)
-    question = _question_text(args.question)
-    if not question.strip():
-        print("error: the question is empty; write what to search for, e.g. qa search \"NATO Armenia\"", file=sys.stderr)
-        return 1
-    passages = QA(config).search(question, k=args.k, since=args.since, until=args.until)
+    passages = QA(config).search(_question_text(args.question), k=args.k, since=args.since, until=args.until)
     if args.json:
         print(json.dumps([p.to_dict() for p in passages], ensure_ascii=False, indent=1))
         return 0
