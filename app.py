@@ -60,6 +60,8 @@ blockquote.qa-answer { border-left: 3px solid #e0b400; margin: 0 0 .3em 0; paddi
 .qa-card-passage + .qa-card-passage { border-top: 1px dashed var(--border-color-primary); padding-top: .3em; }
 .qa-card mark { background: #ffe066; color: #000; padding: 0 .15em; border-radius: 3px; }
 .qa-closest summary { cursor: pointer; color: var(--body-text-color-subdued); font-size: .9em; }
+#qa-since input, #qa-until input { min-width: 0; width: 100%; }
+#qa-since .timebox, #qa-until .timebox { min-width: 0; }
 .qa-score { font-family: var(--font-mono); font-size: .8em; color: var(--body-text-color-subdued); }
 """
 
@@ -482,8 +484,10 @@ def build_app(config: Config, build_from: Path | None = None) -> gr.Blocks:
                                       info="answer only when the confidence reaches this")
         # The date range applies to Ask and Search: only articles dated inside it (undated ones are left out).
         with gr.Row(equal_height=True):
-            since = gr.DateTime(include_time=False, type="string", label="Articles dated from", elem_id="qa-since")
-            until = gr.DateTime(include_time=False, type="string", label="to", elem_id="qa-until")
+            since = gr.DateTime(include_time=False, type="string", label="Articles dated from",
+                                elem_id="qa-since", min_width=120)
+            until = gr.DateTime(include_time=False, type="string", label="to", elem_id="qa-until",
+                                min_width=120)
 
         with gr.Tabs():
             with gr.Tab("Ask", id="ask"):
