@@ -1,5 +1,8 @@
-# Two entry points: `make run` (the app on the bundled corpus) and `make test`.
+# Two entry points: `make run` (the app on the bundled corpus; `make run PORT=8080 HOST=0.0.0.0`)
+# and `make test`. Every dependency, models included, is declared in pyproject.toml.
 PYTHON ?= python3
+PORT ?= 7860
+HOST ?= 127.0.0.1
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
@@ -13,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python app.py
+	$(BIN)/python app.py --port $(PORT) --host $(HOST)
 
 ingest: $(STAMP)
 	$(BIN)/qa ingest corpus

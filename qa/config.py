@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+RETRIEVERS = ("dense", "bm25", "hybrid")
+
 
 @dataclass(frozen=True)
 class Config:
@@ -49,6 +51,13 @@ class Config:
     # "auto": bf16 autocast on CPUs with native bf16 (AVX512-BF16/AMX), fp16 on CUDA, else fp32.
     precision: str = "auto"
     max_question_chars: int = 1000
+    # How the app and the CLI put the reader's probability into words: below the first number
+    # "low", below the second "medium", else "high" (the number itself is shown on hover).
+    confidence_bands: tuple[float, float] = (0.5, 0.8)
+
+    # News: a question asking for the latest news puts newer articles first among the passages
+    # scoring within this fraction of the best score (qa/news.py).
+    recency_margin: float = 0.10
 
     def with_(self, **changes) -> "Config":
         return replace(self, **changes)
