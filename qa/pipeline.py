@@ -17,7 +17,8 @@ from qa.ingest import expand_paths, make_document, read_file, source_doc_id
 
 
 def ingest_paths(
-    paths: list[Path], config: Config, rebuild: bool = False, progress: bool = False, embedder=None
+    paths: list[Path], config: Config, rebuild: bool = False, progress: bool = False, embedder=None,
+    force: bool = False,
 ) -> IngestReport:
     """Read, check and clean every file under `paths`, then add them to the index in one write.
 
@@ -37,14 +38,20 @@ def ingest_paths(
                 documents.append(make_document(source_doc_id(source), source, article))
         except BadInputError as e:
             skipped.append(f"skipped {e}")
-    if not documents and not rebuild:
+    if not documents and rebuild:
+        reasons = f" ({skipped[0].removeprefix('skipped ')}{f' and {len(skipped) - 1} more' if len(skipped) > 1 else ''})" if skipped else ""
+        raise BadInputError(
+            f"{config.index_dir}: refusing to rebuild the index from nothing: no readable article in the given "
+            f"paths{reasons}; the index is unchanged"
+        )
+    if not documents:
         report = IngestReport(skipped=skipped)
         if current_version(config.index_dir) is not None:
-            index = open_index(config.index_dir, config, verify=False)
-            report.total_documents, report.total_chunks = len(index.documents), index.n_chunks
+            index = open_index(config.index_dir, config)
+            report.total_documents, report.total_chunks = index.n_documents, index.n_chunks
         return report
     report = update_index(
-        config.index_dir, documents, config, embedder=embedder, rebuild=rebuild, show_progress=progress
+        config.index_dir, documents, config, embedder=embedder, rebuild=rebuild, show_progress=progress, force=force
     )
     report.skipped = skipped
     return report
