@@ -165,6 +165,8 @@ class Catalog:
     def head(self) -> Version | None:
         rows = self._query("SELECT version FROM head WHERE one = 1")
         if not rows:
+            if self._query("SELECT 1 FROM version WHERE pending = 0 LIMIT 1"):
+                raise CatalogError(f"{self.path}: no state is marked live although states are kept")
             return None
         version = self.version(rows[0][0])
         if version.pending:

@@ -156,7 +156,7 @@ class Index:
         doc_row, ordinal, start, end, crc = seg.chunk_span(local)
         doc = self._document(seg, doc_row)
         text = doc.text[start:end]
-        if end > len(doc.text) or chunk_crc(text) != crc:
+        if end > len(doc.text) or chunk_crc(text, seg.vectors[local]) != crc:
             raise corrupt(self.path, f"{seg.path / 'chunks.npy'}: chunk {local} does not hold the text it was written with")
         return Chunk(f"{doc.doc_id}#{ordinal}", doc.doc_id, start, end, text)
 
@@ -272,9 +272,7 @@ def open_state(index_dir: Path, catalog: Catalog, state: Version, config: Config
     segments = []
     for name in state.segments:
         try:
-            seg = open_segment(index_dir, records[name], config, verify=bool(verify))
-            if verify is None and segment_bytes(seg.manifest) <= config.open_verify_bytes:
-                seg = open_segment(index_dir, records[name], config, verify=True)
+            seg = open_segment(index_dir, records[name], config, verify)
         except SegmentError as e:
             raise corrupt(index_dir, str(e)) from None
         segments.append(seg)
@@ -365,6 +363,12 @@ def check_index(index_dir: Path, config: Config) -> CheckReport:
                 report.bytes += segment_bytes(seg.manifest)
                 if not problems:
                     report.problems += _check_documents_table(catalog, seg)
+            if not report.problems:
+                for state in states:  # counts and tombstones of every kept state
+                    try:
+                        open_state(index_dir, catalog, state, config, verify=False)
+                    except IndexCorruptError as e:
+                        report.problems.append(str(e).split(f"; {rebuild_hint(index_dir)}")[0])
     except CatalogError as e:
         report.problems.append(str(e))
     finally:

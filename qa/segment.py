@@ -4,7 +4,8 @@
       segment.json          format, settings, counts, and the size + sha256 of every file below
       documents.jsonl       one Document per line (every dataclass field), in row order
       documents.rows.npy    per document: byte start, end and CRC-32 of its line
-      chunks.npy            per chunk: document row, ordinal, start, end (offsets into the cleaned text), CRC-32 of its text
+      chunks.npy            per chunk: document row, ordinal, start, end (offsets into the cleaned text),
+                            and a CRC-32 of its text and its vector
       vectors.npy           float32 (n_chunks, dim), L2-normalised, row i = chunk i
       lexical.*.npy         the segment's inverted index (qa/lexical.py)
       dense.faiss           IVF-Flat over the vectors, only above Config.ann_threshold chunks
@@ -39,8 +40,8 @@ NAME = re.compile(r"s\d{6}")
 MANIFEST = "segment.json"
 DOCS, DOC_ROWS, CHUNKS, VECTORS = "documents.jsonl", "documents.rows.npy", "chunks.npy", "vectors.npy"
 REQUIRED = {DOCS, DOC_ROWS, CHUNKS, VECTORS, *LEXICAL_FILES.values()}
-# What a writer passes per chunk; stored with the CRC-32 of the chunk's text, checked whenever a
-# chunk is read, so a damaged or swapped id map never returns another passage.
+# What a writer passes per chunk; stored with a CRC-32 of the chunk's text and its vector, checked
+# whenever a chunk is read, so a damaged, reordered or swapped id map never returns another passage.
 CHUNK_DTYPE = np.dtype([("doc", "<i4"), ("ordinal", "<i4"), ("start", "<i8"), ("end", "<i8")])
 STORED_CHUNK_DTYPE = np.dtype(CHUNK_DTYPE.descr + [("crc32", "<u4")])
 DOC_ROW_DTYPE = np.dtype([("start", "<i8"), ("end", "<i8"), ("crc32", "<u4")])
@@ -91,8 +92,9 @@ def fsync_dir(path: Path) -> None:
 # ---------------------------------------------------------------- writing
 
 
-def chunk_crc(text: str) -> int:
-    return zlib.crc32(text.encode("utf-8"))
+def chunk_crc(text: str, vector: np.ndarray) -> int:
+    """CRC-32 of a chunk's text followed by its float32 vector: ties each id-map row to its vector."""
+    return zlib.crc32(np.ascontiguousarray(vector, dtype=np.float32).tobytes(), zlib.crc32(text.encode("utf-8")))
 
 
 def write_segment(
@@ -236,27 +238,31 @@ def _check_manifest_shape(path: Path, m: object, record: SegmentRecord) -> None:
         raise SegmentError(f"{where}: does not list {', '.join(missing)}")
 
 
-def open_segment(index_dir: Path, record: SegmentRecord, config: Config, verify: bool) -> Segment:
-    """Open a segment checking sizes, shapes and counts of every part (and, with `verify`, every
-    file's sha256). Raises SegmentError naming the damaged file."""
+def open_segment(index_dir: Path, record: SegmentRecord, config: Config, verify: bool | None) -> Segment:
+    """Open a segment checking sizes, shapes and counts of every part, and every file's sha256
+    when `verify` is True, or None and the segment is at most `config.open_verify_bytes`.
+    Raises SegmentError naming the damaged file."""
     path = index_dir / "segments" / record.name
     if not NAME.fullmatch(record.name) or not path.is_dir():
         raise SegmentError(f"{path}: segment folder missing")
     manifest = read_manifest(path, record)
     if manifest["settings"] != config.index_settings():
         raise SegmentError(f"{path / MANIFEST}: built with other settings than its catalog")
+    if verify is None:
+        verify = segment_bytes(manifest) <= config.open_verify_bytes
     _check_files(path, manifest, verify)
     n_docs, n_chunks, dim = manifest["n_documents"], manifest["n_chunks"], manifest["dim"]
-    try:
-        doc_rows = np.load(path / DOC_ROWS, mmap_mode="r", allow_pickle=False)
-        chunks = np.load(path / CHUNKS, mmap_mode="r", allow_pickle=False)
-        vectors = np.load(path / VECTORS, mmap_mode="r", allow_pickle=False)
-        postings = Postings.load(path)
-        ivf = read_ivf(path / IVF_FILE, config) if manifest["dense"] == "ivf" else None
-    except FileNotFoundError:
-        raise
-    except Exception as e:  # any parse error here means a damaged part
-        raise SegmentError(f"{path}: cannot read a part ({type(e).__name__}: {e})") from None
+
+    def load(name: str, reader):
+        try:
+            return reader(path / name)
+        except Exception as e:  # any parse error here means a damaged part
+            raise SegmentError(f"{path / name}: unreadable ({type(e).__name__}: {e})") from None
+
+    array = lambda p: np.load(p, mmap_mode="r", allow_pickle=False)  # noqa: E731
+    doc_rows, chunks, vectors = load(DOC_ROWS, array), load(CHUNKS, array), load(VECTORS, array)
+    postings = Postings(**{key: load(name, array) for key, name in LEXICAL_FILES.items()})
+    ivf = load(IVF_FILE, lambda p: read_ivf(p, config)) if manifest["dense"] == "ivf" else None
     if doc_rows.dtype != DOC_ROW_DTYPE or doc_rows.shape != (n_docs,):
         raise SegmentError(f"{path / DOC_ROWS}: holds {doc_rows.shape} {doc_rows.dtype}, manifest says {n_docs} documents")
     if chunks.dtype != STORED_CHUNK_DTYPE or chunks.shape != (n_chunks,):
@@ -318,7 +324,7 @@ def check_segment(segment: Segment) -> list[str]:
     elif not out:
         for row in range(segment.n_chunks):
             doc_row, _, start, end, crc = segment.chunk_span(row)
-            if chunk_crc(segment.document(doc_row).text[start:end]) != crc:
+            if chunk_crc(segment.document(doc_row).text[start:end], segment.vectors[row]) != crc:
                 out.append(f"{segment.path / CHUNKS}: chunk {row} does not hold the text it was written with")
                 break
     return out

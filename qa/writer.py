@@ -121,7 +121,7 @@ class IndexWriter:
         counts = np.bincount(chunk_rows["doc"], minlength=len(documents)) if len(chunk_rows) else [0] * len(documents)
         records = [DocRecord("", i, d.doc_id, d.source, d.content_hash, int(n), d.title, d.date, d.url)
                    for i, (d, n) in enumerate(zip(documents, counts))]
-        crcs = np.array([chunk_crc(t) for t in texts], dtype=np.uint32)
+        crcs = np.array([chunk_crc(t, v) for t, v in zip(texts, vectors)], dtype=np.uint32)
         self._publish(lines, records, chunk_rows, crcs, vectors, postings or build_postings(texts), drop, action, summary)
 
     def _publish(self, lines, records, chunk_rows, crcs, vectors, postings, drop, action, summary,
@@ -326,8 +326,10 @@ def _refuse_destructive_rebuild(writer: IndexWriter, incoming: list[Document], f
         )
     if live is None or force or not live.n_documents:
         return
-    kept = len(writer.catalog.documents(live, "source", {d.source for d in incoming}))
-    dropped = live.n_documents - kept
+    # A document is kept when the rebuild is given its source, or a file of the same id (moved folder).
+    kept = {(d.segment, d.row) for d in writer.catalog.documents(live, "source", {d.source for d in incoming})}
+    kept |= {(d.segment, d.row) for d in writer.catalog.documents(live, "doc_id", {d.doc_id for d in incoming})}
+    dropped = live.n_documents - len(kept)
     if dropped * 2 > live.n_documents:
         raise BadInputError(
             f"{writer.index_dir}: refusing to rebuild: it would drop {dropped} of the {live.n_documents} indexed "
