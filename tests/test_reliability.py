@@ -444,6 +444,66 @@ def test_sigkill_of_qa_ingest_leaves_the_previous_index_usable(moment, bundled_i
     assert_next_write_works(config, tmp_path, embedder)
 
 
+def many_articles(root: Path, n: int) -> Path:
+    """n short invented articles of one chunk each, every one with its own words."""
+    from bench.synth import name_pool
+
+    names = name_pool()
+    for i in range(n):
+        place, person = names[2 * i], names[2 * i + 1]
+        write_article(
+            root / f"{place.lower()}-report.txt",
+            f"The {place} harbour board met on Tuesday and approved a new ferry pier after {i + 2} years of talks.",
+            f"Board chair {person} said the pier in {place} would open to passengers next spring.",
+        )
+    return root
+
+
+def _embedded(signals: Path) -> list[str]:
+    path = signals / "embedded.txt"
+    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+
+
+@pytest.mark.parametrize("rebuild", [False, True], ids=["ingest", "rebuild"])
+def test_killed_long_ingest_resumes_embedding_only_what_was_not_published(rebuild, bundled_index, tmp_path):
+    """A long ingest publishes a segment every `segment_chunks` chunks (here 8; 4 chunks are embedded
+    at a time). Killed with -9 in the middle, it keeps what it published; the same command again
+    embeds only what was not published. A rebuild does the same beside the live index, which
+    readers keep seeing until the rebuild completes."""
+    articles = many_articles(tmp_path / "articles", 30)
+    paths = [articles, CORPUS] if rebuild else [articles]
+    config = copy_index(bundled_index, tmp_path / "run" / "index")
+    old = set(_passage_texts(config))
+    settings = "segment_chunks=8,batch_size=1"
+    first, signals = start_driver(tmp_path, config.index_dir, "embed", "before", 6, "kill", paths, settings, rebuild)
+    first.communicate(timeout=300)
+    assert first.returncode == -signal.SIGKILL
+    embedded_first = _embedded(signals)
+    assert len(embedded_first) == 20  # five calls of four chunks; the sixth was killed
+
+    if rebuild:  # readers still see the old index; the two published segments wait in a pending state
+        assert set(_passage_texts(config)) == old and current_version(config.index_dir) == "v000001"
+        published = embedded_first[:16]
+    else:
+        published = sorted(" ".join(t.split()) for t in set(_passage_texts(config)) - old)
+        assert len(published) == 16 and set(published) <= set(embedded_first)  # two segments of 8
+
+    second, _ = start_driver(tmp_path, config.index_dir, "none", "before", 0, "kill", paths, settings, rebuild)
+    out, err = second.communicate(timeout=300)
+    assert second.returncode == 0, err[-3000:]
+    embedded_second = _embedded(signals)[len(embedded_first):]
+    new_texts = {" ".join(t.split()) for t in _passage_texts(config)} - {" ".join(t.split()) for t in old}
+    assert not set(embedded_second) & set(published)  # nothing published is embedded again
+    if rebuild:  # the rebuild also re-embeds the two bundled articles (a fresh index)
+        assert len(embedded_second) == 30 + 9 - 16
+    else:
+        assert sorted(set(embedded_second) | set(published)) == sorted(new_texts)
+        assert len(embedded_second) == 30 - 16
+    index = open_index(config.index_dir, config, verify=True)
+    assert index.n_documents == 32 and check_index(config.index_dir, config).problems == []
+    assert leftovers(config.index_dir) == []
+
+
 # ====================================================================== 3. one writer, readers keep answering
 
 
