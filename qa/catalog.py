@@ -254,6 +254,8 @@ class Catalog:
     # ------------------------------------------------------------ writing (the lock holder only)
 
     def add_segment(self, record: SegmentRecord, size: int, docs: list[DocRecord]) -> None:
+        number = int(record.name[1:])
+        self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('segments_made', ?)", (str(max(number, self.segments_made())),))
         self.conn.execute("INSERT INTO segment VALUES (?, ?, ?, ?, ?, ?)",
                           (record.name, record.n_documents, record.n_chunks, record.manifest_sha256, size, _now()))
         self.conn.executemany("INSERT INTO document VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
@@ -270,12 +272,10 @@ class Catalog:
         )
         return int(cur.lastrowid)
 
-    def next_segment_number(self) -> int:
-        """A segment number never handed out before (the caller also skips folders on disk)."""
+    def segments_made(self) -> int:
+        """How many segment numbers were handed out (a new one is above it and above any folder)."""
         rows = self._query("SELECT value FROM meta WHERE key = 'segments_made'")
-        made = int(rows[0][0]) if rows and str(rows[0][0]).isdigit() else 0
-        self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('segments_made', ?)", (str(made + 1),))
-        return made + 1
+        return int(rows[0][0]) if rows and str(rows[0][0]).isdigit() else 0
 
     def set_head(self, version_id: int) -> None:
         self.conn.execute("INSERT OR REPLACE INTO head VALUES (1, ?)", (version_id,))

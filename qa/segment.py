@@ -23,6 +23,7 @@ import os
 import re
 import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 from pathlib import Path
@@ -124,10 +125,10 @@ def write_segment(
         import faiss
 
         faiss.write_index(build_dense_index(vectors, config), str(folder / IVF_FILE))
-    files = {}
-    for part in sorted(p for p in folder.iterdir() if p.is_file()):
-        fsync_file(part)
-        files[part.name] = {"size": part.stat().st_size, "sha256": sha256_file(part)}
+    parts = sorted(p for p in folder.iterdir() if p.is_file())
+    with ThreadPoolExecutor(max_workers=len(parts)) as pool:  # concurrent fsyncs share journal commits
+        list(pool.map(fsync_file, parts))
+    files = {part.name: {"size": part.stat().st_size, "sha256": sha256_file(part)} for part in parts}
     manifest = {
         "format": SEGMENT_FORMAT,
         "name": name,

@@ -163,11 +163,10 @@ class IndexWriter:
             self.live = self.work
 
     def _new_segment_name(self) -> str:
-        with self.catalog.write_transaction():
-            number = self.catalog.next_segment_number()
-        on_disk = [int(p.name[1:]) for p in (self.index_dir / SEGMENTS).glob("s*") if NAME.fullmatch(p.name)] \
-            if (self.index_dir / SEGMENTS).is_dir() else []
-        return segment_name(max([number, *(n + 1 for n in on_disk)]))
+        """A number never used before: above the catalog's count and any folder on disk."""
+        folder = self.index_dir / SEGMENTS
+        on_disk = [int(p.name[1:]) for p in folder.iterdir() if NAME.fullmatch(p.name)] if folder.is_dir() else []
+        return segment_name(max([self.catalog.segments_made(), *on_disk]) + 1)
 
     def finish_rebuild(self, sources: set[str]) -> None:
         """Make the pending state live, without the documents of sources this rebuild was not given."""
@@ -190,6 +189,8 @@ class IndexWriter:
     def compact(self, full: bool) -> bool:
         """Merge segments: all of them (`full`, also dropping every tombstone), or, past
         `Config.max_segments`, the smallest ones. Returns whether anything was merged."""
+        if not full and len(self.work.segments) <= self.config.max_segments:
+            return False
         index = self.open_work()
         sizes = [len(p.vectors) if p.alive is None else int(p.alive.sum()) for p in index._dense]
         if full:
@@ -226,13 +227,15 @@ class IndexWriter:
         pending = self.catalog.pending()
         kept = [v for v in versions if v.id in keep] + ([pending] if pending else [])
         named = {s for v in kept for s in v.segments}
-        with self.catalog.write_transaction():
-            for v in versions:
-                if v.id not in keep:
-                    self.catalog.delete_version(v.id)
-            for name in self.catalog.all_segment_names() - named:
-                self.catalog.forget_segment(name)
-        self._clear_leftovers()
+        dropped = [v.id for v in versions if v.id not in keep]
+        forgotten = self.catalog.all_segment_names() - named
+        if dropped or forgotten:
+            with self.catalog.write_transaction():
+                for version_id in dropped:
+                    self.catalog.delete_version(version_id)
+                for name in forgotten:
+                    self.catalog.forget_segment(name)
+            self._clear_leftovers()
 
     def _discard_pending(self) -> None:
         pending = self.catalog.pending()
