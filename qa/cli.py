@@ -83,7 +83,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if args.ray is not None:
         from qa.ray_ingest import ingest_paths_ray
 
-        report = ingest_paths_ray(paths, config, address=args.ray or None, rebuild=args.rebuild, force=args.force)
+        report = ingest_paths_ray(paths, config, address=args.ray or None, rebuild=args.rebuild, force=args.force,
+                                  progress=True)
     else:
         from qa.pipeline import ingest_paths
 

@@ -313,8 +313,8 @@ def open_index(index_dir: Path, config: Config, verify: bool | None = None) -> I
 
 
 def update_index(*args, **kwargs) -> IngestReport:
-    """Add, replace and remove documents: see `qa.writer.update_index`."""
-    from qa.writer import update_index as _update_index
+    """Add, replace and remove documents: see `qa.update.update_index`."""
+    from qa.update import update_index as _update_index
 
     return _update_index(*args, **kwargs)
 

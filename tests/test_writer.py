@@ -231,11 +231,11 @@ class CountingEmbedder:
 
 def test_a_long_ingest_also_publishes_every_segment_seconds(tmp_path):
     """Past `segment_seconds` since the last publish, what is embedded is published (here: after
-    every embedding call), so a killed ingest loses at most that many minutes."""
+    every document), so a killed ingest loses at most that many minutes."""
     towns = town_articles(tmp_path / "t", [f"Town{chr(97 + i)}{chr(97 + j)}" for i in range(3) for j in range(4)])
     config = Config().with_(index_dir=tmp_path / "index", batch_size=1, segment_seconds=0, max_segments=100)
     embedder = CountingEmbedder()
     report = ingest_paths([towns], config, embedder=embedder)
-    assert report.segments_published == embedder.calls == 3  # 12 one-chunk articles, 4 chunks per call
-    assert len(segment_names(config)) == 3
+    assert embedder.calls == 3 and report.segments_published == 12  # 12 one-chunk articles, 4 per call
+    assert len(segment_names(config)) == 12
     assert len(list_versions(config.index_dir)[1]) == 1  # intermediate states of one write are not kept
