@@ -226,6 +226,15 @@ class Catalog:
             raise CatalogError(f"{self.path}: no record of segment {', '.join(missing)}")
         return out
 
+    def integrity_problems(self) -> list[str]:
+        """SQLite's own full check of the database file ([] when sound)."""
+        rows = [str(r[0]) for r in self._query("PRAGMA integrity_check")]
+        return [] if rows == ["ok"] else rows
+
+    def segment_documents(self, name: str) -> list[DocRecord]:
+        """Every document row of segment `name`, live or not, by row."""
+        return [DocRecord(*r) for r in self._query("SELECT * FROM document WHERE segment = ? ORDER BY row", (name,))]
+
     def all_segment_names(self) -> set[str]:
         return {r[0] for r in self._query("SELECT name FROM segment")}
 

@@ -45,12 +45,11 @@ class Config:
 
     # Index segments (see README, "Index"). A long ingest publishes a segment every
     # `segment_chunks` chunks or `segment_seconds`, whichever comes first, so a killed ingest
-    # loses at most that much. Past `max_segments` live segments the smallest are merged by size
-    # tier (segments within a factor `merge_factor` of each other), as Lucene's log merge policy.
+    # loses at most that much. Past `max_segments` live segments the smallest are merged (taking the
+    # next smallest while it is no bigger than those taken: geometric tiers, as Lucene's merge policies).
     segment_chunks: int = 4000
     segment_seconds: float = 300.0
     max_segments: int = 10
-    merge_factor: int = 10
     # States kept for `qa rollback`: the last state of each of the last `keep_versions` writes.
     keep_versions: int = 5
     # Opening checks sizes and counts of every part; segments up to this many bytes are also

@@ -117,6 +117,7 @@ class Index:
         self.path, self.state, self.version = index_dir, state, state.name
         self.segments = segments
         self._live_rows: list[np.ndarray | None] = []
+        self.alive: list[np.ndarray | None] = []  # per segment: which chunk rows are live (None: all)
         dense, lexical, counts, docs = [], [], [], 0
         for seg in segments:
             dead = state.tombstones.get(seg.name, frozenset())
@@ -124,11 +125,13 @@ class Index:
                 raise corrupt(index_dir, f"{index_dir / CATALOG}: {state.name} deletes documents {seg.name} does not have")
             alive = ~np.isin(seg.chunks["doc"], np.fromiter(dead, dtype=np.int64)) if dead else None
             self._live_rows.append(None if alive is None else np.flatnonzero(alive))
+            self.alive.append(alive)
             dense.append(DensePart(seg.vectors, seg.ivf, alive))
             lexical.append(LexicalPart.of(seg.postings, alive))
             counts.append(seg.n_chunks if alive is None else int(alive.sum()))
             docs += seg.n_documents - len(dead)
         self._dense, self._lexical = dense, lexical
+        self.live_counts = counts  # live chunks per segment
         self._bases = [0, *np.cumsum(counts).tolist()]
         self.n_chunks = int(self._bases[-1])
         self.n_documents = docs
@@ -339,9 +342,9 @@ def check_index(index_dir: Path, config: Config) -> CheckReport:
     catalog = _open_catalog(index_dir)
     report = CheckReport(problems=[])
     try:
-        rows = catalog._query("PRAGMA integrity_check")
-        if [r[0] for r in rows] != ["ok"]:
-            report.problems.append(f"{index_dir / CATALOG}: damaged ({'; '.join(str(r[0]) for r in rows[:3])})")
+        trouble = catalog.integrity_problems()
+        if trouble:
+            report.problems.append(f"{index_dir / CATALOG}: damaged ({'; '.join(trouble[:3])})")
             return report
         _check_settings(index_dir, catalog, config)
         with catalog.read_transaction():
@@ -377,10 +380,10 @@ def check_index(index_dir: Path, config: Config) -> CheckReport:
 
 
 def _check_documents_table(catalog: Catalog, seg: Segment) -> list[str]:
-    rows = catalog._query("SELECT row, doc_id, source, content_hash, n_chunks FROM document WHERE segment = ? ORDER BY row", (seg.name,))
+    rows = [(d.row, d.doc_id, d.source, d.content_hash, d.n_chunks) for d in catalog.segment_documents(seg.name)]
     counts = np.bincount(seg.chunks["doc"], minlength=seg.n_documents) if seg.n_chunks else np.zeros(seg.n_documents)
     expected = [(r, d.doc_id, d.source, d.content_hash, int(counts[r])) for r, d in ((r, seg.document(r)) for r in range(seg.n_documents))]
-    if [tuple(r) for r in rows] != expected:
+    if rows != expected:
         return [f"{catalog.path}: the document table disagrees with segment {seg.name}"]
     return []
 

@@ -190,7 +190,7 @@ class IndexWriter:
         if not full and len(self.work.segments) <= self.config.max_segments:
             return False
         index = self.open_work()
-        sizes = [len(p.vectors) if p.alive is None else int(p.alive.sum()) for p in index._dense]
+        sizes = index.live_counts
         if full:
             chosen = list(range(len(sizes))) if len(sizes) > 1 or self.work.tombstones else []
         else:
@@ -286,7 +286,7 @@ def merge_segments(index: Index, chosen: list[int], catalog: Catalog):
     for d in catalog.documents(index.state):
         by_segment.setdefault(d.segment, []).append(d)
     for i in chosen:
-        seg, alive = index.segments[i], index._dense[i].alive
+        seg, alive = index.segments[i], index.alive[i]
         live_docs = by_segment.get(seg.name, [])
         new_row = np.full(seg.n_documents, -1, dtype=np.int64)
         for d in live_docs:
