@@ -40,6 +40,7 @@ class Passage:
     url: str | None
     date: str | None
     score: float
+    publisher: str | None = None
 
     @property
     def doc_id(self) -> str:
@@ -55,6 +56,7 @@ class Passage:
             "title": self.title,
             "url": self.url,
             "date": self.date,
+            "publisher": self.publisher,
             "chunk_id": self.chunk.chunk_id,
             "text": self.chunk.text,
             "start": self.chunk.start,
@@ -74,7 +76,7 @@ class Citation:
     def to_dict(self) -> dict:
         d = self.passage.to_dict()
         return {
-            **{k: d[k] for k in ("doc_id", "title", "url", "date", "chunk_id")},
+            **{k: d[k] for k in ("doc_id", "title", "url", "date", "publisher", "chunk_id")},
             "passage": d["text"],
             "answer_start": self.answer_start,
             "answer_end": self.answer_end,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 from qa.config import Config
@@ -105,15 +106,31 @@ class QA:
         # The model reads at most 256 word pieces; a huge paste only slows BM25 down.
         return " ".join(str(question).split())[: self.config.max_question_chars]
 
-    def search(self, question: str, k: int | None = None, retriever: str | None = None) -> list[Passage]:
+    def search(
+        self,
+        question: str,
+        k: int | None = None,
+        retriever: str | None = None,
+        since: str | date | None = None,
+        until: str | date | None = None,
+    ) -> list[Passage]:
+        """The `k` best passages, from articles dated `since`..`until` (inclusive ISO dates; with
+        either given, undated articles are left out). A question asking for the latest news puts
+        newer articles first among closely relevant passages (qa/news.py)."""
+        from qa.news import DateRange, NewsRetriever, asks_for_latest
         from qa.retrieve import make_retriever
 
+        dates = DateRange.parse(since, until)
         question = self._question(question)
         if not question:
             return []
         index = self.index()
         kind = retriever or self.config.retriever
-        return make_retriever(kind, index, self.embedder, self.config.rrf_k).search(question, k or self.config.top_k)
+        found = make_retriever(kind, index, self.embedder, self.config.rrf_k)
+        recent = asks_for_latest(question)
+        if dates or recent:
+            found = NewsRetriever(found, index, dates, recent, self.config.recency_margin)
+        return found.search(question, k or self.config.top_k)
 
     def ask(
         self,
@@ -121,12 +138,14 @@ class QA:
         k: int | None = None,
         retriever: str | None = None,
         threshold: float | None = None,
+        since: str | date | None = None,
+        until: str | date | None = None,
     ) -> Answer:
         from qa.answer import ExtractiveReader
 
         original = question
         question = self._question(question)
-        passages = self.search(question, k, retriever) if question else []
+        passages = self.search(question, k, retriever, since, until) if question else []
         if self._reader is None:
             self._reader = ExtractiveReader(self.config, self.embedder)
         answer = self._reader.answer(question, passages, threshold=threshold)

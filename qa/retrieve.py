@@ -6,17 +6,19 @@ Retrieval knows nothing about answering.
 
 from __future__ import annotations
 
-
+from qa.config import RETRIEVERS
 from qa.documents import Passage
 from qa.index import LoadedIndex
 from qa.terms import terms
 
-RETRIEVERS = ("dense", "bm25", "hybrid")
 
-
-def _passage(index: LoadedIndex, row: int, score: float) -> Passage:
+def passage_at(index: LoadedIndex, row: int, score: float) -> Passage:
+    """The passage of chunk `row` with its article's metadata."""
     doc = index.document(row)
-    return Passage(chunk=index.chunk(row), title=doc.title, url=doc.url, date=doc.date, score=float(score))
+    return Passage(
+        chunk=index.chunk(row), title=doc.title, url=doc.url, date=doc.date, score=float(score),
+        publisher=doc.publisher,
+    )
 
 
 class DenseRetriever:
@@ -32,7 +34,7 @@ class DenseRetriever:
         return self.index.search_dense(self.embedder.encode_query(question), k)
 
     def search(self, question: str, k: int) -> list[Passage]:
-        return [_passage(self.index, r, s) for r, s in self.ranked_rows(question, k)]
+        return [passage_at(self.index, r, s) for r, s in self.ranked_rows(question, k)]
 
 
 class BM25Retriever:
@@ -45,7 +47,7 @@ class BM25Retriever:
         return self.index.search_lexical(terms(question), min(k, self.index.n_chunks))
 
     def search(self, question: str, k: int) -> list[Passage]:
-        return [_passage(self.index, r, s) for r, s in self.ranked_rows(question, k)]
+        return [passage_at(self.index, r, s) for r, s in self.ranked_rows(question, k)]
 
 
 class HybridRetriever:
@@ -66,7 +68,7 @@ class HybridRetriever:
         return best
 
     def search(self, question: str, k: int) -> list[Passage]:
-        return [_passage(self.index, r, s) for r, s in self.ranked_rows(question, k)]
+        return [passage_at(self.index, r, s) for r, s in self.ranked_rows(question, k)]
 
 
 def make_retriever(kind: str, index: LoadedIndex, embedder, rrf_k: int = 60):
