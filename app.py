@@ -279,7 +279,7 @@ class ChatApp:
             index = self.qa.index()
         except QAError as e:
             return f"{html.escape(str(e))}. Upload articles in the **Articles** tab to start one."
-        return f"Index `{where}`: {len(index.documents)} articles, {index.n_chunks} passages."
+        return f"Index `{where}`: {index.n_documents} articles, {index.n_chunks} passages."
 
     def _wait_for_first_build(self) -> str | None:
         """Block until the first index build (if any) is done; a message if it never finishes."""

@@ -17,10 +17,34 @@ from qa.index import IngestReport, LoadedIndex, current_version, open_index, upd
 from qa.ingest import expand_paths, make_document, read_file, source_doc_id
 
 
+def file_documents(path: Path, config: Config) -> list[Document]:
+    """The cleaned documents of one file (one per JSON/JSONL record). Raises BadInputError."""
+    documents = []
+    for source, article in read_file(path, config):
+        # Absolute paths: the same file named as `corpus` or `./corpus` is one source.
+        file_part, hash_sign, record = source.partition("#")
+        source = str(Path(file_part).resolve()) + hash_sign + record
+        documents.append(make_document(source_doc_id(source), source, article))
+    return documents
+
+
+def refuse_empty_rebuild(documents: list[Document], skipped: list[str], rebuild: bool, config: Config) -> None:
+    """`qa ingest TYPO --rebuild` must not replace an index with nothing."""
+    if rebuild and not documents:
+        first = skipped[0].removeprefix("skipped ") if skipped else ""
+        reasons = f" ({first}{f' and {len(skipped) - 1} more' if len(skipped) > 1 else ''})" if skipped else ""
+        raise BadInputError(
+            f"{config.index_dir}: refusing to rebuild the index from nothing: no readable article in the given "
+            f"paths{reasons}; the index is unchanged"
+        )
+
+
 def ingest_paths(
-    paths: list[Path], config: Config, rebuild: bool = False, progress: bool = False, embedder=None
+    paths: list[Path], config: Config, rebuild: bool = False, progress: bool = False, embedder=None,
+    force: bool = False,
 ) -> IngestReport:
-    """Read, check and clean every file under `paths`, then add them to the index in one write.
+    """Read, check and clean every file under `paths`, then add them to the index, publishing
+    a segment every `Config.segment_chunks` chunks (a killed ingest keeps those; rerun it).
 
     Bad files are reported in `report.skipped` (one line each) and never reach the index.
     """
@@ -31,21 +55,18 @@ def ingest_paths(
     documents: list[Document] = []
     for path in tqdm(files, desc="reading", unit="file", disable=not progress or len(files) < 20):
         try:
-            for source, article in read_file(path, config):
-                # Absolute paths: the same file named as `corpus` or `./corpus` is one source.
-                file_part, hash_sign, record = source.partition("#")
-                source = str(Path(file_part).resolve()) + hash_sign + record
-                documents.append(make_document(source_doc_id(source), source, article))
+            documents += file_documents(path, config)
         except BadInputError as e:
             skipped.append(f"skipped {e}")
-    if not documents and not rebuild:
+    refuse_empty_rebuild(documents, skipped, rebuild, config)
+    if not documents:
         report = IngestReport(skipped=skipped)
         if current_version(config.index_dir) is not None:
-            index = open_index(config.index_dir, config, verify=False)
-            report.total_documents, report.total_chunks = len(index.documents), index.n_chunks
+            index = open_index(config.index_dir, config)
+            report.total_documents, report.total_chunks = index.n_documents, index.n_chunks
         return report
     report = update_index(
-        config.index_dir, documents, config, embedder=embedder, rebuild=rebuild, show_progress=progress
+        config.index_dir, documents, config, embedder=embedder, rebuild=rebuild, show_progress=progress, force=force
     )
     report.skipped = skipped
     return report
