@@ -52,11 +52,10 @@ def _machine() -> dict:
     try:
         import faiss
         import torch
-        import transformers
 
-        from qa.embed import cpu_has_native_bf16
+        from qa.base_model import cpu_has_native_bf16
 
-        info.update(torch=torch.__version__, faiss=faiss.__version__, transformers=transformers.__version__,
+        info.update(torch=torch.__version__, faiss=faiss.__version__,
                     native_bf16=cpu_has_native_bf16())
     except ImportError:
         pass

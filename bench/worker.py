@@ -88,7 +88,8 @@ def stage_ingest(args) -> dict:
     import qa.writer
     from bench.synth import ArticleGenerator
     from qa.config import Config
-    from qa.embed import Embedder, load_model, load_tokenizer, model_path
+    from qa.base_model import base_model_dir, load_wordpiece_tokenizer
+    from qa.embed import Embedder, load_model
     from qa.index import open_index
     from qa.pipeline import ingest_paths
     from sentence_transformers import SentenceTransformer
@@ -101,12 +102,12 @@ def stage_ingest(args) -> dict:
     # Warm everything both sides use: models, tokenizer, sentence splitter.
     t = time.perf_counter()
     embedder.encode_passages(["warm up the model"] * 8)
-    baseline = SentenceTransformer(model_path(), device="cpu", local_files_only=True)
+    baseline = SentenceTransformer(str(base_model_dir()), device="cpu", local_files_only=True)
     baseline.max_seq_length = config.max_seq_length
     baseline.encode(["warm up the model"] * 8, batch_size=8)
     fp32 = load_model("cpu", config.max_seq_length, "float32")
     fp32.encode(["warm up the model"] * 8)
-    load_tokenizer()
+    load_wordpiece_tokenizer()
     qa.chunk.split_sentences("Warm up. The sentence splitter.")
     warm_s = time.perf_counter() - t
 
@@ -142,7 +143,7 @@ def stage_ingest(args) -> dict:
     timers.restore()
     assert again.chunks_added == 0 and len(again.unchanged) == args.docs, again.summary()
 
-    tokens = sum(len(ids) for ids in load_tokenizer()(texts, add_special_tokens=True)["input_ids"])
+    tokens = sum(len(e.ids) for e in load_wordpiece_tokenizer().encode_batch(texts))
     best_ingest, best_bare = min(ingest_runs), min(bare_runs)
     best = profiles[int(np.argmin(ingest_runs))]
     return {

@@ -166,7 +166,7 @@ class NeuralReader:
         model, shape, _ = _load(str(self.model_dir))
         question = truncate_question(question, shape.max_question_tokens)
         batch = encode_pairs([question] * len(texts), texts, shape)
-        with torch.inference_mode(), autocast("cpu", self.config.precision):
+        with torch.inference_mode(), autocast("cpu", self.config.cpu_dtype):
             start, end = model(batch.input_ids, batch.attention_mask, batch.token_type_ids)
         out = []
         for row, span in enumerate(best_spans(start, end, batch.context_mask, shape.max_answer_tokens, batch.line_ids)):

@@ -40,20 +40,18 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 
 
 def _token_counts(texts: list[str]) -> list[int]:
-    from qa.embed import load_tokenizer
+    from qa.base_model import load_wordpiece_tokenizer
 
     if not texts:
         return []
-    encoded = load_tokenizer()(texts, add_special_tokens=False)["input_ids"]
-    return [len(ids) for ids in encoded]
+    return [len(e.ids) for e in load_wordpiece_tokenizer().encode_batch(texts, add_special_tokens=False)]
 
 
 def _split_long_sentence(text: str, start: int, end: int, budget: int) -> list[tuple[int, int]]:
     """Cut one over-long sentence into word-aligned pieces of at most `budget` word pieces."""
-    from qa.embed import load_tokenizer
+    from qa.base_model import load_wordpiece_tokenizer
 
-    enc = load_tokenizer()(text[start:end], add_special_tokens=False, return_offsets_mapping=True)
-    offsets = enc["offset_mapping"]
+    offsets = load_wordpiece_tokenizer().encode(text[start:end], add_special_tokens=False).offsets
     pieces: list[tuple[int, int]] = []
     i = 0
     piece_start = start  # pieces are contiguous: characters the tokenizer drops stay in a piece

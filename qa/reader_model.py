@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from qa.encoder import BertEncoder, load_base_encoder, load_wordpiece_tokenizer
+from qa.base_model import load_wordpiece_tokenizer
+from qa.encoder import BertEncoder, load_base_encoder
 from qa.errors import ReaderModelError
 
 ARTIFACT_FORMAT = 1

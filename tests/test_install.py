@@ -23,7 +23,7 @@ pytestmark = pytest.mark.install
 
 REPO = Path(__file__).resolve().parent.parent
 NATO_Q = "Who was the first NATO secretary general to visit Armenia?"
-PROBE = "reader_model/install-probe.json"  # stands for package data such as the reader's weights
+READER_WEIGHTS = "reader_model/reader.safetensors"  # package data: the trained reader
 
 
 def _run(cmd: list, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -39,8 +39,6 @@ def test_pip_install_gives_a_working_qa_and_app(tmp_path):
     shutil.copy(REPO / "app.py", src)
     shutil.copytree(REPO / "corpus", src / "corpus")
     shutil.copytree(REPO / "qa", src / "qa", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    (src / "qa" / PROBE).parent.mkdir(exist_ok=True)
-    (src / "qa" / PROBE).write_text("{}\n", encoding="utf-8")
     venv = tmp_path / "v"
     try:
         _run([sys.executable, "-m", "venv", venv], tmp_path)
@@ -49,7 +47,7 @@ def test_pip_install_gives_a_working_qa_and_app(tmp_path):
         site = json.loads(_run([venv / "bin/python", "-c",
                                 "import json, qa, sys; print(json.dumps([qa.__file__, sys.prefix]))"], tmp_path).stdout)
         assert Path(site[0]).parent != src / "qa" and Path(site[1]) == venv  # the installed copy, in the venv
-        assert (Path(site[0]).parent / PROBE).is_file()  # package data under qa/ is installed
+        assert (Path(site[0]).parent / READER_WEIGHTS).is_file()  # package data under qa/ is installed
 
         ingest = _run([venv / "bin/qa", "ingest", "corpus"], src)
         assert "2 added" in ingest.stdout

@@ -30,9 +30,9 @@ SETTINGS = dict(max_examples=50, deadline=None, suppress_health_check=[HealthChe
 def _warm_models():
     """Load the tokenizer and sentence splitter once, outside the timed examples."""
     from qa.chunk import _sentencizer
-    from qa.embed import load_tokenizer
+    from qa.base_model import load_wordpiece_tokenizer
 
-    load_tokenizer()
+    load_wordpiece_tokenizer()
     _sentencizer()
 
 
