@@ -87,11 +87,10 @@ class Reading:
     """The reader's choice before the abstention decision."""
 
     candidate: Candidate | None  # None: nothing to read
-    agreeing: int  # other passages whose best span is the same text
     kind: str  # "span" | "sentence"
     start: int  # the answer in passages[candidate.passage_index].text
     end: int
-    agreeing_candidates: tuple[Candidate, ...] = ()
+    agreeing: tuple[Candidate, ...] = ()  # other passages whose best span is the same text
 
 
 @lru_cache(maxsize=2)
@@ -177,11 +176,11 @@ class NeuralReader:
         return out
 
     def best(self, question: str, passages: list[Passage]) -> Reading:
-        """The winning span (no abstention decision): the answer's text and offsets, its kind,
-        and how many other passages propose the same text."""
+        """The winning span (no abstention decision): the answer's offsets, its kind, and the
+        other passages that propose the same text."""
         candidates = self.read(question, passages)
         if not candidates:
-            return Reading(None, 0, answer_kind(question), 0, 0)
+            return Reading(None, answer_kind(question), 0, 0)
         best = max(candidates, key=lambda c: c.margin)
         key = _norm(best.text(passages))
         agreeing = tuple(c for c in candidates if c is not best and _norm(c.text(passages)) == key)
@@ -189,7 +188,7 @@ class NeuralReader:
         start, end = best.start, best.end
         if kind == "sentence":
             start, end = sentence_around(passages[best.passage_index].text, start, end)
-        return Reading(best, len(agreeing), kind, start, end, agreeing)
+        return Reading(best, kind, start, end, agreeing)
 
     def answer(self, question: str, passages: list[Passage], threshold: float | None = None) -> Answer:
         """The answer with its citations, or an abstention (answer=None) when the calibrated
@@ -201,14 +200,14 @@ class NeuralReader:
             return Answer(question, None, 0.0, [], passages)
         best = reading.candidate
         passage = passages[best.passage_index]
-        confidence = self.calibrator.probability(features(best, reading.agreeing, question, passage.text))
+        confidence = self.calibrator.probability(features(best))
         if confidence < threshold:
             return Answer(question, None, confidence, [], passages)
         citations = [Citation(passage, reading.start, reading.end)]
         if reading.kind == "span":
             # Other retrieved articles whose own best span is the same answer are cited too.
             cited = {passage.doc_id}
-            for c in sorted(reading.agreeing_candidates, key=lambda c: -c.margin):
+            for c in sorted(reading.agreeing, key=lambda c: -c.margin):
                 other = passages[c.passage_index]
                 if other.doc_id not in cited and c.margin > 0:
                     citations.append(Citation(other, c.start, c.end))

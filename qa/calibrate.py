@@ -41,7 +41,7 @@ def collect(eval_file: Path, articles: list[str], config: Config, progress: bool
         if reading.candidate is None:
             continue
         text = passages[reading.candidate.passage_index].text[reading.start : reading.end]
-        rows.append(features(reading.candidate, reading.agreeing, q.question, passages[reading.candidate.passage_index].text))
+        rows.append(features(reading.candidate))
         f1s.append(f1_score(text, q.answers) if q.answerable else 0.0)
         answerable.append(q.answerable)
         tags.append(q.tags[0] if q.tags else "")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -20,66 +19,21 @@ import numpy as np
 from qa.errors import ReaderModelError
 
 CALIBRATION_FILE = "calibration.json"
-FEATURES = (
-    "margin", "log_probability", "reciprocal_rank", "agreeing_passages", "missing_names", "missing_words",
-    "answer_in_question",
-)
-
-_TOKEN = re.compile(r"\w+(?:['’]\w+)?")
-# Function words and question words: what is left of a question is what it is about.
-_STOP = frozenset(
-    """a an the of to in on at by for from with about as into over after before between during under
-    and or but not no nor so if than then that this these those there here it its is are was were be
-    been being am do does did done has have had having will would shall should can could may might
-    must what which who whom whose when where why how much many i you he she we they me him her us
-    them my your his our their one ones also very just only""".split()
-)
+# Chosen on the calibration articles by leave-one-article-out overall F1: the span's margin over
+# the no-answer score (and its probability) carried all the signal; retrieval rank, agreement
+# between passages and question words missing from the passage only added noise.
+FEATURES = ("margin", "log_probability")
 
 
 class Scored(Protocol):
-    passage_index: int
-    start: int  # the span in its passage's text
-    end: int
     margin: float
     probability: float
 
 
-def missing_from_passage(question: str, passage: str) -> tuple[float, float]:
-    """The share of the question's names and numbers (capitalised words after the first, digits),
-    and of its other content words (compared by their first five letters, a crude stem), that
-    the passage does not contain. A question about something the passage never mentions is
-    rarely answered by it, whatever span the reader found."""
-    in_passage = {t.lower() for t in _TOKEN.findall(passage)}
-    stems = {t[:k] for t in in_passage for k in (3, 4, 5)}
-    tokens = _TOKEN.findall(question)
-    names = [t for i, t in enumerate(tokens) if t[0].isdigit() or (i > 0 and t[0].isupper())]
-    words = [t.lower() for t in tokens if t.lower() not in _STOP and len(t) > 2 and t not in names]
-    missing_names = sum(t.lower() not in in_passage for t in names) / len(names) if names else 0.0
-    missing_words = sum(t[:5] not in stems for t in words) / len(words) if words else 0.0
-    return missing_names, missing_words
-
-
-def answer_in_question(answer: str, question: str) -> float:
-    """The share of the answer's words that the question already says: an answer that only
-    repeats the question ("Who will succeed Stoltenberg?" -> "Stoltenberg") answers nothing."""
-    words = [t.lower() for t in _TOKEN.findall(answer)]
-    asked = {t.lower() for t in _TOKEN.findall(question)}
-    return sum(w in asked for w in words) / len(words) if words else 0.0
-
-
-def features(candidate: Scored, agreeing: int, question: str, passage: str) -> list[float]:
-    """The calibrator's inputs for a winning span: its passage's span-minus-no-answer margin, the
-    log of its within-passage probability, 1 / (1 + retrieval rank), how many other passages
-    propose the same text (capped at 3), what the passage lacks of the question, and how much of
-    the answer the question already says."""
-    return [
-        float(candidate.margin),
-        math.log(max(float(candidate.probability), 1e-9)),
-        1.0 / (1 + candidate.passage_index),
-        float(min(agreeing, 3)),
-        *missing_from_passage(question, passage),
-        answer_in_question(passage[candidate.start : candidate.end], question),
-    ]
+def features(candidate: Scored) -> list[float]:
+    """The calibrator's inputs for a winning span: its passage's span-minus-no-answer margin and
+    the log of its within-passage probability."""
+    return [float(candidate.margin), math.log(max(float(candidate.probability), 1e-9))]
 
 
 @dataclass(frozen=True)

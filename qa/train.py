@@ -67,6 +67,7 @@ class TrainSettings:
     seed: int = 13
     swap_rate: float = 0.0  # made-up unanswerable questions (train_data.swap_question) per answerable one
     init_from: str | None = None  # a saved reader to continue from (default: the packaged MiniLM)
+    oversample: dict[str, int] | None = None  # data-set group -> times its questions are read per epoch
     max_examples: int | None = None  # per epoch, for smoke runs
     max_steps: int | None = None
 
@@ -231,6 +232,7 @@ def train(args: argparse.Namespace) -> Path:
         same_context_rate=args.same_context_rate, retrieved_rate=args.retrieved_rate, seed=args.seed,
         max_examples=args.max_examples, max_steps=args.max_steps, swap_rate=args.swap_rate,
         init_from=str(args.init_from) if args.init_from else None,
+        oversample=dict((g, int(n)) for g, n in (o.split("=") for o in args.oversample)) if args.oversample else None,
     )
     config, shape = Config(), ReaderShape()
     work = Path(args.work_dir)
@@ -248,7 +250,8 @@ def train(args: argparse.Namespace) -> Path:
     names = name_pool(data.train, seed=settings.seed) if settings.swap_rate else None
     optimizer = torch.optim.AdamW(_param_groups(model, settings.weight_decay), lr=settings.learning_rate)
     per_epoch = len(epoch_items(data.train, data.chunks, data.negatives, settings.seed, settings.same_context_rate,
-                                settings.retrieved_rate, settings.max_examples, settings.swap_rate, names))
+                                settings.retrieved_rate, settings.max_examples, settings.swap_rate, names,
+                                settings.oversample))
     total = math.ceil(per_epoch / settings.batch_size) * settings.epochs
     if settings.max_steps:
         total = min(total, settings.max_steps)
@@ -272,7 +275,7 @@ def train(args: argparse.Namespace) -> Path:
     for epoch in range(epoch0, settings.epochs):
         items = epoch_items(data.train, data.chunks, data.negatives, settings.seed * 1000 + epoch,
                             settings.same_context_rate, settings.retrieved_rate, settings.max_examples,
-                            settings.swap_rate, names)
+                            settings.swap_rate, names, settings.oversample)
         batches = make_batches(items, settings.batch_size, random.Random(settings.seed * 1000 + epoch))
         tokens, t0, losses = 0, time.time(), []
         for b in range(batch0 if epoch == epoch0 else 0, len(batches)):
@@ -348,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--swap-rate", type=float, default=TrainSettings.swap_rate,
                    help="per answerable question, the chance of also training on it with a name or number swapped, as unanswerable")
     p.add_argument("--init-from", type=Path, help="continue from a saved reader folder")
+    p.add_argument("--oversample", nargs="+", metavar="GROUP=N", help="read a data set's questions N times per epoch (group: file name without suffixes)")
     p.add_argument("--max-examples", type=int, help="questions per epoch (smoke runs)")
     p.add_argument("--max-steps", type=int)
     p.add_argument("--eval-limit", type=int, help="held-out questions read after each epoch")

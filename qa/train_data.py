@@ -316,17 +316,21 @@ def epoch_items(
     limit: int | None = None,
     swap_rate: float = 0.0,
     names: dict[str, list[str]] | None = None,
+    oversample: dict[str, int] | None = None,
 ) -> list[TrainItem]:
     """One epoch's passages, in a seeded random order: for each answerable question one passage
     holding an answer (chosen at random among those that do), and with the given rates one
     passage of the same context without it, one retrieved from another context, and the
     answer's passage asked with a name or number swapped (`swap_question`); for each
-    unanswerable question one passage of its context."""
+    unanswerable question one passage of its context. A group in `oversample` has its questions
+    read that many times (the few real SQuAD 2.0 unanswerable questions are worth more)."""
     rng = random.Random(seed)
     items: list[TrainItem] = []
     order = list(range(len(qaset.examples)))
     rng.shuffle(order)
-    for n in order[:limit] if limit else order:
+    order = order[:limit] if limit else order
+    order += [n for n in order for _ in range((oversample or {}).get(qaset.examples[n].group, 1) - 1)]
+    for n in order:
         ex = qaset.examples[n]
         text = qaset.contexts[ex.context_id]
         spans = chunks[ex.context_id]
