@@ -22,24 +22,6 @@ def _config(args: argparse.Namespace) -> Config:
     return Config().with_(**changes)
 
 
-def _question_text(text: str) -> str:
-    """Bytes that are not UTF-8 reach argv and stdin as lone surrogates, which the tokenizer
-    rejects: decode them as cp1252 (as input files are), else replace them."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        pass
-    try:
-        raw = text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
-    try:
-        return raw.decode("cp1252")
-    except UnicodeDecodeError:
-        return raw.decode("utf-8", "replace")
-
-
 def _mark(text: str, start: int, end: int) -> str:
     if sys.stdout.isatty():
         return f"{text[:start]}\033[1;7m{text[start:end]}\033[0m{text[end:]}"
@@ -47,12 +29,15 @@ def _mark(text: str, start: int, end: int) -> str:
 
 
 def _source_line(p: Passage) -> str:
-    parts = [p.title]
-    if p.date:
-        parts.append(p.date)
-    if p.url:
-        parts.append(p.url)
+    """Headline | publisher | date | link  (doc id)."""
+    parts = [p.title] + [part for part in (p.publisher, p.date, p.url) if part]
     return " | ".join(parts) + f"  (doc {p.doc_id})"
+
+
+def _shorten(text: str, width: int) -> str:
+    """A headline cut at a word boundary for a one-line listing (the index keeps it whole)."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1].rsplit(" ", 1)[0] + "…"
 
 
 def _indent(text: str) -> str:
@@ -82,8 +67,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     config = _config(args)
     report = ingest_paths([Path(p) for p in args.paths], config, rebuild=args.rebuild, progress=True)
-    for line in report.skipped:
-        print(line, file=sys.stderr)
+    for skipped in report.skipped:
+        print(skipped.message(), file=sys.stderr)
     print(report.summary() + f" ({config.index_dir})")
     return 1 if report.skipped else 0
 
@@ -92,7 +77,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from qa.pipeline import QA
 
     config = _config(args)
-    passages = QA(config).search(_question_text(args.question), k=args.k)
+    passages = QA(config).search(args.question, k=args.k)
     if args.json:
         print(json.dumps([p.to_dict() for p in passages], ensure_ascii=False, indent=1))
         return 0
@@ -114,7 +99,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     for question in questions:
         if args.question == "-" and not question:
             continue
-        answer = qa.ask(_question_text(question), k=args.k, threshold=args.threshold)
+        answer = qa.ask(question, k=args.k, threshold=args.threshold)
         asked += 1
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
@@ -135,9 +120,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{"doc_id": k, **v} for k, v in docs.items()], ensure_ascii=False, indent=1))
         return 0
-    for doc_id, info in docs.items():
-        print(f"{doc_id}\t{info['chunks']} chunks\t{info.get('date') or '-'}\t{info['title']}")
-    print(f"{len(docs)} documents, {index.n_chunks} chunks ({config.index_dir})")
+    for doc in index.documents:
+        chunks = docs[doc.doc_id]["chunks"]
+        print(f"{doc.doc_id}\t{chunks} chunk{'s' * (chunks != 1)}\t{doc.date or '-'}\t{doc.publisher or '-'}\t"
+              f"{_shorten(doc.title, 100)}")
+    print(f"{len(docs)} document{'s' * (len(docs) != 1)}, {index.n_chunks} chunks ({config.index_dir})")
     return 0
 
 

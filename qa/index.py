@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.config import Config
-from qa.documents import Chunk, Document
+from qa.documents import Chunk, Document, SkippedFile
 from qa.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError
 
 FORMAT_VERSION = 1
@@ -49,17 +49,26 @@ class IngestReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # one message per skipped file
+    skipped: list[SkippedFile] = field(default_factory=list)  # files, folders and records left out
     chunks_added: int = 0
     total_documents: int = 0
     total_chunks: int = 0
 
     def summary(self) -> str:
-        return (
-            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
-            f"{len(self.removed)} removed, {len(self.skipped)} skipped; {self.chunks_added} chunks embedded; "
-            f"index holds {self.total_documents} documents, {self.total_chunks} chunks"
-        )
+        """One sentence: what changed (counts that are not zero; the ids removed), then what the index holds."""
+        done = [f"{len(ids)} {label}" for ids, label in (
+            (self.added, "added"), (self.updated, "updated"), (self.unchanged, "unchanged"), (self.skipped, "skipped")
+        ) if ids]
+        if self.removed:
+            done.insert(0, f"{len(self.removed)} removed ({', '.join(self.removed)})")
+        if self.chunks_added:
+            done.append(f"{_count(self.chunks_added, 'chunk')} embedded")
+        held = f"the index holds {_count(self.total_documents, 'document')}, {_count(self.total_chunks, 'chunk')}"
+        return f"{', '.join(done) or 'Nothing to do'}; {held}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 @dataclass
@@ -344,6 +353,9 @@ def _write_version(
     show_progress: bool = False,
 ) -> str:
     """Write a complete new version beside the live one and swap CURRENT to it. Caller holds the lock."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=5, desc="writing", unit="part", delay=1.0, disable=not show_progress)
     # Number the new version above every folder already there: a writer killed after its rename,
     # or a rebuild after CURRENT was lost, leaves a version folder that CURRENT does not name.
     taken = [int(p.name[1:]) for p in index_dir.iterdir() if p.name.startswith("v") and p.name[1:].isdigit()]
@@ -358,18 +370,22 @@ def _write_version(
             f.write(json.dumps(asdict(doc), ensure_ascii=False) + "\n")
     np.save(tmp / "chunks.npy", chunk_rows, allow_pickle=False)
     np.save(tmp / "vectors.npy", vectors, allow_pickle=False)
+    bar.update()
     if len(vectors) > config.ann_threshold:
         import faiss
 
         faiss.write_index(build_dense_index(vectors, config), str(tmp / "dense.faiss"))
+    bar.update()
     if len(chunk_rows):
         texts = [documents[int(r["doc"])].text[int(r["start"]) : int(r["end"])] for r in chunk_rows]
         build_bm25(texts, show_progress and len(texts) > 10_000).save(str(tmp / "bm25"), show_progress=False)
+    bar.update()
 
     files = {}
     for part in sorted(p for p in tmp.rglob("*") if p.is_file()):
         _fsync_file(part)
         files[str(part.relative_to(tmp))] = {"size": part.stat().st_size, "sha256": _sha256(part)}
+    bar.update()
     counts = np.bincount(chunk_rows["doc"], minlength=len(documents)) if len(chunk_rows) else [0] * len(documents)
     manifest = {
         "format_version": FORMAT_VERSION,
@@ -403,6 +419,8 @@ def _write_version(
     os.replace(pointer, index_dir / "CURRENT")
     _fsync_dir(index_dir)
     _retire_old_versions(index_dir, version)
+    bar.update()
+    bar.close()
     return version
 
 
@@ -499,8 +517,10 @@ def update_index(
             parts_rows.append(rows)
             parts_vecs.append(old.vectors[mask])
 
+        from tqdm import tqdm
+
         new_chunks = []
-        for offset, doc in enumerate(new_docs):
+        for offset, doc in enumerate(tqdm(new_docs, desc="chunking", unit="doc", delay=1.0, disable=not show_progress)):
             for ordinal, chunk in enumerate(chunk_document(doc, config)):
                 new_chunks.append((len(keep_docs) + offset, ordinal, chunk.start, chunk.end, chunk.text))
         if embedder is None:

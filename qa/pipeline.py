@@ -5,6 +5,8 @@ The CLI, the app and the evaluation call these functions and only format their r
 
 from __future__ import annotations
 
+import math
+import numbers
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -13,7 +15,8 @@ from qa.config import Config
 from qa.documents import Answer, Document, Passage
 from qa.errors import BadInputError
 from qa.index import IngestReport, LoadedIndex, current_version, open_index, update_index
-from qa.ingest import expand_paths, make_document, read_file, source_doc_id
+from qa.ingest import read_documents
+from qa.readers import repair_surrogates
 
 
 def ingest_paths(
@@ -21,22 +24,11 @@ def ingest_paths(
 ) -> IngestReport:
     """Read, check and clean every file under `paths`, then add them to the index in one write.
 
-    Bad files are reported in `report.skipped` (one line each) and never reach the index.
+    Bad files, folders and records are reported in `report.skipped` (`SkippedFile`s: the path, the
+    record, the reason) and never reach the index. With `progress`, every long stage (reading,
+    chunking, embedding, writing) shows a tqdm bar with an ETA.
     """
-    from tqdm import tqdm
-
-    files, missing = expand_paths(paths)
-    skipped = [m.message() for m in missing]
-    documents: list[Document] = []
-    for path in tqdm(files, desc="reading", unit="file", disable=not progress or len(files) < 20):
-        try:
-            for source, article in read_file(path, config):
-                # Absolute paths: the same file named as `corpus` or `./corpus` is one source.
-                file_part, hash_sign, record = source.partition("#")
-                source = str(Path(file_part).resolve()) + hash_sign + record
-                documents.append(make_document(source_doc_id(source), source, article))
-        except BadInputError as e:
-            skipped.append(f"skipped {e}")
+    documents, skipped = read_documents(paths, config, progress)
     if not documents and not rebuild:
         report = IngestReport(skipped=skipped)
         if current_version(config.index_dir) is not None:
@@ -82,17 +74,18 @@ class QA:
 
     def _question(self, question: str) -> str:
         # The model reads at most 256 word pieces; a huge paste only slows BM25 down.
-        return " ".join(str(question).split())[: self.config.max_question_chars]
+        return " ".join(checked_question(question).split())[: self.config.max_question_chars]
 
     def search(self, question: str, k: int | None = None, retriever: str | None = None) -> list[Passage]:
         from qa.retrieve import make_retriever
 
+        k = checked_k(k, self.config)
         question = self._question(question)
         if not question:
             return []
         index = self.index()
         kind = retriever or self.config.retriever
-        return make_retriever(kind, index, self.embedder, self.config.rrf_k).search(question, k or self.config.top_k)
+        return make_retriever(kind, index, self.embedder, self.config.rrf_k).search(question, k)
 
     def ask(
         self,
@@ -103,10 +96,47 @@ class QA:
     ) -> Answer:
         from qa.answer import ExtractiveReader
 
-        original = question
-        question = self._question(question)
+        original = checked_question(question)
+        k, threshold = checked_k(k, self.config), checked_threshold(threshold)
+        question = self._question(original)
         passages = self.search(question, k, retriever) if question else []
         if self._reader is None:
             self._reader = ExtractiveReader(self.config, self.embedder)
         answer = self._reader.answer(question, passages, threshold=threshold)
         return replace(answer, question=original)
+
+
+def checked_question(question: object) -> str:
+    """The question as text: None is empty; lone surrogates (bytes that were not UTF-8) are
+    repaired as input files are decoded; anything else that is not text is refused."""
+    if question is None:
+        return ""
+    if not isinstance(question, str):
+        raise BadInputError(f"the question must be text, not {type(question).__name__}")
+    return repair_surrogates(question)
+
+
+def checked_k(k: object, config: Config) -> int:
+    """The number of passages: `config.top_k` when None, else a whole number in 1..config.max_top_k."""
+    if k is None:
+        return config.top_k
+    if isinstance(k, numbers.Real) and not isinstance(k, bool) and math.isfinite(k) and int(k) == k:
+        if 1 <= k <= config.max_top_k:
+            return int(k)
+    raise BadInputError(f"k (the number of passages) must be a whole number from 1 to {config.max_top_k}, "
+                        f"not {_shown(k)}")
+
+
+def checked_threshold(threshold: object) -> float | None:
+    """The abstention threshold: None (the configured one) or a finite number in 0..1."""
+    if threshold is None:
+        return None
+    if isinstance(threshold, numbers.Real) and not isinstance(threshold, bool) and math.isfinite(threshold):
+        if 0.0 <= threshold <= 1.0:
+            return float(threshold)
+    raise BadInputError(f"the threshold must be a number from 0 to 1, not {_shown(threshold)}")
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -15,7 +15,8 @@ RETRIEVERS = ("dense", "bm25", "hybrid")
 
 def _passage(index: LoadedIndex, row: int, score: float) -> Passage:
     doc = index.document(row)
-    return Passage(chunk=index.chunk(row), title=doc.title, url=doc.url, date=doc.date, score=float(score))
+    return Passage(chunk=index.chunk(row), title=doc.title, url=doc.url, date=doc.date, score=float(score),
+                   publisher=doc.publisher)
 
 
 class DenseRetriever:
