@@ -236,14 +236,16 @@ class ChatApp:
 
     def ask_json(self, question: str, k: int | None = None, retriever: str | None = None,
                  threshold: float | None = None) -> dict:
+        # A refused request is the caller's mistake: a clear message back, no traceback on the server.
         if self.building.is_set():
-            raise gr.Error(self._not_ready())
+            raise gr.Error(self._not_ready(), print_exception=False)
         if retriever is not None and retriever not in RETRIEVERS:
-            raise gr.Error(f"unknown retriever {retriever!r}; choose one of {', '.join(RETRIEVERS)}")
+            raise gr.Error(f"unknown retriever {retriever!r}; choose one of {', '.join(RETRIEVERS)}",
+                           print_exception=False)
         try:  # the library checks the question, k (1..50) and the threshold (0..1)
             return self.qa.ask(question, k=k, retriever=retriever or None, threshold=threshold).to_dict()
         except QAError as e:
-            raise gr.Error(str(e)) from None
+            raise gr.Error(str(e), print_exception=False) from None
 
     # -- search
 
