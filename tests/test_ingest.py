@@ -297,3 +297,28 @@ def test_report_summary_reads_as_a_sentence():
     removed = IngestReport(removed=["massis"], total_documents=1, total_chunks=12)
     assert removed.summary() == "1 removed (massis); the index holds 1 document, 12 chunks"
     assert "added" not in removed.summary() and "updated" not in removed.summary()
+
+
+def test_every_long_stage_has_a_progress_bar_with_a_total(tmp_path, embedder, monkeypatch):
+    """Reading, chunking and writing report through tqdm with a total (so the bar has an ETA);
+    the app's gr.Progress(track_tqdm=True) shows the same bars. Embedding uses the model's own bar."""
+    import tqdm as tqdm_module
+
+    from qa.pipeline import ingest_paths
+
+    bars = []
+
+    class Recorded(tqdm_module.tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.shown = not kwargs.get("disable", False)
+            bars.append(self)
+
+    monkeypatch.setattr(tqdm_module, "tqdm", Recorded)
+    path = write_cnn_jsonl(tmp_path / "cnn.jsonl")
+    ingest_paths([path], Config().with_(index_dir=tmp_path / "index"), embedder=embedder, progress=True)
+    stages = {bar.desc: bar for bar in bars}
+    assert {"reading", "chunking", "writing"} <= set(stages)
+    for bar in stages.values():
+        assert bar.shown and bar.total and bar.n == bar.total, (bar.desc, bar.n, bar.total)
+    assert stages["reading"].total == path.stat().st_size

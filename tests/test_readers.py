@@ -175,3 +175,20 @@ def test_markdown_heading_is_the_title(tmp_path):
     setext.write_text("Bridge opens\n============\n\nThe bridge opened on Sunday.\n", encoding="utf-8")
     [article], _ = records(setext)
     assert article.fields["title"] == "Bridge opens" and "===" not in article.text
+
+
+def test_json_lines_are_streamed_not_read_whole(tmp_path):
+    import tracemalloc
+
+    path = tmp_path / "archive.jsonl"
+    line = json.dumps({"title": "Story", "text": "The council met on Monday to discuss the harbour. " * 40}) + "\n"
+    path.write_text(line * 2000, encoding="utf-8")  # about 4 MB
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        count = sum(1 for item in read_records(path, Config()) if isinstance(item, RawArticle))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert count == 2000
+    assert peak < size / 10, f"peak {peak:,} bytes while reading a {size:,}-byte file"
