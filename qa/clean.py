@@ -163,7 +163,7 @@ def _is_tail_heading(segment: str) -> bool:
 def is_furniture(sentence: str) -> bool:
     """A sentence that is page furniture: a share button, a copyright notice, a sign-up prompt."""
     s = sentence.strip()
-    if _FURNITURE.fullmatch(s) or _FURNITURE_PHRASE.search(s):
+    if (len(s) <= 80 and _FURNITURE.fullmatch(s)) or _FURNITURE_PHRASE.search(s):
         return True
     return len(s.split()) <= _SHORT_WORDS and bool(_SHORT_FURNITURE_PHRASE.search(s))
 
@@ -183,14 +183,24 @@ def _segments(text: str) -> list[str]:
     return [seg.strip() for line in lines for seg in _SPACE_RUN.split(line) if seg.strip()]
 
 
-def _sentences(segment: str) -> list[tuple[int, int]]:
+def _sentences(segments: list[str]) -> list[list[tuple[int, int]]]:
+    """The sentence spans of each segment (segments hold no line break), split in one spaCy pass."""
     from qa.chunk import split_sentences
 
-    spans = []
-    for s, e in split_sentences(segment):
+    starts, offset = [], 0
+    for segment in segments:
+        starts.append(offset)
+        offset += len(segment) + 1
+    out: list[list[tuple[int, int]]] = [[] for _ in segments]
+    joined, n = "\n".join(segments), 0
+    for s, e in split_sentences(joined):
+        while n + 1 < len(starts) and starts[n + 1] <= s:
+            n += 1
+        s, e = s - starts[n], e - starts[n]
+        segment = segments[n]
         cuts = [s] + [s + m.start() for m in _GLUED.finditer(segment[s:e]) if m.start() > 0] + [e]
-        spans.extend((a, b) for a, b in zip(cuts, cuts[1:]) if segment[a:b].strip())
-    return spans
+        out[n].extend((a, b) for a, b in zip(cuts, cuts[1:]) if segment[a:b].strip())
+    return out
 
 
 def _paragraphs(segment: str, spans: list[tuple[int, int]], keep: list[bool]) -> list[str]:
@@ -226,23 +236,25 @@ def clean_article(raw: str, fields: dict[str, str] | None = None) -> CleanedArti
     a blank line in the cleaned text.
     """
     meta: dict[str, str] = {}
-    kept: list[str] = []
-    seen: set[str] = set()
+    candidates: list[str] = []
     in_tail = False
     for segment in _segments(strip_controls(raw)):
         lifted = _meta_field(segment)
         if lifted:
             meta.setdefault(*lifted)
+        elif in_tail:
             continue
-        if in_tail:
-            continue
-        if kept and _is_tail_heading(segment):
+        elif candidates and _is_tail_heading(segment):
             in_tail = True
-            continue
+        elif not _FURNITURE.fullmatch(segment):
+            candidates.append(segment)
+    kept: list[str] = []
+    seen: set[str] = set()
+    first_sentence = ""
+    for segment, spans in zip(candidates, _sentences(candidates)):
         key = normalise_for_dedup(segment)
-        if not key or key in seen or _FURNITURE.fullmatch(segment):
+        if not key or key in seen:
             continue
-        spans = _sentences(segment)
         keep = []
         for s, e in spans:
             sentence = segment[s:e]
@@ -250,6 +262,8 @@ def clean_article(raw: str, fields: dict[str, str] | None = None) -> CleanedArti
             repeated = len(sentence_key.split()) >= _DEDUP_MIN_WORDS and sentence_key in seen
             keep.append(not repeated and not is_furniture(sentence))
             seen.add(sentence_key)
+            if keep[-1] and not first_sentence and not _BYLINE_OR_DATE.match(sentence):
+                first_sentence = sentence
         seen.add(key)
         kept.extend(_paragraphs(segment, spans, keep))
     for key, value in (fields or {}).items():
@@ -258,7 +272,7 @@ def clean_article(raw: str, fields: dict[str, str] | None = None) -> CleanedArti
             meta[key] = value
     text = "\n\n".join(kept)
     url = meta.get("url")
-    title = " ".join(strip_controls(meta["title"]).split()) if meta.get("title") else headline(kept, url)
+    title = " ".join(strip_controls(meta["title"]).split()) if meta.get("title") else headline(kept, url, first_sentence)
     publisher = meta.get("publisher") or publisher_from_url(url)
     return CleanedArticle(text=text, meta=meta, title=title, publisher=publisher)
 
@@ -314,9 +328,9 @@ def cut_headline(sentence: str) -> str:
     return " ".join(words).rstrip(",;:—–-") + "…"
 
 
-def headline(paragraphs: list[str], url: str | None = None) -> str:
+def headline(paragraphs: list[str], url: str | None = None, first_sentence: str = "") -> str:
     """The first paragraph when it reads like a headline, else a title from the URL's slug, else
-    the first sentence, shortened."""
+    the first sentence (of the first paragraph that is not a byline or a date), shortened."""
     if not paragraphs:
         return ""
     if reads_like_headline(paragraphs[0]):
@@ -324,9 +338,11 @@ def headline(paragraphs: list[str], url: str | None = None) -> str:
     from_url = title_from_url(url)
     if from_url:
         return from_url
-    first = next((p for p in paragraphs if not _BYLINE_OR_DATE.match(p)), paragraphs[0])
-    spans = _sentences(first)
-    return cut_headline(first[spans[0][0] : spans[0][1]] if spans else first)
+    if not first_sentence:
+        first = next((p for p in paragraphs if not _BYLINE_OR_DATE.match(p)), paragraphs[0])
+        [spans] = _sentences([first])
+        first_sentence = first[spans[0][0] : spans[0][1]] if spans else first
+    return cut_headline(first_sentence)
 
 
 def publisher_from_url(url: str | None) -> str | None:
