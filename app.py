@@ -195,7 +195,7 @@ class ChatApp:
             index = self.qa.index()
         except QAError as e:
             return f"{html.escape(str(e))}. Upload articles in the **Articles** tab to start one."
-        return f"Index `{where}`: {len(index.documents)} articles, {index.n_chunks} passages."
+        return f"Index `{where}`: {_count(len(index.documents), 'article')}, {_count(index.n_chunks, 'passage')}."
 
     def _not_ready(self) -> str | None:
         if self.building.is_set():
@@ -338,7 +338,8 @@ class ChatApp:
             messages.append(replace(skipped, path=shown.get(path, path.name)).message())
         # A staged file that none of this run's documents came from is put back as it was
         # (a document's source is its file, or "file#N" for a record of a JSON file).
-        sources = {d.source for d in self.qa.documents() if d.doc_id in {*report.added, *report.updated, *report.unchanged}}
+        ids = {*report.added, *report.updated, *report.unchanged}
+        sources = {d.source for d in self.qa.documents() if d.doc_id in ids}
         used = {t for t, _ in staged for source in sources if source == str(t) or source.startswith(f"{t}#")}
         self._restore([s for s in staged if s[0] not in used])
         for label, ids in (("added", report.added), ("updated", report.updated), ("unchanged", report.unchanged)):

@@ -74,9 +74,10 @@ def expand_paths(paths: list[Path]) -> tuple[list[Path], list[SkippedFile]]:
 
     for path in paths:
         if path.is_dir():
-            found = []
-            for root, dirs, names in os.walk(path, onerror=unreadable):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            found, visited = [], {os.path.realpath(path)}
+            for root, dirs, names in os.walk(path, onerror=unreadable, followlinks=True):
+                # Linked folders are followed, each real folder once (a link loop ends there).
+                dirs[:] = [d for d in sorted(dirs) if not d.startswith(".") and _first_visit(Path(root) / d, visited)]
                 found.extend(p for p in (Path(root) / n for n in names if not n.startswith(".")) if p.is_file())
             files.extend(sorted(found))
         elif path.is_file():
@@ -84,6 +85,14 @@ def expand_paths(paths: list[Path]) -> tuple[list[Path], list[SkippedFile]]:
         else:
             skipped.append(SkippedFile(str(path), "no such file or folder"))
     return files, skipped
+
+
+def _first_visit(folder: Path, visited: set[str]) -> bool:
+    real = os.path.realpath(folder)
+    if real in visited:
+        return False
+    visited.add(real)
+    return True
 
 
 def _articles(path: Path, config: Config, advance=None) -> Iterator[tuple[RawArticle, CleanedArticle] | SkippedFile]:

@@ -322,3 +322,15 @@ def test_every_long_stage_has_a_progress_bar_with_a_total(tmp_path, embedder, mo
     for bar in stages.values():
         assert bar.shown and bar.total and bar.n == bar.total, (bar.desc, bar.n, bar.total)
     assert stages["reading"].total == path.stat().st_size
+
+
+def test_linked_folders_are_followed_once(tmp_path):
+    from qa.ingest import expand_paths
+
+    root = tmp_path / "archive"
+    (root / "2024").mkdir(parents=True)
+    (root / "2024" / "a.txt").write_text("The harbour reopened.", encoding="utf-8")
+    (root / "latest").symlink_to(root / "2024", target_is_directory=True)
+    (root / "2024" / "loop").symlink_to(root, target_is_directory=True)
+    files, skipped = expand_paths([root])
+    assert [f.name for f in files] == ["a.txt"] and skipped == []
