@@ -226,7 +226,7 @@ def _record(record: object, path: str, number: int, where: str) -> RawArticle | 
     if not isinstance(record, dict):
         kind = {list: "a list", str: "a string", type(None): "null", bool: "true/false"}.get(type(record), "a number")
         return SkippedFile(path, f'expected an object with "title" and "text", got {kind}', where)
-    text = next((record[k] for k in _TEXT_KEYS if isinstance(record.get(k), str) and record[k].strip()), None)
+    text = next((t for t in map(_body_text, (record.get(k) for k in _TEXT_KEYS)) if t.strip()), None)
     if text is None:
         return SkippedFile(path, 'the record has no text (a non-empty "text" field)', where)
     fields = {}
@@ -241,6 +241,15 @@ def _record(record: object, path: str, number: int, where: str) -> RawArticle | 
                 fields[name] = str(value)
                 break
     return RawArticle(path, text, fields, number, where)
+
+
+def _body_text(value: object) -> str:
+    """A record's body: a string, or a list of paragraph strings."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "\n\n".join(value)
+    return ""
 
 
 def _jsonl_records(path: Path, config: Config, advance: Advance) -> Iterator[RawArticle | SkippedFile]:

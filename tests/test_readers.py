@@ -81,6 +81,13 @@ def test_json_lines_file_streams_and_the_size_limit_is_per_line(tmp_path):
     assert len(good) == 300 and [s.record for s in skipped] == [":301"] and "limit" in skipped[0].reason
 
 
+def test_body_as_a_list_of_paragraphs(tmp_path):
+    path = tmp_path / "paragraphs.json"
+    path.write_text(json.dumps([{"title": "Dam", "body": ["A dam opened.", "Farms get water."]}]), encoding="utf-8")
+    [article], _ = records(path)
+    assert article.text == "A dam opened.\n\nFarms get water."
+
+
 def test_single_json_object_and_empty_array(tmp_path):
     one = tmp_path / "one.json"
     one.write_text(json.dumps(GOOD), encoding="utf-8")
