@@ -334,3 +334,14 @@ def test_linked_folders_are_followed_once(tmp_path):
     (root / "2024" / "loop").symlink_to(root, target_is_directory=True)
     files, skipped = expand_paths([root])
     assert [f.name for f in files] == ["a.txt"] and skipped == []
+
+
+def test_control_characters_escaped_inside_json_never_reach_a_document(tmp_path):
+    from qa.ingest import read_documents
+
+    path = tmp_path / "escaped.jsonl"
+    path.write_text(json.dumps({"title": "Nul\u0000 title", "text": "Nul\u0000 inside\u0007 a record about the harbour."})
+                    + "\n", encoding="utf-8")
+    [doc], skipped = read_documents([path], Config())
+    assert not skipped
+    assert doc.text == "Nul inside a record about the harbour." and doc.title == "Nul title"
