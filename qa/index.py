@@ -278,7 +278,8 @@ def _open_version(index_dir: Path, version: str, config: Config, verify: bool) -
         part = path / name
         if not part.exists():
             raise IndexCorruptError(f"{part}: missing from the index; {hint}")
-        if part.stat().st_size != info["size"] or (verify and _sha256(part) != info["sha256"]):
+        # .get: a damaged manifest may lack a key (the full shape check is the index's own work).
+        if part.stat().st_size != info.get("size") or (verify and _sha256(part) != info.get("sha256")):
             raise IndexCorruptError(f"{part}: damaged (size or checksum differs from the manifest); {hint}")
     # Every part must be checked: a manifest that stops listing one would switch its check off.
     on_disk = {str(p.relative_to(path)) for p in path.rglob("*") if p.is_file()} - {"manifest.json"}

@@ -103,8 +103,6 @@ def test_ask_cites_headline_publisher_and_date(cli_index):
 
 @pytest.mark.parametrize("k", ["0", "-5", "1000000000"])
 def test_out_of_range_k_is_one_line_error(cli_index, k):
-    from qa.cli import main
-
     result = run_qa("search", "Armenia", "-k", k, "--index", str(cli_index))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip() == f"error: k (the number of passages) must be a whole number from 1 to 50, not {k}"
