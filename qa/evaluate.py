@@ -37,11 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from qa.config import Config
+from qa.config import RETRIEVERS, Config
 from qa.documents import Document
 from qa.errors import BadInputError, IndexMissingError
 from qa.ingest import slugify
-from qa.retrieve import RETRIEVERS
 
 DEFAULT_EVAL_FILE = Path("eval/questions.jsonl")
 RECALL_KS = tuple(range(1, 11))

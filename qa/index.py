@@ -524,11 +524,14 @@ def update_index(
         for offset, doc in enumerate(tqdm(new_docs, desc="chunking", unit="doc", delay=1.0, disable=not show_progress)):
             for ordinal, chunk in enumerate(chunk_document(doc, config)):
                 new_chunks.append((len(keep_docs) + offset, ordinal, chunk.start, chunk.end, chunk.text))
-        if embedder is None:
-            from qa.embed import Embedder
+        if new_chunks or old is None:
+            if embedder is None:
+                from qa.embed import Embedder
 
-            embedder = Embedder(config)
-        vectors_new = embedder.encode_passages([c[4] for c in new_chunks], show_progress=show_progress)
+                embedder = Embedder(config)
+            vectors_new = embedder.encode_passages([c[4] for c in new_chunks], show_progress=show_progress)
+        else:  # only removals: no model needed
+            vectors_new = np.zeros((0, old.vectors.shape[1]), dtype=np.float32)
         parts_rows.append(np.array([c[:4] for c in new_chunks], dtype=CHUNK_DTYPE))
         parts_vecs.append(vectors_new)
         chunk_rows = np.concatenate(parts_rows) if parts_rows else np.zeros(0, dtype=CHUNK_DTYPE)

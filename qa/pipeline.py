@@ -9,6 +9,7 @@ import math
 import numbers
 import threading
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 from qa.config import Config
@@ -76,16 +77,32 @@ class QA:
         # The model reads at most 256 word pieces; a huge paste only slows BM25 down.
         return " ".join(checked_question(question).split())[: self.config.max_question_chars]
 
-    def search(self, question: str, k: int | None = None, retriever: str | None = None) -> list[Passage]:
+    def search(
+        self,
+        question: str,
+        k: int | None = None,
+        retriever: str | None = None,
+        since: str | date | None = None,
+        until: str | date | None = None,
+    ) -> list[Passage]:
+        """The `k` best passages, from articles dated `since`..`until` (inclusive ISO dates; with
+        either given, undated articles are left out). A question asking for the latest news puts
+        newer articles first among closely relevant passages (qa/news.py)."""
+        from qa.news import DateRange, NewsRetriever, asks_for_latest
         from qa.retrieve import make_retriever
 
         k = checked_k(k, self.config)
+        dates = DateRange.parse(since, until)
         question = self._question(question)
         if not question:
             return []
         index = self.index()
         kind = retriever or self.config.retriever
-        return make_retriever(kind, index, self.embedder, self.config.rrf_k).search(question, k)
+        found = make_retriever(kind, index, self.embedder, self.config.rrf_k)
+        recent = asks_for_latest(question)
+        if dates or recent:
+            found = NewsRetriever(found, index, dates, recent, self.config.recency_margin)
+        return found.search(question, k)
 
     def ask(
         self,
@@ -93,13 +110,15 @@ class QA:
         k: int | None = None,
         retriever: str | None = None,
         threshold: float | None = None,
+        since: str | date | None = None,
+        until: str | date | None = None,
     ) -> Answer:
         from qa.answer import ExtractiveReader
 
         original = checked_question(question)
         k, threshold = checked_k(k, self.config), checked_threshold(threshold)
         question = self._question(original)
-        passages = self.search(question, k, retriever) if question else []
+        passages = self.search(question, k, retriever, since, until) if question else []
         if self._reader is None:
             self._reader = ExtractiveReader(self.config, self.embedder)
         answer = self._reader.answer(question, passages, threshold=threshold)

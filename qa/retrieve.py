@@ -6,17 +6,18 @@ Retrieval knows nothing about answering.
 
 from __future__ import annotations
 
-
+from qa.config import RETRIEVERS
 from qa.documents import Passage
 from qa.index import LoadedIndex, bm25_tokenize
 
-RETRIEVERS = ("dense", "bm25", "hybrid")
 
-
-def _passage(index: LoadedIndex, row: int, score: float) -> Passage:
+def passage_at(index: LoadedIndex, row: int, score: float) -> Passage:
+    """The passage of chunk `row` with its article's metadata."""
     doc = index.document(row)
-    return Passage(chunk=index.chunk(row), title=doc.title, url=doc.url, date=doc.date, score=float(score),
-                   publisher=doc.publisher)
+    return Passage(
+        chunk=index.chunk(row), title=doc.title, url=doc.url, date=doc.date, score=float(score),
+        publisher=doc.publisher,
+    )
 
 
 class DenseRetriever:
@@ -34,7 +35,7 @@ class DenseRetriever:
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
 
     def search(self, question: str, k: int) -> list[Passage]:
-        return [_passage(self.index, r, s) for r, s in self.ranked_rows(question, k)]
+        return [passage_at(self.index, r, s) for r, s in self.ranked_rows(question, k)]
 
 
 class BM25Retriever:
@@ -55,7 +56,7 @@ class BM25Retriever:
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0]
 
     def search(self, question: str, k: int) -> list[Passage]:
-        return [_passage(self.index, r, s) for r, s in self.ranked_rows(question, k)]
+        return [passage_at(self.index, r, s) for r, s in self.ranked_rows(question, k)]
 
 
 class HybridRetriever:
@@ -76,7 +77,7 @@ class HybridRetriever:
         return best
 
     def search(self, question: str, k: int) -> list[Passage]:
-        return [_passage(self.index, r, s) for r, s in self.ranked_rows(question, k)]
+        return [passage_at(self.index, r, s) for r, s in self.ranked_rows(question, k)]
 
 
 def make_retriever(kind: str, index: LoadedIndex, embedder, rrf_k: int = 60):

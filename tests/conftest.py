@@ -61,3 +61,39 @@ def fresh_index(bundled_index, tmp_path) -> Config:
     target = tmp_path / "index"
     shutil.copytree(bundled_index.index_dir, target)
     return bundled_index.with_(index_dir=target)
+
+
+# Two dated articles on one story, a month apart (the date-range and "latest" tests).
+FERRY_FEB = "ferry-captain-february"
+FERRY_MAR = "ferry-captain-march"
+DATED_ARTICLES = {
+    FERRY_FEB: (
+        "Skerry Bay harbour ferry gets a new captain\nURL: https://example.org/news/ferry-february\n"
+        "Date: 2024-02-10\n\n"
+        "Captain Ingrid Valdemarsen took command of the Skerry Bay harbour ferry on Monday.\n\n"
+        "The Skerry Bay harbour ferry crosses the bay twelve times a day and carries about 900 passengers.\n"
+    ),
+    FERRY_MAR: (
+        "Skerry Bay ferry changes hands again\nURL: https://example.org/news/ferry-march\n"
+        "Date: March 15, 2024\n\n"
+        "Captain Tomas Lindqvist took command of the Skerry Bay harbour ferry on Friday.\n\n"
+        "The harbour authority said the timetable of the ferry stays the same.\n"
+    ),
+}
+
+
+@pytest.fixture(scope="session")
+def dated_corpus(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("dated")
+    for name, text in DATED_ARTICLES.items():
+        (folder / f"{name}.txt").write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def dated_index(dated_corpus, tmp_path_factory, embedder) -> Config:
+    from qa.pipeline import ingest_paths
+
+    config = Config().with_(index_dir=tmp_path_factory.mktemp("dated-index") / "index")
+    assert len(ingest_paths([dated_corpus], config, embedder=embedder).added) == 2
+    return config

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from pathlib import Path
 import pytest
 
 import app
+from qa.config import Config
+from qa.documents import Answer, Chunk, Citation, Passage
 from qa.index import current_version
 from tests.conftest import launch_app_over_copy
 
@@ -136,7 +139,7 @@ def test_odd_questions_get_a_sensible_reply(served, question):
     if not question.strip():
         assert "Type a question" in history[1]["content"]
     elif result["answer"] is None:
-        assert "do not answer" in history[1]["content"]
+        assert "don't say" in history[1]["content"]
 
 
 @pytest.mark.parametrize(
@@ -167,7 +170,7 @@ def test_ask_endpoint_refuses_strings_for_numbers(served, capfd):
     for k, threshold in (("5", None), (None, "0.3"), ("lots", None), ([], None), (None, float("nan"))):
         with pytest.raises(Exception, match="must be"):
             chat.ask_json(NATO_Q, k, None, threshold)
-        body = json.dumps({"data": [NATO_Q, k, None, threshold]})  # NaN as the literal Python's json writes
+        body = json.dumps({"data": [NATO_Q, k, None, threshold, None, None]})  # NaN as the literal Python's json writes
         reply = httpx.post(f"{client.src.rstrip('/')}/gradio_api/call/ask", content=body,
                            headers={"Content-Type": "application/json"}, timeout=30)
         event = reply.json()["event_id"]
@@ -182,7 +185,7 @@ def test_ask_endpoint_repairs_lone_surrogates(served):
     client, chat, _ = served
     question = "Who visited Armenia? caf\udce9"  # the byte 0xE9 that was not UTF-8
     assert chat.ask_json(question)["question"] == "Who visited Armenia? café"
-    body = json.dumps({"data": [question, None, None, None]})  # ASCII JSON, the surrogate as an escape
+    body = json.dumps({"data": [question, None, None, None, None, None]})  # ASCII JSON, the surrogate as an escape
     event = httpx.post(f"{client.src.rstrip('/')}/gradio_api/call/ask", content=body,
                        headers={"Content-Type": "application/json"}, timeout=30).json()["event_id"]
     stream = httpx.get(f"{client.src.rstrip('/')}/gradio_api/call/ask/{event}", timeout=60).text
@@ -202,18 +205,58 @@ def test_highlight_escapes_then_marks_by_offsets():
     assert app.highlight("<i>x</i>", 3, 4) == "&lt;i&gt;<mark>x</mark>&lt;/i&gt;"
 
 
-def test_chat_reply_has_answer_then_source_cards(served):
+def test_chat_reply_has_verdict_then_one_card_per_article(served):
     _, chat, _ = served
     history, _, asked = chat.add_question(NATO_Q, [])
-    history, read = chat.answer(history, asked, 5, "hybrid", 0.5)
+    history, read = chat.answer(history, asked, 5, "hybrid", 0.25)
     reply = history[-1]["content"]
+    assert reply.startswith('<div class="qa-verdict">')
     assert reply.index("Stoltenberg</strong>") < reply.index('class="qa-card"')
+    assert '<sup class="qa-ref">[1]</sup>' in reply and '<span class="qa-num">[1]</span>' in reply
     assert '<a href="https://www3.nhk.or.jp/nhkworld/en/news/20240320_04/"' in reply
     assert "March 20, 2024" in reply and "nhk.or.jp" in reply
     assert ">NATO Secretary General Jens Stoltenberg has visited Armenia" in reply  # the headline
     assert "<mark>Jens Stoltenberg</mark>" in reply or "<mark>Stoltenberg</mark>" in reply
+    assert re.search(r'title="confidence 0\.\d\d[^"]*">(high|medium|low) confidence<', reply)
+    assert "score" not in reply  # retrieval scores stay out of the chat
     assert "\n" not in reply  # one HTML block: Markdown never reinterprets article text
-    assert "score" in read
+    assert "score" in read  # ... and are in the "Passages read" panel
+
+
+def _passage(doc_id: str, start: int, text: str, title: str = "T", url: str | None = None) -> Passage:
+    chunk = Chunk(f"{doc_id}#{start}", doc_id, start, start + len(text), text)
+    return Passage(chunk, title, url, "2024-03-20", 0.5, publisher="Example News")
+
+
+def test_answer_card_groups_citations_by_article_and_numbers_them():
+    a1 = _passage("a", 0, "Jens Stoltenberg visited Yerevan. Stoltenberg met Pashinyan.", "Visit", "https://e.org/a")
+    a2 = _passage("a", 200, "Later, Stoltenberg left.")
+    b = _passage("b", 0, "NATO chief Stoltenberg was in Armenia.", "Other")
+    answer = Answer(
+        "Who visited?", "Stoltenberg", 0.91,
+        [Citation(a1, 5, 16), Citation(b, 11, 22), Citation(a1, 34, 45), Citation(a2, 7, 18)],
+        [a1, b], answer_type="span",
+    )
+    reply = app.format_answer(answer, 0.25, (0.5, 0.8))
+    assert reply.count('class="qa-card"') == 2  # one card per article
+    assert re.findall(r'class="qa-ref">(\[\d\])<', reply) == ["[1]", "[2]"]
+    first = reply[reply.index('class="qa-card"') : reply.rindex('class="qa-card"')]
+    assert first.count("<mark>Stoltenberg</mark>") == 3 and first.count('class="qa-card-passage"') == 2
+    assert "Example News · 2024-03-20" in first and '<a href="https://e.org/a"' in first
+    assert ">high confidence<" in reply and 'title="confidence 0.91' in reply
+
+    sentence = "Jens Stoltenberg visited Yerevan."
+    quoted = app.format_answer(
+        Answer("Did he visit?", sentence, 0.6, [Citation(a1, 0, len(sentence))], [a1], answer_type="sentence"),
+        0.25, (0.5, 0.8),
+    )
+    assert f'<blockquote class="qa-answer">“{sentence}”<sup class="qa-ref">[1]</sup></blockquote>' in quoted
+    assert f"<mark>{sentence}</mark>" in quoted and ">medium confidence<" in quoted
+
+    declined = app.format_answer(Answer("Why?", None, 0.1, [], [a1, a2, b]), 0.25)
+    assert declined.startswith('<div class="qa-verdict qa-abstain">') and "don't say" in declined
+    assert '<details class="qa-closest"><summary>The closest passages (2 articles)' in declined
+    assert declined.count('class="qa-card"') == 2 and "<mark>" not in declined
 
 
 def test_search_lists_passages_with_scores(served):
@@ -346,8 +389,11 @@ def test_server_refuses_uploads_over_the_configured_limit_and_staged_files_are_d
 # ---------------------------------------------------------------- the command line
 
 
-def test_first_start_builds_the_index_from_the_corpus(tmp_path):
-    """`python app.py --index NEW` builds NEW from corpus/ in the background, saying so, then answers."""
+def test_first_start_builds_the_index_and_ask_waits_for_it(tmp_path):
+    """`python app.py --index NEW` builds NEW from corpus/ in the background, saying so; `/ask` sent as
+    soon as the server is up waits for the build and answers (never "ask again later")."""
+    import threading
+
     from gradio_client import Client
 
     index = tmp_path / "index"
@@ -359,22 +405,22 @@ def test_first_start_builds_the_index_from_the_corpus(tmp_path):
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True).start()
     try:
         deadline = time.monotonic() + 150
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            lines.append(line)
-            if line.startswith("Index ready"):
-                break
-        out = "".join(lines)
-        assert "building it from" in out and "Index ready" in out, out
-        assert current_version(index) is not None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.2)
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         result = client.predict(NATO_Q, api_name="/ask")
         _check_shape(result, NATO_Q)
         assert "Stoltenberg" in (result["answer"] or "")
+        out = "".join(lines)
+        assert "building it from" in out and "Index ready" in out, out
+        assert current_version(index) is not None
     finally:
         proc.terminate()
         try:
@@ -382,6 +428,15 @@ def test_first_start_builds_the_index_from_the_corpus(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
     assert current_version(REPO / "index") == repo_index  # the repo's index/ is never touched
+
+
+def test_questions_during_the_first_build_wait_for_it(tmp_path, embedder):
+    chat = app.ChatApp(Config().with_(index_dir=tmp_path / "index"), build_from=REPO / "corpus")
+    assert chat.building.is_set()  # the question below is asked while the index is being built
+    result = chat.ask_json(NATO_Q)
+    assert not chat.building.is_set() and "Stoltenberg" in (result["answer"] or "")
+    history, _ = chat.answer([], NATO_Q, 5, "hybrid", 0.25)
+    assert "Stoltenberg</strong>" in history[-1]["content"]
 
 
 def test_missing_index_and_corpus_is_a_clear_error(tmp_path, capsys):

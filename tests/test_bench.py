@@ -54,9 +54,9 @@ def test_synthetic_documents_have_valid_chunk_offsets():
 def test_bench_smoke_run(tmp_path):
     out = tmp_path / "results.json"
     md = tmp_path / "table.md"
-    cmd = [sys.executable, "-m", "bench", "--sizes", "400", "--docs", "2", "--repeats", "1", "--queries", "3",
+    cmd = [sys.executable, "-m", "bench", "--cold-runs", "1", "--sizes", "400", "--docs", "2", "--repeats", "1", "--queries", "3",
            "--recall-queries", "20", "--out", str(out), "--markdown", str(md)]
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=170)
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(out.read_text())
     ingest = results["ingest"]
@@ -65,4 +65,7 @@ def test_bench_smoke_run(tmp_path):
     serve = scale["serve"]
     assert serve["latency"]["ask"]["n"] == 3 and serve["dense"]["ivf"]["recall_at_10"] > 0.9
     assert scale["build"]["index_bytes"] > 0
-    assert "| 400 |" in proc.stdout and md.read_text().startswith("Ingest")
+    assert "| 400 |" in proc.stdout and md.read_text().startswith("Cold start")
+    cold = results["cold_start"]["commands"]
+    assert set(cold) == {"list", "search", "ask"} and all(c["median_s"] > 0 for c in cold.values())
+    assert "| `qa ask` |" in proc.stdout

@@ -96,9 +96,10 @@ def test_list_shows_headlines_and_publishers(cli_index):
 def test_ask_cites_headline_publisher_and_date(cli_index):
     result = run_qa("ask", "Who was the first NATO secretary general to visit Armenia?", "--index", str(cli_index))
     assert result.returncode == 0, result.stderr
-    cited = [line for line in result.stdout.splitlines() if line.strip().startswith("[1]")]
-    assert cited and "| nhk.or.jp | March 20, 2024 | https://www3.nhk.or.jp/" in cited[0]
-    assert cited[0].strip().startswith("[1] NATO Secretary General Jens Stoltenberg has visited Armenia")
+    lines = result.stdout.splitlines()
+    at = next(n for n, line in enumerate(lines) if line.startswith("[1] "))
+    assert lines[at].startswith("[1] NATO Secretary General Jens Stoltenberg has visited Armenia")  # the headline
+    assert lines[at + 1].strip().startswith("nhk.or.jp · March 20, 2024 · https://www3.nhk.or.jp/")
 
 
 @pytest.mark.parametrize("k", ["0", "-5", "1000000000"])
@@ -132,3 +133,83 @@ def test_ingest_reports_an_unreadable_folder_and_a_newline_in_a_name(tmp_path, m
     assert f'Skipped "{root / "locked"}": the folder cannot be read (Permission denied).' in lines
     assert f'Skipped "{root}/bad\\nname.txt": the file is empty.' in lines
     assert len(lines) == 2 and "1 added, 2 skipped" in out
+
+
+# ---------------------------------------------------------------- first run: fast start, empty input, dates
+
+NATO_Q = "Who was the first NATO secretary general to visit Armenia?"
+HEAVY = ("torch", "transformers", "sentence_transformers", "spacy", "gradio")
+IMPORTS_AFTER = (
+    "import sys, json\n"
+    "from qa.cli import main\n"
+    "try:\n    code = main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
+    "print(json.dumps({'code': code, 'heavy': [m for m in %r if m in sys.modules]}), file=sys.stderr)\n" % (HEAVY,)
+)
+
+
+def _imports(*args: str) -> dict:
+    result = subprocess.run([sys.executable, "-c", IMPORTS_AFTER, *args], capture_output=True, text=True, timeout=120)
+    return json.loads(result.stderr.strip().splitlines()[-1])
+
+
+def test_light_commands_never_import_torch(cli_index, tmp_path):
+    from qa.cli import build_parser
+
+    import shutil
+
+    copy = tmp_path / "index"
+    shutil.copytree(cli_index, copy)
+    commands = [["--help"], ["list", "--index", str(cli_index)], ["remove", MASSIS, "--index", str(copy)],
+                ["ask", "", "--index", str(cli_index)]]
+    if "versions" in build_parser()._subparsers._group_actions[0].choices:  # qa versions, where it exists
+        commands.append(["versions", "--index", str(cli_index)])
+    for args in commands:
+        seen = _imports(*args)
+        assert seen["heavy"] == [], (args, seen)
+        assert seen["code"] == (1 if args[0] == "ask" else 0), (args, seen)
+    assert MASSIS not in run_qa("list", "--index", str(copy)).stdout  # the remove did happen
+
+
+def test_empty_question_is_an_error_before_any_model_loads(cli_index):
+    for question in ("", "   "):
+        result = run_qa("ask", question, "--index", str(cli_index))
+        assert result.returncode == 1 and result.stdout == ""
+        assert result.stderr.strip() == 'error: the question is empty; ask something, e.g. qa ask "Who visited Armenia?"'
+
+
+def test_ask_text_puts_the_verdict_first_with_numbered_citations(bundled_index, capsys):
+    from qa.cli import main
+
+    assert main(["ask", NATO_Q, "--index", str(bundled_index.index_dir)]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == f"Q: {NATO_Q}"
+    assert lines[1].startswith("A: ") and "Stoltenberg" in lines[1] and lines[1].endswith("[1]")
+    words = lines[2].split()
+    assert words[0] in {"high", "medium", "low"} and words[1] == "confidence"
+    blocks = [line for line in lines if line.startswith("[")]
+    assert blocks[0].startswith("[1] ") and len(blocks) == len({b.split(" ", 1)[1] for b in blocks})
+    assert "March 20, 2024" in out and "[[Jens Stoltenberg]]" in out
+
+    assert main(["ask", "What is the capital of France?", "--index", str(bundled_index.index_dir)]) == 0
+    declined = capsys.readouterr().out.splitlines()
+    assert declined[1] == "A: The indexed articles don't say." and declined[3] == "Closest passages:"
+
+
+def test_since_until_restrict_the_sources(dated_index, capsys):
+    from qa.cli import main
+    from tests.conftest import FERRY_FEB, FERRY_MAR
+
+    index = str(dated_index.index_dir)
+    question = "Who took command of the Skerry Bay harbour ferry?"
+    result = run_qa("ask", question, "--since", "2024-03-01", "--index", index, "--json")  # as a user runs it
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert {p["doc_id"] for p in answer["passages"]} == {FERRY_MAR}
+    assert answer["answer"] == "Tomas Lindqvist" and answer["citations"][0]["doc_id"] == FERRY_MAR
+    assert main(["search", question, "--until", "2024-02-29", "--index", index, "--json"]) == 0
+    assert {h["doc_id"] for h in json.loads(capsys.readouterr().out)} == {FERRY_FEB}
+    assert main(["search", question, "--since", "2030-01-01", "--index", index]) == 0
+    assert "no passages found in articles dated in that range" in capsys.readouterr().out
+    bad = run_qa("ask", question, "--since", "March 1", "--index", index)
+    assert bad.returncode == 2 and "is not a date; write it as YYYY-MM-DD" in bad.stderr

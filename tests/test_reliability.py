@@ -792,6 +792,11 @@ def test_odd_questions_through_the_cli_get_a_clean_reply(name, bundled_index, ca
     out, err = capsys.readouterr()
     assert out.strip() and "Traceback" not in err
 
+    if not question.strip():  # said before any model loads, exit 1
+        assert main(["ask", question, "--index", index, "--json"]) == 1
+        out, err = capsys.readouterr()
+        assert out == "" and "the question is empty" in err
+        return
     assert main(["ask", question, "--index", index, "--json"]) == 0
     out, err = capsys.readouterr()
     reply = json.loads(out)

@@ -1,0 +1,115 @@
+"""An answer's sources as numbered cards, one per article: what the app and the CLI show.
+
+Pure functions over `Citation` / `Passage` records. Citation `n` of the answer text is card `n`;
+a card holds every cited passage of its article, with overlapping passages merged into one
+excerpt and the answers marked by offsets (`excerpt.text[start:end]`), never by searching.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from qa.documents import Citation, Passage
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    """A slice of an article's cleaned text with the spans to highlight (offsets into `text`)."""
+
+    text: str
+    start: int  # offset of `text` in the article
+    marks: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class SourceCard:
+    number: int  # the [n] the answer cites
+    doc_id: str
+    title: str
+    publisher: str | None
+    date: str | None
+    url: str | None
+    excerpts: tuple[Excerpt, ...]
+
+
+def publisher_name(publisher: str | None, url: str | None) -> str | None:
+    """The article's publisher, else the host of its URL without "www."."""
+    if publisher and publisher.strip():
+        return publisher.strip()
+    if not url:
+        return None
+    host = urlsplit(url.strip()).hostname or ""
+    return host.removeprefix("www.") or None
+
+
+def confidence_words(confidence: float, bands: tuple[float, float]) -> str:
+    """"low", "medium" or "high": below bands[0], below bands[1], else."""
+    low, high = bands
+    return "low" if confidence < low else "medium" if confidence < high else "high"
+
+
+def _merge(pieces: list[tuple[int, str, list[tuple[int, int]]]]) -> tuple[Excerpt, ...]:
+    """Pieces (article offset, text, marks in article offsets) -> excerpts: overlapping or touching
+    pieces of the same article become one, marks are made relative and overlapping marks joined."""
+    merged: list[tuple[int, str, list[tuple[int, int]]]] = []
+    for start, text, marks in sorted(pieces, key=lambda p: p[0]):
+        if merged and start <= merged[-1][0] + len(merged[-1][1]):
+            prev_start, prev_text, prev_marks = merged[-1]
+            prev_end = prev_start + len(prev_text)
+            tail = text[prev_end - start :] if start + len(text) > prev_end else ""
+            merged[-1] = (prev_start, prev_text + tail, prev_marks + marks)
+        else:
+            merged.append((start, text, list(marks)))
+    excerpts = []
+    for start, text, marks in merged:
+        spans: list[tuple[int, int]] = []
+        for a, b in sorted((a - start, b - start) for a, b in marks):
+            a, b = max(0, a), min(len(text), b)
+            if b <= a:
+                continue
+            if spans and a <= spans[-1][1]:
+                spans[-1] = (spans[-1][0], max(spans[-1][1], b))
+            else:
+                spans.append((a, b))
+        excerpts.append(Excerpt(text, start, tuple(spans)))
+    return tuple(excerpts)
+
+
+def _cards(items: list[tuple[Passage, tuple[int, int] | None]]) -> list[SourceCard]:
+    order: list[str] = []
+    first: dict[str, Passage] = {}
+    pieces: dict[str, dict[str, tuple[int, str, list[tuple[int, int]]]]] = {}
+    for passage, span in items:
+        doc = passage.doc_id
+        if doc not in first:
+            order.append(doc)
+            first[doc] = passage
+            pieces[doc] = {}
+        chunk = passage.chunk
+        start, text, marks = pieces[doc].get(chunk.chunk_id, (chunk.start, chunk.text, []))
+        if span is not None:
+            marks = marks + [(chunk.start + span[0], chunk.start + span[1])]
+        pieces[doc][chunk.chunk_id] = (start, text, marks)
+    return [
+        SourceCard(
+            number=n,
+            doc_id=doc,
+            title=first[doc].title,
+            publisher=publisher_name(first[doc].publisher, first[doc].url),
+            date=first[doc].date,
+            url=first[doc].url,
+            excerpts=_merge(list(pieces[doc].values())),
+        )
+        for n, doc in enumerate(order, start=1)
+    ]
+
+
+def citation_cards(citations: list[Citation]) -> list[SourceCard]:
+    """One card per cited article, numbered in order of first citation (the primary is [1])."""
+    return _cards([(c.passage, (c.answer_start, c.answer_end)) for c in citations])
+
+
+def passage_cards(passages: list[Passage]) -> list[SourceCard]:
+    """One card per article for passages without an answer (the closest passages of an abstention)."""
+    return _cards([(p, None) for p in passages])
