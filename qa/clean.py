@@ -23,8 +23,9 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f\ufeff]")
 # A run of three or more spaces inside a line separates paragraphs (the layout of dumps that
 # put each article on one line).
 _SPACE_RUN = re.compile(r"[ \t\u00a0\u3000]{3,}")
-# Two sentences glued without a space ("said.The"): spaCy leaves "?The" and "!The" together.
-_GLUED = re.compile(r"(?<=[a-z0-9)\]][.!?])(?=[A-Z]|[“\"][A-Z])")
+# Two sentences glued without a space ("said.The", "inbox.267", "said.(5 comments)"): spaCy leaves
+# "?The" and "!The" together. Not "3.5" or "U.S.".
+_GLUED = re.compile(r"(?<=[a-z0-9)\]][.!?])(?=[A-Z]|[“\"(\[][A-Z0-9])|(?<=[a-z][.!?])(?=\d)")
 
 # "Key: value" segments that scrapers add to an article; the key names the field it is lifted into.
 _META_KEYS = {

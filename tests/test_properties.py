@@ -228,8 +228,14 @@ def _squeeze(text: str) -> str:
     return " ".join(text.split())
 
 
+_GLUED_AFTER_FURNITURE = ["The the the the.", "Sign up for our newsletter to get the news in your inbox.", "267",
+                          "The the the the the.", "(5 comments)", "The the council."]
+
+
 @settings(**SETTINGS)
 @given(article=articles(), glue=st.sampled_from([" ", ""]))
+@example(article=("", ["The the the the.", "The the the the the.", "The the council."], None, _GLUED_AFTER_FURNITURE),
+         glue="")
 def test_one_line_article_without_paragraph_breaks_keeps_every_body_sentence(article, glue):
     _, bodies, _, lines = article
     cleaned = _squeeze(clean_article(glue.join(lines)).text)
