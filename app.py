@@ -278,7 +278,7 @@ class ChatApp:
             index = self.qa.index()
         except QAError as e:
             return f"{html.escape(str(e))}. Upload articles in the **Articles** tab to start one."
-        return f"Index `{where}`: {_count(len(index.documents), 'article')}, {_count(index.n_chunks, 'passage')}."
+        return f"Index `{where}`: {_count(index.n_documents, 'article')}, {_count(index.n_chunks, 'passage')}."
 
     def _wait_for_first_build(self) -> str | None:
         """Block until the first index build (if any) is done; a message if it never finishes."""

@@ -87,10 +87,17 @@ def format_answer(answer: Answer, bands: tuple[float, float] = Config().confiden
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from qa.pipeline import ingest_paths
-
     config = _config(args)
-    report = ingest_paths([Path(p) for p in args.paths], config, rebuild=args.rebuild, progress=True)
+    paths = [Path(p) for p in args.paths]
+    if args.ray is not None:
+        from qa.ray_ingest import ingest_paths_ray
+
+        report = ingest_paths_ray(paths, config, address=args.ray or None, rebuild=args.rebuild, force=args.force,
+                                  progress=True)
+    else:
+        from qa.pipeline import ingest_paths
+
+        report = ingest_paths(paths, config, rebuild=args.rebuild, progress=True, force=args.force)
     for skipped in report.skipped:
         print(skipped.message(), file=sys.stderr)
     print(report.summary() + f" ({config.index_dir})")
@@ -154,7 +161,52 @@ def cmd_list(args: argparse.Namespace) -> int:
         chunks = docs[doc.doc_id]["chunks"]
         print(f"{doc.doc_id}\t{chunks} chunk{'s' * (chunks != 1)}\t{doc.date or '-'}\t{doc.publisher or '-'}\t"
               f"{_shorten(doc.title, 100)}")
-    print(f"{len(docs)} document{'s' * (len(docs) != 1)}, {index.n_chunks} chunks ({config.index_dir})")
+    print(f"{len(docs)} document{'s' * (len(docs) != 1)}, {index.n_chunks} chunks ({config.index_dir}, {index.version})")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from qa.index import check_index, rebuild_hint
+
+    config = _config(args)
+    report = check_index(config.index_dir, config)
+    for problem in report.problems:
+        print(f"damaged: {problem}", file=sys.stderr)
+    if report.problems:
+        print(f"error: {config.index_dir} is damaged; `qa rollback` may restore an undamaged state, or "
+              f"{rebuild_hint(config.index_dir)}", file=sys.stderr)
+        return 1
+    print(f"ok: {report.segments} segments, {report.files} files, {report.bytes:,} bytes verified "
+          f"(live {report.live}; {config.index_dir})")
+    return 0
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    from qa.writer import compact
+
+    config = _config(args)
+    print(compact(config.index_dir, config) + f" ({config.index_dir})")
+    return 0
+
+
+def cmd_versions(args: argparse.Namespace) -> int:
+    from qa.index import list_versions
+
+    config = _config(args)
+    live, versions = list_versions(config.index_dir)
+    for v in versions:
+        mark = "*" if v.name == live else " "
+        print(f"{mark} {v.name}  {v.created}  {v.action:<8}  {v.n_documents} documents, {v.n_chunks} chunks, "
+              f"{len(v.segments)} segments  {v.summary}")
+    print(f"live: {live} ({config.index_dir}); `qa rollback VERSION` makes a kept state live again")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from qa.writer import rollback
+
+    config = _config(args)
+    print(rollback(config.index_dir, config, args.version) + f" ({config.index_dir})")
     return 0
 
 
@@ -199,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_index(sub.add_parser("ingest", help="add or update articles (files or folders)"))
     p.add_argument("paths", nargs="+", help=".txt, .md, .html, .json or .jsonl files, or folders of them")
     p.add_argument("--rebuild", action="store_true", help="start a fresh index from these paths")
+    p.add_argument("--force", action="store_true", help="let --rebuild drop most of the indexed documents")
+    p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",
+                   help="read, clean, chunk and embed with Ray Data (pip install '.[ray]'): on the cluster at "
+                   "ADDRESS (e.g. ray://head:10001 or auto), or on a local Ray instance when omitted")
     p.set_defaults(func=cmd_ingest)
 
     p = with_index(sub.add_parser("search", help="show the passages that best match a question"))
@@ -225,6 +281,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_index(sub.add_parser("remove", help="remove documents by id (see `qa list`)"))
     p.add_argument("doc_ids", nargs="+", metavar="DOC_ID")
     p.set_defaults(func=cmd_remove)
+
+    p = with_index(sub.add_parser("check", help="verify every byte of the index against its checksums"))
+    p.set_defaults(func=cmd_check)
+
+    p = with_index(sub.add_parser("compact", help="merge the index's segments into one, dropping deleted documents"))
+    p.set_defaults(func=cmd_compact)
+
+    p = with_index(sub.add_parser("versions", help="list the kept states of the index (* = live)"))
+    p.set_defaults(func=cmd_versions)
+
+    p = with_index(sub.add_parser("rollback", help="make a kept earlier state live again"))
+    p.add_argument("version", nargs="?", help="a state from `qa versions` (default: the one before the live one)")
+    p.set_defaults(func=cmd_rollback)
 
     try:
         from qa.evaluate import add_eval_arguments

@@ -18,6 +18,9 @@ class Config:
     max_seq_length: int = 256
     batch_size: int = 64
     device: str = "auto"  # "auto" picks CUDA (fp16) when available, else CPU
+    # On a CPU: "auto" runs the model under bfloat16 autocast where the CPU has native bf16
+    # (avx512_bf16 or AMX; 2.5x faster here, vectors at cosine >= 0.999 to fp32), else float32.
+    cpu_dtype: str = "auto"  # auto | bfloat16 | float32
 
     # Chunking: sentence-aligned chunks of at most `chunk_tokens` word pieces
     # (the model window is 256), overlapping by up to `chunk_overlap_tokens` of whole sentences.
@@ -42,7 +45,19 @@ class Config:
     ivf_nlist: int = 0
     ivf_nprobe: int = 32
     ivf_train_per_list: int = 64
-    # Kept for configs that still set them; the dense index no longer uses HNSW.
+
+    # Index segments (see README, "Index"). A long ingest publishes a segment every
+    # `segment_chunks` chunks or `segment_seconds`, whichever comes first, so a killed ingest
+    # loses at most that much. Past `max_segments` live segments the smallest are merged (taking the
+    # next smallest while it is no bigger than those taken: geometric tiers, as Lucene's merge policies).
+    segment_chunks: int = 4000
+    segment_seconds: float = 300.0
+    max_segments: int = 10
+    # States kept for `qa rollback`: the last state of each of the last `keep_versions` writes.
+    keep_versions: int = 5
+    # Opening checks sizes and counts of every part; segments up to this many bytes are also
+    # verified byte for byte (sha256). `qa check` verifies everything.
+    open_verify_bytes: int = 16 * 2**20
 
     # Answering.
     # Chosen on the evaluation sets (README, "Answering"): 0.42 maximises overall F1 on SQuAD dev-a,

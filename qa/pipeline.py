@@ -13,31 +13,45 @@ from datetime import date
 from pathlib import Path
 
 from qa.config import Config
-from qa.documents import Answer, Document, Passage
+from qa.documents import Answer, Document, Passage, SkippedFile, quote_name
 from qa.errors import BadInputError
 from qa.index import IngestReport, LoadedIndex, current_version, open_index, update_index
 from qa.ingest import read_documents
 from qa.readers import repair_surrogates
 
 
+def refuse_empty_rebuild(documents: list[Document], skipped: list[SkippedFile], rebuild: bool, config: Config) -> None:
+    """`qa ingest TYPO --rebuild` must not replace an index with nothing."""
+    if rebuild and not documents:
+        first = f"{quote_name(skipped[0].source)}: {skipped[0].reason}" if skipped else ""
+        reasons = f" ({first}{f' and {len(skipped) - 1} more' if len(skipped) > 1 else ''})" if skipped else ""
+        raise BadInputError(
+            f"{config.index_dir}: refusing to rebuild the index from nothing: no readable article in the given "
+            f"paths{reasons}; the index is unchanged"
+        )
+
+
 def ingest_paths(
-    paths: list[Path], config: Config, rebuild: bool = False, progress: bool = False, embedder=None
+    paths: list[Path], config: Config, rebuild: bool = False, progress: bool = False, embedder=None,
+    force: bool = False,
 ) -> IngestReport:
-    """Read, check and clean every file under `paths`, then add them to the index in one write.
+    """Read, check and clean every file under `paths`, then add them to the index, publishing
+    a segment every `Config.segment_chunks` chunks (a killed ingest keeps those; rerun it).
 
     Bad files, folders and records are reported in `report.skipped` (`SkippedFile`s: the path, the
     record, the reason) and never reach the index. With `progress`, every long stage (reading,
     chunking, embedding, writing) shows a tqdm bar with an ETA.
     """
     documents, skipped = read_documents(paths, config, progress)
-    if not documents and not rebuild:
+    refuse_empty_rebuild(documents, skipped, rebuild, config)
+    if not documents:
         report = IngestReport(skipped=skipped)
         if current_version(config.index_dir) is not None:
-            index = open_index(config.index_dir, config, verify=False)
-            report.total_documents, report.total_chunks = len(index.documents), index.n_chunks
+            index = open_index(config.index_dir, config)
+            report.total_documents, report.total_chunks = index.n_documents, index.n_chunks
         return report
     report = update_index(
-        config.index_dir, documents, config, embedder=embedder, rebuild=rebuild, show_progress=progress
+        config.index_dir, documents, config, embedder=embedder, rebuild=rebuild, show_progress=progress, force=force
     )
     report.skipped = skipped
     return report

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from qa.config import RETRIEVERS
 from qa.documents import Passage
-from qa.index import LoadedIndex, bm25_tokenize
+from qa.index import LoadedIndex
+from qa.terms import terms
 
 
 def passage_at(index: LoadedIndex, row: int, score: float) -> Passage:
@@ -30,30 +31,20 @@ class DenseRetriever:
         k = min(k, self.index.n_chunks)
         if k <= 0:
             return []
-        query = self.embedder.encode_query(question).reshape(1, -1)
-        scores, rows = self.index.dense.search(query, k)
-        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+        return self.index.search_dense(self.embedder.encode_query(question), k)
 
     def search(self, question: str, k: int) -> list[Passage]:
         return [passage_at(self.index, r, s) for r, s in self.ranked_rows(question, k)]
 
 
 class BM25Retriever:
-    """Okapi BM25 over stemmed words (bm25s)."""
+    """Okapi BM25 over stemmed words (qa.terms), across every segment as one index."""
 
     def __init__(self, index: LoadedIndex):
         self.index = index
 
     def ranked_rows(self, question: str, k: int) -> list[tuple[int, float]]:
-        k = min(k, self.index.n_chunks)
-        if k <= 0 or self.index.bm25 is None:
-            return []
-        vocab = self.index.bm25.vocab_dict
-        terms = [t for t in bm25_tokenize([question], return_ids=False)[0] if t in vocab]
-        if not terms:
-            return []
-        rows, scores = self.index.bm25.retrieve([terms], k=k, show_progress=False, n_threads=1)
-        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0]
+        return self.index.search_lexical(terms(question), min(k, self.index.n_chunks))
 
     def search(self, question: str, k: int) -> list[Passage]:
         return [passage_at(self.index, r, s) for r, s in self.ranked_rows(question, k)]

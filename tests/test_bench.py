@@ -18,7 +18,7 @@ def test_ivf_index_matches_exact_search_on_clustered_vectors():
     import faiss
 
     from bench.vectors import ClusteredVectors
-    from qa.index import build_dense_index
+    from qa.dense import build_dense_index
 
     gen = ClusteredVectors(20_000, seed=3)
     vectors, queries = gen.passages(), gen.queries(50)
@@ -55,16 +55,20 @@ def test_bench_smoke_run(tmp_path):
     out = tmp_path / "results.json"
     md = tmp_path / "table.md"
     cmd = [sys.executable, "-m", "bench", "--cold-runs", "1", "--sizes", "400", "--docs", "2", "--repeats", "1", "--queries", "3",
-           "--recall-queries", "20", "--out", str(out), "--markdown", str(md)]
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+           "--recall-queries", "20", "--ops", "1", "--out", str(out), "--markdown", str(md)]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(out.read_text())
     ingest = results["ingest"]
     assert ingest["chunks"] > 0 and ingest["bare_encode_s"] > 0 and ingest["reingest_s"] < ingest["ingest_s"]
+    assert ingest["cosine_to_fp32"]["min"] > 0.99
     (scale,) = results["scales"]
     serve = scale["serve"]
     assert serve["latency"]["ask"]["n"] == 3 and serve["dense"]["ivf"]["recall_at_10"] > 0.9
     assert scale["build"]["index_bytes"] > 0
+    update = scale["update"]
+    assert update["add_one_article_s"] > 0 and update["segments_before_compaction"] >= 2
+    assert "compacted" in update["compact_summary"]
     assert "| 400 |" in proc.stdout and md.read_text().startswith("Cold start")
     cold = results["cold_start"]["commands"]
     assert set(cold) == {"list", "search", "ask"} and all(c["median_s"] > 0 for c in cold.values())

@@ -60,15 +60,16 @@ def test_missing_and_mismatched_index_errors_are_one_line(tmp_path, cli_index):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0 and "qa ingest" in result.stderr
 
-    manifest = next(cli_index.glob("v*/manifest.json"))
-    copy = tmp_path / "copy"
     import shutil
+    import sqlite3
 
+    copy = tmp_path / "copy"
     shutil.copytree(cli_index, copy)
-    edited = copy / manifest.parent.name / "manifest.json"
-    data = json.loads(edited.read_text())
-    data["settings"]["chunk_tokens"] = 64
-    edited.write_text(json.dumps(data))
+    with sqlite3.connect(copy / "catalog.sqlite") as conn:  # the index was built with other settings
+        settings = json.loads(conn.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()[0])
+        settings["chunk_tokens"] = 64
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'settings'", (json.dumps(settings),))
+    conn.close()
     result = run_qa("search", "anything", "--index", str(copy))
     assert result.returncode == 1 and "--rebuild" in result.stderr and "Traceback" not in result.stderr
 

@@ -1,10 +1,25 @@
-"""Embeddings: the packaged model, offline, normalised; the pipelined encoder matches a plain encode."""
+"""Embeddings: the packaged model, offline, normalised, equal to the package's sentence-transformers
+pipeline (float32 and bfloat16), without importing sentence-transformers on the query path."""
 
 from __future__ import annotations
 
-import numpy as np
+import subprocess
+import sys
 
-from qa.embed import _encode_pipelined, load_model, model_path
+import numpy as np
+import pytest
+
+from qa.config import Config
+from qa.embed import Embedder, _encode_pipelined, cpu_has_native_bf16, load_model, model_path
+from tests.conftest import CORPUS
+
+TEXTS = [
+    "Stoltenberg visited Armenia.",
+    "  A recipe for apple pie, with   extra spaces and a trailing newline.\n",
+    "NATO Secretary General Jens Stoltenberg met Armenian Prime Minister Nikol Pashinyan in Yerevan. " * 12,
+    "",
+    "Ո՞վ է այցելել Հայաստան",
+]
 
 
 def test_model_loads_from_the_installed_package(embedder):
@@ -18,8 +33,47 @@ def test_model_loads_from_the_installed_package(embedder):
     assert embedder.encode_query("Who visited Armenia?") is query  # cached
 
 
+@pytest.fixture(scope="module")
+def reference():
+    """The package's own pipeline through sentence-transformers (a test dependency only)."""
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(model_path(), device="cpu", local_files_only=True)
+    model.max_seq_length = Config().max_seq_length
+    texts = TEXTS + [p.read_text(encoding="utf-8")[:2000] for p in sorted(CORPUS.glob("*.txt"))]
+    return texts, model.encode(texts, batch_size=4, normalize_embeddings=True, convert_to_numpy=True)
+
+
+@pytest.mark.parametrize("dtype, min_cosine", [("float32", 0.9999), ("bfloat16", 0.999)])
+def test_vectors_match_sentence_transformers_encode(dtype, min_cosine, reference):
+    texts, expected = reference
+    model = load_model("cpu", Config().max_seq_length, dtype)
+    assert model.dtype == dtype
+    got = Embedder(Config().with_(device="cpu", cpu_dtype=dtype)).encode_passages(texts)
+    cosines = np.sum(got * expected, axis=1)
+    assert cosines.min() >= min_cosine, cosines
+
+
+def test_cpu_dtype_auto_follows_the_cpu():
+    model = load_model("cpu", Config().max_seq_length, "auto")
+    assert model.dtype == ("bfloat16" if cpu_has_native_bf16() else "float32")
+    with pytest.raises(ValueError, match="cpu_dtype"):
+        load_model("cpu", 256, "int4")
+
+
 def test_pipelined_encoder_matches_plain_encode(embedder):
     texts = [f"Sentence number {i} about {'long ' * (i % 7)}news." for i in range(37)]
-    model = load_model()
-    plain = model.encode(texts, batch_size=8, normalize_embeddings=True)
+    model = load_model(embedder.config.device, embedder.config.max_seq_length, embedder.config.cpu_dtype)
+    plain = model.encode(texts, batch_size=8)
     assert np.allclose(_encode_pipelined(model, texts, 8, False), plain, atol=1e-5)
+
+
+def test_query_path_does_not_import_sentence_transformers():
+    code = (
+        "import sys; from qa.config import Config; from qa.embed import Embedder; "
+        "Embedder(Config()).encode_query('Who visited Armenia?'); "
+        "print('sentence_transformers' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "False"

@@ -98,11 +98,30 @@ def test_missing_index(tmp_path, bundled_index):
 
 
 def test_edited_part_is_detected(fresh_index):
-    version_dir = fresh_index.index_dir / current_version(fresh_index.index_dir)
-    docs = version_dir / "documents.jsonl"
+    docs = fresh_index.index_dir / "segments" / "s000001" / "documents.jsonl"
     docs.write_text(docs.read_text(encoding="utf-8").replace("Stoltenberg", "Stoltenbarg"), encoding="utf-8")
     with pytest.raises(IndexCorruptError, match="documents.jsonl.*rebuild"):
         open_index(fresh_index.index_dir, fresh_index)
+
+
+def test_large_segments_open_by_sizes_and_counts_and_check_names_the_damaged_part(fresh_index, capsys):
+    """Open hashes only segments up to `open_verify_bytes`; `qa check` hashes everything."""
+    from qa.cli import main
+
+    docs = fresh_index.index_dir / "segments" / "s000001" / "documents.jsonl"
+    data = docs.read_bytes()
+    docs.write_bytes(data.replace(b"Stoltenberg", b"Stoltenbarg"))  # same size, other bytes
+    fast = fresh_index.with_(open_verify_bytes=0)
+    index = open_index(fresh_index.index_dir, fast)  # sizes and counts agree: opens
+    # ...but a damaged document is never returned: its line's CRC is checked when it is read.
+    with pytest.raises(IndexCorruptError, match="documents.jsonl.*damaged.*rebuild"):
+        [index.document(row) for row in range(index.n_chunks)]
+    assert main(["check", "--index", str(fresh_index.index_dir)]) == 1
+    err = capsys.readouterr().err
+    assert f"damaged: {docs}: damaged (checksum differs" in err and "--rebuild" in err
+    docs.write_bytes(data)
+    assert main(["check", "--index", str(fresh_index.index_dir)]) == 0
+    assert capsys.readouterr().out.startswith("ok: 1 segments")
 
 
 def test_second_writer_is_refused(fresh_index):

@@ -9,9 +9,11 @@ in-process (with the session's shared embedder) where the test is about the inde
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import signal
 import subprocess
 import sys
@@ -24,7 +26,7 @@ import pytest
 
 from qa.config import Config
 from qa.errors import IndexCorruptError, IndexLockedError, IndexMismatchError
-from qa.index import WriterLock, current_version, open_index, rebuild_hint
+from qa.index import WriterLock, check_index, current_version, open_index, rebuild_hint
 from qa.pipeline import QA, ingest_paths, remove_documents
 from qa.retrieve import RETRIEVERS
 from tests.conftest import CORPUS, MASSIS, NHK
@@ -68,7 +70,14 @@ def doc_ids(config: Config) -> list[str]:
 
 
 def leftovers(index_dir: Path) -> list[str]:
-    return sorted(p.name for p in index_dir.iterdir() if p.name.startswith((".tmp-", ".CURRENT.tmp-")))
+    """What a killed writer can leave: `.tmp-*` folders and segment folders no catalog entry names."""
+    names = sorted(p.name for p in index_dir.iterdir() if p.name.startswith((".tmp-", ".CURRENT.tmp-")))
+    if (index_dir / "segments").is_dir() and (index_dir / "catalog.sqlite").exists():
+        conn = sqlite3.connect(index_dir / "catalog.sqlite")
+        known = {row[0] for row in conn.execute("SELECT name FROM segment")}
+        conn.close()
+        names += sorted(p.name for p in (index_dir / "segments").iterdir() if p.name not in known)
+    return names
 
 
 def write_article(path: Path, *paragraphs: str) -> Path:
@@ -255,7 +264,9 @@ from pathlib import Path
 
 import numpy as np
 
-import qa.index as qi
+import qa.catalog as qc
+import qa.segment as qs
+import qa.writer as qw
 from qa.config import Config
 from qa.pipeline import ingest_paths
 
@@ -263,6 +274,8 @@ index_dir, point, when, nth, action = sys.argv[1:6]
 nth = int(nth)
 paths = [Path(p) for p in sys.argv[6:]]
 signals = Path(os.environ["QA_TEST_SIGNALS"])
+settings = {k: int(v) for k, v in (item.split("=") for item in os.environ.get("QA_TEST_CONFIG", "").split(",") if item)}
+rebuild = os.environ.get("QA_TEST_REBUILD") == "1"
 
 
 def act():
@@ -275,21 +288,26 @@ def act():
 
 
 class FakeEmbedder:
+    calls = 0
+
     def encode_passages(self, texts, show_progress=False):
-        if point == "embed":
+        FakeEmbedder.calls += 1
+        if point == "embed" and FakeEmbedder.calls == nth:
             act()
+        with open(signals / "embedded.txt", "a", encoding="utf-8") as log:
+            log.writelines(" ".join(t.split()) + "\n" for t in texts)
         rng = np.random.default_rng(len(texts))
         v = rng.standard_normal((len(texts), 384)).astype(np.float32)
         return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
 TARGETS = {
-    "np.save": (qi.np, "save", None),
-    "fsync_file": (qi, "_fsync_file", None),
-    "fsync_dir": (qi, "_fsync_dir", None),
-    "rename": (qi.os, "rename", lambda args: Path(args[1]).name.startswith("v")),
-    "replace": (qi.os, "replace", lambda args: Path(args[1]).name == "CURRENT"),
-    "retire": (qi, "_retire_old_versions", None),
+    "np.save": (qs.np, "save", None),
+    "fsync_file": (qs, "fsync_file", None),
+    "fsync_dir": (qs, "fsync_dir", None),
+    "rename": (qw.os, "rename", lambda args: Path(args[1]).parent.name == "segments"),
+    "commit": (qc.Catalog, "set_head", None),  # inside the publishing transaction, before COMMIT
+    "gc": (qw.IndexWriter, "collect_garbage", None),
 }
 if point in TARGETS:
     owner, name, match = TARGETS[point]
@@ -309,32 +327,35 @@ if point in TARGETS:
 
     setattr(owner, name, patched)
 
-report = ingest_paths(paths, Config().with_(index_dir=Path(index_dir)), embedder=FakeEmbedder())
+config = Config().with_(index_dir=Path(index_dir), **settings)
+report = ingest_paths(paths, config, embedder=FakeEmbedder(), rebuild=rebuild)
 print(report.summary())
 '''
 
 # (point, before/after, n-th call, state the index must be in afterwards)
 CRASH_POINTS = [
-    ("embed", "before", 1, "old"),  # chunks embedded, nothing written
+    ("embed", "before", 1, "old"),  # chunks cut, nothing embedded or written
     ("np.save", "before", 1, "old"),  # documents.jsonl written in the tmp folder
-    ("np.save", "before", 2, "old"),  # chunks.npy written, vectors.npy not
-    ("np.save", "before", 4, "old"),  # half-way through saving the BM25 state
+    ("np.save", "before", 3, "old"),  # chunks.npy written, vectors.npy not
+    ("np.save", "before", 5, "old"),  # half-way through saving the lexical index
     ("fsync_file", "before", 1, "old"),  # every part written, no manifest
-    ("fsync_dir", "before", 1, "old"),  # manifest written, folder not yet renamed
-    ("rename", "after", 1, "old"),  # version folder in place, CURRENT still names the old one
-    ("replace", "before", 1, "old"),  # new pointer written beside CURRENT, not swapped in
-    ("retire", "before", 1, "new"),  # CURRENT swapped, old versions not yet retired
+    ("fsync_dir", "before", 1, "old"),  # manifest written, folder not yet renamed into segments/
+    ("rename", "after", 1, "old"),  # segment folder in place, the catalog does not name it
+    ("commit", "after", 1, "old"),  # catalog rows written, transaction not committed
+    ("gc", "before", 1, "new"),  # new state committed, old states not yet collected
 ]
 _CRASH_IDS = [f"{when}-{point}-{nth}" for point, when, nth, _ in CRASH_POINTS]
 
 
-def start_driver(root: Path, index_dir: Path, point: str, when: str, nth: int, action: str, paths: list[Path]):
+def start_driver(root: Path, index_dir: Path, point: str, when: str, nth: int, action: str, paths: list[Path],
+                 settings: str = "", rebuild: bool = False):
     driver = root / "driver.py"
     if not driver.exists():
         driver.write_text(DRIVER, encoding="utf-8")
     signals = root / f"signals-{index_dir.parent.name}"
     signals.mkdir(exist_ok=True)
-    env = dict(os.environ, QA_TEST_SIGNALS=str(signals), PYTHONPATH=str(REPO))
+    env = dict(os.environ, QA_TEST_SIGNALS=str(signals), PYTHONPATH=str(REPO), QA_TEST_CONFIG=settings,
+               QA_TEST_REBUILD="1" if rebuild else "0")
     proc = subprocess.Popen(
         [sys.executable, str(driver), str(index_dir), point, when, str(nth), action, *map(str, paths)],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -433,6 +454,66 @@ def test_sigkill_of_qa_ingest_leaves_the_previous_index_usable(moment, bundled_i
     assert_next_write_works(config, tmp_path, embedder)
 
 
+def many_articles(root: Path, n: int) -> Path:
+    """n short invented articles of one chunk each, every one with its own words."""
+    from bench.synth import name_pool
+
+    names = name_pool()
+    for i in range(n):
+        place, person = names[2 * i], names[2 * i + 1]
+        write_article(
+            root / f"{place.lower()}-report.txt",
+            f"The {place} harbour board met on Tuesday and approved a new ferry pier after {i + 2} years of talks.",
+            f"Board chair {person} said the pier in {place} would open to passengers next spring.",
+        )
+    return root
+
+
+def _embedded(signals: Path) -> list[str]:
+    path = signals / "embedded.txt"
+    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+
+
+@pytest.mark.parametrize("rebuild", [False, True], ids=["ingest", "rebuild"])
+def test_killed_long_ingest_resumes_embedding_only_what_was_not_published(rebuild, bundled_index, tmp_path):
+    """A long ingest publishes a segment every `segment_chunks` chunks (here 8; 4 chunks are embedded
+    at a time). Killed with -9 in the middle, it keeps what it published; the same command again
+    embeds only what was not published. A rebuild does the same beside the live index, which
+    readers keep seeing until the rebuild completes."""
+    articles = many_articles(tmp_path / "articles", 30)
+    paths = [articles, CORPUS] if rebuild else [articles]
+    config = copy_index(bundled_index, tmp_path / "run" / "index")
+    old = set(_passage_texts(config))
+    settings = "segment_chunks=8,batch_size=1"
+    first, signals = start_driver(tmp_path, config.index_dir, "embed", "before", 6, "kill", paths, settings, rebuild)
+    first.communicate(timeout=300)
+    assert first.returncode == -signal.SIGKILL
+    embedded_first = _embedded(signals)
+    assert len(embedded_first) == 20  # five calls of four chunks; the sixth was killed
+
+    if rebuild:  # readers still see the old index; the two published segments wait in a pending state
+        assert set(_passage_texts(config)) == old and current_version(config.index_dir) == "v000001"
+        published = embedded_first[:16]
+    else:
+        published = sorted(" ".join(t.split()) for t in set(_passage_texts(config)) - old)
+        assert len(published) == 16 and set(published) <= set(embedded_first)  # two segments of 8
+
+    second, _ = start_driver(tmp_path, config.index_dir, "none", "before", 0, "kill", paths, settings, rebuild)
+    out, err = second.communicate(timeout=300)
+    assert second.returncode == 0, err[-3000:]
+    embedded_second = _embedded(signals)[len(embedded_first):]
+    new_texts = {" ".join(t.split()) for t in _passage_texts(config)} - {" ".join(t.split()) for t in old}
+    assert not set(embedded_second) & set(published)  # nothing published is embedded again
+    if rebuild:  # the rebuild also re-embeds the two bundled articles (a fresh index)
+        assert len(embedded_second) == 30 + 9 - 16
+    else:
+        assert sorted(set(embedded_second) | set(published)) == sorted(new_texts)
+        assert len(embedded_second) == 30 - 16
+    index = open_index(config.index_dir, config, verify=True)
+    assert index.n_documents == 32 and check_index(config.index_dir, config).problems == []
+    assert leftovers(config.index_dir) == []
+
+
 # ====================================================================== 3. one writer, readers keep answering
 
 
@@ -492,8 +573,8 @@ def test_writer_lock_refuses_a_second_writer_while_readers_keep_answering(bundle
 
 @pytest.fixture(scope="module")
 def two_versions(tmp_path_factory, embedder) -> Config:
-    """An index with two versions of the same size: v1 of the corpus, v2 with one article edited
-    (1994 -> 1996, so every part keeps its byte size but not its content or row order)."""
+    """An index with two states: v1 of the corpus (segment s000001), v2 with one article edited
+    (1994 -> 1996): segment s000002 holds its new text, and v2 deletes its old rows in s000001."""
     root = tmp_path_factory.mktemp("versions")
     corpus = root / "corpus"
     shutil.copytree(CORPUS, corpus)
@@ -503,25 +584,27 @@ def two_versions(tmp_path_factory, embedder) -> Config:
     path.write_text(path.read_text(encoding="utf-8").replace("1994", "1996"), encoding="utf-8")
     report = ingest_paths([corpus], config, embedder=embedder)
     assert report.updated == [MASSIS]
-    assert sorted(p.name for p in config.index_dir.glob("v*")) == ["v000001", "v000002"]
+    assert sorted(p.name for p in (config.index_dir / "segments").iterdir()) == ["s000001", "s000002"]
     assert current_version(config.index_dir) == "v000002"
     return config
 
 
+LIVE, OTHER = "segments/s000002", "segments/s000001"
 PARTS = [
     "documents.jsonl",
+    "documents.rows.npy",
     "chunks.npy",
     "vectors.npy",
-    "manifest.json",
-    "bm25/data.csc.index.npy",
-    "bm25/indices.csc.index.npy",
-    "bm25/indptr.csc.index.npy",
-    "bm25/params.index.json",
-    "bm25/vocab.index.json",
+    "segment.json",
+    "lexical.terms.npy",
+    "lexical.ptr.npy",
+    "lexical.rows.npy",
+    "lexical.tf.npy",
+    "lexical.lengths.npy",
 ]
 
 
-def damage(part: Path, how: str, other_version: Path) -> None:
+def damage(part: Path, how: str, other_segment: Path) -> None:
     if how == "truncate":
         data = part.read_bytes()
         part.write_bytes(data[: len(data) // 2])
@@ -533,10 +616,10 @@ def damage(part: Path, how: str, other_version: Path) -> None:
         part.write_bytes(bytes(data))
     elif how == "delete":
         part.unlink()
-    elif how == "swap":  # the same part from the other version
-        other = other_version / part.relative_to(part.parents[1] if part.parent.name == "bm25" else part.parent)
+    elif how == "swap":  # the same part from the other segment
+        other = other_segment / part.name
         if other.read_bytes() == part.read_bytes():
-            pytest.skip(f"{part.name} is identical in both versions")
+            pytest.skip(f"{part.name} is identical in both segments")
         shutil.copyfile(other, part)
     else:
         raise AssertionError(how)
@@ -556,63 +639,205 @@ def assert_detected(config: Config, *names: str) -> str:
 @pytest.mark.parametrize("how", ["truncate", "empty", "flip", "delete", "swap"])
 @pytest.mark.parametrize("part", PARTS)
 def test_each_damaged_part_is_detected_on_open(part, how, two_versions, tmp_path):
+    """Segments under `open_verify_bytes` (every test index) are hashed on open."""
     config = copy_index(two_versions, tmp_path / "index")
-    live = config.index_dir / "v000002"
-    damage(live / part, how, config.index_dir / "v000001")
-    assert_detected(config, Path(part).name, "v000002", "manifest")
+    damage(config.index_dir / LIVE / part, how, config.index_dir / OTHER)
+    assert_detected(config, f"s000002/{part}")
 
 
-def test_id_map_from_another_version_never_returns_the_wrong_passage(two_versions, tmp_path):
-    """chunks.npy (row -> document, offsets) of v1 is as long as v2's, with other rows: the
-    classic way a store silently answers with the wrong passage."""
+@pytest.mark.parametrize("part", PARTS)
+def test_same_size_damage_of_a_large_segment_is_named_by_qa_check(part, two_versions, tmp_path, capsys):
+    """Above `open_verify_bytes` opening checks sizes and counts only; `qa check` hashes every byte
+    and names the part. Whatever opens never returns another passage (chunk texts carry a CRC)."""
+    config = copy_index(two_versions, tmp_path / "index").with_(open_verify_bytes=0)
+    damage(config.index_dir / LIVE / part, "flip", config.index_dir / OTHER)
+    try:
+        index = open_index(config.index_dir, config)
+        texts = index.chunk_texts()
+        assert set(texts) <= set(open_index(two_versions.index_dir, two_versions).chunk_texts())
+    except (IndexCorruptError, IndexMismatchError) as e:
+        assert rebuild_hint(config.index_dir) in str(e)
+    report = check_index(config.index_dir, config)
+    assert report.problems and any(f"s000002/{part}" in p for p in report.problems), report.problems
+    result = run_cli(capsys, "check", "--index", str(config.index_dir))
+    assert result.returncode == 1
+    assert f"s000002/{part}" in result.stderr and "--rebuild" in result.stderr
+
+
+def run_cli(capsys, *args) -> subprocess.CompletedProcess:
+    """The `qa` command in-process (a subprocess costs seconds of imports): exit code and output."""
+    from qa.cli import main
+
+    capsys.readouterr()
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    result = subprocess.CompletedProcess(args, code, out, err)
+    assert_clean_exit(result, allowed=(0, 1))
+    return result
+
+
+def test_qa_check_passes_on_an_intact_index(two_versions):
+    result = run_qa("check", "--index", str(two_versions.index_dir))
+    assert_clean_exit(result, allowed=(0,))
+    assert result.stdout.startswith("ok: 2 segments") and "live v000002" in result.stdout
+
+
+def test_id_map_from_another_segment_never_returns_the_wrong_passage(two_versions, tmp_path):
+    """Rows of chunks.npy reordered (same size, valid offsets): the classic way a store silently
+    answers with the wrong passage. Detected on open (hash), and without the hash by the CRC
+    of each chunk's text when it is read."""
     config = copy_index(two_versions, tmp_path / "index")
-    v1, v2 = config.index_dir / "v000001", config.index_dir / "v000002"
-    assert (v1 / "chunks.npy").stat().st_size == (v2 / "chunks.npy").stat().st_size
-    assert not np.array_equal(np.load(v1 / "chunks.npy"), np.load(v2 / "chunks.npy"))
-    shutil.copyfile(v1 / "chunks.npy", v2 / "chunks.npy")
+    path = config.index_dir / OTHER / "chunks.npy"
+    rows = np.load(path)
+    np.save(path, rows[::-1].copy(), allow_pickle=False)
     assert_detected(config, "chunks.npy")
-    # Also the id map and the vectors swapped together: still another version's rows.
-    shutil.copyfile(v1 / "vectors.npy", v2 / "vectors.npy")
-    assert_detected(config, "chunks.npy", "vectors.npy")
+    index = open_index(config.index_dir, config.with_(open_verify_bytes=0))
+    with pytest.raises(IndexCorruptError, match="chunks.npy.*does not hold the text.*--rebuild"):
+        index.chunk_texts()
 
 
-def test_manifest_that_stops_listing_a_part_does_not_switch_off_its_check(two_versions, tmp_path):
-    """Reordered id-map rows (valid offsets, wrong vectors) with the manifest's entry for
-    chunks.npy gone must not open: the manifest must list every part an index needs."""
+def _rewrite_manifest(config: Config, edit) -> None:
+    """Edit the live segment's segment.json and record its new checksum in the catalog, so that
+    the shape checks (not the checksum) must catch the damage."""
+    path = config.index_dir / LIVE / "segment.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest = edit(manifest) or manifest
+    data = json.dumps(manifest).encode("utf-8")
+    path.write_bytes(data)
+    with sqlite3.connect(config.index_dir / "catalog.sqlite") as conn:
+        conn.execute("UPDATE segment SET manifest_sha256 = ? WHERE name = 's000002'", (hashlib.sha256(data).hexdigest(),))
+    conn.close()
+
+
+MANIFEST_DAMAGE = {
+    "missing key": lambda m: m.pop("n_chunks") and None,
+    "settings null": lambda m: m.update(settings=None),
+    "files []": lambda m: m.update(files=[]),
+    "files {}": lambda m: m.update(files={}),
+    "no sha256 for a file": lambda m: m["files"]["vectors.npy"].pop("sha256") and None,
+    "size as text": lambda m: m["files"]["vectors.npy"].update(size="12"),
+    "dim null": lambda m: m.update(dim=None),
+    "another segment's name": lambda m: m.update(name="s000001"),
+    "a file outside the segment": lambda m: m["files"].update({"../s000001/vectors.npy": m["files"]["vectors.npy"]}),
+    "stops listing a part": lambda m: m["files"].pop("chunks.npy") and None,
+    "not an object": lambda m: [m],
+    "counts of another segment": lambda m: m.update(n_chunks=m["n_chunks"] + 1),
+}
+
+
+@pytest.mark.parametrize("case", list(MANIFEST_DAMAGE))
+def test_damaged_segment_manifest_shape_is_a_corrupt_index_never_a_crash(case, two_versions, tmp_path, capsys):
     config = copy_index(two_versions, tmp_path / "index")
-    live = config.index_dir / "v000002"
-    rows = np.load(live / "chunks.npy")
-    np.save(live / "chunks.npy", rows[::-1].copy(), allow_pickle=False)
-    manifest = json.loads((live / "manifest.json").read_text(encoding="utf-8"))
-    del manifest["files"]["chunks.npy"]
-    (live / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    assert_detected(config, "chunks.npy", "manifest")
+    _rewrite_manifest(config, MANIFEST_DAMAGE[case])
+    assert_detected(config, "segment.json")
+    result = run_cli(capsys, "search", DEMO_QUESTION, "--index", str(config.index_dir), "--retriever", "bm25")
+    assert result.returncode == 1 and "--rebuild" in result.stderr
+
+
+CATALOG_DAMAGE = {
+    "segment outside the index": "UPDATE version SET segments = '[\"../other/segments/s000001\"]' WHERE id = 2",
+    "absolute segment path": "UPDATE version SET segments = '[\"{other}/segments/s000001\"]' WHERE id = 2",
+    "segment list not a list": "UPDATE version SET segments = '{{\"s000001\": 1}}' WHERE id = 2",
+    "segment list unreadable": "UPDATE version SET segments = 'nonsense' WHERE id = 2",
+    "segment listed twice": "UPDATE version SET segments = '[\"s000001\", \"s000001\"]' WHERE id = 2",
+    "tombstones null": "UPDATE version SET tombstones = 'null' WHERE id = 2",
+    "tombstones of an unlisted segment": "UPDATE version SET tombstones = '{{\"s000009\": [0]}}' WHERE id = 2",
+    "tombstone beyond the segment": "UPDATE version SET tombstones = '{{\"s000001\": [99]}}' WHERE id = 2",
+    "counts disagree": "UPDATE version SET n_chunks = n_chunks + 1 WHERE id = 2",
+    "settings null": "UPDATE meta SET value = 'null' WHERE key = 'settings'",
+    "settings missing": "DELETE FROM meta WHERE key = 'settings'",
+    "head names a missing version": "UPDATE head SET version = 42",
+    "head is not a number": "UPDATE head SET version = 'v000002'",
+    "no head": "DELETE FROM head",
+    "segment record missing": "DELETE FROM segment WHERE name = 's000002'",
+    "segment record counts wrong": "UPDATE segment SET n_chunks = n_chunks + 1 WHERE name = 's000002'",
+    "a table dropped": "DROP TABLE version",
+}
+
+
+@pytest.mark.parametrize("case", list(CATALOG_DAMAGE))
+def test_damaged_catalog_entries_are_a_corrupt_index_never_another_index(case, two_versions, bundled_index, tmp_path, capsys):
+    """The catalog names segments only as plain folder names inside `segments/`: a path to another
+    index (relative or absolute) is refused, never followed."""
+    config = copy_index(two_versions, tmp_path / "index")
+    other = copy_index(bundled_index, tmp_path / "other")
+    with sqlite3.connect(config.index_dir / "catalog.sqlite") as conn:
+        conn.execute(CATALOG_DAMAGE[case].format(other=other.index_dir))
+    conn.close()
+    assert_detected(config, "catalog.sqlite", "segment")
+    result = run_cli(capsys, "search", DEMO_QUESTION, "--index", str(config.index_dir), "--retriever", "bm25")
+    assert result.returncode == 1 and "--rebuild" in result.stderr
+    if "segment" in case:
+        assert run_cli(capsys, "check", "--index", str(config.index_dir)).returncode == 1
+
+
+@pytest.mark.parametrize("how", ["truncate", "empty", "delete", "garbage"])
+def test_damaged_catalog_file_is_detected(how, two_versions, tmp_path, capsys):
+    config = copy_index(two_versions, tmp_path / "index")
+    path = config.index_dir / "catalog.sqlite"
+    if how == "garbage":
+        path.write_bytes(np.random.default_rng(0).bytes(path.stat().st_size))
+    else:
+        damage(path, how, config.index_dir)
+    assert_detected(config, "catalog.sqlite")
+    assert run_cli(capsys, "check", "--index", str(config.index_dir)).returncode == 1
+
+
+def test_flipped_bytes_anywhere_in_the_catalog_never_crash(two_versions, tmp_path):
+    """A flipped byte that still parses: every open either serves the intact index or raises the
+    project's error with the rebuild hint; never KeyError, AttributeError or a wrong passage."""
+    config = copy_index(two_versions, tmp_path / "index")
+    path = config.index_dir / "catalog.sqlite"
+    original = path.read_bytes()
+    expected = set(open_index(config.index_dir, config).chunk_texts())
+    for position in range(0, len(original), max(1, len(original) // 97)):
+        data = bytearray(original)
+        data[position] ^= 0x04
+        path.write_bytes(bytes(data))
+        try:
+            index = open_index(config.index_dir, config)
+            assert set(index.chunk_texts()) <= expected
+        except (IndexCorruptError, IndexMismatchError) as e:
+            assert rebuild_hint(config.index_dir) in str(e) and "\n" not in str(e)
+        for p in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+            p.unlink(missing_ok=True)
 
 
 @pytest.mark.parametrize(
-    "case", ["no CURRENT", "empty CURRENT", "CURRENT names a missing version", "no version folder", "format version"]
+    "case", ["no catalog", "empty catalog", "head names a missing version", "no segment folder", "format version"]
 )
-def test_missing_or_broken_pointer_and_manifest_are_detected(case, two_versions, tmp_path):
+def test_missing_or_broken_catalog_is_detected(case, two_versions, tmp_path):
     config = copy_index(two_versions, tmp_path / "index")
     index_dir = config.index_dir
-    if case == "no CURRENT":
-        (index_dir / "CURRENT").unlink()
-        assert "CURRENT" in assert_detected(config)
-    elif case == "empty CURRENT":
-        (index_dir / "CURRENT").write_text("", encoding="utf-8")
-        assert "CURRENT" in assert_detected(config)
-    elif case == "CURRENT names a missing version":
-        (index_dir / "CURRENT").write_text("v000042\n", encoding="utf-8")
+    if case == "no catalog":
+        (index_dir / "catalog.sqlite").unlink()
+        assert "catalog.sqlite" in assert_detected(config)
+    elif case == "empty catalog":
+        (index_dir / "catalog.sqlite").write_bytes(b"")
+        assert "catalog.sqlite" in assert_detected(config)
+    elif case == "head names a missing version":
+        with sqlite3.connect(index_dir / "catalog.sqlite") as conn:
+            conn.execute("UPDATE head SET version = 42")
+        conn.close()
         assert_detected(config, "v000042")
-    elif case == "no version folder":
-        shutil.rmtree(index_dir / "v000002")
-        assert_detected(config, "v000002")
+    elif case == "no segment folder":
+        shutil.rmtree(index_dir / LIVE)
+        assert_detected(config, "s000002")
     else:
-        path = index_dir / "v000002" / "manifest.json"
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-        manifest["format_version"] = 99
-        path.write_text(json.dumps(manifest), encoding="utf-8")
+        with sqlite3.connect(index_dir / "catalog.sqlite") as conn:
+            conn.execute("UPDATE meta SET value = '99' WHERE key = 'format_version'")
+        conn.close()
         assert "format" in assert_detected(config)
+
+
+def test_an_index_of_the_previous_format_says_how_to_rebuild(tmp_path, embedder):
+    index_dir = tmp_path / "index"
+    (index_dir / "v000001").mkdir(parents=True)
+    (index_dir / "CURRENT").write_text("v000001\n", encoding="utf-8")
+    config = Config().with_(index_dir=index_dir)
+    assert "older version of qa" in assert_detected(config)
+    report = ingest_paths([CORPUS], config, rebuild=True, embedder=embedder)
+    assert sorted(report.added) == [MASSIS, NHK] and not (index_dir / "CURRENT").exists()
 
 
 @pytest.mark.parametrize(
@@ -636,16 +861,17 @@ def test_wrong_model_or_settings_is_a_mismatch_with_the_rebuild_command(change, 
 
 def test_ingest_into_a_damaged_index_refuses_without_writing(two_versions, tmp_path, embedder):
     config = copy_index(two_versions, tmp_path / "index")
-    damage(config.index_dir / "v000002" / "vectors.npy", "truncate", config.index_dir / "v000001")
+    damage(config.index_dir / LIVE / "vectors.npy", "truncate", config.index_dir / OTHER)
     new = write_article(tmp_path / "n" / "kiln.txt", "The brick kiln in Ostrava was restored and fired again this week.")
     with pytest.raises(IndexCorruptError, match="--rebuild"):
         ingest_paths([new], config, embedder=embedder)
     assert current_version(config.index_dir) == "v000002" and leftovers(config.index_dir) == []
+    assert sorted(p.name for p in (config.index_dir / "segments").iterdir()) == ["s000001", "s000002"]
 
 
 def test_cli_reports_damage_on_one_line_and_rebuild_recovers(two_versions, tmp_path):
     config = copy_index(two_versions, tmp_path / "index")
-    damage(config.index_dir / "v000002" / "chunks.npy", "truncate", config.index_dir / "v000001")
+    damage(config.index_dir / LIVE / "chunks.npy", "truncate", config.index_dir / OTHER)
     result = run_qa("search", DEMO_QUESTION, "--index", str(config.index_dir))
     assert_clean_exit(result, allowed=(1,))
     assert result.stderr.strip().count("\n") == 0 and "chunks.npy" in result.stderr
@@ -658,19 +884,19 @@ def test_cli_reports_damage_on_one_line_and_rebuild_recovers(two_versions, tmp_p
     assert_searchable(config)
 
 
-@pytest.mark.parametrize("case", ["no CURRENT", "no manifest", "truncated bm25", "orphan next version"])
+@pytest.mark.parametrize("case", ["no catalog", "no segment manifest", "truncated lexical index", "orphan segment"])
 def test_rebuild_recovers_from_any_damage(case, two_versions, tmp_path, embedder):
     config = copy_index(two_versions, tmp_path / "index")
     index_dir = config.index_dir
-    if case == "no CURRENT":
-        (index_dir / "CURRENT").unlink()
-    elif case == "no manifest":
-        (index_dir / "v000002" / "manifest.json").unlink()
-    elif case == "truncated bm25":
-        damage(index_dir / "v000002" / "bm25" / "vocab.index.json", "truncate", index_dir / "v000001")
-    else:  # a complete version folder no CURRENT ever named (a writer killed just after its rename)
-        shutil.copytree(index_dir / "v000002", index_dir / "v000003")
-    with pytest.raises((IndexCorruptError, IndexMismatchError)) if case != "orphan next version" else _no_error():
+    if case == "no catalog":
+        (index_dir / "catalog.sqlite").unlink()
+    elif case == "no segment manifest":
+        (index_dir / LIVE / "segment.json").unlink()
+    elif case == "truncated lexical index":
+        damage(index_dir / LIVE / "lexical.rows.npy", "truncate", index_dir / OTHER)
+    else:  # a complete segment folder no state names (a writer killed just after its rename)
+        shutil.copytree(index_dir / LIVE, index_dir / "segments" / "s000003")
+    with pytest.raises((IndexCorruptError, IndexMismatchError)) if case != "orphan segment" else _no_error():
         open_index(index_dir, config)
     report = ingest_paths([CORPUS], config, rebuild=True, embedder=embedder)
     assert sorted(report.added) == [MASSIS, NHK]
@@ -688,16 +914,20 @@ class _no_error:
 
 
 def test_index_above_the_ann_threshold_opens_and_verifies(tmp_path, embedder):
-    """Past `ann_threshold` chunks the written version holds dense.faiss; it must open like any other."""
+    """Past `ann_threshold` chunks a segment holds dense.faiss (IVF, memory-mapped); it must open,
+    search, merge and be checked like any other."""
     config = Config().with_(index_dir=tmp_path / "index", ann_threshold=4)
     ingest_paths([CORPUS], config, embedder=embedder)
-    live = config.index_dir / current_version(config.index_dir)
+    live = config.index_dir / "segments" / "s000001"
     assert (live / "dense.faiss").exists()
     index = open_index(config.index_dir, config)
-    assert index.dense.ntotal == index.n_chunks
+    assert index.segments[0].ivf.ntotal == index.n_chunks
     assert_searchable(config)
+    remove_documents([MASSIS], config)  # a tombstone: the IVF search must skip its rows
+    qa = QA(config)
+    assert all(h.doc_id == NHK for h in qa.search("Mirzoyan Partnership for Peace", k=20, retriever="dense"))
     copy = copy_index(config, tmp_path / "copy")
-    damage(copy.index_dir / live.name / "dense.faiss", "truncate", live)
+    damage(copy.index_dir / "segments" / "s000001" / "dense.faiss", "truncate", live)
     assert_detected(copy, "dense.faiss")
 
 

@@ -1,0 +1,100 @@
+"""Dense retrieval over segments: exact inner product on a segment's memory-mapped vectors up to
+`Config.ann_threshold` chunks, an IVF-Flat index (faiss, memory-mapped) beyond. Each segment
+returns its best live rows; merging them by score is exact for flat segments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa.config import Config
+
+IVF_FILE = "dense.faiss"
+
+
+def ivf_lists(n: int, config: Config) -> int:
+    """Number of IVF lists for n vectors: `config.ivf_nlist`, or about sqrt(n) as a power of two."""
+    if config.ivf_nlist:
+        return max(1, min(config.ivf_nlist, n))
+    return int(min(max(2 ** round(np.log2(max(n, 1)) / 2), 16), 4096, max(n // 39, 1)))
+
+
+def uses_ivf(n: int, config: Config) -> bool:
+    return n > config.ann_threshold
+
+
+def build_dense_index(vectors: np.ndarray, config: Config):
+    """Exact inner-product search up to `config.ann_threshold` vectors, IVF-Flat beyond.
+
+    The IVF coarse quantizer is k-means over a fixed-seed sample of `ivf_train_per_list`
+    vectors per list, so the same vectors always give the same index; `nprobe` is stored
+    in the written index."""
+    import faiss
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    n, dim = vectors.shape
+    if not uses_ivf(n, config):
+        index = faiss.IndexFlatIP(dim)
+        if n:
+            index.add(vectors)
+        return index
+    nlist = ivf_lists(n, config)
+    quantizer = faiss.IndexFlatIP(dim)
+    index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    index.cp.seed = 1234
+    index.cp.max_points_per_centroid = config.ivf_train_per_list
+    n_train = min(n, nlist * config.ivf_train_per_list)
+    sample = np.sort(np.random.default_rng(1234).choice(n, n_train, replace=False)) if n_train < n else slice(None)
+    index.train(np.ascontiguousarray(vectors[sample], dtype=np.float32))
+    index.add(vectors)
+    index.nprobe = min(config.ivf_nprobe, nlist)
+    return index
+
+
+def read_ivf(path, config: Config):
+    """A written IVF index, memory-mapped (opening costs no read of the vectors)."""
+    import faiss
+
+    index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP)
+    index.nprobe = min(config.ivf_nprobe, index.nlist)
+    return index
+
+
+@dataclass
+class DensePart:
+    """One segment's vectors as seen by one index version."""
+
+    vectors: np.ndarray  # (n, dim) float32, memory-mapped
+    ivf: object | None  # faiss.IndexIVFFlat over the same rows, or None: exact search
+    alive: np.ndarray | None  # bool per row; None: all live
+
+    def top(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        n = len(self.vectors)
+        if n == 0 or k <= 0:
+            return []
+        if self.ivf is not None:
+            import faiss
+
+            params = faiss.SearchParametersIVF(nprobe=int(self.ivf.nprobe))
+            if self.alive is not None:
+                bits = np.packbits(self.alive, bitorder="little")
+                params.sel = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bits))
+            scores, rows = self.ivf.search(query.reshape(1, -1), min(k, n), params=params)
+            return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+        scores = np.asarray(self.vectors) @ query
+        if self.alive is not None:
+            scores = np.where(self.alive, scores, -np.inf)
+        k = min(k, n)
+        top = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(r), float(scores[r])) for r in top if np.isfinite(scores[r])]
+
+
+def dense_top(parts: list[DensePart], query: np.ndarray, k: int) -> list[tuple[int, int, float]]:
+    """The k best (part, row, score) over all parts, best first."""
+    query = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
+    found = [(score, part_no, row) for part_no, part in enumerate(parts) for row, score in part.top(query, k)]
+    found.sort(key=lambda item: (-item[0], item[1], item[2]))
+    return [(part_no, row, score) for score, part_no, row in found[:k]]

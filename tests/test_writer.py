@@ -1,0 +1,241 @@
+"""The index writer: segments and tombstones rank exactly as one index, compaction (manual and past
+`max_segments`), kept states with `qa versions` / `qa rollback`, refusals of writes that would drop
+the index, and clean-up after a killed writer that never touches the live state."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from qa.cli import main
+from qa.config import Config
+from qa.errors import BadInputError
+from qa.index import check_index, current_version, list_versions, open_index
+from qa.pipeline import QA, ingest_paths, remove_documents
+from qa.writer import compact, pick_merge, rollback
+from tests.conftest import CORPUS, MASSIS, NHK
+
+QUESTIONS = [
+    "first NATO secretary general to visit Armenia",
+    "Partnership for Peace program 1994",
+    "Kremlin spokesperson",
+    "Brackenford library roof repairs",
+    "mayor said the library would stay open late",
+]
+
+
+def write_article(path: Path, *paragraphs: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n\n".join(paragraphs) + "\n", encoding="utf-8")
+    return path
+
+
+def town_articles(root: Path, towns: list[str]) -> Path:
+    for n, town in enumerate(towns):
+        write_article(
+            root / f"{town.lower()}.txt",
+            f"The {town} town council opened a new public library on Monday after {n + 3} years of work.",
+            f"Mayor Ellen Varga said the library in {town} would stay open late on weekdays for students.",
+        )
+    return root
+
+
+def segment_names(config: Config) -> list[str]:
+    return [s.name for s in open_index(config.index_dir, config).segments]
+
+
+def rankings(config: Config) -> dict:
+    """Chunk ids and scores of every retriever for QUESTIONS, through a fresh QA."""
+    qa = QA(config)
+    return {
+        (kind, q): [(p.chunk.chunk_id, round(p.score, 5)) for p in qa.search(q, k=8, retriever=kind)]
+        for kind in ("dense", "bm25", "hybrid")
+        for q in QUESTIONS
+    }
+
+
+@pytest.fixture
+def grown_index(bundled_index, embedder, tmp_path) -> Config:
+    """Three ingests (three segments), one article changed (a tombstone and a new row) and one removed."""
+    config = bundled_index.with_(index_dir=tmp_path / "index")
+    shutil.copytree(bundled_index.index_dir, config.index_dir)
+    towns = town_articles(tmp_path / "towns", ["Aldmere", "Brackenford", "Corrowick"])
+    ingest_paths([towns], config, embedder=embedder)
+    write_article(towns / "brackenford.txt", "The Brackenford library closed for repairs to its roof on Friday.")
+    ingest_paths([towns / "brackenford.txt"], config, embedder=embedder)
+    remove_documents(["corrowick"], config)
+    return config
+
+
+def test_segments_with_tombstones_rank_exactly_as_the_compacted_index(grown_index):
+    index = open_index(grown_index.index_dir, grown_index)
+    assert len(index.segments) == 3 and index.state.tombstones  # corpus, towns, the changed article
+    assert [d.doc_id for d in index.documents] == [MASSIS, NHK, "aldmere", "brackenford"]
+    before = rankings(grown_index)
+    assert before[("bm25", "Brackenford library roof repairs")][0][0].startswith("brackenford#")
+    assert not any("corrowick" in cid for ranking in before.values() for cid, _ in ranking)
+
+    assert compact(grown_index.index_dir, grown_index).startswith("compacted 3 segments into 1")
+    index = open_index(grown_index.index_dir, grown_index)
+    assert len(index.segments) == 1 and not index.state.tombstones
+    assert [d.doc_id for d in index.documents] == [MASSIS, NHK, "aldmere", "brackenford"]
+    assert rankings(grown_index) == before  # same chunks, same order, same scores
+    assert check_index(grown_index.index_dir, grown_index).problems == []
+
+
+def test_compact_on_the_command_line(grown_index, capsys):
+    assert main(["compact", "--index", str(grown_index.index_dir)]) == 0
+    assert "compacted 3 segments into 1" in capsys.readouterr().out
+    assert main(["compact", "--index", str(grown_index.index_dir)]) == 0
+    assert "nothing to compact" in capsys.readouterr().out
+
+
+def test_past_max_segments_the_smallest_segments_are_merged(fresh_index, embedder, tmp_path):
+    config = fresh_index.with_(max_segments=3)
+    towns = ["Dunhallow", "Elderbeck", "Fennimoor", "Glastonmere", "Hollowcrest", "Ivybridge"]
+    for town in towns:
+        ingest_paths([town_articles(tmp_path / town, [town])], config, embedder=embedder)
+        assert len(segment_names(config)) <= 3
+    _, versions = list_versions(config.index_dir)
+    assert any(v.action == "compact" for v in versions)
+    qa = QA(config)
+    for town in towns:
+        assert qa.search(f"library in {town}", k=1, retriever="bm25")[0].doc_id == town.lower()
+    assert [d.doc_id for d in qa.documents()][:2] == [MASSIS, NHK]
+
+
+def test_merge_policy_takes_the_smallest_segments_while_they_grow_geometrically():
+    assert pick_merge([100, 5, 5], max_segments=3) == []
+    assert pick_merge([1_000_000, 5, 6, 7, 4], max_segments=4) == [1, 2, 3, 4]
+    assert pick_merge([1_000_000, 900, 1000, 5, 5], max_segments=4) == [3, 4]  # 900 > 5 + 5: not yet
+    assert pick_merge([1_000_000, 900, 1000, 700, 300], max_segments=4) == [1, 2, 3, 4]
+    assert pick_merge([1_000_000, 50_000, 5, 5], max_segments=3) == [2, 3]
+
+
+def test_versions_and_rollback_restore_kept_states(fresh_index, embedder, tmp_path, capsys):
+    index = str(fresh_index.index_dir)
+    ingest_paths([town_articles(tmp_path / "t", ["Jarrowfield"])], fresh_index, embedder=embedder)
+    remove_documents([MASSIS], fresh_index)
+    assert main(["versions", "--index", index]) == 0
+    out = capsys.readouterr().out
+    assert "  v000001 " in out and "  v000002 " in out and "* v000003 " in out and "remove" in out
+
+    assert main(["rollback", "--index", index]) == 0  # to the state before the live one
+    assert "restored v000002 as v000004" in capsys.readouterr().out
+    assert sorted(d.doc_id for d in QA(fresh_index).documents()) == ["jarrowfield", MASSIS, NHK]
+    assert main(["rollback", "v000001", "--index", index]) == 0
+    assert sorted(d.doc_id for d in QA(fresh_index).documents()) == [MASSIS, NHK]
+    assert main(["rollback", "v000003", "--index", index]) == 0  # a rollback can be undone too
+    assert sorted(d.doc_id for d in QA(fresh_index).documents()) == ["jarrowfield", NHK]
+
+    assert main(["rollback", "v000099", "--index", index]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no kept state 'v000099'" in err and "kept: v000002, v000003" in err
+    assert check_index(fresh_index.index_dir, fresh_index).problems == []
+
+
+def test_rebuild_from_a_typo_is_refused_and_changes_nothing(fresh_index, capsys):
+    """`qa ingest TYPO --rebuild` used to publish an empty index, and the next write deleted the old one."""
+    before = current_version(fresh_index.index_dir)
+    assert main(["ingest", "TYPO", "--rebuild", "--index", str(fresh_index.index_dir)]) == 1
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "refusing to rebuild" in errors[0] and "TYPO" in errors[0]
+    assert current_version(fresh_index.index_dir) == before
+    assert sorted(d.doc_id for d in QA(fresh_index).documents()) == [MASSIS, NHK]
+    with pytest.raises(BadInputError, match="refusing to rebuild the index from nothing"):
+        from qa.index import update_index
+
+        update_index(fresh_index.index_dir, [], fresh_index, rebuild=True)
+
+
+def test_rebuild_that_would_drop_most_documents_needs_force(fresh_index, embedder, tmp_path):
+    ingest_paths([town_articles(tmp_path / "t", ["Kestrelton", "Larkspur"])], fresh_index, embedder=embedder)
+    one = town_articles(tmp_path / "one", ["Kestrelton"])
+    with pytest.raises(BadInputError, match="would drop 3 of the 4 indexed documents.*--force"):
+        ingest_paths([one], fresh_index, rebuild=True, embedder=embedder)
+    assert len(QA(fresh_index).documents()) == 4
+    report = ingest_paths([one], fresh_index, rebuild=True, embedder=embedder, force=True)
+    assert report.total_documents == 1
+    rollback(fresh_index.index_dir, fresh_index)  # the previous state is kept
+    assert len(QA(fresh_index).documents()) == 4
+
+
+def test_old_states_are_collected_but_never_the_live_one(fresh_index, embedder, tmp_path):
+    config = fresh_index.with_(keep_versions=2)
+    for town in ["Aldmere", "Brackenford", "Corrowick"]:
+        ingest_paths([town_articles(tmp_path / town, [town])], config, embedder=embedder)
+    live, versions = list_versions(config.index_dir)
+    assert [v.name for v in versions] == ["v000003", "v000004"] and live == "v000004"
+    rollback(config.index_dir, config, "v000003")  # back to the older kept state ...
+    for town in ["Dunhallow", "Elderbeck"]:  # ... then more writes collect old states again
+        ingest_paths([town_articles(tmp_path / town, [town])], config, embedder=embedder)
+    assert sorted(d.doc_id for d in QA(config).documents()) == sorted(
+        [MASSIS, NHK, "aldmere", "brackenford", "dunhallow", "elderbeck"]
+    )
+    report = check_index(config.index_dir, config)
+    assert report.problems == []
+    on_disk = {p.name for p in (config.index_dir / "segments").iterdir()}
+    live, versions = list_versions(config.index_dir)
+    assert on_disk == {s for v in versions for s in v.segments}
+
+
+def test_leftovers_of_a_killed_writer_are_cleared_and_the_live_state_kept(fresh_index, embedder, tmp_path):
+    """A writer killed after renaming its segment into place, before the catalog named it, leaves
+    an orphan; the next write clears it (and `.tmp-*` leftovers) and keeps every live document."""
+    segments = fresh_index.index_dir / "segments"
+    shutil.copytree(segments / "s000001", segments / "s000007")  # renamed, never committed
+    (fresh_index.index_dir / ".tmp-s000008-999999").mkdir()  # half written
+    (fresh_index.index_dir / ".tmp-catalog-999999.sqlite").write_bytes(b"half a catalog")
+    assert [d.doc_id for d in QA(fresh_index).documents()] == [MASSIS, NHK]  # readers ignore them
+    ingest_paths([town_articles(tmp_path / "t", ["Ivybridge"])], fresh_index, embedder=embedder)
+    names = sorted(p.name for p in fresh_index.index_dir.iterdir())
+    assert not [n for n in names if n.startswith(".tmp-")], names
+    conn = sqlite3.connect(fresh_index.index_dir / "catalog.sqlite")
+    known = {row[0] for row in conn.execute("SELECT name FROM segment")}
+    conn.close()
+    assert {p.name for p in segments.iterdir()} == known
+    assert [d.doc_id for d in QA(fresh_index).documents()] == [MASSIS, NHK, "ivybridge"]
+    assert check_index(fresh_index.index_dir, fresh_index).problems == []
+
+
+def test_documents_keep_every_field(fresh_index, embedder, tmp_path):
+    """Documents are stored whole (every dataclass field), so fields added later persist."""
+    path = tmp_path / "wire.jsonl"
+    path.write_text('{"title": "Ferry strike", "text": "The ferry to Tallinn will not sail this week, the union said.", '
+                    '"url": "https://example.org/ferry", "date": "2024-03-02"}\n', encoding="utf-8")
+    ingest_paths([path], fresh_index, embedder=embedder)
+    index = open_index(fresh_index.index_dir, fresh_index)
+    doc = index.documents[-1]
+    stored = open_index(fresh_index.index_dir, fresh_index).document(index.n_chunks - 1)
+    assert stored == doc and stored.url == "https://example.org/ferry" and stored.date == "2024-03-02"
+    assert stored.content_hash and isinstance(stored.meta, dict)
+
+
+class CountingEmbedder:
+    """Random unit vectors of the model's size; counts the calls (no model loaded)."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def encode_passages(self, texts, show_progress=False):
+        import numpy as np
+
+        self.calls += 1
+        v = np.random.default_rng(self.calls).standard_normal((len(texts), 384)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_a_long_ingest_also_publishes_every_segment_seconds(tmp_path):
+    """Past `segment_seconds` since the last publish, what is embedded is published (here: after
+    every document), so a killed ingest loses at most that many minutes."""
+    towns = town_articles(tmp_path / "t", [f"Town{chr(97 + i)}{chr(97 + j)}" for i in range(3) for j in range(4)])
+    config = Config().with_(index_dir=tmp_path / "index", batch_size=1, segment_seconds=0, max_segments=100)
+    embedder = CountingEmbedder()
+    report = ingest_paths([towns], config, embedder=embedder)
+    assert embedder.calls == 3 and report.segments_published == 12  # 12 one-chunk articles, 4 per call
+    assert len(segment_names(config)) == 12
+    assert len(list_versions(config.index_dir)[1]) == 1  # intermediate states of one write are not kept
