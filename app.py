@@ -25,7 +25,7 @@ import gradio as gr
 
 from qa.answer import default_threshold
 from qa.config import RETRIEVERS, Config
-from qa.documents import Answer, Passage
+from qa.documents import Answer, Passage, SkippedFile
 from qa.errors import QAError
 from qa.index import current_version
 from qa.ingest import SUPPORTED_SUFFIXES
@@ -254,8 +254,8 @@ class ChatApp:
         try:
             print(f"No index at {self.config.index_dir}: building it from {corpus} (first start) ...", flush=True)
             report = ingest_paths([corpus], self.config, progress=True, embedder=self.qa.embedder)
-            for line in report.skipped:
-                print(line, file=sys.stderr)
+            for skipped in report.skipped:
+                print(skipped.message(), file=sys.stderr)
             print(f"Index ready: {report.summary()} ({self.config.index_dir})", flush=True)
         except QAError as e:
             self.build_error = str(e)
@@ -279,7 +279,7 @@ class ChatApp:
             index = self.qa.index()
         except QAError as e:
             return f"{html.escape(str(e))}. Upload articles in the **Articles** tab to start one."
-        return f"Index `{where}`: {index.n_documents} articles, {index.n_chunks} passages."
+        return f"Index `{where}`: {_count(index.n_documents, 'article')}, {_count(index.n_chunks, 'passage')}."
 
     def _wait_for_first_build(self) -> str | None:
         """Block until the first index build (if any) is done; a message if it never finishes."""
@@ -326,16 +326,18 @@ class ChatApp:
 
     def ask_json(self, question: str, k: int | None = None, retriever: str | None = None,
                  threshold: float | None = None, since: str | None = None, until: str | None = None) -> dict:
+        # A refused request is the caller's mistake: a clear message back, no traceback on the server.
         if retriever is not None and retriever not in RETRIEVERS:
-            raise gr.Error(f"unknown retriever {retriever!r}; choose one of {', '.join(RETRIEVERS)}")
+            raise gr.Error(f"unknown retriever {retriever!r}; choose one of {', '.join(RETRIEVERS)}",
+                           print_exception=False)
         waited = self._wait_for_first_build()
         if waited is not None:
-            raise gr.Error(waited)
-        try:
-            return self.qa.ask(question or "", k=int(k) if k else None, retriever=retriever or None,
-                               threshold=threshold, since=since or None, until=until or None).to_dict()
+            raise gr.Error(waited, print_exception=False)
+        try:  # the library checks the question, k (1..50) and the threshold (0..1)
+            return self.qa.ask(question, k=k, retriever=retriever or None, threshold=threshold,
+                               since=since or None, until=until or None).to_dict()
         except QAError as e:
-            raise gr.Error(str(e)) from None
+            raise gr.Error(str(e), print_exception=False) from None
 
     # -- search
 
@@ -377,61 +379,71 @@ class ChatApp:
 
     def upload(self, files, progress=gr.Progress(track_tqdm=True)):
         """Copy the uploads to `<index>/uploads/` (a stable source, so uploading a file again updates
-        it) and ingest them; bad files are reported and leave the index unchanged."""
-        reply = self._wait_for_first_build()
-        if reply is not None:
-            return reply
-        paths = [Path(f if isinstance(f, str) else getattr(f, "name", f)) for f in (files or [])]
+        it) and ingest them. Two files of the same name are both kept; a file that gives no article
+        is reported and leaves the uploads folder and the index as they were; the server's staged
+        copies are deleted."""
+        paths = list(dict.fromkeys(Path(f if isinstance(f, str) else getattr(f, "name", f)) for f in (files or [])))
         if not paths:
             return "Choose one or more files first (.txt, .md, .html, .json or .jsonl)."
+        try:
+            reply = self._wait_for_first_build()
+            if reply is not None:
+                return reply
+            with self._write_lock:
+                return self._ingest_uploads(paths, progress)
+        finally:
+            _delete_staged(paths)
+
+    def _ingest_uploads(self, paths: list[Path], progress) -> str:
         messages: list[str] = []
-        staged: list[tuple[Path, str, bytes | None]] = []
-        with self._write_lock:
-            progress(0.05, desc="Reading files")
-            self.upload_dir.mkdir(parents=True, exist_ok=True)
-            for p in paths:
-                name = p.name
-                if p.suffix.lower() not in SUPPORTED_SUFFIXES:
-                    messages.append(f"{name}: unsupported file type; use {', '.join(UPLOAD_TYPES)}")
-                    continue
-                target = self.upload_dir / name
-                existed = target.exists()
-                backup = target.read_bytes() if existed else None
-                try:
-                    shutil.copyfile(p, target)
-                except OSError as e:
-                    messages.append(f"{name}: cannot be read ({e.strerror or e})")
-                    continue
-                staged.append((target, name, backup))
-            if not staged:
-                return "\n".join(messages + ["Nothing was added; the index is unchanged."])
-            progress(0.2, desc="Cleaning, chunking and embedding")
+        staged: list[tuple[Path, bytes | None]] = []  # (copy in uploads/, what it replaced)
+        shown: dict[Path, str] = {}  # copy in uploads/ -> the name the user knows it by
+        progress(0, desc="Reading files")
+        self.upload_dir.mkdir(parents=True, exist_ok=True)
+        taken: set[str] = set()
+        for p in paths:
+            if p.suffix.lower() not in SUPPORTED_SUFFIXES:
+                messages.append(SkippedFile(p.name, f"unsupported file type; use {', '.join(UPLOAD_TYPES)}").message())
+                continue
+            name = _free_name(p.name, taken)
+            taken.add(name)
+            target = (self.upload_dir / name).resolve()
+            backup = target.read_bytes() if target.exists() else None
             try:
-                report = ingest_paths([t for t, _, _ in staged], self.config, embedder=self.qa.embedder,
-                                      progress=True)
-            except QAError as e:
-                self._restore(staged)
-                return "\n".join(messages + [f"Error: {e}", "Nothing was added; the index is unchanged."])
-            except Exception as e:  # noqa: BLE001
-                traceback.print_exc()
-                self._restore(staged)
-                return "\n".join(messages + [f"Error: unexpected {type(e).__name__}: {e}; the index is unchanged."])
-            progress(1.0, desc="Done")
-        skipped_names = set()
-        for line in report.skipped:
-            for target, name, backup in staged:
-                if str(target) in line or str(target.resolve()) in line:
-                    skipped_names.add(name)
-                    line = line.replace(str(target.resolve()), name).replace(str(target), name)
-            messages.append(f"Skipped: {line}")
-        self._restore([s for s in staged if s[1] in skipped_names])
+                shutil.copyfile(p, target)
+            except OSError as e:
+                messages.append(SkippedFile(p.name, f"cannot be read ({e.strerror or e})").message())
+                continue
+            staged.append((target, backup))
+            shown[target] = p.name if name == p.name else f"{p.name} (kept as {name})"
+        if not staged:
+            return "\n".join(messages + ["Nothing was added; the index is unchanged."])
+        try:
+            report = ingest_paths([t for t, _ in staged], self.config, embedder=self.qa.embedder, progress=True)
+        except QAError as e:
+            self._restore(staged)
+            return "\n".join(messages + [f"Error: {e}", "Nothing was added; the index is unchanged."])
+        except Exception as e:  # noqa: BLE001
+            traceback.print_exc()
+            self._restore(staged)
+            return "\n".join(messages + [f"Error: unexpected {type(e).__name__}: {e}; the index is unchanged."])
+        progress(1.0, desc="Done")
+        for skipped in report.skipped:
+            path = Path(skipped.path).resolve()
+            messages.append(replace(skipped, path=shown.get(path, path.name)).message())
+        # A staged file that none of this run's documents came from is put back as it was
+        # (a document's source is its file, or "file#N" for a record of a JSON file).
+        ids = {*report.added, *report.updated, *report.unchanged}
+        sources = {d.source for d in self.qa.documents() if d.doc_id in ids}
+        used = {t for t, _ in staged for source in sources if source == str(t) or source.startswith(f"{t}#")}
+        self._restore([s for s in staged if s[0] not in used])
         for label, ids in (("added", report.added), ("updated", report.updated), ("unchanged", report.unchanged)):
             if ids:
-                messages.append(f"{label.capitalize()}: {', '.join(ids)}")
+                messages.append(f"{label.capitalize()}: {', '.join(ids)}.")
         if not (report.added or report.updated):
             messages.append("Nothing new was added; the index is unchanged.")
         messages.append(
-            f"The index holds {report.total_documents} articles, {report.total_chunks} passages; "
+            f"The index holds {_count(report.total_documents, 'article')}, {_count(report.total_chunks, 'passage')}; "
             "new questions see them."
         )
         return "\n".join(messages)
@@ -439,7 +451,7 @@ class ChatApp:
     @staticmethod
     def _restore(staged) -> None:
         """Put back what an upload overwrote, so a bad file leaves the uploads folder as it was."""
-        for target, _name, backup in staged:
+        for target, backup in staged:
             try:
                 if backup is None:
                     target.unlink(missing_ok=True)
@@ -459,7 +471,36 @@ class ChatApp:
                 report = remove_documents(list(doc_ids), self.config)
         except QAError as e:
             return f"Error: {e}"
-        return f"Removed: {', '.join(report.removed)}. The index holds {report.total_documents} articles."
+        return f"Removed: {', '.join(report.removed)}. The index holds {_count(report.total_documents, 'article')}."
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _free_name(name: str, taken: set[str]) -> str:
+    """`name`, or "name-2.txt", "name-3.txt", ... when this upload already has a file of that name."""
+    stem, suffix, n = Path(name).stem, Path(name).suffix, 1
+    while name in taken:
+        n += 1
+        name = f"{stem}-{n}{suffix}"
+    return name
+
+
+def _delete_staged(paths: list[Path]) -> None:
+    """Delete the copies Gradio staged for an upload (only files inside its upload folder)."""
+    from gradio.utils import get_upload_folder
+
+    staging = Path(get_upload_folder()).resolve()
+    for p in paths:
+        try:
+            p = p.resolve()
+            if staging in p.parents:
+                p.unlink(missing_ok=True)
+                if p.parent != staging and not any(p.parent.iterdir()):
+                    p.parent.rmdir()
+        except OSError:
+            pass
 
 
 # ---------------------------------------------------------------- the UI
@@ -469,7 +510,8 @@ def build_app(config: Config, build_from: Path | None = None) -> gr.Blocks:
     """The Gradio app over the index at `config.index_dir`. With `build_from`, a missing index is
     built from that folder in the background while the app shows the progress."""
     app = ChatApp(config, build_from)
-    with gr.Blocks(title="News QA") as demo:
+    # Staged uploads are deleted after each upload; this sweeps the ones never submitted (hourly).
+    with gr.Blocks(title="News QA", delete_cache=(3600, 3600)) as demo:
         gr.Markdown("## News QA\nAsk questions about the indexed news articles. "
                     "Answers are copied from the articles, with their sources.")
         status = gr.Markdown(app.status(), elem_id="qa-status")
@@ -582,7 +624,10 @@ def build_app(config: Config, build_from: Path | None = None) -> gr.Blocks:
 
 
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, **kwargs):
-    """Start `demo` with the app's stylesheet; returns what `Blocks.launch` returns."""
+    """Start `demo` with the app's stylesheet and the upload size limit of its config
+    (`Config.max_file_bytes`, enforced by the server while the file arrives); returns what
+    `Blocks.launch` returns."""
+    kwargs.setdefault("max_file_size", demo.qa_app.config.max_file_bytes)
     return demo.launch(server_name=host, server_port=port, css=CSS, theme=gr.themes.Soft(),
                        footer_links=["api"], **kwargs)
 

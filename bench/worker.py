@@ -112,7 +112,7 @@ def stage_ingest(args) -> dict:
     warm_s = time.perf_counter() - t
 
     timers = Timers()
-    timers.wrap(qa.pipeline, "read_file")
+    timers.wrap(qa.pipeline, "read_documents", "read_file")  # read + clean every file
     timers.wrap(qa.chunk, "chunk_document")
     timers.wrap(qa.writer, "build_postings")
     timers.wrap(embedder, "encode_passages")

@@ -27,24 +27,6 @@ def _config(args: argparse.Namespace) -> Config:
     return Config().with_(**changes)
 
 
-def _question_text(text: str) -> str:
-    """Bytes that are not UTF-8 reach argv and stdin as lone surrogates, which the tokenizer
-    rejects: decode them as cp1252 (as input files are), else replace them."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        pass
-    try:
-        raw = text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "replace").decode("utf-8")
-    try:
-        return raw.decode("cp1252")
-    except UnicodeDecodeError:
-        return raw.decode("utf-8", "replace")
-
-
 def _mark(text: str, marks: tuple[tuple[int, int], ...]) -> str:
     """`text` with each (start, end) span wrapped: reverse video on a terminal, [[...]] otherwise."""
     on, off = ("\033[1;7m", "\033[0m") if sys.stdout.isatty() else ("[[", "]]")
@@ -56,12 +38,15 @@ def _mark(text: str, marks: tuple[tuple[int, int], ...]) -> str:
 
 
 def _source_line(p: Passage) -> str:
-    parts = [p.title]
-    if p.date:
-        parts.append(p.date)
-    if p.url:
-        parts.append(p.url)
+    """Headline | publisher | date | link  (doc id)."""
+    parts = [p.title] + [part for part in (p.publisher, p.date, p.url) if part]
     return " | ".join(parts) + f"  (doc {p.doc_id})"
+
+
+def _shorten(text: str, width: int) -> str:
+    """A headline cut at a word boundary for a one-line listing (the index keeps it whole)."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1].rsplit(" ", 1)[0] + "…"
 
 
 def _indent(text: str, prefix: str = "    ") -> str:
@@ -113,8 +98,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         from qa.pipeline import ingest_paths
 
         report = ingest_paths(paths, config, rebuild=args.rebuild, progress=True, force=args.force)
-    for line in report.skipped:
-        print(line, file=sys.stderr)
+    for skipped in report.skipped:
+        print(skipped.message(), file=sys.stderr)
     print(report.summary() + f" ({config.index_dir})")
     return 1 if report.skipped else 0
 
@@ -123,7 +108,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from qa.pipeline import QA
 
     config = _config(args)
-    passages = QA(config).search(_question_text(args.question), k=args.k, since=args.since, until=args.until)
+    passages = QA(config).search(args.question, k=args.k, since=args.since, until=args.until)
     if args.json:
         print(json.dumps([p.to_dict() for p in passages], ensure_ascii=False, indent=1))
         return 0
@@ -150,7 +135,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     for question in questions:
         if args.question == "-" and not question:
             continue
-        answer = qa.ask(_question_text(question), k=args.k, threshold=args.threshold, since=args.since,
+        answer = qa.ask(question, k=args.k, threshold=args.threshold, since=args.since,
                         until=args.until)
         asked += 1
         if args.json:
@@ -172,9 +157,11 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([{"doc_id": k, **v} for k, v in docs.items()], ensure_ascii=False, indent=1))
         return 0
-    for doc_id, info in docs.items():
-        print(f"{doc_id}\t{info['chunks']} chunks\t{info.get('date') or '-'}\t{info['title']}")
-    print(f"{len(docs)} documents, {index.n_chunks} chunks ({config.index_dir}, {index.version})")
+    for doc in index.documents:
+        chunks = docs[doc.doc_id]["chunks"]
+        print(f"{doc.doc_id}\t{chunks} chunk{'s' * (chunks != 1)}\t{doc.date or '-'}\t{doc.publisher or '-'}\t"
+              f"{_shorten(doc.title, 100)}")
+    print(f"{len(docs)} document{'s' * (len(docs) != 1)}, {index.n_chunks} chunks ({config.index_dir}, {index.version})")
     return 0
 
 

@@ -33,6 +33,7 @@ class Config:
     # Retrieval.
     retriever: str = "hybrid"  # dense | bm25 | hybrid
     top_k: int = 5
+    max_top_k: int = 50  # the most passages a question may ask for (the app's /ask refuses more)
     rrf_k: int = 60
     # Exact (flat inner product) search up to `ann_threshold` passages; beyond it an IVF-Flat
     # index: `ivf_nlist` k-means lists (0: about sqrt(n), a power of two, 1024 at 1M), trained

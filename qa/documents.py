@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 
@@ -18,6 +19,29 @@ class Document:
     meta: dict[str, str] = field(default_factory=dict)  # other lifted metadata (ID, Category, ...)
     content_hash: str = ""
     publisher: str | None = None  # og:site_name, a metadata line, or the URL's host
+
+
+def quote_name(name: str) -> str:
+    """A file name in double quotes with escapes, so a newline or a quote in it cannot break the
+    one-line message it appears in."""
+    readable = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return json.dumps(readable, ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """An input left out of the index, and why: a file or folder, or one record of a JSON file."""
+
+    path: str  # the file or folder as named
+    reason: str  # a clause: "the file is empty"
+    record: str = ""  # ":3" for line 3 of a JSON Lines file, "#2" for item 2 of a JSON array; "" for the file
+
+    @property
+    def source(self) -> str:
+        return self.path + self.record
+
+    def message(self) -> str:
+        return f"Skipped {quote_name(self.source)}: {self.reason.rstrip('.')}."
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import numpy as np
 from qa.catalog import CATALOG, Catalog, CatalogError, CatalogFormatError, DocRecord, Version
 from qa.config import Config
 from qa.dense import DensePart, dense_top
-from qa.documents import Chunk, Document
+from qa.documents import Chunk, Document, SkippedFile
 from qa.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError
 from qa.lexical import LexicalPart, bm25_top
 from qa.segment import CHUNK_DTYPE, Segment, SegmentError, check_segment, chunk_crc, open_segment, segment_bytes  # noqa: F401
@@ -47,18 +47,27 @@ class IngestReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # one message per skipped file
+    skipped: list[SkippedFile] = field(default_factory=list)  # files, folders and records left out
     chunks_added: int = 0
     total_documents: int = 0
     total_chunks: int = 0
     segments_published: int = 0
 
     def summary(self) -> str:
-        return (
-            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
-            f"{len(self.removed)} removed, {len(self.skipped)} skipped; {self.chunks_added} chunks embedded; "
-            f"index holds {self.total_documents} documents, {self.total_chunks} chunks"
-        )
+        """One sentence: what changed (counts that are not zero; the ids removed), then what the index holds."""
+        done = [f"{len(ids)} {label}" for ids, label in (
+            (self.added, "added"), (self.updated, "updated"), (self.unchanged, "unchanged"), (self.skipped, "skipped")
+        ) if ids]
+        if self.removed:
+            done.insert(0, f"{len(self.removed)} removed ({', '.join(self.removed)})")
+        if self.chunks_added:
+            done.append(f"{_count(self.chunks_added, 'chunk')} embedded")
+        held = f"the index holds {_count(self.total_documents, 'document')}, {_count(self.total_chunks, 'chunk')}"
+        return f"{', '.join(done) or 'Nothing to do'}; {held}"
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 class WriterLock:

@@ -5,33 +5,25 @@ The CLI, the app and the evaluation call these functions and only format their r
 
 from __future__ import annotations
 
+import math
+import numbers
 import threading
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 from qa.config import Config
-from qa.documents import Answer, Document, Passage
+from qa.documents import Answer, Document, Passage, SkippedFile, quote_name
 from qa.errors import BadInputError
 from qa.index import IngestReport, LoadedIndex, current_version, open_index, update_index
-from qa.ingest import expand_paths, make_document, read_file, source_doc_id
+from qa.ingest import read_documents
+from qa.readers import repair_surrogates
 
 
-def file_documents(path: Path, config: Config) -> list[Document]:
-    """The cleaned documents of one file (one per JSON/JSONL record). Raises BadInputError."""
-    documents = []
-    for source, article in read_file(path, config):
-        # Absolute paths: the same file named as `corpus` or `./corpus` is one source.
-        file_part, hash_sign, record = source.partition("#")
-        source = str(Path(file_part).resolve()) + hash_sign + record
-        documents.append(make_document(source_doc_id(source), source, article))
-    return documents
-
-
-def refuse_empty_rebuild(documents: list[Document], skipped: list[str], rebuild: bool, config: Config) -> None:
+def refuse_empty_rebuild(documents: list[Document], skipped: list[SkippedFile], rebuild: bool, config: Config) -> None:
     """`qa ingest TYPO --rebuild` must not replace an index with nothing."""
     if rebuild and not documents:
-        first = skipped[0].removeprefix("skipped ") if skipped else ""
+        first = f"{quote_name(skipped[0].source)}: {skipped[0].reason}" if skipped else ""
         reasons = f" ({first}{f' and {len(skipped) - 1} more' if len(skipped) > 1 else ''})" if skipped else ""
         raise BadInputError(
             f"{config.index_dir}: refusing to rebuild the index from nothing: no readable article in the given "
@@ -46,18 +38,11 @@ def ingest_paths(
     """Read, check and clean every file under `paths`, then add them to the index, publishing
     a segment every `Config.segment_chunks` chunks (a killed ingest keeps those; rerun it).
 
-    Bad files are reported in `report.skipped` (one line each) and never reach the index.
+    Bad files, folders and records are reported in `report.skipped` (`SkippedFile`s: the path, the
+    record, the reason) and never reach the index. With `progress`, every long stage (reading,
+    chunking, embedding, writing) shows a tqdm bar with an ETA.
     """
-    from tqdm import tqdm
-
-    files, missing = expand_paths(paths)
-    skipped = [m.message() for m in missing]
-    documents: list[Document] = []
-    for path in tqdm(files, desc="reading", unit="file", disable=not progress or len(files) < 20):
-        try:
-            documents += file_documents(path, config)
-        except BadInputError as e:
-            skipped.append(f"skipped {e}")
+    documents, skipped = read_documents(paths, config, progress)
     refuse_empty_rebuild(documents, skipped, rebuild, config)
     if not documents:
         report = IngestReport(skipped=skipped)
@@ -104,7 +89,7 @@ class QA:
 
     def _question(self, question: str) -> str:
         # The model reads at most 256 word pieces; a huge paste only slows BM25 down.
-        return " ".join(str(question).split())[: self.config.max_question_chars]
+        return " ".join(checked_question(question).split())[: self.config.max_question_chars]
 
     def search(
         self,
@@ -120,6 +105,7 @@ class QA:
         from qa.news import DateRange, NewsRetriever, asks_for_latest
         from qa.retrieve import make_retriever
 
+        k = checked_k(k, self.config)
         dates = DateRange.parse(since, until)
         question = self._question(question)
         if not question:
@@ -130,7 +116,7 @@ class QA:
         recent = asks_for_latest(question)
         if dates or recent:
             found = NewsRetriever(found, index, dates, recent, self.config.recency_margin)
-        return found.search(question, k or self.config.top_k)
+        return found.search(question, k)
 
     @property
     def reader(self):
@@ -150,8 +136,45 @@ class QA:
         since: str | date | None = None,
         until: str | date | None = None,
     ) -> Answer:
-        original = question
-        question = self._question(question)
+        original = checked_question(question)
+        k, threshold = checked_k(k, self.config), checked_threshold(threshold)
+        question = self._question(original)
         passages = self.search(question, k, retriever, since, until) if question else []
         answer = self.reader.answer(question, passages, threshold=threshold)
         return replace(answer, question=original)
+
+
+def checked_question(question: object) -> str:
+    """The question as text: None is empty; lone surrogates (bytes that were not UTF-8) are
+    repaired as input files are decoded; anything else that is not text is refused."""
+    if question is None:
+        return ""
+    if not isinstance(question, str):
+        raise BadInputError(f"the question must be text, not {type(question).__name__}")
+    return repair_surrogates(question)
+
+
+def checked_k(k: object, config: Config) -> int:
+    """The number of passages: `config.top_k` when None, else a whole number in 1..config.max_top_k."""
+    if k is None:
+        return config.top_k
+    if isinstance(k, numbers.Real) and not isinstance(k, bool) and math.isfinite(k) and int(k) == k:
+        if 1 <= k <= config.max_top_k:
+            return int(k)
+    raise BadInputError(f"k (the number of passages) must be a whole number from 1 to {config.max_top_k}, "
+                        f"not {_shown(k)}")
+
+
+def checked_threshold(threshold: object) -> float | None:
+    """The abstention threshold: None (the configured one) or a finite number in 0..1."""
+    if threshold is None:
+        return None
+    if isinstance(threshold, numbers.Real) and not isinstance(threshold, bool) and math.isfinite(threshold):
+        if 0.0 <= threshold <= 1.0:
+            return float(threshold)
+    raise BadInputError(f"the threshold must be a number from 0 to 1, not {_shown(threshold)}")
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.config import Config
-from qa.documents import Chunk, Document
+from qa.documents import Chunk, Document, SkippedFile
 from qa.errors import BadInputError
 from qa.index import IngestReport
 
@@ -40,14 +40,12 @@ def _require_ray():
 
 
 def _read_rows(row: dict, config: Config) -> list[dict]:
-    """One file -> its documents (JSON) or one skip message (a Ray Data flat_map task)."""
-    from qa.pipeline import file_documents
+    """One file -> a row per document and a row per part left out, as JSON (a Ray Data flat_map task)."""
+    from qa.ingest import file_documents
 
-    try:
-        return [{"document": json.dumps(asdict(d), ensure_ascii=False), "skipped": ""}
-                for d in file_documents(Path(row["path"]), config)]
-    except BadInputError as e:
-        return [{"document": "", "skipped": f"skipped {e}"}]
+    documents, skipped = file_documents(Path(row["path"]), config)
+    return [{"document": json.dumps(asdict(d), ensure_ascii=False), "skipped": ""} for d in documents] + [
+        {"document": "", "skipped": json.dumps(asdict(s), ensure_ascii=False)} for s in skipped]
 
 
 class _ChunkAndEmbed:
@@ -108,14 +106,13 @@ def ingest_paths_ray(
     from qa.update import update_index
 
     ray = _connect(address, workers, progress)
-    files, missing = expand_paths(paths)
-    skipped = [m.message() for m in missing]
+    files, skipped = expand_paths(paths)
     documents: list[Document] = []
     if files:
         rows = ray.data.from_items([{"path": str(p)} for p in files]).flat_map(_read_rows, fn_kwargs={"config": config})
         for row in rows.iter_rows():
             if row["skipped"]:
-                skipped.append(row["skipped"])
+                skipped.append(SkippedFile(**json.loads(row["skipped"])))
             else:
                 documents.append(Document(**json.loads(row["document"])))
     refuse_empty_rebuild(documents, skipped, rebuild, config)

@@ -132,7 +132,7 @@ def chunk_and_embed(docs: list[Document], embedder, config: Config, show_progres
         embedder = Embedder(config)
     chunked = [
         (doc, chunk_document(doc, config))
-        for doc in tqdm(docs, desc="chunking", unit="doc", disable=not show_progress or len(docs) < 20)
+        for doc in tqdm(docs, desc="chunking", unit="doc", delay=1.0, disable=not show_progress)
     ]
     total = sum(len(chunks) for _, chunks in chunked)
     step = max(1, config.batch_size * 4)

@@ -99,6 +99,7 @@ def test_ask_endpoint_returns_the_cli_json(served, capsys):
     assert NHK in cited
     nhk = next(c for c in result["citations"] if c["doc_id"] == NHK)
     assert nhk["url"].startswith("https://www3.nhk.or.jp/") and nhk["date"] and nhk["title"]
+    assert nhk["publisher"] == "nhk.or.jp" and nhk["title"].startswith("NATO Secretary General Jens Stoltenberg")
 
     from qa.cli import main as cli_main
 
@@ -111,7 +112,7 @@ def test_ask_endpoint_settings(served):
     few = client.predict(NATO_Q, 2, "bm25", 0.0, api_name="/ask")
     _check_shape(few, NATO_Q)
     assert 1 <= len(few["passages"]) <= 2
-    strict = client.predict(NATO_Q, None, "dense", 1.01, api_name="/ask")
+    strict = client.predict(NATO_Q, None, "dense", 1.0, api_name="/ask")
     _check_shape(strict, NATO_Q)
     assert strict["answer"] is None and strict["passages"]
 
@@ -141,6 +142,56 @@ def test_odd_questions_get_a_sensible_reply(served, question):
         assert "don't say" in history[1]["content"]
 
 
+@pytest.mark.parametrize(
+    "k, threshold, message",
+    [
+        (-5, None, "from 1 to 50"),
+        (0, None, "from 1 to 50"),
+        (10**9, None, "from 1 to 50"),
+        (2.5, None, "from 1 to 50"),
+        (None, 1.5, "from 0 to 1"),
+        (None, -0.1, "from 0 to 1"),
+    ],
+)
+def test_ask_endpoint_refuses_bad_settings_with_a_clear_message(served, capfd, k, threshold, message):
+    client, _, _ = served
+    capfd.readouterr()
+    with pytest.raises(Exception, match=message):
+        client.predict(NATO_Q, k, None, threshold, api_name="/ask")
+    assert "Traceback" not in "".join(capfd.readouterr())
+
+
+def test_ask_endpoint_refuses_strings_for_numbers(served, capfd):
+    """Strings past the client: a raw call to the queue's HTTP API."""
+    import httpx
+
+    client, chat, _ = served
+    capfd.readouterr()
+    for k, threshold in (("5", None), (None, "0.3"), ("lots", None), ([], None), (None, float("nan"))):
+        with pytest.raises(Exception, match="must be"):
+            chat.ask_json(NATO_Q, k, None, threshold)
+        body = json.dumps({"data": [NATO_Q, k, None, threshold, None, None]})  # NaN as the literal Python's json writes
+        reply = httpx.post(f"{client.src.rstrip('/')}/gradio_api/call/ask", content=body,
+                           headers={"Content-Type": "application/json"}, timeout=30)
+        event = reply.json()["event_id"]
+        stream = httpx.get(f"{client.src.rstrip('/')}/gradio_api/call/ask/{event}", timeout=60).text
+        assert "event: error" in stream and "must be" in stream, stream
+    assert "Traceback" not in "".join(capfd.readouterr())
+
+
+def test_ask_endpoint_repairs_lone_surrogates(served):
+    import httpx
+
+    client, chat, _ = served
+    question = "Who visited Armenia? caf\udce9"  # the byte 0xE9 that was not UTF-8
+    assert chat.ask_json(question)["question"] == "Who visited Armenia? café"
+    body = json.dumps({"data": [question, None, None, None, None, None]})  # ASCII JSON, the surrogate as an escape
+    event = httpx.post(f"{client.src.rstrip('/')}/gradio_api/call/ask", content=body,
+                       headers={"Content-Type": "application/json"}, timeout=30).json()["event_id"]
+    stream = httpx.get(f"{client.src.rstrip('/')}/gradio_api/call/ask/{event}", timeout=60).text
+    assert "event: complete" in stream and ("café" in stream or "caf\\u00e9" in stream), stream
+
+
 # ---------------------------------------------------------------- formatting
 
 
@@ -163,7 +214,8 @@ def test_chat_reply_has_verdict_then_one_card_per_article(served):
     assert reply.index("Stoltenberg</strong>") < reply.index('class="qa-card"')
     assert '<sup class="qa-ref">[1]</sup>' in reply and '<span class="qa-num">[1]</span>' in reply
     assert '<a href="https://www3.nhk.or.jp/nhkworld/en/news/20240320_04/"' in reply
-    assert "March 20, 2024" in reply
+    assert "March 20, 2024" in reply and "nhk.or.jp" in reply
+    assert ">NATO Secretary General Jens Stoltenberg has visited Armenia" in reply  # the headline
     assert "<mark>Jens Stoltenberg</mark>" in reply or "<mark>Stoltenberg</mark>" in reply
     assert re.search(r'title="confidence 0\.\d\d[^"]*">(high|medium|low) confidence<', reply)
     assert "score" not in reply  # retrieval scores stay out of the chat
@@ -276,6 +328,62 @@ def test_upload_is_seen_by_new_questions_then_remove(served, tmp_path):
     assert all(p["doc_id"] != "harbour-ferry" for p in after["passages"])
     assert "Select one or more" in chat.remove([])
     assert "no document with id" in chat.remove(["no-such-article"])
+
+
+def test_two_uploads_with_the_same_name_are_both_kept(served, tmp_path):
+    _, chat, config = served
+    first, second = tmp_path / "a" / "report.txt", tmp_path / "b" / "report.txt"
+    for path, town in ((first, "Quillmarsh"), (second, "Vintrabelle")):
+        path.parent.mkdir()
+        path.write_text(f"The {town} council opened a new library on Monday after three years of work.",
+                        encoding="utf-8")
+    message = chat.upload([str(first), str(second)], progress=_no_progress)
+    assert "Added: report, report-2." in message, message
+    texts = {d.doc_id: d.text for d in chat.qa.documents()}
+    assert "Quillmarsh" in texts["report"] and "Vintrabelle" in texts["report-2"]
+    assert sorted(p.name for p in (config.index_dir / "uploads").glob("report*")) == ["report-2.txt", "report.txt"]
+    assert "Removed" in chat.remove(["report", "report-2"])
+
+
+def test_upload_of_a_deeply_nested_json_is_one_skip_and_the_rest_goes_in(served, tmp_path):
+    _, chat, config = served
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    wires = tmp_path / "wires.jsonl"
+    wires.write_text(json.dumps({"title": "Kiln", "text": "The brick kiln in Ostrava was fired again."}) + "\n{}\n",
+                     encoding="utf-8")
+    message = chat.upload([str(deep), str(wires)], progress=_no_progress)
+    lines = message.splitlines()
+    assert 'Skipped "deep.json": JSON nested too deeply to be an article.' in lines, message
+    assert 'Skipped "wires.jsonl:2": the record has no text (a non-empty "text" field).' in lines, message
+    assert "Added: wires-1." in lines and "Skipped: skipped" not in message
+    assert not (config.index_dir / "uploads" / "deep.json").exists()  # nothing of it was indexed
+    assert (config.index_dir / "uploads" / "wires.jsonl").exists()
+    assert "Removed: wires-1" in chat.remove(["wires-1"])
+
+
+def test_server_refuses_uploads_over_the_configured_limit_and_staged_files_are_deleted(bundled_index, tmp_path):
+    import httpx
+    from gradio.utils import get_upload_folder
+
+    demo, url, config = launch_app_over_copy(bundled_index.with_(max_file_bytes=2_000), tmp_path / "index")
+    try:
+        staging = Path(get_upload_folder())
+        before = set(staging.rglob("*")) if staging.exists() else set()
+        big = httpx.post(f"{url}gradio_api/upload", files={"files": ("big.txt", b"word " * 1_000)}, timeout=30)
+        assert big.status_code == 413 and "2000 bytes" in big.text
+        assert not [p for p in set(staging.rglob("*")) - before if p.is_file() and p.name == "big.txt"]
+
+        article = b"The Kestrelton ferry was repainted in its old colours this week, the harbour master said."
+        small = httpx.post(f"{url}gradio_api/upload", files={"files": ("ferry.txt", article)}, timeout=30)
+        [staged] = small.json()
+        assert Path(staged).read_bytes() == article
+        message = demo.qa_app.upload([staged], progress=_no_progress)
+        assert "Added: ferry." in message
+        assert not Path(staged).exists()  # the server's copy is gone; the article lives in <index>/uploads/
+        assert (config.index_dir / "uploads" / "ferry.txt").read_bytes() == article
+    finally:
+        demo.close()
 
 
 # ---------------------------------------------------------------- the command line

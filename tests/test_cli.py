@@ -50,8 +50,8 @@ def test_ingest_again_is_unchanged_and_bad_file_is_named(cli_index, tmp_path):
     bad.write_text('{"title": "x", "text": "ok"}\n{oops\n', encoding="utf-8")
     result = run_qa("ingest", str(CORPUS), str(bad), "--index", str(cli_index))
     assert result.returncode == 1
-    assert "2 unchanged" in result.stdout and "1 skipped" in result.stdout
-    assert f"skipped {bad}: malformed JSON on line 2" in result.stderr
+    assert "1 added" in result.stdout and "2 unchanged" in result.stdout and "1 skipped" in result.stdout
+    assert f'Skipped "{bad}:2": malformed JSON at column 2' in result.stderr  # line 1 went in
     assert "Traceback" not in result.stderr
 
 
@@ -78,9 +78,62 @@ def test_remove(tmp_path):
     index = tmp_path / "index"
     assert run_qa("ingest", str(CORPUS), "--index", str(index)).returncode == 0
     result = run_qa("remove", MASSIS, "--index", str(index))
-    assert result.returncode == 0 and "1 removed" in result.stdout
+    assert result.returncode == 0 and f"1 removed ({MASSIS})" in result.stdout
+    assert "added" not in result.stdout and "updated" not in result.stdout
+    assert "index holds 1 document," in result.stdout
     hits = json.loads(run_qa("search", "Mirzoyan", "--index", str(index), "--json").stdout)
     assert all(h["doc_id"] == NHK for h in hits)
+
+
+def test_list_shows_headlines_and_publishers(cli_index):
+    listing = run_qa("list", "--index", str(cli_index)).stdout.splitlines()
+    nhk = next(line for line in listing if line.startswith(NHK))
+    massis = next(line for line in listing if line.startswith(MASSIS))
+    assert "\tnhk.or.jp\tNATO Secretary General Jens Stoltenberg has visited Armenia" in nhk
+    assert "March 20, 2024" in nhk
+    assert massis.endswith("\tJoining NATO is not on Armenia’s agenda")
+
+
+def test_ask_cites_headline_publisher_and_date(cli_index):
+    result = run_qa("ask", "Who was the first NATO secretary general to visit Armenia?", "--index", str(cli_index))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    at = next(n for n, line in enumerate(lines) if line.startswith("[1] "))
+    assert lines[at].startswith("[1] NATO Secretary General Jens Stoltenberg has visited Armenia")  # the headline
+    assert lines[at + 1].strip().startswith("nhk.or.jp · March 20, 2024 · https://www3.nhk.or.jp/")
+
+
+@pytest.mark.parametrize("k", ["0", "-5", "1000000000"])
+def test_out_of_range_k_is_one_line_error(cli_index, k):
+    result = run_qa("search", "Armenia", "-k", k, "--index", str(cli_index))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == f"error: k (the number of passages) must be a whole number from 1 to 50, not {k}"
+
+
+def test_ingest_reports_an_unreadable_folder_and_a_newline_in_a_name(tmp_path, monkeypatch, capsys):
+    import os
+
+    from qa.cli import main
+
+    root = tmp_path / "archive"
+    (root / "locked").mkdir(parents=True)
+    (root / "ok.txt").write_text("The harbour in Portland reopened on Monday after repairs.", encoding="utf-8")
+    (root / "bad\nname.txt").write_bytes(b"")
+    real_scandir = os.scandir
+
+    def scandir(path="."):  # a folder the user may not read (root reads any folder, so pretend)
+        if os.fspath(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    code = main(["ingest", str(root), "--index", str(tmp_path / "index")])
+    out, err = capsys.readouterr()
+    assert code == 1
+    lines = [line for line in err.splitlines() if line.startswith("Skipped")]  # the rest: progress bars
+    assert f'Skipped "{root / "locked"}": the folder cannot be read (Permission denied).' in lines
+    assert f'Skipped "{root}/bad\\nname.txt": the file is empty.' in lines
+    assert len(lines) == 2 and "1 added, 2 skipped" in out
 
 
 # ---------------------------------------------------------------- first run: fast start, empty input, dates

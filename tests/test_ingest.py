@@ -141,9 +141,9 @@ def test_markdown_and_json_records(tmp_path):
         ("empty.txt", b"", "empty"),
         ("blank.txt", b"  \n\n ", "empty"),
         ("image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary"),
-        ("bad.jsonl", b'{"title": "ok", "text": "fine"}\n{"title": broken\n', "line 2"),
+        ("bad.jsonl", b'{"title": "ok", "text": "fine"}\n{"title": broken\n', ".jsonl:2\": malformed JSON"),
         ("bad.json", b'[{"title": "x", "text": ', "malformed JSON"),
-        ("notext.json", b'[{"title": "x"}]', "'text'"),
+        ("notext.json", b'[{"title": "x"}]', 'no text (a non-empty "text" field)'),
         ("doc.pdf", b"%PDF-1.4", "unsupported file type"),
         ("empty.html", b"<html><body><nav>Home</nav></body></html>", "no article body"),
     ],
@@ -169,3 +169,180 @@ def test_size_limit(tmp_path):
     path.write_text("A sentence about the news. " * 100, encoding="utf-8")
     with pytest.raises(BadInputError, match="limit"):
         read_file(path, Config().with_(max_file_bytes=1000))
+
+
+# ---------------------------------------------------------------- real archives: per record, any layout
+
+# CNN articles as a public dump gives them: one JSON record per article, its paragraphs on one line
+# separated by runs of spaces; one ends in a magazine's copyright line, one record is empty.
+CNN_RECORDS = [
+    {
+        "url": "http://edition.cnn.com/2011/SHOWBIZ/celebrity.news.gossip/07/15/jennifer.lopez.marc.anthony.split/",
+        "paragraphs": [
+            "(CNN) -- Jennifer Lopez and Marc Anthony are ending their marriage after seven years, the couple told "
+            "People magazine on Friday.",
+            '"This was a very difficult decision," the couple said in a statement. "We have come to an amicable '
+            'conclusion on all matters."',
+            "The couple married in 2004 and have three-year-old twins, Max and Emme.",
+            "Lopez and Anthony recently appeared together on the television show American Idol.",
+        ],
+        "tail": "© 2011 People and Time Inc. All rights reserved.",
+    },
+    {
+        "url": "http://edition.cnn.com/2011/WORLD/asiapcf/03/14/japan.nuclear.plant/index.html",
+        "paragraphs": [
+            "TOKYO, Japan (CNN) -- A second explosion rocked the Fukushima Daiichi nuclear plant on Monday, injuring "
+            "11 workers, Japan's nuclear safety agency said.",
+            "The blast at the plant's No. 3 reactor came two days after a similar explosion at the No. 1 reactor.",
+            "Officials said the reactor's inner containment vessel was intact and the risk of radiation leaking was "
+            "low.",
+        ],
+        "tail": "",
+    },
+    {"url": "http://edition.cnn.com/2011/empty/", "paragraphs": [], "tail": ""},
+    {
+        "url": "http://edition.cnn.com/2011/SPORT/football/05/28/champions.league.final/",
+        "paragraphs": [
+            "LONDON, England (CNN) -- Barcelona beat Manchester United 3-1 at Wembley on Saturday to win the "
+            "Champions League for the fourth time.",
+            "Pedro, Lionel Messi and David Villa scored for the Spanish champions after Wayne Rooney had equalized.",
+            "Barcelona coach Pep Guardiola said it was the best team he had ever coached.",
+        ],
+        "tail": "",
+    },
+]
+
+
+def write_cnn_jsonl(path: Path) -> Path:
+    with open(path, "w", encoding="utf-8") as f:
+        for record in CNN_RECORDS:
+            text = "     ".join(record["paragraphs"]) + (f"  {record['tail']}" if record["tail"] else "")
+            f.write(json.dumps({"url": record["url"], "text": ("   " + text + "   ") if text else ""}) + "\n")
+    return path
+
+
+def test_cnn_style_jsonl_ingests_every_good_record_with_its_full_text(tmp_path, embedder):
+    from qa.index import open_index
+    from qa.pipeline import ingest_paths
+
+    path = write_cnn_jsonl(tmp_path / "cnn.jsonl")
+    config = Config().with_(index_dir=tmp_path / "index")
+    report = ingest_paths([path], config, embedder=embedder)
+
+    assert sorted(report.added) == ["cnn-1", "cnn-2", "cnn-4"]
+    [skipped] = report.skipped
+    assert (skipped.path, skipped.record) == (str(path), ":3") and "no text" in skipped.reason
+    docs = {d.doc_id: d for d in open_index(config.index_dir, config).documents}
+    for n, record in enumerate(CNN_RECORDS, start=1):
+        if record["paragraphs"]:
+            doc = docs[f"cnn-{n}"]
+            assert doc.text == "\n\n".join(record["paragraphs"])  # every paragraph, the copyright line out
+            assert doc.publisher == "edition.cnn.com" and doc.url == record["url"]
+    assert docs["cnn-1"].title.startswith("Jennifer Lopez and Marc Anthony are ending their marriage")
+    assert docs["cnn-2"].title.startswith("A second explosion rocked the Fukushima Daiichi nuclear plant")
+
+
+def test_bundled_articles_get_headlines_and_publishers():
+    [(_, nhk)] = read_file(CORPUS / "nhk-stoltenberg-visits-armenia.txt", Config())
+    [(_, massis)] = read_file(CORPUS / "massispost-armenia-nato-agenda.txt", Config())
+    assert massis.title == "Joining NATO is not on Armenia’s agenda"
+    assert nhk.title.startswith("NATO Secretary General Jens Stoltenberg has visited Armenia") and len(nhk.title) <= 101
+    assert nhk.publisher == "nhk.or.jp" and massis.publisher is None
+
+
+def test_unreadable_subfolder_and_missing_path_are_reported(tmp_path, monkeypatch):
+    import os
+
+    from qa.ingest import expand_paths
+
+    root = tmp_path / "archive"
+    (root / "locked").mkdir(parents=True)
+    (root / "locked" / "hidden.txt").write_text("A story nobody can read.", encoding="utf-8")
+    (root / "ok.txt").write_text("The harbour reopened on Monday.", encoding="utf-8")
+    os.chmod(root / "locked", 0)
+    if os.geteuid() == 0:  # root reads any folder: make scandir fail as it does for a user
+        real_scandir = os.scandir
+
+        def scandir(path="."):
+            if os.fspath(path).endswith("locked"):
+                raise PermissionError(13, "Permission denied", os.fspath(path))
+            return real_scandir(path)
+
+        monkeypatch.setattr(os, "scandir", scandir)
+    try:
+        files, skipped = expand_paths([root, tmp_path / "nope"])
+    finally:
+        os.chmod(root / "locked", 0o755)
+    assert files == [root / "ok.txt"]
+    assert [(s.path, s.reason) for s in skipped] == [
+        (str(root / "locked"), "the folder cannot be read (Permission denied)"),
+        (str(tmp_path / "nope"), "no such file or folder"),
+    ]
+
+
+def test_skip_messages_are_one_sentence_with_the_name_quoted():
+    from qa.documents import SkippedFile
+
+    skip = SkippedFile("/data/evil\nname \"x\".txt", "the file is empty")
+    assert skip.message() == 'Skipped "/data/evil\\nname \\"x\\".txt": the file is empty.'
+    assert SkippedFile("a.jsonl", "malformed JSON.", ":3").message() == 'Skipped "a.jsonl:3": malformed JSON.'
+
+
+def test_report_summary_reads_as_a_sentence():
+    from qa.documents import SkippedFile
+    from qa.index import IngestReport
+
+    one = IngestReport(added=["a"], skipped=[SkippedFile("x", "y")], chunks_added=1, total_documents=1, total_chunks=1)
+    assert one.summary() == "1 added, 1 skipped, 1 chunk embedded; the index holds 1 document, 1 chunk"
+    removed = IngestReport(removed=["massis"], total_documents=1, total_chunks=12)
+    assert removed.summary() == "1 removed (massis); the index holds 1 document, 12 chunks"
+    assert "added" not in removed.summary() and "updated" not in removed.summary()
+
+
+def test_every_long_stage_has_a_progress_bar_with_a_total(tmp_path, embedder, monkeypatch):
+    """Reading, chunking and embedding (which publishes a segment every few thousand chunks) report
+    through tqdm with a total (so the bar has an ETA); the app's gr.Progress(track_tqdm=True) shows
+    the same bars."""
+    import tqdm as tqdm_module
+
+    from qa.pipeline import ingest_paths
+
+    bars = []
+
+    class Recorded(tqdm_module.tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.shown = not kwargs.get("disable", False)
+            bars.append(self)
+
+    monkeypatch.setattr(tqdm_module, "tqdm", Recorded)
+    path = write_cnn_jsonl(tmp_path / "cnn.jsonl")
+    ingest_paths([path], Config().with_(index_dir=tmp_path / "index"), embedder=embedder, progress=True)
+    stages = {bar.desc: bar for bar in bars if bar.shown}
+    assert {"reading", "chunking", "embedding"} <= set(stages)
+    for bar in stages.values():
+        assert bar.shown and bar.total and bar.n == bar.total, (bar.desc, bar.n, bar.total)
+    assert stages["reading"].total == path.stat().st_size
+
+
+def test_linked_folders_are_followed_once(tmp_path):
+    from qa.ingest import expand_paths
+
+    root = tmp_path / "archive"
+    (root / "2024").mkdir(parents=True)
+    (root / "2024" / "a.txt").write_text("The harbour reopened.", encoding="utf-8")
+    (root / "latest").symlink_to(root / "2024", target_is_directory=True)
+    (root / "2024" / "loop").symlink_to(root, target_is_directory=True)
+    files, skipped = expand_paths([root])
+    assert [f.name for f in files] == ["a.txt"] and skipped == []
+
+
+def test_control_characters_escaped_inside_json_never_reach_a_document(tmp_path):
+    from qa.ingest import read_documents
+
+    path = tmp_path / "escaped.jsonl"
+    path.write_text(json.dumps({"title": "Nul\u0000 title", "text": "Nul\u0000 inside\u0007 a record about the harbour."})
+                    + "\n", encoding="utf-8")
+    [doc], skipped = read_documents([path], Config())
+    assert not skipped
+    assert doc.text == "Nul inside a record about the harbour." and doc.title == "Nul title"

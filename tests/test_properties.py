@@ -6,6 +6,9 @@
 2. For a generated article (body paragraphs of ordinary sentences with boilerplate blocks, metadata
    lines and repeated paragraphs mixed in), cleaning keeps every distinct body paragraph, in order,
    and nothing else.
+3. The same article on one line keeps every body sentence: with its paragraphs separated by runs of
+   spaces (the CNN/NewsQA dump layout) it cleans exactly as the multi-line page does; separated by
+   a single space or by nothing at all, no body sentence is lost (boilerplate may stay).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from hypothesis import strategies as st
 
 from qa.chunk import chunk_document
 from qa.config import Config
-from qa.ingest import _normalise_for_dedup, clean_article, make_document
+from qa.clean import clean_article, normalise_for_dedup
+from qa.ingest import make_document
 
 # A small budget makes the chunker take every path (packing, overlap, splitting over-long
 # sentences on word pieces) on texts of a few hundred characters.
@@ -152,9 +156,18 @@ TAIL_BLOCKS = [
 @st.composite
 def articles(draw):
     """(raw page, body paragraphs as they must come out, first URL) for a generated page."""
-    bodies = draw(
-        st.lists(paragraphs, min_size=1, max_size=8, unique_by=_normalise_for_dedup)
-    )
+    # Distinct sentences: a repeated long sentence is dropped as a repeated page block.
+    sentence_lists = draw(st.lists(st.lists(sentences(), min_size=1, max_size=4), min_size=1, max_size=8))
+    seen: set[str] = set()
+    bodies = []
+    for group in sentence_lists:
+        fresh = []
+        for sentence in group:
+            if normalise_for_dedup(sentence) not in seen:
+                seen.add(normalise_for_dedup(sentence))
+                fresh.append(sentence)
+        if fresh:
+            bodies.append(" ".join(fresh))
     lines: list[str] = []
     if draw(st.booleans()):
         lines.append(draw(st.sampled_from(META_LINES)))
@@ -178,13 +191,13 @@ def articles(draw):
     indent = draw(st.sampled_from(["", " ", "  ", "\t"]))
     raw = separator.join(indent + line + draw(st.sampled_from(["", " ", "\t"])) for line in lines)
     url = next((line.split(": ", 1)[1] for line in lines if line.startswith("URL: ")), None)
-    return raw, bodies, url
+    return raw, bodies, url, lines
 
 
 @settings(**SETTINGS)
 @given(article=articles())
 def test_cleaning_keeps_every_body_paragraph_in_order_and_drops_the_rest(article):
-    raw, bodies, url = article
+    raw, bodies, url, _ = article
     cleaned = clean_article(raw)
     assert cleaned.text.split("\n\n") == bodies
     for body in bodies:
@@ -198,8 +211,47 @@ def test_cleaning_keeps_every_body_paragraph_in_order_and_drops_the_rest(article
 @settings(**SETTINGS)
 @given(article=articles())
 def test_generated_articles_chunk_with_exact_offsets(article):
-    raw, bodies, _ = article
+    raw, *_ = article
     check_chunks(raw, SMALL)
+
+
+@settings(**SETTINGS)
+@given(article=articles(), run=st.sampled_from(["   ", "      ", " \t  ", "\u00a0\u00a0\u00a0"]))
+def test_one_line_article_with_space_runs_cleans_like_the_page(article, run):
+    raw, bodies, url, lines = article
+    one_line = clean_article(run.join(lines))
+    assert one_line.text == clean_article(raw).text == "\n\n".join(bodies)
+    assert one_line.meta.get("url") == url
+
+
+def _squeeze(text: str) -> str:
+    return " ".join(text.split())
+
+
+_GLUED_AFTER_FURNITURE = ["The the the the.", "Sign up for our newsletter to get the news in your inbox.", "267",
+                          "The the the the the.", "(5 comments)", "The the council."]
+
+
+@settings(**SETTINGS)
+@given(article=articles(), glue=st.sampled_from([" ", ""]))
+@example(article=("", ["The the the the.", "The the the the the.", "The the council."], None, _GLUED_AFTER_FURNITURE),
+         glue="")
+def test_one_line_article_without_paragraph_breaks_keeps_every_body_sentence(article, glue):
+    _, bodies, _, lines = article
+    cleaned = _squeeze(clean_article(glue.join(lines)).text)
+    position = 0
+    for body in bodies:
+        for sentence in _sentences_of(body):
+            found = cleaned.find(sentence, position)
+            assert found >= 0, (sentence, cleaned)
+            position = found + len(sentence)
+    check_chunks(glue.join(lines), SMALL)
+
+
+def _sentences_of(paragraph: str) -> list[str]:
+    import re
+
+    return [s for s in re.findall(r"[^.?!]+[.?!]", paragraph)]
 
 
 @settings(max_examples=20, deadline=None)

@@ -123,6 +123,7 @@ def extra_corpus(tmp_path_factory) -> Path:
 LATIN1 = "The café owner in Lyon said the naïve plan to close the old market would fail by winter."
 CP1252 = "“Nobody expected the ferry strike,” said the union leader — the ferry to Tallinn will not sail this week."
 BOM = "The harbour authority in Gdansk approved a new container terminal on Monday evening."
+UTF16 = "The night ferry from Świnoujście to Ystad was cancelled because of the storm."
 GOOD_HTML = """<html><head><title>Bridge reopens in Porto</title></head><body>
 <nav><a href="/">Home</a> | <a href="/news">News</a></nav>
 <article><h1>Bridge reopens in Porto</h1>
@@ -138,6 +139,7 @@ def make_input_folder(root: Path) -> tuple[dict[str, str], dict[str, str]]:
     (root / "cafe-latin1.txt").write_bytes(LATIN1.encode("latin-1"))
     (root / "quotes-cp1252.txt").write_bytes(CP1252.encode("cp1252"))
     (root / "harbour-bom.txt").write_bytes(("\ufeff" + BOM).encode("utf-8"))
+    (root / "ferry-utf16.txt").write_bytes(UTF16.encode("utf-16"))  # with its byte-order mark
     (root / "bridge.html").write_text(GOOD_HTML, encoding="utf-8")
     (root / "wires.jsonl").write_text(
         json.dumps({"title": "Rail strike", "text": "Rail workers in Leeds walked out on Tuesday over pay."}) + "\n\n"
@@ -150,6 +152,10 @@ def make_input_folder(root: Path) -> tuple[dict[str, str], dict[str, str]]:
         "harbour-bom": BOM,
         "wires-1": "Rail workers in Leeds walked out on Tuesday over pay.",
         "wires-2": "A new dam on the Tagus will supply water to farms.",
+        "ferry-utf16": UTF16,
+        # The good lines of a JSON Lines file with a broken line go in.
+        "broken-1": "Fine first line about the weather.",
+        "broken-2": "Fine second line about the harvest.",
     }
 
     (root / "empty.txt").write_bytes(b"")
@@ -170,7 +176,7 @@ def make_input_folder(root: Path) -> tuple[dict[str, str], dict[str, str]]:
         "blank.md": "empty",
         "image.txt": "binary",
         "noise.txt": "binary",
-        "broken.jsonl": "line 3",
+        "broken.jsonl": "malformed JSON",
         "broken.json": "malformed JSON",
         "nav.html": "no article body",
         "furniture.txt": "no article text",
@@ -202,15 +208,16 @@ def test_bad_files_are_skipped_one_line_each_and_good_files_go_in(tmp_path, embe
 
     assert len(report.skipped) == len(bad), report.skipped
     for name, reason in bad.items():
-        [line] = [s for s in report.skipped if f"{tmp_path / 'in' / name}:" in s]
-        assert reason in line and "\n" not in line, line
-        assert line.startswith("skipped ")
+        [skipped] = [s for s in report.skipped if s.path == str(tmp_path / "in" / name)]
+        assert reason in skipped.reason and "\n" not in skipped.message(), skipped
+        assert skipped.record == (":3" if name == "broken.jsonl" else "")
     assert sorted(report.added) == sorted([*good, "bridge"])
     _check_good_documents(config, good)
 
 
 def test_only_bad_files_leave_the_index_untouched(fresh_index, tmp_path, embedder):
     _, bad = make_input_folder(tmp_path / "in")
+    del bad["broken.jsonl"]  # its good lines would go in
     for p in (tmp_path / "in").iterdir():
         if p.name not in bad:
             p.unlink()
@@ -227,6 +234,8 @@ def test_cli_ingest_names_each_bad_file_and_exits_non_zero(tmp_path):
     with open(huge, "wb") as f:  # a sparse file just over the default 20 MB limit
         f.truncate(Config().max_file_bytes + 1)
     bad["huge.txt"] = "limit"
+    (tmp_path / "in" / "deep.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    bad["deep.json"] = "nested too deeply"
     missing = tmp_path / "no-such-folder"
     index = tmp_path / "index"
 
@@ -235,9 +244,10 @@ def test_cli_ingest_names_each_bad_file_and_exits_non_zero(tmp_path):
     assert_clean_exit(result, allowed=(1,))
     lines = result.stderr.splitlines()
     for name, reason in bad.items():
-        named = [line for line in lines if f"{tmp_path / 'in' / name}:" in line]
+        prefix = f'Skipped "{tmp_path / "in" / name}'
+        named = [line for line in lines if line.startswith(prefix) and line[len(prefix)] in '":#']
         assert len(named) == 1, (name, named)
-        assert reason in named[0]
+        assert reason in named[0] and named[0].endswith(".")
     assert any(str(missing) in line and "no such file" in line for line in lines)
     assert f"{len(good) + 1} added" in result.stdout and f"{len(bad) + 1} skipped" in result.stdout
     _check_good_documents(Config().with_(index_dir=index), good)
