@@ -108,7 +108,7 @@ def overall_f1_at(threshold: float, confidence: Sequence[float], f1: Sequence[fl
 def best_threshold(confidence: Sequence[float], f1: Sequence[float], answerable: Sequence[bool]) -> float:
     """The threshold (on a 0.01 grid) that maximises overall F1; the middle of the best run of
     ties, so that it does not sit on the edge of a plateau."""
-    grid = [round(t, 2) for t in np.arange(0.0, 1.0001, 0.01)]
+    grid = [round(float(t), 2) for t in np.arange(0.0, 1.0001, 0.01)]
     scores = [overall_f1_at(t, confidence, f1, answerable) for t in grid]
     top = max(scores)
     best = [t for t, s in zip(grid, scores) if s >= top - 1e-12]

@@ -23,6 +23,14 @@ def _row(cells: list[object]) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
+def lineage(training: dict) -> list[dict]:
+    """This run's training record, then the record of each reader it continued from."""
+    chain = [training]
+    while chain[-1].get("continued_from"):
+        chain.append(chain[-1]["continued_from"])
+    return chain
+
+
 def write_model_card(folder: Path) -> Path:
     folder = Path(folder)
     manifest = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
@@ -43,6 +51,9 @@ def write_model_card(folder: Path) -> Path:
         f"- weights: `{manifest['weights']}`, every other parameter in fp16, {weights.stat().st_size / 1e6:.1f} MB, "
         f"sha256 `{manifest['weights_sha256']}` (checked on load)",
         f"- trained by: `{training.get('command')}` in {training.get('seconds', 0) / 60:.0f} min on {training.get('hardware')}",
+        *[f"  - continuing a reader trained by: `{t.get('command')}` in {t.get('seconds', 0) / 60:.0f} min"
+          for t in lineage(training)[1:]],
+        f"- total training time: {sum(t.get('seconds', 0) for t in lineage(training)) / 60:.0f} min",
         "",
         "## Training data",
         "",

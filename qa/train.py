@@ -35,6 +35,7 @@ from qa.reader_model import (
     encode_pairs,
     load_reader,
     new_span_reader,
+    read_manifest,
     save_reader,
     truncate_question,
 )
@@ -326,6 +327,8 @@ def train(args: argparse.Namespace) -> Path:
             "history": history,
         },
     }
+    if settings.init_from:
+        provenance["training"]["continued_from"] = read_manifest(Path(settings.init_from)).get("training")
     save_reader(model, shape, Path(args.out), provenance)
     write_model_card(Path(args.out))
     _log(work, f"wrote {args.out} after {elapsed / 60:.1f} min")
