@@ -19,6 +19,7 @@ import numpy as np
 
 from qa.calibration import FEATURES, Calibrator, best_threshold, features, fit_logistic, overall_f1_at
 from qa.config import Config
+from qa.eval.metrics import f1_score, reliability_table
 from qa.model_card import write_model_card
 from qa.train_data import DEV_A_CALIBRATION_ARTICLES
 
@@ -27,7 +28,8 @@ def collect(eval_file: Path, articles: list[str], config: Config, progress: bool
     """(features, F1 of the answer the product would give, answerable, article) per question."""
     from tqdm import tqdm
 
-    from qa.evaluate import f1_score, load_eval_file, prepare_index, select_articles
+    from qa.eval.data import load_eval_file, select_articles
+    from qa.eval.runner import prepare_index
     from qa.pipeline import QA
 
     eval_set = select_articles(load_eval_file(eval_file), articles)
@@ -55,17 +57,6 @@ def fit(x: np.ndarray, f1s: list[float], answerable: list[bool]) -> tuple[np.nda
     return weights, bias, best_threshold(confidence.tolist(), f1s, answerable)
 
 
-def reliability(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> list[dict]:
-    out = []
-    for b in range(bins):
-        lo, hi = b / bins, (b + 1) / bins
-        mask = (confidence >= lo) & ((confidence < hi) | (b == bins - 1))
-        if mask.any():
-            out.append({"bin": f"{lo:.1f}-{hi:.1f}", "n": int(mask.sum()), "mean_confidence": round(float(confidence[mask].mean()), 3),
-                        "fraction_right": round(float(correct[mask].mean()), 3)})
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qa.calibrate", description=__doc__.splitlines()[0])
     parser.add_argument("file", type=Path, help="a SQuAD 2.0 file with answerable and unanswerable questions")
@@ -77,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     x, f1s, answerable, tags = collect(args.file, args.articles, config)
     weights, bias, threshold = fit(x, f1s, answerable)
     confidence = 1.0 / (1.0 + np.exp(-(x @ weights + bias)))
-    correct = np.array([a and f >= 0.5 for f, a in zip(f1s, answerable)], dtype=float)
+    correct = [a and f >= 0.5 for f, a in zip(f1s, answerable)]
     # Out-of-fold check: fit on all articles but one, score the one left out.
     folds = {}
     for held in sorted(set(tags)):
@@ -107,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             "overall_f1_at_threshold": round(overall_f1_at(threshold, confidence.tolist(), f1s, answerable), 4),
             "always_answer_answerable_f1": round(float(np.mean([f for f, a in zip(f1s, answerable) if a])), 4),
             "leave_one_article_out": folds,
-            "reliability": reliability(confidence, correct),
+            "reliability": reliability_table(confidence.tolist(), correct),
             "seconds": round(time.time() - started),
         },
     )

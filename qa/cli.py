@@ -11,7 +11,8 @@ from pathlib import Path
 
 from qa.config import RETRIEVERS, Config
 from qa.documents import Answer, Passage
-from qa.errors import QAError
+from qa.errors import BadInputError, QAError
+from qa.eval.data import DEFAULT_EVAL_FILE, SEED
 from qa.sources import SourceCard, citation_cards, confidence_words, passage_cards
 
 # Heavy libraries (torch, the model, FAISS, spaCy, Gradio) are imported inside the commands that
@@ -219,9 +220,71 @@ def cmd_remove(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    from qa.evaluate import run_eval_command
+def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of `qa eval` (all but --index)."""
+    parser.add_argument(
+        "file",
+        nargs="?",
+        default=str(DEFAULT_EVAL_FILE),
+        help=f"question file: the project's JSON Lines format or SQuAD v1.1/v2.0 JSON (default {DEFAULT_EVAL_FILE})",
+    )
+    parser.add_argument(
+        "--retriever",
+        choices=RETRIEVERS,
+        help=f"retriever the answers use (default {Config().retriever}); retrieval metrics always cover all three",
+    )
+    parser.add_argument("-k", type=int, help=f"passages the reader reads (default {Config().top_k})")
+    parser.add_argument(
+        "--threshold", type=float, help="abstain below this confidence (default: the threshold fitted with the reader's calibrator)"
+    )
+    parser.add_argument("--articles", nargs="+", metavar="TITLE", help="SQuAD files: only these articles' paragraphs and questions")
+    parser.add_argument("--limit", type=int, metavar="N", help="evaluate N questions sampled with a fixed seed")
+    parser.add_argument("--seed", type=int, default=SEED, help=f"seed for --limit (default {SEED})")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON instead of the table")
+    parser.add_argument("--report", metavar="DIR", help="write report.md, results.json and PNG plots into DIR")
+    parser.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="where indexes of SQuAD files are cached by file hash (default $QA_EVAL_CACHE or ~/.cache/news-qa/eval); "
+        "--index applies to the project's own question files",
+    )
 
+
+def run_eval_command(args: argparse.Namespace, config: Config) -> int:
+    """`qa eval`: print the table (or JSON), write the report if asked; 0 on success."""
+    from qa.eval.data import load_eval_file, select_articles
+    from qa.eval.reports import format_table, write_report
+    from qa.eval.runner import evaluate
+
+    eval_set = load_eval_file(Path(args.file or DEFAULT_EVAL_FILE))
+    if args.articles:
+        eval_set = select_articles(eval_set, args.articles)
+    if getattr(args, "k", None):
+        if args.k < 1:
+            raise BadInputError(f"-k must be at least 1, got {args.k}")
+        config = config.with_(top_k=args.k)
+    if args.limit is not None and args.limit < 1:
+        raise BadInputError(f"--limit must be at least 1, got {args.limit}")
+    summary = evaluate(
+        eval_set,
+        config,
+        limit=args.limit,
+        seed=args.seed,
+        threshold=args.threshold,
+        cache_dir=Path(args.cache) if args.cache else None,
+        progress=sys.stderr.isatty() and not args.json,
+    )
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False, indent=1))
+    else:
+        print(format_table(summary))
+    if args.report:
+        paths = write_report(summary, Path(args.report))
+        print(f"report written: {', '.join(str(p) for p in paths)}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
     return run_eval_command(args, _config(args))
 
 
@@ -295,14 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("version", nargs="?", help="a state from `qa versions` (default: the one before the live one)")
     p.set_defaults(func=cmd_rollback)
 
-    try:
-        from qa.evaluate import add_eval_arguments
-    except ImportError:
-        add_eval_arguments = None
-    if add_eval_arguments is not None:
-        p = with_index(sub.add_parser("eval", help="measure retrieval and answers on a question set"))
-        add_eval_arguments(p)
-        p.set_defaults(func=cmd_eval)
+    p = with_index(sub.add_parser("eval", help="measure retrieval and answers on a question set"))
+    add_eval_arguments(p)
+    p.set_defaults(func=cmd_eval)
     return parser
 
 

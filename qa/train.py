@@ -166,7 +166,7 @@ def span_loss(start: torch.Tensor, end: torch.Tensor, batch, s_target: torch.Ten
 def heldout_metrics(model: SpanReader, shape: ReaderShape, data: QASet, chunks, limit: int | None = None) -> dict:
     """Answerable F1 (always answering) and the best overall F1 over no-answer margins, over
     the held-out questions, reading all passages of each question's paragraph."""
-    from qa.evaluate import f1_score
+    from qa.eval.metrics import f1_score
 
     model.eval()
     examples = data.examples[:limit] if limit else data.examples
