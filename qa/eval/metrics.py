@@ -161,7 +161,7 @@ def reliability_table(confidences: Sequence[float], right: Sequence[bool], bins:
     return rows
 
 
-def best_threshold(sweep: Sequence[dict]) -> dict:
+def best_sweep_row(sweep: Sequence[dict]) -> dict:
     """The sweep row with the highest overall F1 (the lowest such threshold on ties)."""
     return max(sweep, key=lambda r: (r["overall_f1"] or 0.0, -r["threshold"]))
 

@@ -17,7 +17,7 @@ from qa.eval.data import EvalQuestion, EvalSet
 from qa.eval.metrics import (
     SEARCH_DEPTH,
     answer_is_right,
-    best_threshold,
+    best_sweep_row,
     exact_match,
     f1_score,
     first_relevant_rank,
@@ -120,7 +120,7 @@ def summarise(
         "reliability": reliability_table(
             [confidences[i] for i in answered], [answer_is_right(spans[i], answers[i]) for i in answered]
         ),
-        "best_threshold": best_threshold(sweep) if sweep else None,
+        "best_threshold": best_sweep_row(sweep) if sweep else None,
         "latency": {"ask": latency_summary([r.answer_seconds for r in results])},
         "per_question": per_question,
     }

@@ -10,7 +10,7 @@ import pytest
 from qa.eval.metrics import (
     abstention_metrics,
     answer_is_right,
-    best_threshold,
+    best_sweep_row,
     exact_match,
     f1_score,
     first_relevant_rank,
@@ -110,7 +110,7 @@ def test_threshold_sweep_applies_the_threshold_like_the_reader():
     rows = threshold_sweep(spans, confidences, golds, thresholds=[0.0, 0.5, 0.9])
     assert [r["overall_f1"] for r in rows] == pytest.approx([2 / 3, 1.0, 2 / 3])
     assert [r["answered"] for r in rows] == [2, 1, 0]
-    assert best_threshold(rows)["threshold"] == 0.5
+    assert best_sweep_row(rows)["threshold"] == 0.5
 
 
 def test_reliability_table_hand_computed():
