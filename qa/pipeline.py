@@ -127,12 +127,17 @@ class QA:
         """The `k` best passages, from articles dated `since`..`until` (inclusive ISO dates; with
         either given, undated articles are left out). A question asking for the latest news puts
         newer articles first among closely relevant passages (qa/news.py)."""
+        q = clean_question(question, self.config)
+        return self._retrieve(q.text, *self._checked(k, retriever, since, until))
+
+    def _checked(
+        self, k: object, retriever: str | None, since: str | date | None, until: str | date | None
+    ) -> tuple[int, str, DateRange]:
+        """The number of passages, the retriever's name and the date range, or BadInputError."""
         from qa.news import DateRange
         from qa.retrieve import checked_retriever
 
-        k, kind = checked_k(k, self.config), checked_retriever(retriever or self.config.retriever)
-        dates = DateRange.parse(since, until)
-        return self._retrieve(clean_question(question, self.config).text, k, kind, dates)
+        return checked_k(k, self.config), checked_retriever(retriever or self.config.retriever), DateRange.parse(since, until)
 
     def _retrieve(self, text: str, k: int, kind: str, dates: DateRange) -> list[Passage]:
         """`search` for a question already cleaned and settings already checked."""
@@ -168,13 +173,9 @@ class QA:
     ) -> Answer:
         """The reader's answer from the `k` best passages (see `search`); the Answer carries the
         question as asked."""
-        from qa.news import DateRange
-        from qa.retrieve import checked_retriever
-
         q = clean_question(question, self.config)
-        k, threshold = checked_k(k, self.config), checked_threshold(threshold)
-        kind = checked_retriever(retriever or self.config.retriever)
-        dates = DateRange.parse(since, until)
+        k, kind, dates = self._checked(k, retriever, since, until)
+        threshold = checked_threshold(threshold)
         passages = self._retrieve(q.text, k, kind, dates)
         return self.reader.answer(q.text, passages, threshold=threshold, asked=q.asked)
 
