@@ -25,7 +25,7 @@ import gradio as gr
 
 from qa.answer import default_threshold
 from qa.config import RETRIEVERS, Config
-from qa.documents import Answer, Passage, SkippedFile
+from qa.documents import Answer, Passage, SkippedFile, split_source
 from qa.errors import QAError
 from qa.index import current_version
 from qa.ingest import SUPPORTED_SUFFIXES
@@ -326,14 +326,12 @@ class ChatApp:
 
     def ask_json(self, question: str, k: int | None = None, retriever: str | None = None,
                  threshold: float | None = None, since: str | None = None, until: str | None = None) -> dict:
-        # A refused request is the caller's mistake: a clear message back, no traceback on the server.
-        if retriever is not None and retriever not in RETRIEVERS:
-            raise gr.Error(f"unknown retriever {retriever!r}; choose one of {', '.join(RETRIEVERS)}",
-                           print_exception=False)
         waited = self._wait_for_first_build()
         if waited is not None:
             raise gr.Error(waited, print_exception=False)
-        try:  # the library checks the question, k (1..50) and the threshold (0..1)
+        # The library checks the question, k (1..Config.max_top_k), the retriever and the threshold (0..1);
+        # a refused request is the caller's mistake: a clear message back, no traceback on the server.
+        try:
             return self.qa.ask(question, k=k, retriever=retriever or None, threshold=threshold,
                                since=since or None, until=until or None).to_dict()
         except QAError as e:
@@ -367,9 +365,9 @@ class ChatApp:
         if not self.building.is_set():
             try:
                 index = self.qa.index()
-                info = index.manifest.get("documents", {}) if isinstance(index.manifest, dict) else {}
+                chunk_counts = {r.doc_id: r.n_chunks for r in index.document_records()}
                 for d in index.documents:
-                    chunks = info.get(d.doc_id, {}).get("chunks", "")
+                    chunks = chunk_counts.get(d.doc_id, "")
                     rows.append([d.doc_id, d.title, d.date or "", d.url or "", chunks])
                     choices.append((f"{d.title[:80]} ({d.doc_id})", d.doc_id))
             except QAError:
@@ -435,7 +433,8 @@ class ChatApp:
         # (a document's source is its file, or "file#N" for a record of a JSON file).
         ids = {*report.added, *report.updated, *report.unchanged}
         sources = {d.source for d in self.qa.documents() if d.doc_id in ids}
-        used = {t for t, _ in staged for source in sources if source == str(t) or source.startswith(f"{t}#")}
+        files = {split_source(source)[0] for source in sources}
+        used = {t for t, _ in staged if str(t) in files}
         self._restore([s for s in staged if s[0] not in used])
         for label, ids in (("added", report.added), ("updated", report.updated), ("unchanged", report.unchanged)):
             if ids:

@@ -13,19 +13,10 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
-
 from qa.calibration import Calibrator, features, load_calibrator
 from qa.chunk import split_sentences
 from qa.config import Config
 from qa.documents import Answer, Citation, Passage
-
-
-class Reader(Protocol):
-    """Turns a question and its retrieved passages into an answer (or an abstention)."""
-
-    def answer(self, question: str, passages: list[Passage], threshold: float | None = None) -> Answer: ...
-
 
 # ---------------------------------------------------------------------------------------------
 # Questions that a short span cannot answer: the evidence sentence is the answer.
@@ -126,7 +117,7 @@ def default_threshold(config: Config) -> float:
 
 
 class NeuralReader:
-    """The trained span reader behind the `Reader` protocol. The model loads on first use."""
+    """The trained span reader behind the `qa.protocols.Reader` protocol. The model loads on first use."""
 
     def __init__(self, config: Config, model_dir: Path | None = None):
         from qa.reader_model import default_model_dir
@@ -190,19 +181,23 @@ class NeuralReader:
             start, end = sentence_around(passages[best.passage_index].text, start, end)
         return Reading(best, kind, start, end, agreeing)
 
-    def answer(self, question: str, passages: list[Passage], threshold: float | None = None) -> Answer:
+    def answer(
+        self, question: str, passages: list[Passage], threshold: float | None = None, asked: str | None = None
+    ) -> Answer:
         """The answer with its citations, or an abstention (answer=None) when the calibrated
-        confidence is below `threshold`. `passages` come back as read."""
+        confidence is below `threshold`. `passages` come back as read; the Answer's question is
+        `asked` (the question as typed) when given, else `question` (the text read)."""
         threshold = self.default_threshold if threshold is None else threshold
         passages = list(passages)
+        shown = question if asked is None else asked
         reading = self.best(question, passages)
         if reading.candidate is None:
-            return Answer(question, None, 0.0, [], passages)
+            return Answer(shown, None, 0.0, [], passages)
         best = reading.candidate
         passage = passages[best.passage_index]
         confidence = self.calibrator.probability(features(best))
         if confidence < threshold:
-            return Answer(question, None, confidence, [], passages)
+            return Answer(shown, None, confidence, [], passages)
         citations = [Citation(passage, reading.start, reading.end)]
         if reading.kind == "span":
             # Other retrieved articles whose own best span is the same answer are cited too.
@@ -213,4 +208,4 @@ class NeuralReader:
                     citations.append(Citation(other, c.start, c.end))
                     cited.add(other.doc_id)
         text = passage.text[reading.start : reading.end]
-        return Answer(question, text, confidence, citations, passages, reading.kind)
+        return Answer(shown, text, confidence, citations, passages, reading.kind)

@@ -7,6 +7,9 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from qa.config import CPU_DTYPES
+from qa.errors import ConfigError
+
 # Idle OpenMP threads spin by default; on 2 cores shared with another process that made one
 # question embedding take ~0.5 s instead of ~12 ms.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -44,13 +47,10 @@ def cpu_has_native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-CPU_DTYPES = ("auto", "bfloat16", "float32")
-
-
 def cpu_dtype_in_use(cpu_dtype: str) -> str:
     """"bfloat16" or "float32": what `Config.cpu_dtype` ("auto" follows the CPU) means here."""
     if cpu_dtype not in CPU_DTYPES:
-        raise ValueError(f"Config.cpu_dtype must be one of {', '.join(CPU_DTYPES)}, not {cpu_dtype!r}")
+        raise ConfigError(f"Config.cpu_dtype must be one of {', '.join(CPU_DTYPES)}, not {cpu_dtype!r}")
     return "bfloat16" if cpu_dtype == "bfloat16" or (cpu_dtype == "auto" and cpu_has_native_bf16()) else "float32"
 
 

@@ -154,15 +154,18 @@ def cmd_list(args: argparse.Namespace) -> int:
 
     config = _config(args)
     index = open_index(config.index_dir, config)
-    docs = index.manifest["documents"]
+    records = index.document_records()
     if args.json:
-        print(json.dumps([{"doc_id": k, **v} for k, v in docs.items()], ensure_ascii=False, indent=1))
+        print(json.dumps([{"doc_id": r.doc_id, "title": r.title, "source": r.source, "url": r.url, "date": r.date,
+                           "content_hash": r.content_hash, "chunks": r.n_chunks} for r in records],
+                         ensure_ascii=False, indent=1))
         return 0
+    chunk_counts = {r.doc_id: r.n_chunks for r in records}
     for doc in index.documents:
-        chunks = docs[doc.doc_id]["chunks"]
+        chunks = chunk_counts[doc.doc_id]
         print(f"{doc.doc_id}\t{chunks} chunk{'s' * (chunks != 1)}\t{doc.date or '-'}\t{doc.publisher or '-'}\t"
               f"{_shorten(doc.title, 100)}")
-    print(f"{len(docs)} document{'s' * (len(docs) != 1)}, {index.n_chunks} chunks ({config.index_dir}, {index.version})")
+    print(f"{len(records)} document{'s' * (len(records) != 1)}, {index.n_chunks} chunks ({config.index_dir}, {index.version})")
     return 0
 
 

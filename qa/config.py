@@ -1,11 +1,19 @@
-"""The one typed configuration object; every default lives here."""
+"""The one typed configuration object; every default lives here, and every value is checked when
+a `Config` is made (`Config(...)` and `Config.with_(...)` alike): a bad one raises `ConfigError`."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+import math
+import re
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
+from qa.errors import ConfigError
+
 RETRIEVERS = ("dense", "bm25", "hybrid")
+CPU_DTYPES = ("auto", "bfloat16", "float32")
+DEVICES = "auto, cpu, cuda, cuda:N or mps"
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
 @dataclass(frozen=True)
@@ -17,7 +25,7 @@ class Config:
     model_name: str = "sentence-transformers/all-MiniLM-L6-v2"
     max_seq_length: int = 256
     batch_size: int = 64
-    device: str = "auto"  # "auto" picks CUDA (fp16) when available, else CPU
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps; "auto" picks CUDA (fp16) when available, else CPU
     # On a CPU: "auto" runs the model under bfloat16 autocast where the CPU has native bf16
     # (avx512_bf16 or AMX; 2.5x faster here, vectors at cosine >= 0.999 to fp32), else float32.
     cpu_dtype: str = "auto"  # auto | bfloat16 | float32
@@ -35,6 +43,8 @@ class Config:
     top_k: int = 5
     max_top_k: int = 50  # the most passages a question may ask for (the app's /ask refuses more)
     rrf_k: int = 60
+    # The hybrid retriever fuses the dense and BM25 rankings read this deep (at least k).
+    hybrid_depth: int = 50
     # Exact (flat inner product) search up to `ann_threshold` passages; beyond it an IVF-Flat
     # index: `ivf_nlist` k-means lists (0: about sqrt(n), a power of two, 1024 at 1M), trained
     # on `ivf_train_per_list` sampled vectors per list, searching the `ivf_nprobe` nearest lists.
@@ -73,7 +83,22 @@ class Config:
     # scoring within this fraction of the best score (qa/news.py).
     recency_margin: float = 0.10
 
+    def __post_init__(self) -> None:
+        # Paths given as text (a CLI argument, a JSON file) are paths.
+        if isinstance(self.index_dir, str):
+            object.__setattr__(self, "index_dir", Path(self.index_dir))
+        if isinstance(self.reader_model_dir, str):
+            object.__setattr__(self, "reader_model_dir", Path(self.reader_model_dir))
+        if isinstance(self.confidence_bands, list):
+            object.__setattr__(self, "confidence_bands", tuple(self.confidence_bands))
+        check_config(self)
+
     def with_(self, **changes) -> "Config":
+        """A copy with `changes`, checked like a new Config; an unknown setting is a ConfigError too."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ConfigError(f"Config has no setting {', '.join(unknown)}; the settings are {', '.join(sorted(known))}")
         return replace(self, **changes)
 
     def index_settings(self) -> dict:
@@ -90,3 +115,58 @@ class Config:
         d["index_dir"] = str(self.index_dir)
         d["reader_model_dir"] = None if self.reader_model_dir is None else str(self.reader_model_dir)
         return d
+
+
+# ---------------------------------------------------------------- checks
+
+
+def _whole(config: Config, name: str, low: int) -> None:
+    value = getattr(config, name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"Config.{name} must be a whole number >= {low}, not {value!r}")
+
+
+def _number(config: Config, name: str, low: float, high: float = math.inf) -> None:
+    value = getattr(config, name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        where = f">= {low:g}" if high == math.inf else f"from {low:g} to {high:g}"
+        raise ConfigError(f"Config.{name} must be a number {where}, not {value!r}")
+
+
+def _choice(config: Config, name: str, allowed: tuple[str, ...]) -> None:
+    value = getattr(config, name)
+    if value not in allowed:
+        raise ConfigError(f"Config.{name} must be one of {', '.join(allowed)}, not {value!r}")
+
+
+def check_config(config: Config) -> None:
+    """Raise ConfigError naming the first setting that is out of range and what it may be."""
+    if not isinstance(config.index_dir, Path):
+        raise ConfigError(f"Config.index_dir must be a folder path, not {config.index_dir!r}")
+    if config.reader_model_dir is not None and not isinstance(config.reader_model_dir, Path):
+        raise ConfigError(f"Config.reader_model_dir must be a folder path or None, not {config.reader_model_dir!r}")
+    if not isinstance(config.model_name, str) or not config.model_name:
+        raise ConfigError(f"Config.model_name must be a model name, not {config.model_name!r}")
+    if not isinstance(config.device, str) or not _DEVICE.fullmatch(config.device):
+        raise ConfigError(f"Config.device must be one of {DEVICES}, not {config.device!r}")
+    _choice(config, "cpu_dtype", CPU_DTYPES)
+    _choice(config, "retriever", RETRIEVERS)
+    for name in ("max_seq_length", "batch_size", "chunk_tokens", "max_file_bytes", "top_k", "max_top_k", "rrf_k",
+                 "hybrid_depth", "ivf_nprobe", "ivf_train_per_list", "segment_chunks", "max_segments",
+                 "keep_versions", "max_question_chars"):
+        _whole(config, name, 1)
+    for name in ("chunk_overlap_tokens", "ann_threshold", "ivf_nlist", "open_verify_bytes"):
+        _whole(config, name, 0)
+    if config.chunk_overlap_tokens >= config.chunk_tokens:
+        raise ConfigError(f"Config.chunk_overlap_tokens must be smaller than chunk_tokens ({config.chunk_tokens}), "
+                          f"not {config.chunk_overlap_tokens}")
+    if config.top_k > config.max_top_k:
+        raise ConfigError(f"Config.top_k must be from 1 to max_top_k ({config.max_top_k}), not {config.top_k}")
+    _number(config, "segment_seconds", 0.0)
+    if config.abstain_threshold is not None:
+        _number(config, "abstain_threshold", 0.0, 1.0)
+    _number(config, "recency_margin", 0.0, 1.0)
+    bands = config.confidence_bands
+    if (not isinstance(bands, tuple) or len(bands) != 2 or any(isinstance(b, bool) or not isinstance(b, (int, float)) for b in bands)
+            or not 0.0 <= bands[0] <= bands[1] <= 1.0):
+        raise ConfigError(f"Config.confidence_bands must be two numbers (low, high) with 0 <= low <= high <= 1, not {bands!r}")

@@ -13,12 +13,25 @@ class Document:
     doc_id: str
     title: str
     text: str
-    source: str  # file path, with "#N" for the N-th record of a JSON/JSONL file
+    source: str  # file path, with "#N" for the N-th record of a JSON/JSONL file (`record_source`)
     url: str | None = None
     date: str | None = None
     meta: dict[str, str] = field(default_factory=dict)  # other lifted metadata (ID, Category, ...)
     content_hash: str = ""
     publisher: str | None = None  # og:site_name, a metadata line, or the URL's host
+
+
+def record_source(path: str, record: int | None = None) -> str:
+    """A document's source: its file, with "#N" for the N-th record of a JSON/JSONL file."""
+    return path if record is None else f"{path}#{record}"
+
+
+def split_source(source: str) -> tuple[str, int | None]:
+    """(file, record number or None) of a source made by `record_source`; the one parser of "path#N"."""
+    path, hash_sign, record = source.rpartition("#")
+    if hash_sign and record.isdigit():
+        return path, int(record)
+    return source, None
 
 
 def quote_name(name: str) -> str:

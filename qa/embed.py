@@ -134,7 +134,7 @@ class Embedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         model = self.model
         if model.device.startswith("cuda"):
-            return _encode_pipelined(model, texts, self.config.batch_size, show_progress)
+            return encode_pipelined(model, texts, self.config.batch_size, show_progress)
         # On a CPU the model and the tokenizer share the same cores: overlapping them only adds contention.
         if not show_progress:
             return model.encode(texts, self.config.batch_size)
@@ -159,7 +159,7 @@ class Embedder:
         return cached
 
 
-def _encode_pipelined(model: Model, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
+def encode_pipelined(model: Model, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
     """Batches by length, tokenised in worker threads while the model runs the previous batch, so
     the host-side tokenizer does not starve a GPU (the bottleneck of a plain encode there)."""
     import torch

@@ -5,6 +5,10 @@ class QAError(Exception):
     """Base class: the CLI prints the message on one line and exits non-zero."""
 
 
+class ConfigError(QAError, ValueError):
+    """A setting of `qa.config.Config` is out of range; the message names it and the allowed values."""
+
+
 class BadInputError(QAError):
     """An input file (or question) cannot be used; the index is left untouched."""
 

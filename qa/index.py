@@ -196,7 +196,7 @@ class Index:
 
     def document_records(self) -> list[DocRecord]:
         """The catalog's entry (id, source, title, date, chunk count, ...) of every live document."""
-        catalog = _open_catalog(self.path)
+        catalog = open_catalog(self.path)
         try:
             return catalog.documents(self.state)
         except CatalogError as e:
@@ -204,20 +204,10 @@ class Index:
         finally:
             catalog.close()
 
-    @cached_property
-    def manifest(self) -> dict:
-        """A summary in the shape of the former version manifest (kept for listings)."""
-        return {
-            "version": self.version,
-            "n_documents": self.n_documents,
-            "n_chunks": self.n_chunks,
-            "settings": self.segments[0].manifest["settings"] if self.segments else None,
-            "documents": {
-                d.doc_id: {"title": d.title, "source": d.source, "url": d.url, "date": d.date,
-                           "content_hash": d.content_hash, "chunks": d.n_chunks}
-                for d in self.document_records()
-            },
-        }
+    @property
+    def settings(self) -> dict | None:
+        """The settings the index was built with (`Config.index_settings()`); None when it is empty."""
+        return dict(self.segments[0].manifest["settings"]) if self.segments else None
 
     @property
     def vectors(self) -> np.ndarray:
@@ -247,8 +237,8 @@ LoadedIndex = Index  # the name the rest of the project used for an opened index
 # ---------------------------------------------------------------- opening
 
 
-def _open_catalog(index_dir: Path, write: bool = False) -> Catalog:
-    """The catalog, or the project error that says what is wrong with the folder."""
+def open_catalog(index_dir: Path, write: bool = False) -> Catalog:
+    """The catalog of the index at `index_dir`, or the project error that says what is wrong with the folder."""
     try:
         return Catalog.open(index_dir, write=write)
     except FileNotFoundError:
@@ -265,7 +255,8 @@ def _open_catalog(index_dir: Path, write: bool = False) -> Catalog:
         raise corrupt(index_dir, str(e)) from None
 
 
-def _check_settings(index_dir: Path, catalog: Catalog, config: Config) -> None:
+def check_settings(index_dir: Path, catalog: Catalog, config: Config) -> None:
+    """IndexMismatchError naming each setting the index was built with that `config` changes."""
     built_with, wanted = catalog.settings, config.index_settings()
     if built_with != wanted:
         diffs = ", ".join(f"{k}={built_with.get(k)!r} (now {v!r})" for k, v in wanted.items() if built_with.get(k) != v)
@@ -303,9 +294,9 @@ def open_index(index_dir: Path, config: Config, verify: bool | None = None) -> I
     """
     index_dir = Path(index_dir)
     for attempt in range(3):
-        catalog = _open_catalog(index_dir)
+        catalog = open_catalog(index_dir)
         try:
-            _check_settings(index_dir, catalog, config)
+            check_settings(index_dir, catalog, config)
             with catalog.read_transaction():
                 state = catalog.head()
                 if state is None:
@@ -348,14 +339,14 @@ def check_index(index_dir: Path, config: Config) -> CheckReport:
     files against their sha256, every document line, chunk offset and postings entry, and the
     catalog's document table against the segments. Each problem names the damaged part."""
     index_dir = Path(index_dir)
-    catalog = _open_catalog(index_dir)
+    catalog = open_catalog(index_dir)
     report = CheckReport(problems=[])
     try:
         trouble = catalog.integrity_problems()
         if trouble:
             report.problems.append(f"{index_dir / CATALOG}: damaged ({'; '.join(trouble[:3])})")
             return report
-        _check_settings(index_dir, catalog, config)
+        check_settings(index_dir, catalog, config)
         with catalog.read_transaction():
             head = catalog.head()
             report.live = head.name if head else None
@@ -400,7 +391,7 @@ def _check_documents_table(catalog: Catalog, seg: Segment) -> list[str]:
 def list_versions(index_dir: Path) -> tuple[str | None, list[Version]]:
     """(the live version's name, every kept version oldest first)."""
     index_dir = Path(index_dir)
-    catalog = _open_catalog(index_dir)
+    catalog = open_catalog(index_dir)
     try:
         with catalog.read_transaction():
             head = catalog.head()

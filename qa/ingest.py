@@ -15,7 +15,7 @@ from pathlib import Path
 
 from qa.clean import CleanedArticle, clean_article
 from qa.config import Config
-from qa.documents import Document, SkippedFile, quote_name
+from qa.documents import Document, SkippedFile, quote_name, record_source, split_source
 from qa.errors import BadInputError
 from qa.readers import SUPPORTED_SUFFIXES, RawArticle, read_records
 
@@ -56,11 +56,9 @@ def make_document(doc_id: str, source: str, article: CleanedArticle) -> Document
 
 def source_doc_id(source: str) -> str:
     """A readable, stable id: the file stem, plus the record number for JSON/JSONL records."""
-    path, hash_sign, record_no = source.rpartition("#")
-    if not (hash_sign and record_no.isdigit()):
-        path, record_no = source, ""
+    path, record = split_source(source)
     stem = slugify(Path(path).stem)
-    return f"{stem}-{record_no}" if record_no else stem
+    return stem if record is None else f"{stem}-{record}"
 
 
 def expand_paths(paths: list[Path]) -> tuple[list[Path], list[SkippedFile]]:
@@ -133,7 +131,7 @@ def file_documents(path: Path, config: Config, advance=None) -> tuple[list[Docum
             continue
         raw, article = item
         # Absolute paths: the same file named as `corpus` or `./corpus` is one source.
-        source = str(Path(raw.path).resolve()) + ("" if raw.number is None else f"#{raw.number}")
+        source = record_source(str(Path(raw.path).resolve()), raw.number)
         documents.append(make_document(source_doc_id(source), source, article))
     return documents, skipped
 

@@ -22,8 +22,10 @@ from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 
-from qa.documents import Passage
 from qa.errors import BadInputError
+from qa.index import LoadedIndex
+from qa.protocols import RowRanker
+from qa.retrieve import RowRetriever
 
 _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
@@ -140,11 +142,12 @@ def newer_first_when_close(
     return [rows[i] for i in order]
 
 
-class NewsRetriever:
+class NewsRetriever(RowRetriever):
     """Wraps a retriever: keeps passages of articles in `dates`; for a question that asks for the
     latest news (`prefer_recent`), puts newer articles first among the closely relevant passages."""
 
-    def __init__(self, inner, index, dates: DateRange, prefer_recent: bool, recency_margin: float):
+    def __init__(self, inner: RowRanker, index: LoadedIndex, dates: DateRange, prefer_recent: bool,
+                 recency_margin: float):
         self.inner, self.index = inner, index
         self.dates, self.prefer_recent, self.margin = dates, prefer_recent, recency_margin
 
@@ -170,8 +173,3 @@ class NewsRetriever:
         rows = self._rows_in_range(question, 4 * k)
         ordered = newer_first_when_close(rows, [self._article_date(r) for r, _ in rows], self.margin)
         return ordered[:k]
-
-    def search(self, question: str, k: int) -> list[Passage]:
-        from qa.retrieve import passage_at
-
-        return [passage_at(self.index, r, s) for r, s in self.ranked_rows(question, k)]

@@ -8,16 +8,21 @@ from __future__ import annotations
 import math
 import numbers
 import threading
-from dataclasses import replace
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qa.config import Config
 from qa.documents import Answer, Document, Passage, SkippedFile, quote_name
 from qa.errors import BadInputError
 from qa.index import IngestReport, LoadedIndex, current_version, open_index, update_index
 from qa.ingest import read_documents
+from qa.protocols import PassageEncoder, Reader, TextEncoder
 from qa.readers import repair_surrogates
+
+if TYPE_CHECKING:
+    from qa.news import DateRange
 
 
 def refuse_empty_rebuild(documents: list[Document], skipped: list[SkippedFile], rebuild: bool, config: Config) -> None:
@@ -32,15 +37,16 @@ def refuse_empty_rebuild(documents: list[Document], skipped: list[SkippedFile], 
 
 
 def ingest_paths(
-    paths: list[Path], config: Config, rebuild: bool = False, progress: bool = False, embedder=None,
-    force: bool = False,
+    paths: list[Path], config: Config, rebuild: bool = False, progress: bool = False,
+    embedder: PassageEncoder | None = None, force: bool = False,
 ) -> IngestReport:
     """Read, check and clean every file under `paths`, then add them to the index, publishing
     a segment every `Config.segment_chunks` chunks (a killed ingest keeps those; rerun it).
 
     Bad files, folders and records are reported in `report.skipped` (`SkippedFile`s: the path, the
     record, the reason) and never reach the index. With `progress`, every long stage (reading,
-    chunking, embedding, writing) shows a tqdm bar with an ETA.
+    chunking, embedding, writing) shows a tqdm bar with an ETA. `embedder` (default: the
+    configured model) turns the chunks into vectors.
     """
     documents, skipped = read_documents(paths, config, progress)
     refuse_empty_rebuild(documents, skipped, rebuild, config)
@@ -61,20 +67,43 @@ def remove_documents(doc_ids: list[str], config: Config) -> IngestReport:
     return update_index(config.index_dir, [], config, remove_ids=tuple(doc_ids))
 
 
+@dataclass(frozen=True)
+class Question:
+    """One question, cleaned once (`clean_question`)."""
+
+    asked: str  # as given (None as "", lone surrogates repaired): what the Answer reports
+    text: str  # whitespace collapsed, at most `Config.max_question_chars`: what retrieval and the reader use
+
+
+def clean_question(question: object, config: Config) -> Question:
+    """The question as asked and as read. None is empty; lone surrogates (bytes that were not
+    UTF-8) are repaired as input files are decoded; anything else that is not text is refused."""
+    if question is None:
+        question = ""
+    if not isinstance(question, str):
+        raise BadInputError(f"the question must be text, not {type(question).__name__}")
+    asked = repair_surrogates(question)
+    # The model reads at most 256 word pieces; a huge paste only slows BM25 down.
+    return Question(asked, " ".join(asked.split())[: config.max_question_chars])
+
+
 class QA:
     """Search and ask over the index at `config.index_dir`; models load on first use.
 
     Each call checks whether a writer has published a newer index version and, if so,
-    loads it; until then it keeps answering from the version it has.
+    loads it; until then it keeps answering from the version it has. `embedder` and `reader`
+    default to the configured models; a test or the benchmark may pass stand-ins.
     """
 
-    def __init__(self, config: Config):
-        from qa.embed import Embedder
+    def __init__(self, config: Config, embedder: TextEncoder | None = None, reader: Reader | None = None):
+        if embedder is None:
+            from qa.embed import Embedder
 
+            embedder = Embedder(config)
         self.config = config
-        self.embedder = Embedder(config)
+        self.embedder = embedder
         self._index: LoadedIndex | None = None
-        self._reader = None
+        self._reader = reader
         self._lock = threading.Lock()
 
     def index(self) -> LoadedIndex:
@@ -87,10 +116,6 @@ class QA:
     def documents(self) -> list[Document]:
         return list(self.index().documents)
 
-    def _question(self, question: str) -> str:
-        # The model reads at most 256 word pieces; a huge paste only slows BM25 down.
-        return " ".join(checked_question(question).split())[: self.config.max_question_chars]
-
     def search(
         self,
         question: str,
@@ -102,28 +127,38 @@ class QA:
         """The `k` best passages, from articles dated `since`..`until` (inclusive ISO dates; with
         either given, undated articles are left out). A question asking for the latest news puts
         newer articles first among closely relevant passages (qa/news.py)."""
-        from qa.news import DateRange, NewsRetriever, asks_for_latest
+        q = clean_question(question, self.config)
+        return self._retrieve(q.text, *self._checked(k, retriever, since, until))
+
+    def _checked(
+        self, k: object, retriever: str | None, since: str | date | None, until: str | date | None
+    ) -> tuple[int, str, DateRange]:
+        """The number of passages, the retriever's name and the date range, or BadInputError."""
+        from qa.news import DateRange
+        from qa.retrieve import checked_retriever
+
+        return checked_k(k, self.config), checked_retriever(retriever or self.config.retriever), DateRange.parse(since, until)
+
+    def _retrieve(self, text: str, k: int, kind: str, dates: DateRange) -> list[Passage]:
+        """`search` for a question already cleaned and settings already checked."""
+        from qa.news import NewsRetriever, asks_for_latest
         from qa.retrieve import make_retriever
 
-        k = checked_k(k, self.config)
-        dates = DateRange.parse(since, until)
-        question = self._question(question)
-        if not question:
+        if not text:
             return []
         index = self.index()
-        kind = retriever or self.config.retriever
-        found = make_retriever(kind, index, self.embedder, self.config.rrf_k)
-        recent = asks_for_latest(question)
+        found = make_retriever(kind, index, self.embedder, self.config)
+        recent = asks_for_latest(text)
         if dates or recent:
             found = NewsRetriever(found, index, dates, recent, self.config.recency_margin)
-        return found.search(question, k)
+        return found.search(text, k)
 
     @property
-    def reader(self):
+    def reader(self) -> Reader:
         """The reader (loaded on first use): its `default_threshold` is the fitted one."""
-        from qa.answer import NeuralReader
-
         if self._reader is None:
+            from qa.answer import NeuralReader
+
             self._reader = NeuralReader(self.config)
         return self._reader
 
@@ -136,22 +171,13 @@ class QA:
         since: str | date | None = None,
         until: str | date | None = None,
     ) -> Answer:
-        original = checked_question(question)
-        k, threshold = checked_k(k, self.config), checked_threshold(threshold)
-        question = self._question(original)
-        passages = self.search(question, k, retriever, since, until) if question else []
-        answer = self.reader.answer(question, passages, threshold=threshold)
-        return replace(answer, question=original)
-
-
-def checked_question(question: object) -> str:
-    """The question as text: None is empty; lone surrogates (bytes that were not UTF-8) are
-    repaired as input files are decoded; anything else that is not text is refused."""
-    if question is None:
-        return ""
-    if not isinstance(question, str):
-        raise BadInputError(f"the question must be text, not {type(question).__name__}")
-    return repair_surrogates(question)
+        """The reader's answer from the `k` best passages (see `search`); the Answer carries the
+        question as asked."""
+        q = clean_question(question, self.config)
+        k, kind, dates = self._checked(k, retriever, since, until)
+        threshold = checked_threshold(threshold)
+        passages = self._retrieve(q.text, k, kind, dates)
+        return self.reader.answer(q.text, passages, threshold=threshold, asked=q.asked)
 
 
 def checked_k(k: object, config: Config) -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from qa.clean import strip_controls
 from qa.config import Config
-from qa.documents import SkippedFile
+from qa.documents import SkippedFile, record_source
 
 TEXT_SUFFIXES = {".txt", ".text"}
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
@@ -66,7 +66,7 @@ class RawArticle:
 
     @property
     def source(self) -> str:
-        return self.path if self.number is None else f"{self.path}#{self.number}"
+        return record_source(self.path, self.number)
 
 
 _BINARY = f"binary content, not text; give a {SUPPORTED_NAMES} file"

@@ -1,15 +1,23 @@
 """Retrievers over a loaded index: dense (FAISS), lexical (BM25) and hybrid (reciprocal rank fusion).
 
-Each returns passages best first; scores are comparable only within one retriever.
-Retrieval knows nothing about answering.
+Each ranks the index's rows (`ranked_rows`); `RowRetriever.search`, the one search path they all
+share, turns the ranking into passages, best first. Scores are comparable only within one
+retriever. Retrieval knows nothing about answering.
 """
 
 from __future__ import annotations
 
-from qa.config import RETRIEVERS
+from qa.config import RETRIEVERS, Config
 from qa.documents import Passage
+from qa.errors import BadInputError
 from qa.index import LoadedIndex
+from qa.protocols import QueryEncoder
 from qa.terms import terms
+
+__all__ = [
+    "RETRIEVERS", "BM25Retriever", "DenseRetriever", "HybridRetriever", "RowRetriever", "checked_retriever",
+    "make_retriever", "passage_at",
+]
 
 
 def passage_at(index: LoadedIndex, row: int, score: float) -> Passage:
@@ -21,10 +29,22 @@ def passage_at(index: LoadedIndex, row: int, score: float) -> Passage:
     )
 
 
-class DenseRetriever:
+class RowRetriever:
+    """A retriever that ranks rows of `index`; `search` is the same for all of them."""
+
+    index: LoadedIndex
+
+    def ranked_rows(self, question: str, k: int) -> list[tuple[int, float]]:
+        raise NotImplementedError
+
+    def search(self, question: str, k: int) -> list[Passage]:
+        return [passage_at(self.index, r, s) for r, s in self.ranked_rows(question, k)]
+
+
+class DenseRetriever(RowRetriever):
     """Cosine similarity between the question vector and the chunk vectors."""
 
-    def __init__(self, index: LoadedIndex, embedder):
+    def __init__(self, index: LoadedIndex, embedder: QueryEncoder):
         self.index, self.embedder = index, embedder
 
     def ranked_rows(self, question: str, k: int) -> list[tuple[int, float]]:
@@ -33,11 +53,8 @@ class DenseRetriever:
             return []
         return self.index.search_dense(self.embedder.encode_query(question), k)
 
-    def search(self, question: str, k: int) -> list[Passage]:
-        return [passage_at(self.index, r, s) for r, s in self.ranked_rows(question, k)]
 
-
-class BM25Retriever:
+class BM25Retriever(RowRetriever):
     """Okapi BM25 over stemmed words (qa.terms), across every segment as one index."""
 
     def __init__(self, index: LoadedIndex):
@@ -46,14 +63,12 @@ class BM25Retriever:
     def ranked_rows(self, question: str, k: int) -> list[tuple[int, float]]:
         return self.index.search_lexical(terms(question), min(k, self.index.n_chunks))
 
-    def search(self, question: str, k: int) -> list[Passage]:
-        return [passage_at(self.index, r, s) for r, s in self.ranked_rows(question, k)]
 
+class HybridRetriever(RowRetriever):
+    """Reciprocal rank fusion of dense and BM25 rankings: score = sum 1 / (rrf_k + rank), each
+    ranking read `depth` deep (at least k)."""
 
-class HybridRetriever:
-    """Reciprocal rank fusion of dense and BM25 rankings: score = sum 1 / (rrf_k + rank)."""
-
-    def __init__(self, index: LoadedIndex, embedder, rrf_k: int = 60, depth: int = 50):
+    def __init__(self, index: LoadedIndex, embedder: QueryEncoder, rrf_k: int = 60, depth: int = 50):
         self.index = index
         self.dense, self.bm25 = DenseRetriever(index, embedder), BM25Retriever(index)
         self.rrf_k, self.depth = rrf_k, depth
@@ -64,18 +79,21 @@ class HybridRetriever:
         for ranking in (self.dense.ranked_rows(question, depth), self.bm25.ranked_rows(question, depth)):
             for rank, (row, _) in enumerate(ranking, start=1):
                 fused[row] = fused.get(row, 0.0) + 1.0 / (self.rrf_k + rank)
-        best = sorted(fused.items(), key=lambda item: -item[1])[:k]
-        return best
-
-    def search(self, question: str, k: int) -> list[Passage]:
-        return [passage_at(self.index, r, s) for r, s in self.ranked_rows(question, k)]
+        return sorted(fused.items(), key=lambda item: -item[1])[:k]
 
 
-def make_retriever(kind: str, index: LoadedIndex, embedder, rrf_k: int = 60):
+def checked_retriever(kind: object) -> str:
+    """`kind` if it names a retriever, else BadInputError listing the retrievers."""
+    if kind not in RETRIEVERS:
+        raise BadInputError(f"unknown retriever {kind!r}; choose one of {', '.join(RETRIEVERS)}")
+    return str(kind)
+
+
+def make_retriever(kind: str, index: LoadedIndex, embedder: QueryEncoder, config: Config) -> RowRetriever:
+    """The retriever called `kind` (one of RETRIEVERS) over `index`, with `config`'s fusion settings."""
+    kind = checked_retriever(kind)
     if kind == "dense":
         return DenseRetriever(index, embedder)
     if kind == "bm25":
         return BM25Retriever(index)
-    if kind == "hybrid":
-        return HybridRetriever(index, embedder, rrf_k=rrf_k)
-    raise ValueError(f"unknown retriever {kind!r}; choose one of {', '.join(RETRIEVERS)}")
+    return HybridRetriever(index, embedder, rrf_k=config.rrf_k, depth=config.hybrid_depth)

@@ -20,6 +20,7 @@ from qa.config import Config
 from qa.documents import Chunk, Document
 from qa.errors import BadInputError
 from qa.index import IngestReport
+from qa.protocols import PassageEncoder
 from qa.segment import CHUNK_DTYPE
 from qa.writer import IndexWriter
 
@@ -65,7 +66,7 @@ def update_index(
     index_dir: Path,
     incoming: list[Document],
     config: Config,
-    embedder=None,
+    embedder: PassageEncoder | None = None,
     remove_ids: tuple[str, ...] = (),
     rebuild: bool = False,
     show_progress: bool = False,
@@ -119,9 +120,11 @@ def update_index(
     return report
 
 
-def chunk_and_embed(docs: list[Document], embedder, config: Config, show_progress: bool = False) -> Iterator[Embedded]:
+def chunk_and_embed(
+    docs: list[Document], embedder: PassageEncoder | None, config: Config, show_progress: bool = False
+) -> Iterator[Embedded]:
     """Chunk every document, then embed the chunks of whole documents a few hundred at a time,
-    yielding each document as soon as its batch is embedded."""
+    yielding each document as soon as its batch is embedded (`embedder` None: the configured model)."""
     from tqdm import tqdm
 
     from qa.chunk import chunk_document

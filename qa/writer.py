@@ -22,7 +22,7 @@ from qa.config import Config
 from qa.documents import Document
 from qa.errors import BadInputError, IndexCorruptError, IndexMismatchError
 from qa.index import (
-    CATALOG, SEGMENTS, Index, IngestReport, WriterLock, _check_settings, _open_catalog, corrupt, open_state,
+    CATALOG, SEGMENTS, Index, IngestReport, WriterLock, check_settings, corrupt, open_catalog, open_state,
 )
 from qa.lexical import Postings, build_postings, merge_postings
 from qa.segment import (
@@ -79,9 +79,9 @@ class IndexWriter:
         if fresh:
             return Catalog.create(d, self.config.index_settings())
         try:
-            catalog = _open_catalog(d, write=True)
+            catalog = open_catalog(d, write=True)
             try:
-                _check_settings(d, catalog, self.config)
+                check_settings(d, catalog, self.config)
             except IndexMismatchError:
                 catalog.close()
                 raise

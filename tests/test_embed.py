@@ -11,7 +11,7 @@ import pytest
 
 from qa.config import Config
 from qa.base_model import base_model_dir, cpu_has_native_bf16
-from qa.embed import Embedder, _encode_pipelined, load_model
+from qa.embed import Embedder, encode_pipelined, load_model
 from tests.conftest import CORPUS
 
 TEXTS = [
@@ -66,7 +66,7 @@ def test_pipelined_encoder_matches_plain_encode(embedder):
     texts = [f"Sentence number {i} about {'long ' * (i % 7)}news." for i in range(37)]
     model = load_model(embedder.config.device, embedder.config.max_seq_length, embedder.config.cpu_dtype)
     plain = model.encode(texts, batch_size=8)
-    assert np.allclose(_encode_pipelined(model, texts, 8, False), plain, atol=1e-5)
+    assert np.allclose(encode_pipelined(model, texts, 8, False), plain, atol=1e-5)
 
 
 def test_query_path_does_not_import_sentence_transformers():

@@ -21,9 +21,9 @@ def test_bundled_index_contents(bundled_index):
     assert nhk.url == "https://www3.nhk.or.jp/nhkworld/en/news/20240320_04/" and nhk.date == "March 20, 2024"
     assert index.vectors.shape == (index.n_chunks, 384)
     assert np.allclose(np.linalg.norm(index.vectors, axis=1), 1.0, atol=1e-4)
-    manifest = index.manifest
-    assert manifest["settings"]["model_name"].endswith("all-MiniLM-L6-v2")
-    assert set(manifest["documents"]) == {MASSIS, NHK} and all(len(v["content_hash"]) == 64 for v in manifest["documents"].values())
+    assert index.settings["model_name"].endswith("all-MiniLM-L6-v2")
+    records = index.document_records()
+    assert {r.doc_id for r in records} == {MASSIS, NHK} and all(len(r.content_hash) == 64 for r in records)
     texts = [index.chunk(i).text for i in range(index.n_chunks)]
     for i in range(index.n_chunks):
         c = index.chunk(i)

@@ -346,3 +346,13 @@ def test_control_characters_escaped_inside_json_never_reach_a_document(tmp_path)
     [doc], skipped = read_documents([path], Config())
     assert not skipped
     assert doc.text == "Nul inside a record about the harbour." and doc.title == "Nul title"
+
+
+def test_a_record_source_is_its_file_and_number_and_its_id_says_both():
+    from qa.documents import record_source, split_source
+    from qa.ingest import source_doc_id
+
+    assert record_source("/a/feed.jsonl", 7) == "/a/feed.jsonl#7" and record_source("/a/b.txt") == "/a/b.txt"
+    assert split_source("/a/feed.jsonl#7") == ("/a/feed.jsonl", 7)
+    assert split_source("/a/issue#3.txt") == ("/a/issue#3.txt", None)  # a "#" in a name is not a record
+    assert source_doc_id("/a/Feed.jsonl#7") == "feed-7" and source_doc_id("/a/issue#3.txt") == "issue-3"

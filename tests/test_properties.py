@@ -33,11 +33,11 @@ SETTINGS = dict(max_examples=50, deadline=None, suppress_health_check=[HealthChe
 @pytest.fixture(scope="module", autouse=True)
 def _warm_models():
     """Load the tokenizer and sentence splitter once, outside the timed examples."""
-    from qa.chunk import _sentencizer
     from qa.base_model import load_wordpiece_tokenizer
+    from qa.chunk import split_sentences
 
     load_wordpiece_tokenizer()
-    _sentencizer()
+    split_sentences("Warm up. The sentence splitter.")
 
 
 def check_chunks(text: str, config: Config) -> None:
