@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -49,7 +50,7 @@ class Calibrator:
         return 1.0 / (1.0 + math.exp(-max(min(z, 60.0), -60.0)))
 
     @classmethod
-    def uncalibrated(cls) -> "Calibrator":
+    def uncalibrated(cls) -> Calibrator:
         """sigmoid(margin), threshold 0.5: the reader's own answer-vs-no-answer decision."""
         return cls((1.0,) + (0.0,) * (len(FEATURES) - 1), 0.0, 0.5, {"note": "not calibrated: sigmoid of the no-answer margin"})
 

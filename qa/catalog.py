@@ -91,7 +91,7 @@ class Catalog:
     # ------------------------------------------------------------ opening
 
     @classmethod
-    def open(cls, index_dir: Path, write: bool = False) -> "Catalog":
+    def open(cls, index_dir: Path, write: bool = False) -> Catalog:
         path = index_dir / CATALOG
         if not path.is_file():
             raise FileNotFoundError(path)
@@ -108,7 +108,7 @@ class Catalog:
         return catalog
 
     @classmethod
-    def create(cls, index_dir: Path, settings: dict) -> "Catalog":
+    def create(cls, index_dir: Path, settings: dict) -> Catalog:
         """A new, empty catalog, written beside and renamed into place (replacing a damaged one)."""
         index_dir.mkdir(parents=True, exist_ok=True)
         tmp = index_dir / f".tmp-catalog-{os.getpid()}.sqlite"

@@ -40,7 +40,7 @@ class BertShape:
     layer_norm_eps: float
 
     @classmethod
-    def from_config(cls, path: Path) -> "BertShape":
+    def from_config(cls, path: Path) -> BertShape:
         config = json.loads(path.read_text(encoding="utf-8"))
         return cls(**{name: config[name] for name in cls.__dataclass_fields__})
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -146,10 +147,8 @@ def read_documents(paths: list[Path], config: Config, progress: bool = False) ->
     files, skipped = expand_paths(paths)
     total = 0
     for f in files:
-        try:
+        with contextlib.suppress(OSError):
             total += f.stat().st_size
-        except OSError:
-            pass
     documents: list[Document] = []
     with tqdm(total=total, desc="reading", unit="B", unit_scale=True, unit_divisor=1024, delay=1.0,
               disable=not progress) as bar:

@@ -64,7 +64,7 @@ class Postings:
             np.save(folder / name, np.ascontiguousarray(getattr(self, key)), allow_pickle=False)
 
     @classmethod
-    def load(cls, folder: Path) -> "Postings":
+    def load(cls, folder: Path) -> Postings:
         return cls(**{key: np.load(folder / name, mmap_mode="r", allow_pickle=False) for key, name in FILES.items()})
 
     def problems(self) -> list[str]:
@@ -167,7 +167,7 @@ class LexicalPart:
     live_length: int
 
     @classmethod
-    def of(cls, postings: Postings, alive: np.ndarray | None) -> "LexicalPart":
+    def of(cls, postings: Postings, alive: np.ndarray | None) -> LexicalPart:
         lengths = np.asarray(postings.lengths)
         if alive is None:
             return cls(postings, None, len(lengths), int(lengths.sum(dtype=np.int64)))

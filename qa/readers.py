@@ -86,7 +86,7 @@ def decode_bytes(data: bytes) -> str:
             try:
                 text = data.decode(encoding)
             except UnicodeDecodeError:
-                raise _Unusable(f"not valid {encoding.upper().removesuffix('-SIG')} text despite its byte-order mark")
+                raise _Unusable(f"not valid {encoding.upper().removesuffix('-SIG')} text despite its byte-order mark") from None
             break
     else:
         if not data.strip():
@@ -204,7 +204,7 @@ def _markdown_to_text(raw: str) -> tuple[str, str | None]:
     the first heading (the first level-1 heading, else a heading on the first line)."""
     lines = raw.split("\n")
     title, out = None, []
-    for n, line in enumerate(lines):
+    for line in lines:
         heading = _MD_HEADING.match(line)
         if heading:
             level, line = len(heading.group(1)), heading.group(2)
@@ -255,7 +255,7 @@ def _body_text(value: object) -> str:
 def _jsonl_records(path: Path, config: Config, advance: Advance) -> Iterator[RawArticle | SkippedFile]:
     name = str(path)
     try:
-        f = open(path, "rb")
+        f = open(path, "rb")  # noqa: SIM115 - opened apart from `with` so only open() errors skip the file
     except OSError as e:
         yield SkippedFile(name, f"cannot be read ({e.strerror or e})")
         return

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import torch
 
-from qa.config import Config
 from qa.base_model import cpu_has_native_bf16
+from qa.config import Config
 from qa.encoder import autocast
 from qa.model_card import write_model_card
 from qa.reader_model import (
@@ -210,7 +210,7 @@ def heldout_metrics(model: SpanReader, shape: ReaderShape, data: QASet, chunks, 
 
 def _param_groups(model: SpanReader, weight_decay: float) -> list[dict]:
     decay, plain = [], []
-    for name, p in model.named_parameters():
+    for p in model.parameters():
         if p.requires_grad:
             (plain if p.ndim == 1 else decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0}]

@@ -197,7 +197,7 @@ def mine_retrieved_negatives(
     for n, ex in enumerate(qaset.examples):
         by_group.setdefault(ex.group, []).append(n)
     negatives: dict[int, list[tuple[str, int]]] = {}
-    for group, members in by_group.items():
+    for members in by_group.values():
         keys = [(cid, i) for cid in dict.fromkeys(qaset.examples[n].context_id for n in members) for i in range(len(chunks[cid]))]
         if len(keys) < 2:
             continue

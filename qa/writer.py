@@ -22,11 +22,26 @@ from qa.config import Config
 from qa.documents import Document
 from qa.errors import BadInputError, IndexCorruptError, IndexMismatchError
 from qa.index import (
-    CATALOG, SEGMENTS, Index, IngestReport, WriterLock, _check_settings, _open_catalog, corrupt, open_state,
+    CATALOG,
+    SEGMENTS,
+    Index,
+    WriterLock,
+    _check_settings,
+    _open_catalog,
+    corrupt,
+    open_state,
 )
 from qa.lexical import Postings, build_postings, merge_postings
 from qa.segment import (
-    CHUNK_DTYPE, NAME, STORED_CHUNK_DTYPE, SegmentRecord, chunk_crc, document_line, fsync_dir, segment_name, write_segment,
+    CHUNK_DTYPE,
+    NAME,
+    STORED_CHUNK_DTYPE,
+    SegmentRecord,
+    chunk_crc,
+    document_line,
+    fsync_dir,
+    segment_name,
+    write_segment,
 )
 
 _EMPTY = Version(0, "", "", "", "", (), {}, 0, 0)
@@ -44,7 +59,7 @@ class IndexWriter:
         self.run = uuid.uuid4().hex[:12]
         self._lock = WriterLock(self.index_dir)
 
-    def __enter__(self) -> "IndexWriter":
+    def __enter__(self) -> IndexWriter:
         self._lock.__enter__()
         try:
             self.catalog = self._open_catalog()

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from qa.chunk import chunk_document
-from qa.config import Config
 from qa.clean import clean_article, normalise_for_dedup
+from qa.config import Config
 from qa.ingest import make_document
 
 # A small budget makes the chunker take every path (packing, overlap, splitting over-long
@@ -33,8 +33,8 @@ SETTINGS = dict(max_examples=50, deadline=None, suppress_health_check=[HealthChe
 @pytest.fixture(scope="module", autouse=True)
 def _warm_models():
     """Load the tokenizer and sentence splitter once, outside the timed examples."""
-    from qa.chunk import _sentencizer
     from qa.base_model import load_wordpiece_tokenizer
+    from qa.chunk import _sentencizer
 
     load_wordpiece_tokenizer()
     _sentencizer()
