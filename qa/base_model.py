@@ -6,6 +6,10 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 # Idle OpenMP threads spin by default; on 2 cores shared with another process that made one
 # question embedding take ~0.5 s instead of ~12 ms.
@@ -21,7 +25,7 @@ def base_model_dir() -> Path:
 
 
 @lru_cache(maxsize=1)
-def load_wordpiece_tokenizer():
+def load_wordpiece_tokenizer() -> Tokenizer:
     """The model's fast word-piece tokenizer (`tokenizers.Tokenizer`), without padding or truncation."""
     from tokenizers import Tokenizer
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
 from qa.errors import ReaderModelError
 
@@ -42,7 +43,7 @@ class Calibrator:
     weights: tuple[float, ...]
     bias: float
     threshold: float
-    provenance: dict = field(default_factory=dict)
+    provenance: dict[str, object] = field(default_factory=dict)
 
     def probability(self, x: Sequence[float]) -> float:
         """P(the answer is right) for a feature vector made by `features`."""
@@ -78,7 +79,9 @@ def load_calibrator(folder: Path) -> Calibrator:
         raise ReaderModelError(f"{path}: unusable calibration ({e}); refit it with `python -m qa.calibrate`") from None
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, iterations: int = 50) -> tuple[np.ndarray, float]:
+def fit_logistic(
+    x: NDArray[np.floating], y: NDArray[np.floating], l2: float = 1e-2, iterations: int = 50
+) -> tuple[NDArray[np.float64], float]:
     """L2-regularised logistic regression by Newton's method; returns (weights, bias)."""
     X = np.hstack([x.astype(np.float64), np.ones((len(x), 1))])
     w = np.zeros(X.shape[1])

@@ -150,7 +150,7 @@ class Prepared:
     negatives: dict[int, list[tuple[str, int]]]  # example index -> retrieved (context id, passage n)
     heldout: QASet
     heldout_chunks: dict[str, list[tuple[int, int]]]
-    files: list[dict]
+    files: list[dict[str, object]]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,8 +12,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import NDArray
 
 from qa.catalog import DocRecord
 from qa.config import Config
@@ -23,8 +25,11 @@ from qa.index import IngestReport
 from qa.segment import CHUNK_DTYPE
 from qa.writer import IndexWriter
 
+if TYPE_CHECKING:
+    from qa.embed import Embedder
+
 # (document, its chunks, their vectors) for each changed document, in order.
-Embedded = tuple[Document, list[Chunk], np.ndarray]
+Embedded = tuple[Document, list[Chunk], NDArray[np.float32]]
 
 def _assign_doc_ids(incoming: list[Document], taken: dict[str, str]) -> list[Document]:
     """Keep each document's id unless another source already uses it; then add a short source hash."""
@@ -65,7 +70,7 @@ def update_index(
     index_dir: Path,
     incoming: list[Document],
     config: Config,
-    embedder=None,
+    embedder: Embedder | None = None,
     remove_ids: tuple[str, ...] = (),
     rebuild: bool = False,
     show_progress: bool = False,
@@ -119,7 +124,9 @@ def update_index(
     return report
 
 
-def chunk_and_embed(docs: list[Document], embedder, config: Config, show_progress: bool = False) -> Iterator[Embedded]:
+def chunk_and_embed(
+    docs: list[Document], embedder: Embedder | None, config: Config, show_progress: bool = False
+) -> Iterator[Embedded]:
     """Chunk every document, then embed the chunks of whole documents a few hundred at a time,
     yielding each document as soon as its batch is embedded."""
     from tqdm import tqdm
@@ -161,7 +168,7 @@ def publish_stream(writer: IndexWriter, embedded: Iterable[Embedded], replaced: 
     published = segments = 0
     last = time.monotonic()
 
-    def flush():
+    def flush() -> None:
         nonlocal drops, published, segments, last
         docs = [doc for doc, _, _ in buffer]
         gone = drops + [replaced[d.doc_id] for d in docs if d.doc_id in replaced]
