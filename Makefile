@@ -25,7 +25,10 @@ ingest: $(STAMP)
 chromium:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
+# Lint and type-check first: make stops at the first failing line with its non-zero status.
 test: $(STAMP) chromium
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest
 
 eval: ingest

@@ -516,14 +516,13 @@ def build_app(config: Config, build_from: Path | None = None) -> gr.Blocks:
         status = gr.Markdown(app.status(), elem_id="qa-status")
         timer = gr.Timer(1.0, active=app.building.is_set())
 
-        with gr.Accordion("Settings", open=False):
-            with gr.Row():
-                k = gr.Slider(1, 20, value=config.top_k, step=1, label="Passages to read (k)")
-                retriever = gr.Radio(list(RETRIEVERS), value=config.retriever, label="Retriever",
-                                     info="dense: meaning · bm25: keywords · hybrid: both")
-                threshold = gr.Slider(0.0, 1.0, value=default_threshold(config), step=0.01, elem_id="qa-threshold",
-                                      label="Abstention threshold",
-                                      info="answer only when the confidence reaches this")
+        with gr.Accordion("Settings", open=False), gr.Row():
+            k = gr.Slider(1, 20, value=config.top_k, step=1, label="Passages to read (k)")
+            retriever = gr.Radio(list(RETRIEVERS), value=config.retriever, label="Retriever",
+                                 info="dense: meaning · bm25: keywords · hybrid: both")
+            threshold = gr.Slider(0.0, 1.0, value=default_threshold(config), step=0.01, elem_id="qa-threshold",
+                                  label="Abstention threshold",
+                                  info="answer only when the confidence reaches this")
         # The date range applies to Ask and Search: only articles dated inside it (undated ones are left out).
         with gr.Row(equal_height=True):
             since = gr.DateTime(include_time=False, type="string", label="Articles dated from",

@@ -81,7 +81,10 @@ def _run_stage(stage: str, workdir: Path, extra: list[str], timeout: float | Non
     if proc.returncode != 0:
         raise SystemExit(f"bench: stage {stage} {' '.join(extra)} failed (exit {proc.returncode})")
     result = json.loads(out.read_text())
-    busy = lambda c: c.user + c.system + getattr(c, "nice", 0) + getattr(c, "irq", 0) + getattr(c, "softirq", 0)
+
+    def busy(c) -> float:
+        return c.user + c.system + getattr(c, "nice", 0) + getattr(c, "irq", 0) + getattr(c, "softirq", 0)
+
     own = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     result["wall_s"] = wall
     result["own_cpu_s"] = own
@@ -201,7 +204,10 @@ def tables(results: dict) -> str:
             recall = f"{ivf['recall_at_10']:.3f}"
             if "recall_at_10_iid_random" in ivf:
                 recall += f" (iid random: {ivf['recall_at_10_iid_random']:.2f})"
-            f = lambda k: f"{lat[k]['p50_ms']:.0f} / {lat[k]['p95_ms']:.0f}"
+
+            def f(k: str, lat: dict = lat) -> str:
+                return f"{lat[k]['p50_ms']:.0f} / {lat[k]['p95_ms']:.0f}"
+
             lines.append(
                 f"| {s['passages']:,} | {kind}{'' if kind == 'flat' else ' nlist=' + str(ivf['nlist']) + ' nprobe=' + str(ivf['nprobe'])} "
                 f"| {b['write_index_s']:.0f} ({wp.get('build_dense_index', 0):.1f} / {wp.get('build_postings', 0):.0f}) "

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import sys
 import time
@@ -83,16 +82,17 @@ class Timers:
 def stage_ingest(args) -> dict:
     """`ingest_paths` with the library's embedder (bfloat16 where the CPU has it) against a plain
     float32 `SentenceTransformer.encode` of the same chunks, in one process, warm, best of N."""
+    from sentence_transformers import SentenceTransformer
+
     import qa.chunk
     import qa.pipeline
     import qa.writer
     from bench.synth import ArticleGenerator
-    from qa.config import Config
     from qa.base_model import base_model_dir, load_wordpiece_tokenizer
+    from qa.config import Config
     from qa.embed import Embedder, load_model
     from qa.index import open_index
     from qa.pipeline import ingest_paths
-    from sentence_transformers import SentenceTransformer
 
     work = Path(args.workdir)
     ArticleGenerator(seed=args.seed).write_files(work / "articles", args.docs)

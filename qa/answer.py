@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
 from qa.calibration import Calibrator, features, load_calibrator
 from qa.chunk import split_sentences
 from qa.config import Config

@@ -6,6 +6,10 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 from qa.config import CPU_DTYPES
 from qa.errors import ConfigError
@@ -24,7 +28,7 @@ def base_model_dir() -> Path:
 
 
 @lru_cache(maxsize=1)
-def load_wordpiece_tokenizer():
+def load_wordpiece_tokenizer() -> Tokenizer:
     """The model's fast word-piece tokenizer (`tokenizers.Tokenizer`), without padding or truncation."""
     from tokenizers import Tokenizer
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
 from qa.errors import ReaderModelError
 
@@ -41,7 +43,7 @@ class Calibrator:
     weights: tuple[float, ...]
     bias: float
     threshold: float
-    provenance: dict = field(default_factory=dict)
+    provenance: dict[str, object] = field(default_factory=dict)
 
     def probability(self, x: Sequence[float]) -> float:
         """P(the answer is right) for a feature vector made by `features`."""
@@ -49,7 +51,7 @@ class Calibrator:
         return 1.0 / (1.0 + math.exp(-max(min(z, 60.0), -60.0)))
 
     @classmethod
-    def uncalibrated(cls) -> "Calibrator":
+    def uncalibrated(cls) -> Calibrator:
         """sigmoid(margin), threshold 0.5: the reader's own answer-vs-no-answer decision."""
         return cls((1.0,) + (0.0,) * (len(FEATURES) - 1), 0.0, 0.5, {"note": "not calibrated: sigmoid of the no-answer margin"})
 
@@ -77,7 +79,9 @@ def load_calibrator(folder: Path) -> Calibrator:
         raise ReaderModelError(f"{path}: unusable calibration ({e}); refit it with `python -m qa.calibrate`") from None
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2, iterations: int = 50) -> tuple[np.ndarray, float]:
+def fit_logistic(
+    x: NDArray[np.floating], y: NDArray[np.floating], l2: float = 1e-2, iterations: int = 50
+) -> tuple[NDArray[np.float64], float]:
     """L2-regularised logistic regression by Newton's method; returns (weights, bias)."""
     X = np.hstack([x.astype(np.float64), np.ones((len(x), 1))])
     w = np.zeros(X.shape[1])

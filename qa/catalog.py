@@ -14,8 +14,11 @@ import json
 import os
 import sqlite3
 import time
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
 
 from qa.segment import NAME, SegmentRecord, fsync_dir
 
@@ -85,13 +88,13 @@ def _now() -> str:
 
 
 class Catalog:
-    def __init__(self, path: Path, conn: sqlite3.Connection):
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
         self.path, self.conn = path, conn
 
     # ------------------------------------------------------------ opening
 
     @classmethod
-    def open(cls, index_dir: Path, write: bool = False) -> "Catalog":
+    def open(cls, index_dir: Path, write: bool = False) -> Catalog:
         path = index_dir / CATALOG
         if not path.is_file():
             raise FileNotFoundError(path)
@@ -108,7 +111,7 @@ class Catalog:
         return catalog
 
     @classmethod
-    def create(cls, index_dir: Path, settings: dict) -> "Catalog":
+    def create(cls, index_dir: Path, settings: Mapping[str, object]) -> Catalog:
         """A new, empty catalog, written beside and renamed into place (replacing a damaged one)."""
         index_dir.mkdir(parents=True, exist_ok=True)
         tmp = index_dir / f".tmp-catalog-{os.getpid()}.sqlite"
@@ -146,20 +149,20 @@ class Catalog:
             settings = None
         if not isinstance(settings, dict):
             raise CatalogError(f"{self.path}: the settings entry is missing or damaged")
-        self.settings: dict = settings
+        self.settings: dict[str, Any] = settings  # JSON as read
 
     # ------------------------------------------------------------ reading
 
-    def _query(self, sql: str, args=()) -> list:
+    def _query(self, sql: str, args: Sequence[object] = ()) -> list[Any]:  # rows as SQLite gives them
         try:
             return self.conn.execute(sql, args).fetchall()
         except sqlite3.DatabaseError as e:
             raise CatalogError(f"{self.path}: unreadable ({e})") from None
 
-    def read_transaction(self):
+    def read_transaction(self) -> _Transaction:
         return _Transaction(self, "BEGIN")
 
-    def write_transaction(self):
+    def write_transaction(self) -> _Transaction:
         return _Transaction(self, "BEGIN IMMEDIATE")
 
     def head(self) -> Version | None:
@@ -173,7 +176,7 @@ class Catalog:
             raise CatalogError(f"{self.path}: the live state names an unfinished rebuild")
         return version
 
-    def version(self, version_id) -> Version:
+    def version(self, version_id: object) -> Version:
         if not isinstance(version_id, int) or isinstance(version_id, bool):
             raise CatalogError(f"{self.path}: the live state is not a version number")
         rows = self._query("SELECT * FROM version WHERE id = ?", (version_id,))
@@ -188,7 +191,7 @@ class Catalog:
         rows = self._query("SELECT * FROM version WHERE pending = 1 ORDER BY id DESC LIMIT 1")
         return self._version(rows[0]) if rows else None
 
-    def _version(self, row) -> Version:
+    def _version(self, row: Sequence[Any]) -> Version:
         vid, created, run, action, summary, segments, tombstones, n_docs, n_chunks, pending = row
         where = f"{self.path}: version {vid!r}"
         try:
@@ -211,9 +214,9 @@ class Catalog:
         return Version(vid, created, run, action, summary, tuple(segments),
                        {k: frozenset(v) for k, v in tombstones.items()}, n_docs, n_chunks, bool(pending))
 
-    def segment_records(self, names) -> dict[str, SegmentRecord]:
+    def segment_records(self, names: Iterable[str]) -> dict[str, SegmentRecord]:
         names = list(names)
-        out = {}
+        out: dict[str, SegmentRecord] = {}
         for start in range(0, len(names), 500):
             part = names[start : start + 500]
             sql = f"SELECT name, n_documents, n_chunks, manifest_sha256 FROM segment WHERE name IN ({','.join('?' * len(part))})"
@@ -238,11 +241,11 @@ class Catalog:
     def all_segment_names(self) -> set[str]:
         return {r[0] for r in self._query("SELECT name FROM segment")}
 
-    def documents(self, version: Version, column: str | None = None, values=()) -> list[DocRecord]:
+    def documents(self, version: Version, column: str | None = None, values: Iterable[str] = ()) -> list[DocRecord]:
         """The live documents of `version` (all, or those whose `column` is one of `values`), in
         segment order then row order."""
         order = {name: i for i, name in enumerate(version.segments)}
-        found = []
+        found: list[Any] = []
         if column is None:
             for name in version.segments:
                 found += self._query("SELECT * FROM document WHERE segment = ? ORDER BY row", (name,))
@@ -271,7 +274,8 @@ class Catalog:
             (d.segment, d.row, d.doc_id, d.source, d.content_hash, d.n_chunks, d.title, d.date, d.url) for d in docs
         ])
 
-    def add_version(self, run: str, action: str, summary: str, segments, tombstones: dict, n_docs: int,
+    def add_version(self, run: str, action: str, summary: str, segments: Iterable[str],
+                    tombstones: Mapping[str, Collection[int]], n_docs: int,
                     n_chunks: int, pending: bool = False) -> int:
         cur = self.conn.execute(
             "INSERT INTO version (created, run, action, summary, segments, tombstones, n_documents, n_chunks, pending) "
@@ -279,6 +283,7 @@ class Catalog:
             (_now(), run, action, summary, json.dumps(list(segments)),
              json.dumps({k: sorted(v) for k, v in tombstones.items() if v}), n_docs, n_chunks, int(pending)),
         )
+        assert cur.lastrowid is not None  # always set by an INSERT
         return int(cur.lastrowid)
 
     def segments_made(self) -> int:
@@ -298,16 +303,18 @@ class Catalog:
 
 
 class _Transaction:
-    def __init__(self, catalog: Catalog, begin: str):
+    def __init__(self, catalog: Catalog, begin: str) -> None:
         self.catalog, self.begin = catalog, begin
 
-    def __enter__(self):
+    def __enter__(self) -> Catalog:
         try:
             self.catalog.conn.execute(self.begin)
         except sqlite3.DatabaseError as e:
             raise CatalogError(f"{self.catalog.path}: unreadable ({e})") from None
         return self.catalog
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> Literal[False]:
         self.catalog.conn.execute("ROLLBACK" if exc_type else "COMMIT")
         return False

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from qa.config import Config
 from qa.documents import Chunk, Document
+
+if TYPE_CHECKING:
+    from spacy.language import Language
 
 _PARAGRAPH = re.compile(r"[^\n]+")
 
 
 @lru_cache(maxsize=1)
-def _sentencizer():
+def _sentencizer() -> Language:
     """spaCy's rule-based sentence splitter (tokenizer exceptions keep "Mr." and "U.S." whole)."""
     import spacy
 

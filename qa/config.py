@@ -93,7 +93,7 @@ class Config:
             object.__setattr__(self, "confidence_bands", tuple(self.confidence_bands))
         check_config(self)
 
-    def with_(self, **changes) -> "Config":
+    def with_(self, **changes) -> Config:
         """A copy with `changes`, checked like a new Config; an unknown setting is a ConfigError too."""
         known = {f.name for f in fields(self)}
         unknown = sorted(set(changes) - known)

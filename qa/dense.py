@@ -6,10 +6,16 @@ returns its best live rows; merging them by score is exact for flat segments.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
+from numpy.typing import NDArray
 
 from qa.config import Config
+
+if TYPE_CHECKING:
+    import faiss
 
 IVF_FILE = "dense.faiss"
 
@@ -25,7 +31,7 @@ def uses_ivf(n: int, config: Config) -> bool:
     return n > config.ann_threshold
 
 
-def build_dense_index(vectors: np.ndarray, config: Config):
+def build_dense_index(vectors: NDArray[np.floating], config: Config) -> faiss.Index:
     """Exact inner-product search up to `config.ann_threshold` vectors, IVF-Flat beyond.
 
     The IVF coarse quantizer is k-means over a fixed-seed sample of `ivf_train_per_list`
@@ -33,13 +39,13 @@ def build_dense_index(vectors: np.ndarray, config: Config):
     in the written index."""
     import faiss
 
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    n, dim = vectors.shape
+    rows = np.ascontiguousarray(vectors, dtype=np.float32)
+    n, dim = rows.shape
     if not uses_ivf(n, config):
-        index = faiss.IndexFlatIP(dim)
+        flat = faiss.IndexFlatIP(dim)
         if n:
-            index.add(vectors)
-        return index
+            flat.add(rows)
+        return flat
     nlist = ivf_lists(n, config)
     quantizer = faiss.IndexFlatIP(dim)
     index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
@@ -47,17 +53,18 @@ def build_dense_index(vectors: np.ndarray, config: Config):
     index.cp.max_points_per_centroid = config.ivf_train_per_list
     n_train = min(n, nlist * config.ivf_train_per_list)
     sample = np.sort(np.random.default_rng(1234).choice(n, n_train, replace=False)) if n_train < n else slice(None)
-    index.train(np.ascontiguousarray(vectors[sample], dtype=np.float32))
-    index.add(vectors)
+    index.train(np.ascontiguousarray(rows[sample], dtype=np.float32))
+    index.add(rows)
     index.nprobe = min(config.ivf_nprobe, nlist)
     return index
 
 
-def read_ivf(path, config: Config):
+def read_ivf(path: str | Path, config: Config) -> faiss.IndexIVF:
     """A written IVF index, memory-mapped (opening costs no read of the vectors)."""
     import faiss
 
-    index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP)
+    # read_index returns the concrete class; the file was written by build_dense_index as IVF.
+    index = cast(faiss.IndexIVF, faiss.read_index(str(path), faiss.IO_FLAG_MMAP))
     index.nprobe = min(config.ivf_nprobe, index.nlist)
     return index
 
@@ -66,23 +73,24 @@ def read_ivf(path, config: Config):
 class DensePart:
     """One segment's vectors as seen by one index version."""
 
-    vectors: np.ndarray  # (n, dim) float32, memory-mapped
-    ivf: object | None  # faiss.IndexIVFFlat over the same rows, or None: exact search
-    alive: np.ndarray | None  # bool per row; None: all live
+    vectors: NDArray[np.float32]  # (n, dim), memory-mapped
+    ivf: faiss.IndexIVF | None  # IVF-Flat over the same rows, or None: exact search
+    alive: NDArray[np.bool_] | None  # bool per row; None: all live
 
-    def top(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+    def top(self, query: NDArray[np.float32], k: int) -> list[tuple[int, float]]:
         n = len(self.vectors)
         if n == 0 or k <= 0:
             return []
         if self.ivf is not None:
             import faiss
 
-            params = faiss.SearchParametersIVF(nprobe=int(self.ivf.nprobe))
+            params = faiss.SearchParametersIVF()
+            params.nprobe = int(self.ivf.nprobe)
             if self.alive is not None:
                 bits = np.packbits(self.alive, bitorder="little")
                 params.sel = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bits))
-            scores, rows = self.ivf.search(query.reshape(1, -1), min(k, n), params=params)
-            return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+            ivf_scores, ivf_rows = self.ivf.search(query.reshape(1, -1), min(k, n), params=params)
+            return [(int(r), float(s)) for r, s in zip(ivf_rows[0], ivf_scores[0]) if r >= 0]
         scores = np.asarray(self.vectors) @ query
         if self.alive is not None:
             scores = np.where(self.alive, scores, -np.inf)
@@ -92,9 +100,9 @@ class DensePart:
         return [(int(r), float(scores[r])) for r in top if np.isfinite(scores[r])]
 
 
-def dense_top(parts: list[DensePart], query: np.ndarray, k: int) -> list[tuple[int, int, float]]:
+def dense_top(parts: list[DensePart], query: NDArray[np.floating], k: int) -> list[tuple[int, int, float]]:
     """The k best (part, row, score) over all parts, best first."""
-    query = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
-    found = [(score, part_no, row) for part_no, part in enumerate(parts) for row, score in part.top(query, k)]
+    flat_query = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
+    found = [(score, part_no, row) for part_no, part in enumerate(parts) for row, score in part.top(flat_query, k)]
     found.sort(key=lambda item: (-item[0], item[1], item[2]))
     return [(part_no, row, score) for score, part_no, row in found[:k]]

@@ -87,7 +87,7 @@ class Passage:
     def text(self) -> str:
         return self.chunk.text
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         return {
             "doc_id": self.chunk.doc_id,
             "title": self.title,
@@ -110,7 +110,7 @@ class Citation:
     answer_start: int
     answer_end: int
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         d = self.passage.to_dict()
         return {
             **{k: d[k] for k in ("doc_id", "title", "url", "date", "publisher", "chunk_id")},
@@ -136,7 +136,7 @@ class Answer:
     # questions that no short span answers (yes/no, why, "what did X say"); None: abstained.
     answer_type: str | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         return {
             "question": self.question,
             "answer": self.answer,

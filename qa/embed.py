@@ -162,8 +162,8 @@ class Embedder:
 def encode_pipelined(model: Model, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
     """Batches by length, tokenised in worker threads while the model runs the previous batch, so
     the host-side tokenizer does not starve a GPU (the bottleneck of a plain encode there)."""
-    import torch
     from concurrent.futures import ThreadPoolExecutor
+
     from tqdm import tqdm
 
     order = np.argsort([-len(t) for t in texts], kind="stable")

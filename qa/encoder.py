@@ -19,7 +19,7 @@ from torch import nn
 from qa.base_model import base_model_dir, cpu_dtype_in_use
 
 
-def autocast(device: torch.device | str, cpu_dtype: str = "auto"):
+def autocast(device: torch.device | str, cpu_dtype: str = "auto") -> torch.autocast:
     """The mixed-precision context for a forward pass: float16 on CUDA, bfloat16 on a CPU where
     `cpu_dtype_in_use` says so, float32 otherwise."""
     device_type = torch.device(device).type
@@ -40,7 +40,7 @@ class BertShape:
     layer_norm_eps: float
 
     @classmethod
-    def from_config(cls, path: Path) -> "BertShape":
+    def from_config(cls, path: Path) -> BertShape:
         config = json.loads(path.read_text(encoding="utf-8"))
         return cls(**{name: config[name] for name in cls.__dataclass_fields__})
 
@@ -71,7 +71,8 @@ class _Layer(nn.Module):
         attended = attended.transpose(1, 2).reshape(b, n, h)
         x = self.attention_norm(x + F.dropout(self.attention_out(attended), p, self.training))
         inner = F.gelu(self.intermediate(x))
-        return self.output_norm(x + F.dropout(self.output(inner), p, self.training))
+        out: torch.Tensor = self.output_norm(x + F.dropout(self.output(inner), p, self.training))
+        return out
 
 
 class BertEncoder(nn.Module):
@@ -95,7 +96,7 @@ class BertEncoder(nn.Module):
         positions = torch.arange(n, device=input_ids.device)
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(input_ids)
-        x = self.word_embeddings(input_ids) + self.position_embeddings(positions) + self.token_type_embeddings(token_type_ids)
+        x: torch.Tensor = self.word_embeddings(input_ids) + self.position_embeddings(positions) + self.token_type_embeddings(token_type_ids)
         x = F.dropout(self.embedding_norm(x), self.dropout, self.training)
         # Boolean key mask, broadcast over heads and query positions: padding is never attended to.
         mask = attention_mask.bool()[:, None, None, :]

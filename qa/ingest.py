@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -17,7 +18,7 @@ from qa.clean import CleanedArticle, clean_article
 from qa.config import Config
 from qa.documents import Document, SkippedFile, quote_name, record_source, split_source
 from qa.errors import BadInputError
-from qa.readers import SUPPORTED_SUFFIXES, RawArticle, read_records
+from qa.readers import SUPPORTED_SUFFIXES, Advance, RawArticle, read_records
 
 __all__ = [
     "SUPPORTED_SUFFIXES", "CleanedArticle", "SkippedFile", "clean_article", "content_hash", "expand_paths",
@@ -72,7 +73,8 @@ def expand_paths(paths: list[Path]) -> tuple[list[Path], list[SkippedFile]]:
 
     for path in paths:
         if path.is_dir():
-            found, visited = [], {os.path.realpath(path)}
+            found: list[Path] = []
+            visited = {os.path.realpath(path)}
             for root, dirs, names in os.walk(path, onerror=unreadable, followlinks=True):
                 # Linked folders are followed, each real folder once (a link loop ends there).
                 dirs[:] = [d for d in sorted(dirs) if not d.startswith(".") and _first_visit(Path(root) / d, visited)]
@@ -93,7 +95,7 @@ def _first_visit(folder: Path, visited: set[str]) -> bool:
     return True
 
 
-def _articles(path: Path, config: Config, advance=None) -> Iterator[tuple[RawArticle, CleanedArticle] | SkippedFile]:
+def _articles(path: Path, config: Config, advance: Advance | None = None) -> Iterator[tuple[RawArticle, CleanedArticle] | SkippedFile]:
     """(raw, cleaned) for each article of one file, and a SkippedFile for each part left out."""
     for item in read_records(path, config, advance):
         if isinstance(item, SkippedFile):
@@ -121,7 +123,7 @@ def read_file(path: Path, config: Config) -> list[tuple[str, CleanedArticle]]:
     return out
 
 
-def file_documents(path: Path, config: Config, advance=None) -> tuple[list[Document], list[SkippedFile]]:
+def file_documents(path: Path, config: Config, advance: Advance | None = None) -> tuple[list[Document], list[SkippedFile]]:
     """The documents of one file (one per JSON/JSONL record) and the parts of it left out."""
     documents: list[Document] = []
     skipped: list[SkippedFile] = []
@@ -144,10 +146,8 @@ def read_documents(paths: list[Path], config: Config, progress: bool = False) ->
     files, skipped = expand_paths(paths)
     total = 0
     for f in files:
-        try:
+        with contextlib.suppress(OSError):
             total += f.stat().st_size
-        except OSError:
-            pass
     documents: list[Document] = []
     with tqdm(total=total, desc="reading", unit="B", unit_scale=True, unit_divisor=1024, delay=1.0,
               disable=not progress) as bar:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 
 from qa.terms import terms_of_many
 
@@ -31,7 +32,7 @@ FILES = {
 _BLOCK = 20_000  # chunks tokenised at a time while building
 
 
-def term_hashes(terms: list[str]) -> np.ndarray:
+def term_hashes(terms: list[str]) -> NDArray[np.uint64]:
     return np.array(
         [int.from_bytes(hashlib.blake2b(t.encode("utf-8"), digest_size=8).digest(), "little") for t in terms],
         dtype=np.uint64,
@@ -42,17 +43,17 @@ def term_hashes(terms: list[str]) -> np.ndarray:
 class Postings:
     """The inverted index of one segment's chunks (arrays may be memory-mapped)."""
 
-    terms: np.ndarray
-    ptr: np.ndarray
-    rows: np.ndarray
-    tf: np.ndarray
-    lengths: np.ndarray
+    terms: NDArray[np.uint64]
+    ptr: NDArray[np.int64]
+    rows: NDArray[np.int32]
+    tf: NDArray[np.uint16]
+    lengths: NDArray[np.int32]
 
     @property
     def n_chunks(self) -> int:
         return int(len(self.lengths))
 
-    def lookup(self, term_hash: np.uint64) -> tuple[np.ndarray, np.ndarray]:
+    def lookup(self, term_hash: np.uint64) -> tuple[NDArray[np.int32], NDArray[np.uint16]]:
         i = int(np.searchsorted(self.terms, term_hash))
         if i >= len(self.terms) or self.terms[i] != term_hash:
             return np.zeros(0, np.int32), np.zeros(0, np.uint16)
@@ -64,7 +65,7 @@ class Postings:
             np.save(folder / name, np.ascontiguousarray(getattr(self, key)), allow_pickle=False)
 
     @classmethod
-    def load(cls, folder: Path) -> "Postings":
+    def load(cls, folder: Path) -> Postings:
         return cls(**{key: np.load(folder / name, mmap_mode="r", allow_pickle=False) for key, name in FILES.items()})
 
     def problems(self) -> list[str]:
@@ -110,7 +111,9 @@ def build_postings(texts: list[str]) -> Postings:
     return _from_triples(keys, np.frombuffer(rows, dtype=np.int32), np.frombuffer(tfs, dtype=np.int32), lengths)
 
 
-def _from_triples(keys: np.ndarray, rows: np.ndarray, tf: np.ndarray, lengths: np.ndarray) -> Postings:
+def _from_triples(
+    keys: NDArray[np.uint64], rows: NDArray[np.int32], tf: NDArray[np.integer], lengths: NDArray[np.int32]
+) -> Postings:
     order = np.lexsort((rows, keys))
     keys, rows, tf = keys[order], rows[order], tf[order]
     if len(keys) > 1:  # a hash collision put two terms of one chunk together: add their counts
@@ -123,7 +126,7 @@ def _from_triples(keys: np.ndarray, rows: np.ndarray, tf: np.ndarray, lengths: n
     return Postings(terms, ptr, rows.astype(np.int32), np.minimum(tf, 65535).astype(np.uint16), lengths.astype(np.int32))
 
 
-def merge_postings(parts: list[tuple[Postings, np.ndarray | None]]) -> Postings:
+def merge_postings(parts: list[tuple[Postings, NDArray[np.bool_] | None]]) -> Postings:
     """One index over the rows of `parts` whose `alive` mask is true (None: all), in order: the kept
     rows of part i follow those of part i - 1. Postings are remapped, never re-tokenised."""
     terms = np.unique(np.concatenate([p.terms for p, _ in parts])) if parts else np.zeros(0, np.uint64)
@@ -162,12 +165,12 @@ class LexicalPart:
     """One segment's postings as seen by one index version: which rows are live, and their totals."""
 
     postings: Postings
-    alive: np.ndarray | None  # bool per chunk; None: every chunk is live
+    alive: NDArray[np.bool_] | None  # bool per chunk; None: every chunk is live
     n_live: int
     live_length: int
 
     @classmethod
-    def of(cls, postings: Postings, alive: np.ndarray | None) -> "LexicalPart":
+    def of(cls, postings: Postings, alive: NDArray[np.bool_] | None) -> LexicalPart:
         lengths = np.asarray(postings.lengths)
         if alive is None:
             return cls(postings, None, len(lengths), int(lengths.sum(dtype=np.int64)))
@@ -183,7 +186,7 @@ def bm25_top(parts: list[LexicalPart], query_terms: list[str], k: int) -> list[t
     counts = Counter(query_terms)
     hashes = term_hashes(list(counts))
     weights = np.array(list(counts.values()), dtype=np.float64)
-    found: list[list[tuple[np.ndarray, np.ndarray]]] = []
+    found: list[list[tuple[NDArray[np.int32], NDArray[np.uint16]]]] = []
     df = np.zeros(len(hashes))
     for part in parts:
         per_term = []

@@ -92,7 +92,7 @@ class DateRange:
     until: date | None = None
 
     @classmethod
-    def parse(cls, since: str | date | None = None, until: str | date | None = None) -> "DateRange":
+    def parse(cls, since: str | date | None = None, until: str | date | None = None) -> DateRange:
         """From ISO strings (or dates); a bad string or since > until raises BadInputError."""
         low, high = _iso_date(since, "since"), _iso_date(until, "until")
         if low and high and low > high:

@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from qa.config import Config
 from qa.documents import Chunk, Document, SkippedFile
@@ -29,7 +33,7 @@ from qa.index import IngestReport
 _EMBED_BATCH_DOCS = 16  # documents per actor call
 
 
-def _require_ray():
+def _require_ray() -> ModuleType:
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")  # no core-worker chatter on the terminal
     try:
         import ray
@@ -39,7 +43,7 @@ def _require_ray():
     return ray
 
 
-def _read_rows(row: dict, config: Config) -> list[dict]:
+def _read_rows(row: dict[str, Any], config: Config) -> list[dict[str, str]]:
     """One file -> a row per document and a row per part left out, as JSON (a Ray Data flat_map task)."""
     from qa.ingest import file_documents
 
@@ -51,7 +55,7 @@ def _read_rows(row: dict, config: Config) -> list[dict]:
 class _ChunkAndEmbed:
     """A Ray Data actor: loads the model once, then chunks and embeds batches of documents."""
 
-    def __init__(self, config: Config, threads: int):
+    def __init__(self, config: Config, threads: int) -> None:
         import torch
 
         from qa.embed import Embedder
@@ -60,7 +64,7 @@ class _ChunkAndEmbed:
         self.embedder.encode_passages(["warm up"])
         torch.set_num_threads(max(1, threads))
 
-    def __call__(self, batch: dict) -> dict:
+    def __call__(self, batch: dict[str, NDArray[np.object_]]) -> dict[str, NDArray[np.object_]]:
         from qa.chunk import chunk_document
 
         docs = [Document(**json.loads(d)) for d in batch["document"]]
@@ -75,7 +79,7 @@ class _ChunkAndEmbed:
                 "vectors": np.array(blobs, dtype=object)}
 
 
-def _connect(address: str | None, workers: int | None, progress: bool):
+def _connect(address: str | None, workers: int | None, progress: bool) -> ModuleType:
     import logging
 
     ray = _require_ray()
@@ -103,7 +107,7 @@ def ingest_paths_ray(
     (`address`, e.g. "ray://head:10001" or "auto"; None starts a local instance)."""
     from qa.ingest import expand_paths
     from qa.pipeline import refuse_empty_rebuild
-    from qa.update import update_index
+    from qa.update import Embedded, update_index
 
     ray = _connect(address, workers, progress)
     files, skipped = expand_paths(paths)
@@ -118,7 +122,7 @@ def ingest_paths_ray(
     refuse_empty_rebuild(documents, skipped, rebuild, config)
     n_actors = max(1, int(ray.cluster_resources().get("CPU", 1)))
 
-    def embed(changed: list[Document]):
+    def embed(changed: list[Document]) -> Iterator[Embedded]:
         if not changed:
             return
         ds = ray.data.from_items([{"document": json.dumps(asdict(d), ensure_ascii=False)} for d in changed])

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -21,6 +23,9 @@ from torch import nn
 from qa.base_model import load_wordpiece_tokenizer
 from qa.encoder import BertEncoder, load_base_encoder
 from qa.errors import ReaderModelError
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 ARTIFACT_FORMAT = 1
 WEIGHTS_FILE = "reader.safetensors"
@@ -84,7 +89,7 @@ class EncodedBatch:
 
 
 @lru_cache(maxsize=4)
-def _pair_tokenizer(max_seq_tokens: int):
+def _pair_tokenizer(max_seq_tokens: int) -> Tokenizer:
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_str(load_wordpiece_tokenizer().to_str())
@@ -198,7 +203,7 @@ def tensor_sha256(tensor: torch.Tensor) -> str:
     return hashlib.sha256(tensor.detach().float().contiguous().numpy().tobytes()).hexdigest()
 
 
-def save_reader(model: SpanReader, shape: ReaderShape, folder: Path, provenance: dict) -> Path:
+def save_reader(model: SpanReader, shape: ReaderShape, folder: Path, provenance: Mapping[str, object]) -> Path:
     """Write the trained parameters (fp16) and the manifest into `folder`."""
     from safetensors.torch import save_file
 
@@ -218,7 +223,7 @@ def save_reader(model: SpanReader, shape: ReaderShape, folder: Path, provenance:
     return weights
 
 
-def read_manifest(folder: Path) -> dict:
+def read_manifest(folder: Path) -> dict[str, Any]:  # JSON as read
     path = folder / MANIFEST_FILE
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -231,7 +236,7 @@ def read_manifest(folder: Path) -> dict:
     return manifest
 
 
-def load_reader(folder: Path | None = None) -> tuple[SpanReader, ReaderShape, dict]:
+def load_reader(folder: Path | None = None) -> tuple[SpanReader, ReaderShape, dict[str, Any]]:
     """The trained reader (eval mode), after checking the weights' sha256 against the manifest
     and the installed base model's word embeddings against the ones it was trained with."""
     from safetensors.torch import load_file

@@ -86,7 +86,7 @@ def decode_bytes(data: bytes) -> str:
             try:
                 text = data.decode(encoding)
             except UnicodeDecodeError:
-                raise _Unusable(f"not valid {encoding.upper().removesuffix('-SIG')} text despite its byte-order mark")
+                raise _Unusable(f"not valid {encoding.upper().removesuffix('-SIG')} text despite its byte-order mark") from None
             break
     else:
         if not data.strip():
@@ -189,7 +189,8 @@ def _html_article(raw: str, path: str) -> RawArticle:
     import trafilatura
 
     result = trafilatura.bare_extraction(raw, with_metadata=True, include_comments=False, include_tables=True)
-    extracted = result.as_dict() if result is not None else {}
+    # A trafilatura Document, or None (a dict only with as_dict=True, which is not asked for).
+    extracted = {} if result is None else result if isinstance(result, dict) else result.as_dict()
     fields = {
         key: str(extracted[source])
         for key, source in (("title", "title"), ("url", "url"), ("date", "date"), ("author", "author"),
@@ -203,8 +204,9 @@ def _markdown_to_text(raw: str) -> tuple[str, str | None]:
     """The text without Markdown syntax (heading marks, underlines, link targets, bold marks), and
     the first heading (the first level-1 heading, else a heading on the first line)."""
     lines = raw.split("\n")
-    title, out = None, []
-    for n, line in enumerate(lines):
+    title: str | None = None
+    out: list[str] = []
+    for line in lines:
         heading = _MD_HEADING.match(line)
         if heading:
             level, line = len(heading.group(1)), heading.group(2)
@@ -255,7 +257,7 @@ def _body_text(value: object) -> str:
 def _jsonl_records(path: Path, config: Config, advance: Advance) -> Iterator[RawArticle | SkippedFile]:
     name = str(path)
     try:
-        f = open(path, "rb")
+        f = open(path, "rb")  # noqa: SIM115 - opened apart from `with` so only open() errors skip the file
     except OSError as e:
         yield SkippedFile(name, f"cannot be read ({e.strerror or e})")
         return
@@ -267,7 +269,7 @@ def _jsonl_records(path: Path, config: Config, advance: Advance) -> Iterator[Raw
             data = f.read()
             advance(len(data))
             try:
-                lines: Iterator = iter(decode_bytes(data).split("\n"))
+                lines: Iterator[str | bytes] = iter(decode_bytes(data).split("\n"))
             except _Unusable as e:
                 yield SkippedFile(name, str(e))
                 return
@@ -306,28 +308,35 @@ def _jsonl_records(path: Path, config: Config, advance: Advance) -> Iterator[Raw
         yield SkippedFile(name, "the file is empty")
 
 
+def _after_space(text: str, pos: int) -> int:
+    """The position after the JSON whitespace (possibly none) at `pos`."""
+    match = _JSON_SPACE.match(text, pos)
+    assert match is not None  # the pattern matches the empty string
+    return match.end()
+
+
 def _json_items(text: str) -> Iterator[tuple[object, int]]:
     """(value, end position) for each item of a top-level array, or the one top-level value,
     parsed one item at a time. Raises JSONDecodeError or RecursionError where parsing stops."""
-    pos = _JSON_SPACE.match(text, 0).end()
+    pos = _after_space(text, 0)
     if not text.startswith("[", pos):
         value, end = _JSON.raw_decode(text, pos)
-        end = _JSON_SPACE.match(text, end).end()
+        end = _after_space(text, end)
         if end != len(text):
             raise json.JSONDecodeError("Extra data", text, end)
         yield value, end
         return
-    pos = _JSON_SPACE.match(text, pos + 1).end()
+    pos = _after_space(text, pos + 1)
     if text.startswith("]", pos):
         return
     while True:
         value, pos = _JSON.raw_decode(text, pos)
         yield value, pos
-        pos = _JSON_SPACE.match(text, pos).end()
+        pos = _after_space(text, pos)
         if text.startswith(",", pos):
-            pos = _JSON_SPACE.match(text, pos + 1).end()
+            pos = _after_space(text, pos + 1)
         elif text.startswith("]", pos):
-            end = _JSON_SPACE.match(text, pos + 1).end()
+            end = _after_space(text, pos + 1)
             if end != len(text):
                 raise json.JSONDecodeError("Extra data", text, end)
             return

@@ -23,18 +23,26 @@ import os
 import re
 import time
 import zlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from qa.config import Config
 from qa.dense import IVF_FILE, build_dense_index, read_ivf, uses_ivf
 from qa.documents import Document
 from qa.lexical import FILES as LEXICAL_FILES
 from qa.lexical import Postings
+
+if TYPE_CHECKING:
+    import faiss
+
+_T = TypeVar("_T")
 
 SEGMENT_FORMAT = 1
 NAME = re.compile(r"s\d{6}")
@@ -93,15 +101,15 @@ def fsync_dir(path: Path) -> None:
 # ---------------------------------------------------------------- writing
 
 
-def chunk_crc(text: str, vector: np.ndarray) -> int:
+def chunk_crc(text: str, vector: NDArray[np.floating]) -> int:
     """CRC-32 of a chunk's text followed by its float32 vector: ties each id-map row to its vector."""
     return zlib.crc32(np.ascontiguousarray(vector, dtype=np.float32).tobytes(), zlib.crc32(text.encode("utf-8")))
 
 
 def write_segment(
-    folder: Path, name: str, doc_lines: list[bytes], chunk_rows: np.ndarray, vectors: np.ndarray,
-    postings: Postings, config: Config, chunk_crcs: np.ndarray,
-) -> tuple[dict, str]:
+    folder: Path, name: str, doc_lines: list[bytes], chunk_rows: NDArray[np.void], vectors: NDArray[np.floating],
+    postings: Postings, config: Config, chunk_crcs: NDArray[np.uint32],
+) -> tuple[dict[str, Any], str]:
     """Write a complete segment into the new folder `folder` and fsync it. Returns its manifest
     and the sha256 of segment.json (the catalog records it, so the manifest is checked too)."""
     folder.mkdir(parents=True)
@@ -114,7 +122,7 @@ def write_segment(
             position += len(line)
     np.save(folder / DOC_ROWS, doc_rows, allow_pickle=False)
     stored = np.zeros(len(chunk_rows), dtype=STORED_CHUNK_DTYPE)
-    for key in CHUNK_DTYPE.names:
+    for key in CHUNK_DTYPE.names or ():  # a structured dtype: names is never None
         stored[key] = chunk_rows[key]
     stored["crc32"] = chunk_crcs
     np.save(folder / CHUNKS, stored, allow_pickle=False)
@@ -163,7 +171,10 @@ class SegmentRecord:
 class Segment:
     """A segment opened for reading: arrays memory-mapped, documents read on demand."""
 
-    def __init__(self, path: Path, manifest: dict, doc_rows, chunks, vectors, postings, ivf):
+    def __init__(
+        self, path: Path, manifest: dict[str, Any], doc_rows: NDArray[np.void], chunks: NDArray[np.void],
+        vectors: NDArray[np.float32], postings: Postings, ivf: faiss.IndexIVF | None,
+    ) -> None:
         self.path, self.manifest = path, manifest
         self.name = path.name
         self.doc_rows, self.chunks, self.vectors, self.postings, self.ivf = doc_rows, chunks, vectors, postings, ivf
@@ -191,14 +202,14 @@ class Segment:
         return int(r["doc"]), int(r["ordinal"]), int(r["start"]), int(r["end"]), int(r["crc32"])
 
 
-def _map(path: Path):
+def _map(path: Path) -> bytes | mmap.mmap:
     with open(path, "rb") as f:
         if os.fstat(f.fileno()).st_size == 0:
             return b""
         return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
 
 
-def read_manifest(path: Path, record: SegmentRecord) -> dict:
+def read_manifest(path: Path, record: SegmentRecord) -> dict[str, Any]:
     """segment.json, checked against the catalog's record and for shape. Raises SegmentError."""
     try:
         data = (path / MANIFEST).read_bytes()
@@ -210,11 +221,11 @@ def read_manifest(path: Path, record: SegmentRecord) -> dict:
         manifest = json.loads(data)
     except (ValueError, UnicodeDecodeError) as e:
         raise SegmentError(f"{path / MANIFEST}: unreadable ({e})") from None
-    _check_manifest_shape(path, manifest, record)
-    return manifest
+    return _check_manifest_shape(path, manifest, record)
 
 
-def _check_manifest_shape(path: Path, m: object, record: SegmentRecord) -> None:
+def _check_manifest_shape(path: Path, m: object, record: SegmentRecord) -> dict[str, Any]:
+    """`m` itself, once it has the shape of a segment manifest."""
     where = path / MANIFEST
     if not isinstance(m, dict):
         raise SegmentError(f"{where}: not a JSON object")
@@ -237,6 +248,7 @@ def _check_manifest_shape(path: Path, m: object, record: SegmentRecord) -> None:
     missing = sorted(required - set(m["files"]))
     if missing:
         raise SegmentError(f"{where}: does not list {', '.join(missing)}")
+    return m
 
 
 def open_segment(index_dir: Path, record: SegmentRecord, config: Config, verify: bool | None) -> Segment:
@@ -254,7 +266,7 @@ def open_segment(index_dir: Path, record: SegmentRecord, config: Config, verify:
     _check_files(path, manifest, verify)
     n_docs, n_chunks, dim = manifest["n_documents"], manifest["n_chunks"], manifest["dim"]
 
-    def load(name: str, reader):
+    def load(name: str, reader: Callable[[Path], _T]) -> _T:
         try:
             return reader(path / name)
         except Exception as e:  # any parse error here means a damaged part
@@ -284,7 +296,7 @@ def open_segment(index_dir: Path, record: SegmentRecord, config: Config, verify:
     return Segment(path, manifest, doc_rows, chunks, vectors, postings, ivf)
 
 
-def _check_files(path: Path, manifest: dict, verify: bool) -> None:
+def _check_files(path: Path, manifest: dict[str, Any], verify: bool) -> None:
     files = manifest["files"]
     for name, info in files.items():
         part = path / name
@@ -300,7 +312,7 @@ def _check_files(path: Path, manifest: dict, verify: bool) -> None:
         raise SegmentError(f"{path / MANIFEST}: does not list {', '.join(unlisted)}")
 
 
-def segment_bytes(manifest: dict) -> int:
+def segment_bytes(manifest: dict[str, Any]) -> int:
     return sum(int(info["size"]) for info in manifest["files"].values())
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Protocol
 
 # Lucene's English stop set (also bm25s's "en" list).
 STOPWORDS = frozenset(
@@ -19,11 +20,20 @@ STOPWORDS = frozenset(
 _WORD = re.compile(r"(?u)\b\w\w+\b")
 
 
+class WordStemmer(Protocol):
+    """What the project uses of PyStemmer's `Stemmer.Stemmer` (the library has no type information)."""
+
+    def stemWord(self, word: str) -> str: ...
+
+    def stemWords(self, words: list[str]) -> list[str]: ...
+
+
 @lru_cache(maxsize=1)
-def _stemmer():
+def _stemmer() -> WordStemmer:
     import Stemmer
 
-    return Stemmer.Stemmer("english")
+    stemmer: WordStemmer = Stemmer.Stemmer("english")
+    return stemmer
 
 
 def stem(word: str) -> str:

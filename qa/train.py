@@ -24,11 +24,12 @@ from pathlib import Path
 
 import torch
 
-from qa.config import Config
 from qa.base_model import cpu_has_native_bf16
+from qa.config import Config
 from qa.encoder import autocast
 from qa.model_card import write_model_card
 from qa.reader_model import (
+    EncodedBatch,
     ReaderShape,
     SpanReader,
     best_spans,
@@ -95,7 +96,8 @@ def prepare(args: argparse.Namespace, work: Path, config: Config) -> Prepared:
     cache = work / f"data-{key}.pkl"
     if cache.exists():
         with open(cache, "rb") as f:
-            return pickle.load(f)
+            prepared: Prepared = pickle.load(f)  # written below by this function
+            return prepared
     train, heldout = QASet(), QASet()
     for path in files:
         read_training_file(path, train)
@@ -132,7 +134,7 @@ def make_batches(items: list[TrainItem], batch_size: int, rng: random.Random) ->
     return batches
 
 
-def targets(items: list[TrainItem], batch, shape: ReaderShape) -> tuple[torch.Tensor, torch.Tensor]:
+def targets(items: list[TrainItem], batch: EncodedBatch, shape: ReaderShape) -> tuple[torch.Tensor, torch.Tensor]:
     """Token positions of each answer's first and last token; 0 ([CLS]) for no answer, or
     when the answer fell outside the window."""
     starts, ends = [], []
@@ -149,7 +151,7 @@ def targets(items: list[TrainItem], batch, shape: ReaderShape) -> tuple[torch.Te
     return torch.tensor(starts), torch.tensor(ends)
 
 
-def span_loss(start: torch.Tensor, end: torch.Tensor, batch, s_target: torch.Tensor, e_target: torch.Tensor) -> torch.Tensor:
+def span_loss(start: torch.Tensor, end: torch.Tensor, batch: EncodedBatch, s_target: torch.Tensor, e_target: torch.Tensor) -> torch.Tensor:
     allowed = batch.context_mask.clone()
     allowed[:, 0] = True
     neg = torch.finfo(torch.float32).min
@@ -163,7 +165,9 @@ def span_loss(start: torch.Tensor, end: torch.Tensor, batch, s_target: torch.Ten
 # ---------------------------------------------------------------------------------------------
 
 
-def heldout_metrics(model: SpanReader, shape: ReaderShape, data: QASet, chunks, limit: int | None = None) -> dict:
+def heldout_metrics(
+    model: SpanReader, shape: ReaderShape, data: QASet, chunks: dict[str, list[tuple[int, int]]], limit: int | None = None
+) -> dict[str, float | None]:
     """Answerable F1 (always answering) and the best overall F1 over no-answer margins, over
     the held-out questions, reading all passages of each question's paragraph."""
     from qa.eval.metrics import f1_score
@@ -209,15 +213,19 @@ def heldout_metrics(model: SpanReader, shape: ReaderShape, data: QASet, chunks, 
 # ---------------------------------------------------------------------------------------------
 
 
-def _param_groups(model: SpanReader, weight_decay: float) -> list[dict]:
-    decay, plain = [], []
-    for name, p in model.named_parameters():
+def _param_groups(model: SpanReader, weight_decay: float) -> list[dict[str, object]]:
+    decay: list[torch.nn.Parameter] = []
+    plain: list[torch.nn.Parameter] = []
+    for p in model.parameters():
         if p.requires_grad:
             (plain if p.ndim == 1 else decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0}]
 
 
-def save_checkpoint(path: Path, model: SpanReader, optimizer, scheduler, epoch: int, batch: int, step: int, settings: dict) -> None:
+def save_checkpoint(
+    path: Path, model: SpanReader, optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_scheduler.LRScheduler,
+    epoch: int, batch: int, step: int, settings: dict[str, object],
+) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(
         {"model": model.trainable_state(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
@@ -289,7 +297,7 @@ def train(args: argparse.Namespace) -> Path:
             with autocast("cpu"):
                 start, end = model(batch.input_ids, batch.attention_mask, batch.token_type_ids)
             loss = span_loss(start, end, batch, s_target, e_target)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()

@@ -150,7 +150,7 @@ class Prepared:
     negatives: dict[int, list[tuple[str, int]]]  # example index -> retrieved (context id, passage n)
     heldout: QASet
     heldout_chunks: dict[str, list[tuple[int, int]]]
-    files: list[dict]
+    files: list[dict[str, object]]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -197,7 +197,7 @@ def mine_retrieved_negatives(
     for n, ex in enumerate(qaset.examples):
         by_group.setdefault(ex.group, []).append(n)
     negatives: dict[int, list[tuple[str, int]]] = {}
-    for group, members in by_group.items():
+    for members in by_group.values():
         keys = [(cid, i) for cid in dict.fromkeys(qaset.examples[n].context_id for n in members) for i in range(len(chunks[cid]))]
         if len(keys) < 2:
             continue

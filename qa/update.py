@@ -12,8 +12,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import NDArray
 
 from qa.catalog import DocRecord
 from qa.config import Config
@@ -24,8 +26,11 @@ from qa.protocols import PassageEncoder
 from qa.segment import CHUNK_DTYPE
 from qa.writer import IndexWriter
 
+if TYPE_CHECKING:
+    pass
+
 # (document, its chunks, their vectors) for each changed document, in order.
-Embedded = tuple[Document, list[Chunk], np.ndarray]
+Embedded = tuple[Document, list[Chunk], NDArray[np.float32]]
 
 def _assign_doc_ids(incoming: list[Document], taken: dict[str, str]) -> list[Document]:
     """Keep each document's id unless another source already uses it; then add a short source hash."""
@@ -164,7 +169,7 @@ def publish_stream(writer: IndexWriter, embedded: Iterable[Embedded], replaced: 
     published = segments = 0
     last = time.monotonic()
 
-    def flush():
+    def flush() -> None:
         nonlocal drops, published, segments, last
         docs = [doc for doc, _, _ in buffer]
         gone = drops + [replaced[d.doc_id] for d in docs if d.doc_id in replaced]

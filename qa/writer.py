@@ -12,21 +12,38 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from types import TracebackType
 
 import numpy as np
+from numpy.typing import NDArray
 
-from qa.catalog import Catalog, CatalogError, DocRecord, Version
+from qa.catalog import CATALOG, Catalog, CatalogError, DocRecord, Version
 from qa.config import Config
 from qa.documents import Document
 from qa.errors import BadInputError, IndexCorruptError, IndexMismatchError
 from qa.index import (
-    CATALOG, SEGMENTS, Index, IngestReport, WriterLock, check_settings, corrupt, open_catalog, open_state,
+    SEGMENTS,
+    Index,
+    WriterLock,
+    check_settings,
+    corrupt,
+    open_catalog,
+    open_state,
 )
 from qa.lexical import Postings, build_postings, merge_postings
 from qa.segment import (
-    CHUNK_DTYPE, NAME, STORED_CHUNK_DTYPE, SegmentRecord, chunk_crc, document_line, fsync_dir, segment_name, write_segment,
+    CHUNK_DTYPE,
+    NAME,
+    STORED_CHUNK_DTYPE,
+    SegmentRecord,
+    chunk_crc,
+    document_line,
+    fsync_dir,
+    segment_name,
+    write_segment,
 )
 
 _EMPTY = Version(0, "", "", "", "", (), {}, 0, 0)
@@ -39,12 +56,12 @@ class IndexWriter:
     readers do not see until `finish_rebuild` (a rebuild killed half-way is resumed by the next
     rebuild, which keeps the documents it had already embedded)."""
 
-    def __init__(self, index_dir: Path, config: Config, rebuild: bool = False):
+    def __init__(self, index_dir: Path, config: Config, rebuild: bool = False) -> None:
         self.index_dir, self.config, self.rebuild = Path(index_dir), config, rebuild
         self.run = uuid.uuid4().hex[:12]
         self._lock = WriterLock(self.index_dir)
 
-    def __enter__(self) -> "IndexWriter":
+    def __enter__(self) -> IndexWriter:
         self._lock.__enter__()
         try:
             self.catalog = self._open_catalog()
@@ -65,11 +82,13 @@ class IndexWriter:
             raise
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         try:
             self.catalog.close()
         finally:
-            self._lock.__exit__(*exc)
+            self._lock.__exit__(exc_type, exc, tb)
 
     def _open_catalog(self) -> Catalog:
         d = self.index_dir
@@ -97,7 +116,7 @@ class IndexWriter:
 
     # ------------------------------------------------------------ lookups in the work state
 
-    def lookup(self, column: str, values) -> dict[str, DocRecord]:
+    def lookup(self, column: str, values: Iterable[str]) -> dict[str, DocRecord]:
         """The work state's live documents whose `column` ("doc_id" or "source") is in `values`."""
         values = list(dict.fromkeys(values))
         if not values or not self.work.segments:
@@ -109,8 +128,8 @@ class IndexWriter:
 
     # ------------------------------------------------------------ publishing
 
-    def publish(self, documents: list[Document], chunk_rows: np.ndarray, vectors: np.ndarray,
-                drop: list[DocRecord] = (), action: str = "ingest", summary: str = "",
+    def publish(self, documents: list[Document], chunk_rows: NDArray[np.void], vectors: NDArray[np.floating],
+                drop: Sequence[DocRecord] = (), action: str = "ingest", summary: str = "",
                 postings: Postings | None = None) -> None:
         """Append one segment of `documents` (chunk_rows["doc"] = row in `documents`, vectors row
         i = chunk i) and delete `drop`, as one new state. A segment is always whole documents."""
@@ -122,13 +141,19 @@ class IndexWriter:
         crcs = np.array([chunk_crc(t, v) for t, v in zip(texts, vectors)], dtype=np.uint32)
         self._publish(lines, records, chunk_rows, crcs, vectors, postings or build_postings(texts), drop, action, summary)
 
-    def _publish(self, lines, records, chunk_rows, crcs, vectors, postings, drop, action, summary,
-                 replacing: tuple[str, ...] = ()) -> None:
+    def _publish(
+        self, lines: list[bytes], records: list[DocRecord], chunk_rows: NDArray[np.void] | None,
+        crcs: NDArray[np.uint32] | None, vectors: NDArray[np.floating] | None, postings: Postings | None,
+        drop: Sequence[DocRecord], action: str, summary: str, replacing: tuple[str, ...] = (),
+    ) -> None:
+        """A new state: the segment of `lines` (with its chunk rows, CRCs, vectors and postings; all
+        None when `lines` is empty) in place of the segments `replacing`, less the documents `drop`."""
         segments = [s for s in self.work.segments if s not in replacing]
         tombstones = {k: set(v) for k, v in self.work.tombstones.items() if k not in replacing}
         n_docs, n_chunks = self.work.n_documents, self.work.n_chunks
         new = None
         if lines:
+            assert chunk_rows is not None and crcs is not None and vectors is not None and postings is not None
             name = self._new_segment_name()
             tmp = self.index_dir / f".tmp-{name}-{os.getpid()}"
             manifest, sha = write_segment(tmp, name, lines, chunk_rows, vectors, postings, self.config, crcs)
@@ -255,9 +280,9 @@ class IndexWriter:
             shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
 
 
-def _without_crc(rows: np.ndarray) -> np.ndarray:
+def _without_crc(rows: NDArray[np.void]) -> NDArray[np.void]:
     out = np.zeros(len(rows), dtype=CHUNK_DTYPE)
-    for key in CHUNK_DTYPE.names:
+    for key in CHUNK_DTYPE.names or ():  # a structured dtype: names is never None
         out[key] = rows[key]
     return out
 
@@ -278,10 +303,16 @@ def pick_merge(sizes: list[int], max_segments: int) -> list[int]:
     return sorted(chosen)
 
 
-def merge_segments(index: Index, chosen: list[int], catalog: Catalog):
+def merge_segments(
+    index: Index, chosen: list[int], catalog: Catalog
+) -> tuple[list[bytes], list[DocRecord], NDArray[np.void], NDArray[np.float32], Postings]:
     """The live documents, chunks, vectors and postings of segments `chosen` of `index`, as one
     segment's content (document lines are copied, not re-encoded; postings remapped)."""
-    lines, records, rows, vectors, parts = [], [], [], [], []
+    lines: list[bytes] = []
+    records: list[DocRecord] = []
+    rows: list[NDArray[np.void]] = []
+    vectors: list[NDArray[np.float32]] = []
+    parts: list[tuple[Postings, NDArray[np.bool_] | None]] = []
     by_segment: dict[str, list[DocRecord]] = {}
     for d in catalog.documents(index.state):
         by_segment.setdefault(d.segment, []).append(d)

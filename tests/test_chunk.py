@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from qa.base_model import load_wordpiece_tokenizer
 from qa.chunk import chunk_document, split_sentences
 from qa.config import Config
-from qa.base_model import load_wordpiece_tokenizer
 from qa.ingest import make_document, read_file
 from tests.conftest import CORPUS
 

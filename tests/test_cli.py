@@ -154,9 +154,9 @@ def _imports(*args: str) -> dict:
 
 
 def test_light_commands_never_import_torch(cli_index, tmp_path):
-    from qa.cli import build_parser
-
     import shutil
+
+    from qa.cli import build_parser
 
     copy = tmp_path / "index"
     shutil.copytree(cli_index, copy)

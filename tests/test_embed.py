@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from qa.config import Config
 from qa.base_model import base_model_dir, cpu_has_native_bf16
+from qa.config import Config
 from qa.embed import Embedder, encode_pipelined, load_model
 from tests.conftest import CORPUS
 

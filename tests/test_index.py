@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import numpy as np
@@ -125,9 +124,8 @@ def test_large_segments_open_by_sizes_and_counts_and_check_names_the_damaged_par
 
 
 def test_second_writer_is_refused(fresh_index):
-    with WriterLock(fresh_index.index_dir):
-        with pytest.raises(IndexLockedError, match="another qa process"):
-            remove_documents([MASSIS], fresh_index)
+    with WriterLock(fresh_index.index_dir), pytest.raises(IndexLockedError, match="another qa process"):
+        remove_documents([MASSIS], fresh_index)
 
 
 def test_search_puts_nhk_first_for_the_demo_question(bundled_index):

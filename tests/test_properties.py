@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from qa.chunk import chunk_document
-from qa.config import Config
 from qa.clean import clean_article, normalise_for_dedup
+from qa.config import Config
 from qa.ingest import make_document
 
 # A small budget makes the chunker take every path (packing, overlap, splitting over-long

@@ -13,8 +13,8 @@ import hashlib
 import json
 import os
 import shutil
-import sqlite3
 import signal
+import sqlite3
 import subprocess
 import sys
 import time

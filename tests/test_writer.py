@@ -16,7 +16,7 @@ from qa.errors import BadInputError
 from qa.index import check_index, current_version, list_versions, open_index
 from qa.pipeline import QA, ingest_paths, remove_documents
 from qa.writer import compact, pick_merge, rollback
-from tests.conftest import CORPUS, MASSIS, NHK
+from tests.conftest import MASSIS, NHK
 
 QUESTIONS = [
     "first NATO secretary general to visit Armenia",

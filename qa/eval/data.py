@@ -14,9 +14,9 @@ from __future__ import annotations
 import collections
 import json
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from qa.documents import Document
 from qa.errors import BadInputError

@@ -12,7 +12,7 @@ import math
 import re
 import statistics
 import string
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 RECALL_KS = tuple(range(1, 11))
 METRIC_DEPTH = 10  # documents per question the retrieval metrics look at

@@ -8,9 +8,9 @@ its dict.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from qa.config import RETRIEVERS
 from qa.eval.data import EvalQuestion, EvalSet

@@ -24,7 +24,6 @@ from qa.eval.metrics import (
     threshold_sweep,
 )
 
-
 # ---------------------------------------------------------------- SQuAD normalisation, EM, F1
 
 
