@@ -13,11 +13,15 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from qa.calibration import Calibrator, features, load_calibrator
 from qa.chunk import split_sentences
 from qa.config import Config
 from qa.documents import Answer, Citation, Passage
+
+if TYPE_CHECKING:  # torch loads only when the reader first reads
+    from qa.reader_model import ReaderShape, SpanReader
 
 # ---------------------------------------------------------------------------------------------
 # Questions that a short span cannot answer: the evidence sentence is the answer.
@@ -86,7 +90,7 @@ class Reading:
 
 
 @lru_cache(maxsize=2)
-def _load(folder: str):
+def _load(folder: str) -> tuple[SpanReader, ReaderShape, dict[str, Any]]:
     from qa.reader_model import load_reader
 
     return load_reader(Path(folder))
@@ -132,7 +136,7 @@ class NeuralReader:
         """The abstention threshold: the config's, else the one fitted with the calibrator."""
         return self.calibrator.threshold if self.config.abstain_threshold is None else self.config.abstain_threshold
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         """What the evaluation report says about the reader."""
         from qa.reader_model import read_manifest
 

@@ -28,14 +28,15 @@ def collect(eval_file: Path, articles: list[str], config: Config, progress: bool
     """(features, F1 of the answer the product would give, answerable, article) per question."""
     from tqdm import tqdm
 
+    from qa.answer import NeuralReader
     from qa.eval.data import load_eval_file, select_articles
     from qa.eval.runner import prepare_index
     from qa.pipeline import QA
 
     eval_set = select_articles(load_eval_file(eval_file), articles)
     config = prepare_index(eval_set, config, None, progress=progress)
-    qa = QA(config)
-    reader = qa.reader
+    reader = NeuralReader(config)  # the calibrator is fitted to this reader's own scores
+    qa = QA(config, reader=reader)
     rows, f1s, answerable, tags = [], [], [], []
     for q in tqdm(eval_set.questions, desc="calibration questions", unit="q", disable=not progress, file=sys.stderr):
         passages = qa.search(q.question)

@@ -28,8 +28,11 @@ FEATURES = ("margin", "log_probability")
 
 
 class Scored(Protocol):
-    margin: float
-    probability: float
+    @property
+    def margin(self) -> float: ...
+
+    @property
+    def probability(self) -> float: ...
 
 
 def features(candidate: Scored) -> list[float]:

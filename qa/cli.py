@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import textwrap
+from datetime import date
 from pathlib import Path
 
 from qa.config import RETRIEVERS, Config
@@ -291,9 +292,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return run_eval_command(args, _config(args))
 
 
-def _iso_day(text: str):
-    from datetime import date
-
+def _iso_day(text: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
@@ -370,7 +369,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code: int = args.func(args)
+        return code
     except QAError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

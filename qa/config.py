@@ -7,6 +7,7 @@ import math
 import re
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 from qa.errors import ConfigError
 
@@ -84,16 +85,17 @@ class Config:
     recency_margin: float = 0.10
 
     def __post_init__(self) -> None:
-        # Paths given as text (a CLI argument, a JSON file) are paths.
-        if isinstance(self.index_dir, str):
-            object.__setattr__(self, "index_dir", Path(self.index_dir))
-        if isinstance(self.reader_model_dir, str):
-            object.__setattr__(self, "reader_model_dir", Path(self.reader_model_dir))
-        if isinstance(self.confidence_bands, list):
-            object.__setattr__(self, "confidence_bands", tuple(self.confidence_bands))
+        # Paths given as text (a CLI argument, a JSON file) are paths, lists of bands a tuple
+        # (read through `object`: the fields' types say what they hold after this).
+        given: dict[str, object] = {f: getattr(self, f) for f in ("index_dir", "reader_model_dir", "confidence_bands")}
+        for name in ("index_dir", "reader_model_dir"):
+            if isinstance(given[name], str):
+                object.__setattr__(self, name, Path(str(given[name])))
+        if isinstance(given["confidence_bands"], list):
+            object.__setattr__(self, "confidence_bands", tuple(given["confidence_bands"]))
         check_config(self)
 
-    def with_(self, **changes) -> Config:
+    def with_(self, **changes: Any) -> Config:
         """A copy with `changes`, checked like a new Config; an unknown setting is a ConfigError too."""
         known = {f.name for f in fields(self)}
         unknown = sorted(set(changes) - known)
@@ -101,7 +103,7 @@ class Config:
             raise ConfigError(f"Config has no setting {', '.join(unknown)}; the settings are {', '.join(sorted(known))}")
         return replace(self, **changes)
 
-    def index_settings(self) -> dict:
+    def index_settings(self) -> dict[str, Any]:
         """The settings an index is bound to: opening it with others is an error."""
         return {
             "model_name": self.model_name,
@@ -110,7 +112,7 @@ class Config:
             "chunk_overlap_tokens": self.chunk_overlap_tokens,
         }
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["index_dir"] = str(self.index_dir)
         d["reader_model_dir"] = None if self.reader_model_dir is None else str(self.reader_model_dir)

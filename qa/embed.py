@@ -17,6 +17,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Idle OpenMP threads spin by default; on 2 cores shared with another process that made one
@@ -26,6 +27,12 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np
 
 from qa.config import Config
+
+if TYPE_CHECKING:  # torch and the tokenizer load with the model, not with this module
+    import torch
+    from tokenizers import Tokenizer
+
+    from qa.encoder import BertEncoder
 
 
 def _pick_device(device: str) -> str:
@@ -49,14 +56,14 @@ def _check_pipeline(path: Path) -> None:
 class Model:
     """The transformer, its tokenizer, and how it is run."""
 
-    network: object  # qa.encoder.BertEncoder, eval mode
-    tokenizer: object  # tokenizers.Tokenizer truncating to max_seq_length
+    network: BertEncoder  # eval mode
+    tokenizer: Tokenizer  # truncating to max_seq_length
     device: str
     dtype: str  # "float32", "bfloat16" (CPU autocast) or "float16" (CUDA)
     max_seq_length: int
     dimension: int
 
-    def tokenize(self, texts: list[str]) -> dict:
+    def tokenize(self, texts: list[str]) -> dict[str, Any]:
         import torch
 
         encodings = self.tokenizer.encode_batch([str(t).strip() for t in texts])
@@ -67,7 +74,7 @@ class Model:
             ids[row, : len(e.ids)], mask[row, : len(e.ids)] = e.ids, e.attention_mask
         return {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}
 
-    def forward(self, features: dict):
+    def forward(self, features: dict[str, Any]) -> torch.Tensor:
         """L2-normalised mean-pooled sentence vectors (float32 torch tensor) of tokenised texts."""
         import torch
 
@@ -162,7 +169,7 @@ class Embedder:
 def encode_pipelined(model: Model, texts: list[str], batch_size: int, show_progress: bool) -> np.ndarray:
     """Batches by length, tokenised in worker threads while the model runs the previous batch, so
     the host-side tokenizer does not starve a GPU (the bottleneck of a plain encode there)."""
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import Future, ThreadPoolExecutor
 
     from tqdm import tqdm
 
@@ -173,15 +180,17 @@ def encode_pipelined(model: Model, texts: list[str], batch_size: int, show_progr
     ahead = 2 * workers  # batches tokenised ahead of the model, bounding memory
     cuda = model.device.startswith("cuda")
 
-    def tokenize(batch: np.ndarray) -> dict:
+    def tokenize(batch: np.ndarray) -> dict[str, Any]:
         features = model.tokenize([texts[i] for i in batch])
         return {k: v.pin_memory() for k, v in features.items()} if cuda else features
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending = [pool.submit(tokenize, b) for b in batches[:ahead]]
+        pending: list[Future[dict[str, Any]] | None] = [pool.submit(tokenize, b) for b in batches[:ahead]]
         progress = tqdm(total=len(texts), desc="embedding", unit="chunk", disable=not show_progress)
         for n, batch in enumerate(batches):
-            features = pending[n].result()
+            ready = pending[n]
+            assert ready is not None
+            features = ready.result()
             pending[n] = None  # let the tokenised batch be freed once used
             if n + ahead < len(batches):
                 pending.append(pool.submit(tokenize, batches[n + ahead]))

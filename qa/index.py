@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -80,7 +81,7 @@ class WriterLock:
         self.index_dir = index_dir
         self._lock = FileLock(str(index_dir / ".lock"))
 
-    def __enter__(self):
+    def __enter__(self) -> WriterLock:
         from filelock import Timeout
 
         try:
@@ -92,7 +93,7 @@ class WriterLock:
             ) from None
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self._lock.release()
 
 
@@ -141,7 +142,7 @@ class Index:
             docs += seg.n_documents - len(dead)
         self._dense, self._lexical = dense, lexical
         self.live_counts = counts  # live chunks per segment
-        self._bases = [0, *np.cumsum(counts).tolist()]
+        self._bases: list[int] = [0, *(int(c) for c in np.cumsum(counts))]
         self.n_chunks = int(self._bases[-1])
         self.n_documents = docs
         if (self.n_chunks, self.n_documents) != (state.n_chunks, state.n_documents):
@@ -205,7 +206,7 @@ class Index:
             catalog.close()
 
     @property
-    def settings(self) -> dict | None:
+    def settings(self) -> dict[str, Any] | None:
         """The settings the index was built with (`Config.index_settings()`); None when it is empty."""
         return dict(self.segments[0].manifest["settings"]) if self.segments else None
 
@@ -315,13 +316,6 @@ def open_index(index_dir: Path, config: Config, verify: bool | None = None) -> I
     raise IndexCorruptError(f"{index_dir}: the index kept changing while being read; try again")
 
 
-def update_index(*args, **kwargs) -> IngestReport:
-    """Add, replace and remove documents: see `qa.update.update_index`."""
-    from qa.update import update_index as _update_index
-
-    return _update_index(*args, **kwargs)
-
-
 # ---------------------------------------------------------------- full verification and history
 
 
@@ -350,7 +344,8 @@ def check_index(index_dir: Path, config: Config) -> CheckReport:
         with catalog.read_transaction():
             head = catalog.head()
             report.live = head.name if head else None
-            states = catalog.versions() + ([catalog.pending()] if catalog.pending() else [])
+            pending = catalog.pending()
+            states = catalog.versions() + ([pending] if pending else [])
             names = list(dict.fromkeys(n for s in states for n in s.segments))
             records = catalog.segment_records(names)
             for name in names:

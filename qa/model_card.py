@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from qa.calibration import CALIBRATION_FILE
 from qa.reader_model import MANIFEST_FILE
@@ -23,7 +24,7 @@ def _row(cells: list[object]) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
-def lineage(training: dict) -> list[dict]:
+def lineage(training: dict[str, Any]) -> list[dict[str, Any]]:
     """This run's training record, then the record of each reader it continued from."""
     chain = [training]
     while chain[-1].get("continued_from"):

@@ -137,7 +137,8 @@ def newer_first_when_close(
     floor = rows[0][1] * (1.0 - margin)
     slots = [i for i, (_, score) in enumerate(rows) if score >= floor and dates[i] is not None]
     order = list(range(len(rows)))
-    for slot, source in zip(slots, sorted(slots, key=lambda i: (-dates[i].toordinal(), i))):
+    ordinals = [d.toordinal() if d is not None else 0 for d in dates]
+    for slot, source in zip(slots, sorted(slots, key=lambda i: (-ordinals[i], i))):
         order[slot] = source
     return [rows[i] for i in order]
 

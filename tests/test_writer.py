@@ -147,7 +147,7 @@ def test_rebuild_from_a_typo_is_refused_and_changes_nothing(fresh_index, capsys)
     assert current_version(fresh_index.index_dir) == before
     assert sorted(d.doc_id for d in QA(fresh_index).documents()) == [MASSIS, NHK]
     with pytest.raises(BadInputError, match="refusing to rebuild the index from nothing"):
-        from qa.index import update_index
+        from qa.update import update_index
 
         update_index(fresh_index.index_dir, [], fresh_index, rebuild=True)
 

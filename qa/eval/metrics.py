@@ -12,7 +12,8 @@ import math
 import re
 import statistics
 import string
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 RECALL_KS = tuple(range(1, 11))
 METRIC_DEPTH = 10  # documents per question the retrieval metrics look at
@@ -68,7 +69,7 @@ def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def abstention_metrics(abstained: Sequence[bool], unanswerable: Sequence[bool]) -> dict:
+def abstention_metrics(abstained: Sequence[bool], unanswerable: Sequence[bool]) -> dict[str, Any]:
     """Abstaining treated as predicting "unanswerable": precision = share of abstentions that were
     on unanswerable questions, recall = share of unanswerable questions abstained on (None when
     there is nothing to divide by)."""
@@ -82,7 +83,7 @@ def abstention_metrics(abstained: Sequence[bool], unanswerable: Sequence[bool]) 
     }
 
 
-def score_answers(predictions: Sequence[str | None], answers: Sequence[Sequence[str]]) -> dict:
+def score_answers(predictions: Sequence[str | None], answers: Sequence[Sequence[str]]) -> dict[str, Any]:
     """EM and F1 overall and on the answerable questions, accuracy on the unanswerable ones
     (share abstained), and abstention precision/recall. `None` in `predictions` is an abstention."""
     if len(predictions) != len(answers):
@@ -118,7 +119,7 @@ def threshold_sweep(
     confidences: Sequence[float],
     answers: Sequence[Sequence[str]],
     thresholds: Iterable[float] | None = None,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Answer scores at each abstention threshold (default 0.00, 0.02, ..., 1.00)."""
     if thresholds is None:
         thresholds = [round(i / 50, 2) for i in range(51)]
@@ -143,7 +144,7 @@ def answer_is_right(prediction: str | None, answers: Sequence[str]) -> bool:
     return prediction is not None and bool(answers) and f1_score(prediction, answers) >= 0.5
 
 
-def reliability_table(confidences: Sequence[float], right: Sequence[bool], bins: int = 10) -> list[dict]:
+def reliability_table(confidences: Sequence[float], right: Sequence[bool], bins: int = 10) -> list[dict[str, Any]]:
     """Confidence against correctness, in equal-width bins: for the answers whose confidence falls
     in a bin, the mean confidence and the fraction that are right (`right[i]` for answer i, see
     `answer_is_right`); empty bins are left out. A calibrated reader has the two close in every bin."""
@@ -161,7 +162,7 @@ def reliability_table(confidences: Sequence[float], right: Sequence[bool], bins:
     return rows
 
 
-def best_sweep_row(sweep: Sequence[dict]) -> dict:
+def best_sweep_row(sweep: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The sweep row with the highest overall F1 (the lowest such threshold on ties)."""
     return max(sweep, key=lambda r: (r["overall_f1"] or 0.0, -r["threshold"]))
 
@@ -180,7 +181,7 @@ def ranked_doc_ids(doc_ids: Iterable[str], depth: int = METRIC_DEPTH) -> list[st
     return out
 
 
-def _measures(ks: Sequence[int]):
+def _measures(ks: Sequence[int]) -> tuple[Any, dict[str, Any]]:
     import ir_measures
     from ir_measures import RR, R, nDCG
 
@@ -191,8 +192,8 @@ def _measures(ks: Sequence[int]):
 
 
 def retrieval_metrics(
-    qrels: dict[str, Iterable[str]], runs: dict[str, Sequence[str]], ks: Sequence[int] = RECALL_KS
-) -> dict:
+    qrels: Mapping[str, Iterable[str]], runs: Mapping[str, Sequence[str]], ks: Sequence[int] = RECALL_KS
+) -> dict[str, Any]:
     """Mean R@k, MRR@10 and nDCG@10 over every query of `qrels` (binary relevance), computed per
     query by ir-measures (pytrec_eval). `runs` gives each query's documents best first; a query
     with no retrieved document, or missing from `runs`, scores 0 (pytrec_eval would skip it)."""
@@ -220,7 +221,7 @@ def first_relevant_rank(ranking: Sequence[str], gold: Iterable[str]) -> int | No
     return next((rank for rank, doc_id in enumerate(ranking, start=1) if doc_id in gold), None)
 
 
-def latency_summary(seconds: Sequence[float]) -> dict:
+def latency_summary(seconds: Sequence[float]) -> dict[str, Any]:
     """Mean, median, 95th percentile and max, in milliseconds."""
     if not seconds:
         return {"mean_ms": None, "p50_ms": None, "p95_ms": None, "max_ms": None}

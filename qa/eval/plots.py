@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 from qa.eval.metrics import RECALL_KS
 
 
-def plot_recall_curves(summary: dict, path: Path) -> None:
+def plot_recall_curves(summary: dict[str, Any], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -31,7 +32,7 @@ def plot_recall_curves(summary: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_confidence(summary: dict, path: Path) -> None:
+def plot_confidence(summary: dict[str, Any], path: Path) -> None:
     """Left: scores against the abstention threshold, with the always-abstain line. Right: the
     reader's confidence for right answers, wrong answers and unanswerable questions."""
     import matplotlib
@@ -60,7 +61,7 @@ def plot_confidence(summary: dict, path: Path) -> None:
     left.legend(fontsize=8)
     left.set_title("Scores by threshold")
 
-    groups = {"right answer (F1 ≥ 0.5)": [], "wrong answer": [], "unanswerable": []}
+    groups: dict[str, list[float]] = {"right answer (F1 ≥ 0.5)": [], "wrong answer": [], "unanswerable": []}
     for q in summary["per_question"]:
         if q["span"] is None:
             continue

@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from qa.config import RETRIEVERS
 from qa.eval.data import EvalQuestion, EvalSet
@@ -50,8 +51,8 @@ def summarise(
     eval_set: EvalSet,
     retriever: str,
     threshold: float,
-    settings: dict,
-) -> dict:
+    settings: dict[str, Any],
+) -> dict[str, Any]:
     """Every number of the run as one JSON-ready dict (the report and the table read only this)."""
     questions = [r.question for r in results]
     answers = [q.answers for q in questions]
@@ -69,7 +70,7 @@ def summarise(
         metrics["latency"] = latency_summary([r.search_seconds[name] for r in results])
         retrieval[name] = metrics
 
-    by_tag: dict[str, dict] = {}
+    by_tag: dict[str, dict[str, Any]] = {}
     for tag in sorted({t for q in questions for t in q.tags}):
         idx = [i for i, q in enumerate(questions) if tag in q.tags]
         if len(by_tag) >= 40:  # SQuAD tags are article titles; keep the table readable
@@ -130,7 +131,7 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def format_table(summary: dict) -> str:
+def format_table(summary: dict[str, Any]) -> str:
     """The plain-text table `qa eval` prints."""
     s, q = summary["settings"], summary["questions"]
     lines = [
@@ -177,7 +178,7 @@ def format_table(summary: dict) -> str:
     ]
     return "\n".join(lines)
 
-def format_markdown(summary: dict) -> str:
+def format_markdown(summary: dict[str, Any]) -> str:
     s, q = summary["settings"], summary["questions"]
     sys_, base = summary["answers"]["system"], summary["answers"]["always_abstain"]
     lines = [
@@ -284,7 +285,7 @@ def _md(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
-def write_report(summary: dict, report_dir: Path) -> list[Path]:
+def write_report(summary: dict[str, Any], report_dir: Path) -> list[Path]:
     """Write report.md, results.json, recall_at_k.png and confidence.png into `report_dir`."""
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)

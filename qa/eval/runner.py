@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from qa.config import RETRIEVERS, Config
 from qa.errors import BadInputError, IndexMissingError
@@ -28,6 +29,10 @@ from qa.eval.data import SEED, EvalQuestion, EvalSet, sample_questions
 from qa.eval.metrics import SEARCH_DEPTH, ranked_doc_ids
 from qa.eval.reports import QuestionResult, summarise
 from qa.ingest import slugify
+from qa.protocols import PassageEncoder
+
+if TYPE_CHECKING:  # the pipeline (and the models behind it) load when the questions are asked
+    from qa.pipeline import QA
 
 
 def default_cache_dir() -> Path:
@@ -46,12 +51,16 @@ def squad_index_dir(path: Path, config: Config, cache_dir: Path | None = None, a
     return Path(cache_dir or default_cache_dir()) / name
 
 
-def prepare_index(eval_set: EvalSet, config: Config, cache_dir: Path | None, embedder=None, progress=False) -> Config:
+def prepare_index(
+    eval_set: EvalSet, config: Config, cache_dir: Path | None, embedder: PassageEncoder | None = None,
+    progress: bool = False,
+) -> Config:
     """The config whose index the questions are asked against. For SQuAD: the cached paragraph
     index, built or completed first (unchanged paragraphs cost nothing). For the project's own
     format: the given index, which must hold the gold documents."""
     from qa.errors import IndexMismatchError
-    from qa.index import current_version, open_index, update_index
+    from qa.index import current_version, open_index
+    from qa.update import update_index
 
     if eval_set.documents is not None:
         config = config.with_(index_dir=squad_index_dir(eval_set.path, config, cache_dir, eval_set.articles))
@@ -90,7 +99,7 @@ def prepare_index(eval_set: EvalSet, config: Config, cache_dir: Path | None, emb
 
 
 def run_questions(
-    qa,
+    qa: QA,
     questions: Sequence[EvalQuestion],
     retriever: str,
     top_k: int,
@@ -136,7 +145,7 @@ def evaluate(
     threshold: float | None = None,
     cache_dir: Path | None = None,
     progress: bool = False,
-) -> dict:
+) -> dict[str, Any]:
     """Run the whole evaluation and return the summary dict (see `summarise`)."""
     from qa.embed import Embedder
     from qa.pipeline import QA
