@@ -190,7 +190,8 @@ def test_ask_text_puts_the_verdict_first_with_numbered_citations(bundled_index, 
     assert words[0] in {"high", "medium", "low"} and words[1] == "confidence"
     blocks = [line for line in lines if line.startswith("[")]
     assert blocks[0].startswith("[1] ") and len(blocks) == len({b.split(" ", 1)[1] for b in blocks})
-    assert "March 20, 2024" in out and "[[Jens Stoltenberg]]" in out
+    answer = lines[1].removeprefix("A: ").removesuffix(" [1]")
+    assert "March 20, 2024" in out and f"[[{answer}]]" in out  # the answer highlighted in its passage
 
     assert main(["ask", "What is the capital of France?", "--index", str(bundled_index.index_dir)]) == 0
     declined = capsys.readouterr().out.splitlines()
