@@ -109,7 +109,7 @@ def prepare(args: argparse.Namespace, work: Path, config: Config) -> Prepared:
         raise SystemExit(f"no training questions found in {', '.join(map(str, args.data))}")
     _log(work, f"read {len(train.examples)} training questions over {len(train.contexts)} contexts from {len(sources)} files")
     chunks = chunk_contexts(train, config, progress=True)
-    negatives = mine_retrieved_negatives(train, chunks, progress=False)
+    negatives = mine_retrieved_negatives(train, chunks)
     _log(work, f"chunked into {sum(map(len, chunks.values()))} passages; retrieved negatives for {len(negatives)} questions")
     prepared = Prepared(train, chunks, negatives, heldout, chunk_contexts(heldout, config), sources)
     tmp = cache.with_suffix(".tmp")

@@ -185,14 +185,13 @@ def mentions_answer(passage: str, answer_texts: tuple[str, ...]) -> bool:
 
 
 def mine_retrieved_negatives(
-    qaset: QASet, chunks: dict[str, list[tuple[int, int]]], per_question: int = 3, progress: bool = False
+    qaset: QASet, chunks: dict[str, list[tuple[int, int]]], per_question: int = 3
 ) -> dict[int, list[tuple[str, int]]]:
     """For each answerable question: passages of *other* contexts of its set that BM25 ranks
     high for it and that do not mention its answer, as (context id, chunk number)."""
-    import bm25s
-    import Stemmer
+    from qa.lexical import LexicalPart, bm25_top, build_postings
+    from qa.terms import terms
 
-    stemmer = Stemmer.Stemmer("english")
     by_group: dict[str, list[int]] = {}
     for n, ex in enumerate(qaset.examples):
         by_group.setdefault(ex.group, []).append(n)
@@ -202,14 +201,13 @@ def mine_retrieved_negatives(
         if len(keys) < 2:
             continue
         texts = [qaset.contexts[cid][slice(*chunks[cid][i])] for cid, i in keys]
-        retriever = bm25s.BM25()
-        retriever.index(bm25s.tokenize(texts, stopwords="en", stemmer=stemmer, show_progress=False), show_progress=False)
+        # The index's own BM25 (qa/lexical.py over qa/terms.py's words): one lexical ranking in the project.
+        part = LexicalPart.of(build_postings(texts), None)
         asked = [n for n in members if qaset.examples[n].answers]
         if not asked:
             continue
-        queries = bm25s.tokenize([qaset.examples[n].question for n in asked], stopwords="en", stemmer=stemmer, show_progress=False)
         depth = min(per_question + 5, len(keys))
-        rows, _ = retriever.retrieve(queries, k=depth, show_progress=progress, n_threads=1)
+        rows = [[row for _, row, _ in bm25_top([part], terms(qaset.examples[n].question), depth)] for n in asked]
         for n, ranked in zip(asked, rows):
             ex = qaset.examples[n]
             picked = [
