@@ -23,11 +23,10 @@ from pathlib import Path
 
 import gradio as gr
 
-from qa.answer import default_threshold
 from qa.config import RETRIEVERS, Config
 from qa.documents import Answer, Passage, SkippedFile, split_source
 from qa.errors import QAError
-from qa.index import current_version
+from qa.index import count_noun, current_version
 from qa.ingest import SUPPORTED_SUFFIXES
 from qa.news import DateRange
 from qa.pipeline import QA, ingest_paths, remove_documents
@@ -279,7 +278,7 @@ class ChatApp:
             index = self.qa.index()
         except QAError as e:
             return f"{html.escape(str(e))}. Upload articles in the **Articles** tab to start one."
-        return f"Index `{where}`: {_count(index.n_documents, 'article')}, {_count(index.n_chunks, 'passage')}."
+        return f"Index `{where}`: {count_noun(index.n_documents, 'article')}, {count_noun(index.n_chunks, 'passage')}."
 
     def _wait_for_first_build(self) -> str | None:
         """Block until the first index build (if any) is done; a message if it never finishes."""
@@ -442,7 +441,7 @@ class ChatApp:
         if not (report.added or report.updated):
             messages.append("Nothing new was added; the index is unchanged.")
         messages.append(
-            f"The index holds {_count(report.total_documents, 'article')}, {_count(report.total_chunks, 'passage')}; "
+            f"The index holds {count_noun(report.total_documents, 'article')}, {count_noun(report.total_chunks, 'passage')}; "
             "new questions see them."
         )
         return "\n".join(messages)
@@ -470,11 +469,7 @@ class ChatApp:
                 report = remove_documents(list(doc_ids), self.config)
         except QAError as e:
             return f"Error: {e}"
-        return f"Removed: {', '.join(report.removed)}. The index holds {_count(report.total_documents, 'article')}."
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+        return f"Removed: {', '.join(report.removed)}. The index holds {count_noun(report.total_documents, 'article')}."
 
 
 def _free_name(name: str, taken: set[str]) -> str:
@@ -520,7 +515,7 @@ def build_app(config: Config, build_from: Path | None = None) -> gr.Blocks:
             k = gr.Slider(1, 20, value=config.top_k, step=1, label="Passages to read (k)")
             retriever = gr.Radio(list(RETRIEVERS), value=config.retriever, label="Retriever",
                                  info="dense: meaning · bm25: keywords · hybrid: both")
-            threshold = gr.Slider(0.0, 1.0, value=default_threshold(config), step=0.01, elem_id="qa-threshold",
+            threshold = gr.Slider(0.0, 1.0, value=app.qa.reader.default_threshold, step=0.01, elem_id="qa-threshold",
                                   label="Abstention threshold",
                                   info="answer only when the confidence reaches this")
         # The date range applies to Ask and Search: only articles dated inside it (undated ones are left out).

@@ -112,15 +112,6 @@ def sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
     return s, e
 
 
-def default_threshold(config: Config) -> float:
-    """The abstention threshold in force: the config's, else the one fitted with the calibrator."""
-    from qa.reader_model import default_model_dir
-
-    if config.abstain_threshold is not None:
-        return config.abstain_threshold
-    return load_calibrator(Path(config.reader_model_dir or default_model_dir())).threshold
-
-
 class NeuralReader:
     """The trained span reader behind the `qa.protocols.Reader` protocol. The model loads on first use."""
 

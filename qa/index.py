@@ -62,12 +62,13 @@ class IngestReport:
         if self.removed:
             done.insert(0, f"{len(self.removed)} removed ({', '.join(self.removed)})")
         if self.chunks_added:
-            done.append(f"{_count(self.chunks_added, 'chunk')} embedded")
-        held = f"the index holds {_count(self.total_documents, 'document')}, {_count(self.total_chunks, 'chunk')}"
+            done.append(f"{count_noun(self.chunks_added, 'chunk')} embedded")
+        held = f"the index holds {count_noun(self.total_documents, 'document')}, {count_noun(self.total_chunks, 'chunk')}"
         return f"{', '.join(done) or 'Nothing to do'}; {held}"
 
 
-def _count(n: int, noun: str) -> str:
+def count_noun(n: int, noun: str) -> str:
+    """"1 document", "2,400 documents"."""
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 

@@ -23,6 +23,7 @@ from torch import nn
 from qa.base_model import load_wordpiece_tokenizer
 from qa.encoder import BertEncoder, load_base_encoder
 from qa.errors import ReaderModelError
+from qa.segment import sha256_file
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -191,14 +192,6 @@ def best_spans(
 # ---------------------------------------------------------------------------------------------
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def tensor_sha256(tensor: torch.Tensor) -> str:
     return hashlib.sha256(tensor.detach().float().contiguous().numpy().tobytes()).hexdigest()
 
@@ -214,7 +207,7 @@ def save_reader(model: SpanReader, shape: ReaderShape, folder: Path, provenance:
     manifest = {
         "format": ARTIFACT_FORMAT,
         "weights": WEIGHTS_FILE,
-        "weights_sha256": file_sha256(weights),
+        "weights_sha256": sha256_file(weights),
         "base_word_embeddings_sha256": tensor_sha256(model.encoder.word_embeddings.weight),
         "shape": shape.__dict__,
         **provenance,
@@ -246,7 +239,7 @@ def load_reader(folder: Path | None = None) -> tuple[SpanReader, ReaderShape, di
     weights = folder / str(manifest.get("weights", WEIGHTS_FILE))
     if not weights.is_file():
         raise ReaderModelError(f"{weights}: reader weights missing; reinstall the package or retrain with `python -m qa.train`")
-    digest = file_sha256(weights)
+    digest = sha256_file(weights)
     if digest != manifest.get("weights_sha256"):
         raise ReaderModelError(
             f"{weights}: sha256 {digest[:12]}… does not match {MANIFEST_FILE} "
