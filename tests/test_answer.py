@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from qa.answer import NeuralReader, answer_kind, sentence_around
+from qa.answer import NeuralReader, answer_kind, deciding_sentence, sentence_around
 from qa.config import Config
 from qa.documents import Answer
 from qa.errors import ReaderModelError
@@ -52,28 +52,52 @@ def test_short_answers_are_exact_spans_with_the_right_article(qa, question, expe
 @pytest.mark.parametrize(
     "question, words",
     [
-        ("Does Armenia want to join NATO?", ["no intention", "not on Armenia"]),
+        ("Does Armenia want to join NATO?", ["not on Armenia"]),
         ("Why did Armenia freeze its participation in the CSTO?", ["military support", "dissatisfied"]),
+        ("What did Peskov say?", ["not enhance stability", "influence"]),
         pytest.param(
-            "What did Peskov say?", ["not enhance stability", "influence"],
-            # Known miss (issue 11): the evidence sentence is found, but its confidence (0.27) is under
-            # the threshold fitted on SQuAD 2.0's adversarial unanswerables (0.41), so it is declined.
-            marks=pytest.mark.xfail(strict=True, reason="declined below the SQuAD-fitted threshold"),
+            "Why did Armenia ask the EU to send a mission?", ["did not work", "this reason", "observe the situation"],
+            # Known miss: the reader finds the sentence but its own no-answer score wins in that passage
+            # (confidence 0.01, under the possible-answer floor 0.078 fitted on questions the archive does not cover).
+            marks=pytest.mark.xfail(strict=True, reason="the reader's no-answer score wins; below the floor"),
         ),
     ],
 )
 def test_questions_without_a_short_answer_get_the_evidence_sentence(qa, question, words):
+    """Answered with the evidence sentence, or offered it as a possible answer to check."""
     answer = qa.ask(question)
-    assert answer.answer is not None, answer.to_dict()
-    assert answer.answer_type == "sentence"
-    assert any(w in answer.answer for w in words), answer.answer
-    assert_cited_exactly(answer)
+    if answer.answer is not None:
+        shown, kind = answer.answer, answer.answer_type
+        assert_cited_exactly(answer)
+    else:
+        assert answer.candidate is not None, answer.to_dict()
+        shown, kind = answer.candidate.text, answer.candidate.answer_type
+        c = answer.candidate.citation
+        assert c.passage.text[c.answer_start : c.answer_end] == shown
+    assert kind == "sentence"
+    assert any(w in shown for w in words), shown
+
+
+def test_a_yes_no_answer_leads_with_the_sentence_that_decides_it(qa):
+    answer = qa.ask("Does Armenia want to join NATO?")
+    shown = answer.answer if answer.answer is not None else answer.candidate.text
+    assert shown.startswith("This issue is not on Armenia’s agenda today"), shown
+
+
+def test_deciding_sentence_prefers_a_short_direct_statement_in_the_paragraph():
+    text = ("Lead sentence about NATO and Armenia joining. \n\n“We cooperate with NATO, we took part in missions "
+            "and we increased our presence, and if we talk about the intention to join NATO, then no. "
+            "This issue is not on Armenia’s agenda today,” he said.")
+    start = text.index("intention")
+    s, e = deciding_sentence("Does Armenia want to join NATO?", text, start, start + 9)
+    assert text[s:e].startswith("This issue is not on Armenia’s agenda today")
 
 
 @pytest.mark.parametrize("question", ["What is the capital of France?", "Who won the 2018 FIFA World Cup?"])
 def test_off_topic_questions_are_declined(qa, question):
     answer = qa.ask(question)
     assert answer.answer is None and answer.citations == [] and answer.answer_type is None
+    assert answer.candidate is None, "below the floor: not even a possible answer"
     assert answer.passages, "the closest passages are still returned"
 
 

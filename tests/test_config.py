@@ -26,7 +26,7 @@ def test_defaults_are_valid_and_text_paths_become_paths():
         ({"max_top_k": 0}, "max_top_k must be a whole number >= 1"),
         ({"abstain_threshold": 1.5}, "abstain_threshold must be a number from 0 to 1"),
         ({"recency_margin": -0.1}, "recency_margin must be a number from 0 to 1"),
-        ({"confidence_bands": (0.9, 0.5)}, "confidence_bands must be two numbers"),
+        ({"confidence_bands": (0.9, 0.5)}, "confidence_bands must be None or two numbers"),
         ({"cpu_dtype": "int4"}, "cpu_dtype must be one of auto, bfloat16, float32"),
         ({"device": "gpu"}, "device must be one of auto, cpu, cuda"),
         ({"batch_size": True}, "batch_size must be a whole number"),
