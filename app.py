@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import os
 import re
 import shutil
 import sys
@@ -396,7 +397,11 @@ class ChatApp:
         staged: list[tuple[Path, bytes | None]] = []  # (copy in uploads/, what it replaced)
         shown: dict[Path, str] = {}  # copy in uploads/ -> the name the user knows it by
         progress(0, desc="Reading files")
+        if self.upload_dir.is_symlink():  # never write through a link under the index
+            return (f"Error: {self.upload_dir} is a symbolic link; uploads are written only into a real folder there "
+                    "(remove the link). Nothing was added; the index is unchanged.")
         self.upload_dir.mkdir(parents=True, exist_ok=True)
+        upload_dir = self.upload_dir.resolve()
         taken: set[str] = set()
         for p in paths:
             if p.suffix.lower() not in SUPPORTED_SUFFIXES:
@@ -404,10 +409,14 @@ class ChatApp:
                 continue
             name = _free_name(p.name, taken)
             taken.add(name)
-            target = (self.upload_dir / name).resolve()
-            backup = target.read_bytes() if target.exists() else None
+            target = upload_dir / name
+            if target.is_symlink() or (target.exists() and not target.is_file()):
+                messages.append(SkippedFile(p.name, f"{target} is a symbolic link or not a file; uploads never "
+                                            "write through it (remove it and upload again)").message())
+                continue
             try:
-                shutil.copyfile(p, target)
+                backup = target.read_bytes() if target.exists() else None
+                _copy_nofollow(p, target)
             except OSError as e:
                 messages.append(SkippedFile(p.name, f"cannot be read ({e.strerror or e})").message())
                 continue
@@ -454,7 +463,7 @@ class ChatApp:
                 if backup is None:
                     target.unlink(missing_ok=True)
                 else:
-                    target.write_bytes(backup)
+                    _write_nofollow(target, backup)
             except OSError:
                 pass
 
@@ -470,6 +479,19 @@ class ChatApp:
         except QAError as e:
             return f"Error: {e}"
         return f"Removed: {', '.join(report.removed)}. The index holds {count_noun(report.total_documents, 'article')}."
+
+
+def _write_nofollow(target: Path, data: bytes) -> None:
+    """Write `target` without following a symbolic link there (O_NOFOLLOW: a link is an error)."""
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def _copy_nofollow(source: Path, target: Path) -> None:
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as out, open(source, "rb") as f:
+        shutil.copyfileobj(f, out)
 
 
 def _free_name(name: str, taken: set[str]) -> str:

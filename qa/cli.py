@@ -161,9 +161,14 @@ def cmd_list(args: argparse.Namespace) -> int:
                            "content_hash": r.content_hash, "chunks": r.n_chunks} for r in records],
                          ensure_ascii=False, indent=1))
         return 0
-    chunk_counts = {r.doc_id: r.n_chunks for r in records}
-    for doc in index.documents:
-        chunks = chunk_counts[doc.doc_id]
+    documents = index.documents
+    if [d.doc_id for d in documents] != [r.doc_id for r in records]:
+        from qa.index import corrupt
+
+        raise corrupt(config.index_dir, f"{config.index_dir / 'catalog.sqlite'}: the document table disagrees with "
+                      f"the segments (`qa rollback --index {config.index_dir}` may restore an undamaged state)")
+    for doc, record in zip(documents, records):
+        chunks = record.n_chunks
         print(f"{doc.doc_id}\t{chunks} chunk{'s' * (chunks != 1)}\t{doc.date or '-'}\t{doc.publisher or '-'}\t"
               f"{_shorten(doc.title, 100)}")
     print(f"{len(records)} document{'s' * (len(records) != 1)}, {index.n_chunks} chunks ({config.index_dir}, {index.version})")

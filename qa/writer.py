@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -30,6 +31,7 @@ from qa.index import (
     WriterLock,
     check_settings,
     corrupt,
+    documents_table_problems,
     open_catalog,
     open_state,
 )
@@ -56,8 +58,9 @@ class IndexWriter:
     readers do not see until `finish_rebuild` (a rebuild killed half-way is resumed by the next
     rebuild, which keeps the documents it had already embedded)."""
 
-    def __init__(self, index_dir: Path, config: Config, rebuild: bool = False) -> None:
+    def __init__(self, index_dir: Path, config: Config, rebuild: bool = False, check_live: bool = True) -> None:
         self.index_dir, self.config, self.rebuild = Path(index_dir), config, rebuild
+        self.check_live = check_live  # False for a rollback: the way past a damaged live state
         self.run = uuid.uuid4().hex[:12]
         self._lock = WriterLock(self.index_dir)
 
@@ -72,7 +75,7 @@ class IndexWriter:
             else:
                 self._discard_pending()
                 self.work = self.live or _EMPTY
-                if self.live is not None:
+                if self.live is not None and self.check_live:
                     open_state(self.index_dir, self.catalog, self.live, self.config)  # refuse to write on damage
         except CatalogError as e:
             self._lock.__exit__(None, None, None)
@@ -89,6 +92,11 @@ class IndexWriter:
             self.catalog.close()
         finally:
             self._lock.__exit__(exc_type, exc, tb)
+        # Damage found while writing is reported like damage found on open: named, with the way out.
+        if isinstance(exc, CatalogError):
+            raise corrupt(self.index_dir, str(exc)) from None
+        if isinstance(exc, sqlite3.DatabaseError):
+            raise corrupt(self.index_dir, f"{self.index_dir / CATALOG}: unreadable ({exc})") from None
 
     def _open_catalog(self) -> Catalog:
         d = self.index_dir
@@ -351,7 +359,11 @@ def compact(index_dir: Path, config: Config) -> str:
 
 def rollback(index_dir: Path, config: Config, version: str | None = None) -> str:
     """Make a kept earlier state live again (as a new state, so a rollback can be undone too)."""
-    with IndexWriter(Path(index_dir), config) as writer:
+    with IndexWriter(Path(index_dir), config, check_live=False) as writer:
+        trouble = writer.catalog.integrity_problems()
+        if trouble:  # a rollback writes a new state into this catalog: it must be sound
+            raise corrupt(Path(index_dir), f"{writer.catalog.path}: damaged ({'; '.join(trouble[:2])}); a rollback "
+                          "cannot repair the catalog itself")
         kept = writer.catalog.versions()
         live = writer.live
         if live is None:
@@ -367,7 +379,12 @@ def rollback(index_dir: Path, config: Config, version: str | None = None) -> str
                 names = ", ".join(v.name for v in kept)
                 raise BadInputError(f"{index_dir}: no kept state {version!r}; kept: {names}")
             target = matches[0]
-        index = open_state(Path(index_dir), writer.catalog, target, config)  # refuse to restore a damaged state
+        # Refuse to restore a damaged state: every byte of it, and the catalog's entries of its documents.
+        index = open_state(Path(index_dir), writer.catalog, target, config, verify=True)
+        for seg in index.segments:
+            if documents_table_problems(writer.catalog, seg):
+                raise corrupt(Path(index_dir), f"{writer.catalog.path}: the document table disagrees with segment "
+                              f"{seg.name}; a rollback cannot repair the catalog itself")
         del index
         with writer.catalog.write_transaction():
             version_id = writer.catalog.add_version(
