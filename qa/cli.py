@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import textwrap
 from datetime import date
@@ -59,8 +60,8 @@ def _card_block(card: SourceCard) -> list[str]:
     """One article: [n] headline, then publisher · date · link, then its passages, answers marked."""
     meta = [m for m in (card.publisher, card.date, card.url) if m]
     lines = [f"[{card.number}] {card.title}", f"    {' · '.join(meta + [f'doc {card.doc_id}'])}"]
-    for excerpt in card.excerpts:
-        lines.append(_indent(_mark(excerpt.text, excerpt.marks), "      "))
+    for n, excerpt in enumerate(card.excerpts):
+        lines += ([""] if n else []) + [_indent(_mark(excerpt.text, excerpt.marks), "      ")]
     return lines
 
 
@@ -75,7 +76,7 @@ def format_answer(answer: Answer, bands: tuple[float, float] = Config().confiden
         if cards:
             lines.append("Closest passages:")
             for card in cards:
-                lines += _card_block(card)
+                lines += ["", *_card_block(card)]  # a blank line between articles
         return "\n".join(lines)
     cards = citation_cards(answer.citations)
     refs = " ".join(f"[{c.number}]" for c in cards)
@@ -83,8 +84,8 @@ def format_answer(answer: Answer, bands: tuple[float, float] = Config().confiden
     shown = f"“{text}”" if answer.answer_type == "sentence" else text
     words = f"{confidence_words(answer.confidence, bands)} confidence ({answer.confidence:.2f})"
     lines += [f"A: {shown} {refs}", f"   {words}", ""]
-    for card in cards:
-        lines += _card_block(card)
+    for n, card in enumerate(cards):
+        lines += ([""] if n else []) + _card_block(card)
     return "\n".join(lines)
 
 
@@ -110,16 +111,30 @@ def cmd_search(args: argparse.Namespace) -> int:
     from qa.pipeline import QA
 
     config = _config(args)
-    passages = QA(config).search(args.question, k=args.k, since=args.since, until=args.until)
+    qa = QA(config)
+    passages = qa.search(args.question, k=args.k, since=args.since, until=args.until)
     if args.json:
         print(json.dumps([p.to_dict() for p in passages], ensure_ascii=False, indent=1))
         return 0
     if not passages:
         dated = args.since or args.until
         print("no passages found" + (" in articles dated in that range (undated articles are left out)" if dated else ""))
+        return 0
+    # A fused score (0.033) means nothing to a reader: say where each retriever ranked the passage.
+    kind = config.retriever
+    parts = ("dense", "bm25") if kind == "hybrid" else (kind,)
+    depth = min(config.hybrid_depth, config.max_top_k)
+    ranks = {part: {p.chunk.chunk_id: n for n, p in enumerate(
+        qa.search(args.question, k=max(depth, args.k), retriever=part, since=args.since, until=args.until), start=1)}
+        for part in parts}
     for rank, p in enumerate(passages, start=1):
-        print(f"{rank}. [{p.score:.3f}] {_source_line(p)}")
+        found = [f"{part} #{ranks[part][p.chunk.chunk_id]}" for part in parts if p.chunk.chunk_id in ranks[part]]
+        missed = [part for part in parts if p.chunk.chunk_id not in ranks[part]]
+        how = ", ".join(found) + (f" (not in {' or '.join(missed)}'s top {depth})" if missed and found else "")
+        print(f"{rank}. {_source_line(p)}")
+        print(f"    found by {how or kind}")
         print(_indent(p.text))
+        print()
     return 0
 
 
@@ -199,15 +214,20 @@ def cmd_compact(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plural_summary(summary: str) -> str:
+    """A state's summary as written by older versions ("+1 documents") in the singular where it is one."""
+    return re.sub(r"\b1 (document|chunk|segment)s\b", r"1 \1", summary)
+
+
 def cmd_versions(args: argparse.Namespace) -> int:
-    from qa.index import list_versions
+    from qa.index import count_noun, list_versions
 
     config = _config(args)
     live, versions = list_versions(config.index_dir)
     for v in versions:
         mark = "*" if v.name == live else " "
-        print(f"{mark} {v.name}  {v.created}  {v.action:<8}  {v.n_documents} documents, {v.n_chunks} chunks, "
-              f"{len(v.segments)} segments  {v.summary}")
+        print(f"{mark} {v.name}  {v.created}  {v.action:<8}  {count_noun(v.n_documents, 'document')}, "
+              f"{count_noun(v.n_chunks, 'chunk')}, {count_noun(len(v.segments), 'segment')}  {_plural_summary(v.summary)}")
     print(f"live: {live} ({config.index_dir}); `qa rollback VERSION` makes a kept state live again")
     return 0
 

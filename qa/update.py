@@ -21,7 +21,7 @@ from qa.catalog import DocRecord
 from qa.config import Config
 from qa.documents import Chunk, Document
 from qa.errors import BadInputError
-from qa.index import IngestReport
+from qa.index import IngestReport, count_noun
 from qa.protocols import PassageEncoder
 from qa.segment import CHUNK_DTYPE
 from qa.writer import IndexWriter
@@ -178,7 +178,7 @@ def publish_stream(writer: IndexWriter, embedded: Iterable[Embedded], replaced: 
                             dtype=CHUNK_DTYPE)
             vectors = np.concatenate([v for _, _, v in buffer]) if buffer else np.zeros((0, 384), np.float32)
             action = "rebuild" if writer.rebuild else ("remove" if not docs else "ingest")
-            summary = ", ".join(p for p in (f"+{len(docs)} documents" if docs else "", f"-{len(gone)}" if gone else "") if p)
+            summary = ", ".join(p for p in (f"+{count_noun(len(docs), 'document')}" if docs else "", f"-{len(gone)}" if gone else "") if p)
             writer.publish(docs, rows, vectors, gone, action, summary)
             published, segments = published + len(rows), segments + bool(docs)
         drops = []

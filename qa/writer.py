@@ -30,6 +30,7 @@ from qa.index import (
     Index,
     WriterLock,
     check_settings,
+    count_noun,
     corrupt,
     documents_table_problems,
     open_catalog,
@@ -206,7 +207,7 @@ class IndexWriter:
             self._publish([], [], None, None, None, None, stale, "rebuild", "drop documents not given to the rebuild")
         with self.catalog.write_transaction():
             version_id = self.catalog.add_version(
-                self.run, "rebuild", f"{self.work.n_documents} documents", self.work.segments, self.work.tombstones,
+                self.run, "rebuild", count_noun(self.work.n_documents, "document"), self.work.segments, self.work.tombstones,
                 self.work.n_documents, self.work.n_chunks,
             )
             self.catalog.set_head(version_id)
@@ -232,7 +233,7 @@ class IndexWriter:
             return False
         lines, records, rows, vectors, postings = merge_segments(index, chosen, self.catalog)
         names = tuple(index.segments[i].name for i in chosen)
-        summary = f"merged {len(names)} segment{'s' if len(names) > 1 else ''} ({sum(sizes[i] for i in chosen)} chunks)"
+        summary = f"merged {count_noun(len(names), 'segment')} ({count_noun(sum(sizes[i] for i in chosen), 'chunk')})"
         crcs, rows = rows["crc32"].copy(), _without_crc(rows)
         self._publish(lines, records, rows, crcs, vectors, postings, [], "compact", summary, replacing=names)
         return True
@@ -354,7 +355,7 @@ def compact(index_dir: Path, config: Config) -> str:
         if not merged:
             return f"nothing to compact: {before} segment, no deleted documents ({writer.work.name})"
         return (f"compacted {before} segment{'s' if before != 1 else ''} into 1 without deleted documents "
-                f"({writer.work.name}: {writer.work.n_documents} documents, {writer.work.n_chunks} chunks)")
+                f"({writer.work.name}: {count_noun(writer.work.n_documents, 'document')}, {count_noun(writer.work.n_chunks, 'chunk')})")
 
 
 def rollback(index_dir: Path, config: Config, version: str | None = None) -> str:
@@ -394,4 +395,4 @@ def rollback(index_dir: Path, config: Config, version: str | None = None) -> str
             writer.catalog.set_head(version_id)
         writer.work = writer.live = writer.catalog.version(version_id)
         writer.collect_garbage()
-        return f"restored {target.name} as {writer.live.name}: {target.n_documents} documents, {target.n_chunks} chunks"
+        return f"restored {target.name} as {writer.live.name}: {count_noun(target.n_documents, 'document')}, {count_noun(target.n_chunks, 'chunk')}"
