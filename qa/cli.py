@@ -104,6 +104,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     for skipped in report.skipped:
         print(skipped.message(), file=sys.stderr)
     print(report.summary() + f" ({config.index_dir})")
+    if report.uploads_kept:
+        uploads = config.index_dir / "uploads"
+        print(f"The rebuild kept {report.uploads_kept} uploaded article{'s' * (report.uploads_kept != 1)} from "
+              f"{uploads} (`qa remove DOC_ID` takes one out and deletes its copy there).")
     return 1 if report.skipped else 0
 
 

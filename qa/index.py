@@ -59,6 +59,8 @@ class IngestReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    removed_sources: list[str] = field(default_factory=list)  # the sources of `removed`, in order
+    uploads_kept: int = 0  # uploaded articles a rebuild took along from <index>/uploads/
     skipped: list[SkippedFile] = field(default_factory=list)  # files, folders and records left out
     chunks_added: int = 0
     total_documents: int = 0

@@ -90,7 +90,7 @@ def update_index(
     they are chunked and embedded here with `embedder`.
     """
     report = IngestReport()
-    with IndexWriter(Path(index_dir), config, rebuild=rebuild) as writer:
+    with IndexWriter(Path(index_dir), config, rebuild=rebuild, create=bool(incoming) or rebuild) as writer:
         if rebuild:
             _refuse_destructive_rebuild(writer, incoming, force)
         by_source = writer.lookup("source", [d.source for d in incoming])
@@ -111,6 +111,7 @@ def update_index(
                 (report.updated if prior is not None else report.added).append(doc.doc_id)
                 changed.append(doc)
         report.removed = list(remove_ids)
+        report.removed_sources = [by_id[i].source for i in remove_ids]
         if changed or remove_ids or rebuild:
             if embed is None:
                 embed = lambda docs: chunk_and_embed(docs, embedder, config, show_progress)  # noqa: E731

@@ -59,9 +59,14 @@ class IndexWriter:
     readers do not see until `finish_rebuild` (a rebuild killed half-way is resumed by the next
     rebuild, which keeps the documents it had already embedded)."""
 
-    def __init__(self, index_dir: Path, config: Config, rebuild: bool = False, check_live: bool = True) -> None:
+    def __init__(self, index_dir: Path, config: Config, rebuild: bool = False, check_live: bool = True,
+                 create: bool = True) -> None:
         self.index_dir, self.config, self.rebuild = Path(index_dir), config, rebuild
         self.check_live = check_live  # False for a rollback: the way past a damaged live state
+        if not create and not (self.index_dir / CATALOG).exists():
+            # remove, compact and rollback never start an index (a mistyped --index must not make one):
+            # the project's error for what is there (nothing, an older format, a lost catalog).
+            open_catalog(self.index_dir).close()
         self.run = uuid.uuid4().hex[:12]
         self._lock = WriterLock(self.index_dir)
 
@@ -346,7 +351,7 @@ def merge_segments(
 
 def compact(index_dir: Path, config: Config) -> str:
     """Merge every segment of the live state into one (dropping deleted documents for good)."""
-    with IndexWriter(Path(index_dir), config) as writer:
+    with IndexWriter(Path(index_dir), config, create=False) as writer:
         if writer.live is None:
             return "nothing to compact: the index is empty"
         before = len(writer.work.segments)
@@ -360,7 +365,7 @@ def compact(index_dir: Path, config: Config) -> str:
 
 def rollback(index_dir: Path, config: Config, version: str | None = None) -> str:
     """Make a kept earlier state live again (as a new state, so a rollback can be undone too)."""
-    with IndexWriter(Path(index_dir), config, check_live=False) as writer:
+    with IndexWriter(Path(index_dir), config, check_live=False, create=False) as writer:
         trouble = writer.catalog.integrity_problems()
         if trouble:  # a rollback writes a new state into this catalog: it must be sound
             raise corrupt(Path(index_dir), f"{writer.catalog.path}: damaged ({'; '.join(trouble[:2])}); a rollback "

@@ -263,3 +263,38 @@ def test_upload_named_like_a_symlink_in_uploads_never_writes_through_it(bundled_
     reply = chat._ingest_uploads([staged], lambda *a, **k: None)
     assert outside.read_text(encoding="utf-8") == "precious\n"
     assert "symbolic link" in reply and (uploads / "link.txt").is_symlink()
+
+
+# ---------------------------------------------------------------- smaller ones
+
+
+@pytest.mark.parametrize("command", [["remove", "some-doc"], ["compact"], ["rollback"]])
+def test_write_commands_with_a_mistyped_index_refuse_without_creating_it(command, tmp_path, capsys):
+    typo = tmp_path / "indx"
+    result = run_cli(capsys, *command, "--index", str(typo))
+    assert result.returncode == 1 and not typo.exists()
+    assert "no index here yet" in result.stderr and "no document with id" not in result.stderr
+
+
+def test_removing_an_uploaded_article_deletes_its_copy_and_rebuild_keeps_uploads(bundled_index, tmp_path, embedder, capsys):
+    import app
+
+    config = copy_index(bundled_index, tmp_path / "index")
+    staged = tmp_path / "staged"
+    staged.mkdir()
+    for name, text in (("kiln.txt", "The brick kiln in Ostrava was restored and fired again this week."),
+                       ("ferry.txt", GOOD)):
+        (staged / name).write_text(text + "\n", encoding="utf-8")
+    chat = app.ChatApp(config)
+    chat.qa.embedder = embedder
+    reply = chat._ingest_uploads([staged / "kiln.txt", staged / "ferry.txt"], lambda *a, **k: None)
+    assert "Added: kiln, ferry." in reply
+    uploads = config.index_dir / "uploads"
+    assert sorted(p.name for p in uploads.iterdir()) == ["ferry.txt", "kiln.txt"]
+
+    assert "Removed: kiln" in chat.remove(["kiln"])
+    assert sorted(p.name for p in uploads.iterdir()) == ["ferry.txt"]
+
+    report = ingest_paths([Path(__file__).resolve().parent.parent / "corpus"], config, rebuild=True, embedder=embedder)
+    assert report.uploads_kept == 1
+    assert sorted(d.doc_id for d in open_index(config.index_dir, config).documents) == sorted([MASSIS, NHK, "ferry"])
