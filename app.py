@@ -26,7 +26,7 @@ import gradio as gr
 
 from qa.config import RETRIEVERS, Config
 from qa.documents import Answer, Passage, SkippedFile, split_source
-from qa.errors import QAError
+from qa.errors import IndexMissingError, QAError
 from qa.index import count_noun, current_version
 from qa.ingest import SUPPORTED_SUFFIXES
 from qa.news import DateRange
@@ -44,6 +44,7 @@ SHOWN_QUESTION_CHARS = 400  # how much of a long question the chat echoes back
 CLOSEST_SHOWN = 3  # passages shown (folded) with an abstention
 NO_ANSWER = "The indexed articles don't say."
 FIRST_BUILD_WAIT_S = 900  # how long a question waits for the first index build
+QA_CONCURRENCY = 4  # questions (chat, search, /ask) answered at once
 ARTICLE_COLUMNS = ["doc_id", "title", "date", "url", "passages"]
 
 CSS = """
@@ -277,8 +278,10 @@ class ChatApp:
             return f"Building the index failed: {html.escape(self.build_error)}"
         try:
             index = self.qa.index()
-        except QAError as e:
-            return f"{html.escape(str(e))}. Upload articles in the **Articles** tab to start one."
+        except IndexMissingError as e:
+            return f"{html.escape(str(e))}. Or upload articles in the **Articles** tab to start one."
+        except QAError as e:  # damage or another format: the message names the part and the rebuild command
+            return html.escape(str(e)) + "."
         return f"Index `{where}`: {count_noun(index.n_documents, 'article')}, {count_noun(index.n_chunks, 'passage')}."
 
     def _wait_for_first_build(self) -> str | None:
@@ -326,6 +329,8 @@ class ChatApp:
 
     def ask_json(self, question: str, k: int | None = None, retriever: str | None = None,
                  threshold: float | None = None, since: str | None = None, until: str | None = None) -> dict:
+        if not isinstance(question, str) or not question.strip():  # as `qa ask ""` (exit 1)
+            raise gr.Error('the question is empty; ask something, e.g. "Who visited Armenia?"', print_exception=False)
         waited = self._wait_for_first_build()
         if waited is not None:
             raise gr.Error(waited, print_exception=False)
@@ -481,6 +486,20 @@ class ChatApp:
         return f"Removed: {', '.join(report.removed)}. The index holds {count_noun(report.total_documents, 'article')}."
 
 
+def _pad_api_inputs(demo: gr.Blocks, api_name: str) -> None:
+    """A raw call of endpoint `api_name` with fewer inputs than it lists gets the defaults (None)
+    for the rest, as gradio_client does, instead of a server traceback; a missing question is then
+    refused with the usual message."""
+    validate = demo.validate_inputs
+
+    def validate_inputs(block_fn, inputs):
+        if getattr(block_fn, "api_name", None) == api_name and len(inputs) < len(block_fn.inputs):
+            inputs.extend([None] * (len(block_fn.inputs) - len(inputs)))
+        return validate(block_fn, inputs)
+
+    demo.validate_inputs = validate_inputs
+
+
 def _write_nofollow(target: Path, data: bytes) -> None:
     """Write `target` without following a symbolic link there (O_NOFOLLOW: a link is an error)."""
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
@@ -596,7 +615,9 @@ def build_app(config: Config, build_from: Path | None = None) -> gr.Blocks:
                 remove_status = gr.Markdown()
 
         # Chat: echo the question at once, then answer it.
-        qa_events = dict(concurrency_id="qa", concurrency_limit=1)
+        # Questions are answered a few at a time: retrieval and the models are read-only and the QA
+        # object guards its index; torch splits the cores among them (`python -m bench` measures /ask).
+        qa_events = dict(concurrency_id="qa", concurrency_limit=QA_CONCURRENCY)
         for trigger in (question.submit, ask_btn.click):
             trigger(app.add_question, [question, chatbot], [chatbot, question, asked], queue=False,
                     api_visibility="private").then(
@@ -634,6 +655,7 @@ def build_app(config: Config, build_from: Path | None = None) -> gr.Blocks:
             return app.ask_json(question, k, retriever, threshold, since, until)
 
         gr.api(ask, api_name="ask", **qa_events)
+        _pad_api_inputs(demo, "ask")
     demo.qa_app = app  # for tests and embedding
     return demo
 

@@ -98,6 +98,10 @@ class WriterLock:
     def __enter__(self) -> WriterLock:
         from filelock import Timeout
 
+        lock = self.index_dir / ".lock"
+        if lock.is_symlink() or (lock.exists() and not lock.is_file()):  # never open (and truncate) through a link
+            raise IndexLockedError(f"{lock}: the index's lock is a symbolic link or not a file; remove it (qa makes "
+                                   "a plain file there) and try again")
         try:
             self._lock.acquire(timeout=0)
         except Timeout:
@@ -105,6 +109,9 @@ class WriterLock:
                 f"{self.index_dir}: another qa process is writing this index (lock {self.index_dir / '.lock'}); "
                 "wait for it to finish and try again"
             ) from None
+        except OSError as e:
+            raise IndexLockedError(f"{lock}: cannot be opened as the index's lock ({e.strerror or e}); "
+                                   "remove it and try again") from None
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -298,3 +298,50 @@ def test_removing_an_uploaded_article_deletes_its_copy_and_rebuild_keeps_uploads
     report = ingest_paths([Path(__file__).resolve().parent.parent / "corpus"], config, rebuild=True, embedder=embedder)
     assert report.uploads_kept == 1
     assert sorted(d.doc_id for d in open_index(config.index_dir, config).documents) == sorted([MASSIS, NHK, "ferry"])
+
+
+def test_symlinked_lock_is_a_clear_message_and_its_target_untouched(bundled_index, tmp_path, capsys):
+    config = copy_index(bundled_index, tmp_path / "index")
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("keep me\n", encoding="utf-8")
+    lock = config.index_dir / ".lock"
+    lock.unlink(missing_ok=True)
+    os.symlink(target, lock)
+    result = run_cli(capsys, "remove", NHK, "--index", str(config.index_dir))
+    assert result.returncode == 1 and ".lock" in result.stderr and "symbolic link" in result.stderr
+    assert target.read_text(encoding="utf-8") == "keep me\n"
+
+
+def test_app_status_on_a_damaged_index_gives_the_rebuild_not_upload(bundled_index, tmp_path):
+    import app
+
+    config = copy_index(bundled_index, tmp_path / "index")
+    (config.index_dir / "segments" / "s000001" / "chunks.npy").write_bytes(b"")
+    status = app.ChatApp(config).status()
+    assert "--rebuild" in status and "Upload" not in status
+
+
+def test_raw_ask_calls_get_clear_errors_and_agree_with_the_cli(bundled_index, tmp_path, capfd):
+    """Fewer inputs than listed take the defaults; an empty question is refused as `qa ask ""`
+    is; a huge `until` is not echoed whole; the server prints no traceback."""
+    import httpx
+
+    from tests.conftest import launch_app_over_copy
+
+    demo, url, _ = launch_app_over_copy(bundled_index, tmp_path / "index")
+    try:
+        def call(data):
+            event = httpx.post(url + "gradio_api/call/ask", json={"data": data}, timeout=120).json()["event_id"]
+            return httpx.get(url + f"gradio_api/call/ask/{event}", timeout=120).text
+
+        answered = call(["Who is the Kremlin spokesperson?"])
+        assert "event: complete" in answered and "Peskov" in answered
+        for data in ([], [""], ["   ", 5]):
+            reply = call(data)
+            assert "event: error" in reply and "the question is empty" in reply, reply
+        reply = call(["Who?", 5, "hybrid", 0.4, "", "x" * 1_000_000])
+        assert "is not a date" in reply and len(reply) < 1000
+    finally:
+        demo.close()
+    err = capfd.readouterr().err
+    assert "Traceback" not in err, err[-2000:]
