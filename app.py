@@ -486,6 +486,21 @@ class ChatApp:
         return f"Removed: {', '.join(report.removed)}. The index holds {count_noun(report.total_documents, 'article')}."
 
 
+def _no_empty_temp_files(files: gr.File) -> None:
+    """gr.File (type "filepath") creates an empty temp file in Gradio's cache for every file it
+    hands over and never uses it: hand over the staged path alone (the type check kept)."""
+    from gradio.data_classes import FileData
+    from gradio.utils import NamedString
+    from gradio_client import utils as client_utils
+
+    def process_single_file(f: FileData) -> NamedString:
+        if files.file_types and not client_utils.is_valid_file(f.path, files.file_types):
+            raise gr.Error(f"Invalid file type; upload one of {', '.join(UPLOAD_TYPES)}", print_exception=False)
+        return NamedString(f.path)
+
+    files._process_single_file = process_single_file  # type: ignore[method-assign]
+
+
 def _pad_api_inputs(demo: gr.Blocks, api_name: str) -> None:
     """A raw call of endpoint `api_name` with fewer inputs than it lists gets the defaults (None)
     for the rest, as gradio_client does, instead of a server traceback; a missing question is then
@@ -603,6 +618,7 @@ def build_app(config: Config, build_from: Path | None = None) -> gr.Blocks:
                             "Uploading a file with the same name again updates it.")
                 files = gr.File(file_count="multiple", file_types=UPLOAD_TYPES, label="Articles to add",
                                 elem_id="qa-upload")
+                _no_empty_temp_files(files)
                 add_btn = gr.Button("Add to index", variant="primary", elem_id="qa-add")
                 upload_status = gr.Textbox(label="Upload result", interactive=False, lines=3,
                                            elem_id="qa-upload-status")

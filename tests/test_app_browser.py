@@ -178,9 +178,16 @@ def test_date_control_restricts_the_sources(page):
     page.locator("button", has_text="Clear chat").click()
 
 
+def _empty_staged_files() -> set[Path]:
+    from gradio.utils import get_upload_folder
+
+    return {p for p in Path(get_upload_folder()).rglob("*") if p.is_file() and p.stat().st_size == 0}
+
+
 def test_upload_an_article_then_ask_about_it(page, tmp_path):
     article = tmp_path / "port-elwynn-lighthouse.txt"
     article.write_text(ARTICLE, encoding="utf-8")
+    empty_before = _empty_staged_files()
     page.get_by_role("tab", name="Articles").click()
     page.locator("#qa-upload input[type=file]").set_input_files(str(article))
     page.locator("#qa-add").click()
@@ -191,6 +198,8 @@ def test_upload_an_article_then_ask_about_it(page, tmp_path):
     assert "Added: port-elwynn-lighthouse" in status.input_value()
     page.wait_for_function("() => document.querySelector('#qa-articles').innerText.includes('port-elwynn-lighthouse')")
     _shot(page, "app-upload.png")
+    # the server's staged copies are deleted, 0-byte temp files included
+    assert _empty_staged_files() - empty_before == set(), _empty_staged_files() - empty_before
 
     page.get_by_role("tab", name="Ask").click()
     reply = _ask(page, "Who led the restoration of the Port Elwynn lighthouse?", 1)
