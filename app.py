@@ -65,6 +65,14 @@ blockquote.qa-answer { border-left: 3px solid #e0b400; margin: 0 0 .3em 0; paddi
 #qa-since input, #qa-until input { min-width: 0; width: 100%; }
 #qa-since .timebox, #qa-until .timebox { min-width: 0; }
 .qa-score { font-family: var(--font-mono); font-size: .8em; color: var(--body-text-color-subdued); }
+/* Gradio's "scroll to the latest message" arrow floats over the reply the app scrolled into view. */
+#qa-chat .scroll-down-button-container { display: none !important; }
+/* A phone: the chat leaves room for the question box below it; the two date fields take a line each,
+   so their YYYY-MM-DD placeholders are never cut. */
+@media (max-width: 640px) {
+  #qa-chat { height: min(560px, 52vh) !important; max-height: 52vh !important; }
+  #qa-since, #qa-until { min-width: 100% !important; flex-basis: 100% !important; }
+}
 """
 
 # After an answer, scroll the chat so that the reply's first line (the verdict) is at the top of
@@ -85,6 +93,13 @@ async () => {
     const verdict = reply.querySelector('.qa-verdict') || reply;
     const r = verdict.getBoundingClientRect();
     if (r.top < 0 || r.bottom > window.innerHeight) window.scrollBy(0, r.top - window.innerHeight / 4);
+    // Then keep the question box reachable below the chat, never scrolling the verdict off the top.
+    const q = document.querySelector('#qa-question');
+    if (q) {
+      const below = q.getBoundingClientRect().bottom - window.innerHeight + 8;
+      const top = verdict.getBoundingClientRect().top;
+      if (below > 0 && top > 0) window.scrollBy(0, Math.min(below, top - 4));
+    }
   };
   for (const ms of [0, 100, 400]) { await new Promise(r => setTimeout(r, ms)); show(); }
 }
