@@ -18,7 +18,7 @@ from qa.index import check_index, current_version, open_index
 from qa.ingest import expand_paths, read_documents
 from qa.pipeline import QA, ingest_paths, remove_documents
 from tests.conftest import MASSIS, NHK
-from tests.test_reliability import LIVE, copy_index, run_cli, run_qa
+from tests.test_reliability import LIVE, copy_index, run_cli
 
 GOOD = "The harbour of Skerry Bay reopened on Monday after the storm, the port authority said."
 
@@ -56,14 +56,14 @@ def test_nul_at_the_start_of_a_file_is_still_binary(tmp_path):
 # ---------------------------------------------------------------- 2. a file name that is not UTF-8
 
 
-def test_file_name_not_utf8_is_skipped_in_one_quoted_line_and_good_files_go_in(tmp_path):
+def test_file_name_not_utf8_is_skipped_in_one_quoted_line_and_good_files_go_in(tmp_path, capsys):
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "good.txt").write_text(GOOD + "\n", encoding="utf-8")
     bad = os.fsencode(folder) + b"/bad\xffname.txt"
     with open(bad, "wb") as f:
         f.write(GOOD.replace("Monday", "Tuesday").encode() + b"\n")
-    result = run_qa("ingest", str(folder), "--index", str(tmp_path / "index"))
+    result = run_cli(capsys, "ingest", str(folder), "--index", str(tmp_path / "index"))  # in-process: no model reload
     assert result.returncode == 1, result.stderr
     assert "unexpected" not in result.stderr and "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("Skipped")]
