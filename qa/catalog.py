@@ -249,7 +249,9 @@ class Catalog:
             raise CatalogError(f"{self.path}: unreadable ({e})") from None
         mark = self.path.parent / LAST_COMMITTED
         tmp = mark.with_name(f".tmp-{LAST_COMMITTED}-{os.getpid()}")
-        with open(tmp, "w", encoding="utf-8") as f:
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)  # never through a link
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(f"{self.last_version_id()}\n")
             f.flush()
             os.fsync(f.fileno())
