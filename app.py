@@ -31,7 +31,7 @@ from qa.index import count_noun, current_version
 from qa.ingest import SUPPORTED_SUFFIXES
 from qa.news import DateRange
 from qa.pipeline import QA, ingest_paths, remove_documents
-from qa.sources import SourceCard, citation_cards, confidence_words, passage_cards
+from qa.sources import SourceCard, citation_cards, passage_cards, quoted
 
 REPO = Path(__file__).resolve().parent
 BUNDLED_CORPUS = REPO / "corpus"
@@ -43,6 +43,7 @@ EXAMPLES = [
 SHOWN_QUESTION_CHARS = 400  # how much of a long question the chat echoes back
 CLOSEST_SHOWN = 3  # passages shown (folded) with an abstention
 NO_ANSWER = "The indexed articles don't say."
+POSSIBLE_ANSWER = "Possible answer — low confidence, check the source"
 FIRST_BUILD_WAIT_S = 900  # how long a question waits for the first index build
 QA_CONCURRENCY = 4  # questions (chat, search, /ask) answered at once
 ARTICLE_COLUMNS = ["doc_id", "title", "date", "url", "passages"]
@@ -175,30 +176,41 @@ def article_card(card: SourceCard) -> str:
     )
 
 
-def _confidence(confidence: float, bands: tuple[float, float]) -> str:
-    words = confidence_words(confidence, bands)
+def _confidence(confidence: float, band: str | None) -> str:
+    words = band or "low"
     return (
         f'<span class="qa-confidence qa-confidence-{words}" '
         f'title="confidence {confidence:.2f}: the reader\'s estimate that this answer is right">{words} confidence</span>'
     )
 
 
-def format_answer(answer: Answer, threshold: float, bands: tuple[float, float] = Config().confidence_bands,
-                  dates: str = "") -> str:
+def _shown_answer(text: str, answer_type: str | None, refs: str) -> str:
+    if answer_type == "sentence":
+        return f'<blockquote class="qa-answer">{_esc(quoted(text))}{refs}</blockquote>'
+    return f'<p class="qa-answer"><strong>{_esc(" ".join(text.split()))}</strong>{refs}</p>'
+
+
+def format_answer(answer: Answer, threshold: float, dates: str = "") -> str:
     """One chat reply, the verdict first: the answer with numbered citations [1] [2] and its
-    confidence in words, then one card per cited article; or that the indexed articles don't say,
-    with the closest passages folded away under it. One HTML block, no blank lines."""
+    confidence in words, then one card per cited article; or a possible answer to check against
+    its highlighted source; or that the indexed articles don't say, with the closest passages
+    folded away under it. One HTML block, no blank lines."""
     if answer.answer is not None and answer.citations:
         cards = citation_cards(answer.citations)
         refs = "".join(f'<sup class="qa-ref">[{c.number}]</sup>' for c in cards)
-        text = _esc(" ".join(answer.answer.split()))
-        if answer.answer_type == "sentence":
-            verdict = f'<blockquote class="qa-answer">“{text}”{refs}</blockquote>'
-        else:
-            verdict = f'<p class="qa-answer"><strong>{text}</strong>{refs}</p>'
+        verdict = _shown_answer(answer.answer, answer.answer_type, refs)
         n = len(cards)
-        meta = f'<div class="qa-meta">{_confidence(answer.confidence, bands)} · {n} article{"s" if n != 1 else ""}</div>'
+        meta = f'<div class="qa-meta">{_confidence(answer.confidence, answer.band)} · {n} article{"s" if n != 1 else ""}</div>'
         return f'<div class="qa-verdict">{verdict}{meta}</div>' + "".join(article_card(c) for c in cards)
+    if answer.candidate is not None:
+        possible = answer.candidate
+        (card,) = citation_cards([possible.citation])
+        verdict = (
+            f'<div class="qa-verdict qa-possible"><p class="qa-meta"><strong>{POSSIBLE_ANSWER}</strong></p>'
+            f'{_shown_answer(possible.text, possible.answer_type, "<sup class=qa-ref>[1]</sup>")}'
+            f'<div class="qa-meta">{_confidence(possible.confidence, "low")} (below the threshold {threshold:.2f})</div></div>'
+        )
+        return verdict + article_card(card)
     cards = passage_cards(answer.passages[:CLOSEST_SHOWN])
     scope = f" {_esc(dates)}" if dates else ""
     verdict = (
@@ -330,7 +342,7 @@ class ChatApp:
             answer = self.qa.ask(question, k=int(k), retriever=retriever, threshold=float(threshold),
                                  since=dates.since, until=dates.until)
             scope = f"in articles {dates.describe()}" if dates else ""
-            content = format_answer(answer, float(threshold), self.config.confidence_bands, scope)
+            content = format_answer(answer, float(threshold), scope)
             passages_html = format_passages(answer.passages, "Passages read for the last question:")
         except QAError as e:
             content = _message(str(e))

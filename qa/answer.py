@@ -1,24 +1,29 @@
 """Extractive answering with the trained reader: the best span across the retrieved passages,
-the evidence sentence for questions that no short span answers, or an abstention.
+the evidence sentence for questions that no short span answers, a possible answer, or an
+abstention.
 
 All passages are read in one batched forward pass. Each passage proposes its best span and a
-no-answer score; the span whose passage is surest of it (largest span-minus-no-answer margin)
-wins. A fitted calibrator (`qa/reader_model/calibration.json`) turns the winner's scores into the
-probability that it is right; below the threshold the reader abstains.
+no-answer score. A reader trained with shared normalisation (its manifest says `"scoring":
+"shared"`) scores spans on one scale across passages, so the highest-scoring span wins; a reader
+trained passage by passage compares span-minus-no-answer margins instead. A fitted calibrator
+(`qa/reader_model/calibration.json`) turns what the reader saw into the probability that the
+answer is right: at or above the threshold it answers; between the fitted floor and the threshold
+it offers the candidate as a possible answer; below the floor it says the articles don't say.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qa.calibration import Calibrator, features, load_calibrator
+from qa.calibration import Calibrator, Candidate, load_calibrator, norm_text, reading_features
 from qa.chunk import split_sentences
 from qa.config import Config
-from qa.documents import Answer, Citation, Passage
+from qa.documents import Answer, Citation, Passage, PossibleAnswer
 
 if TYPE_CHECKING:  # torch loads only when the reader first reads
     from qa.reader_model import ReaderShape, SpanReader
@@ -43,14 +48,17 @@ _SAYING = re.compile(
 _IMPERATIVE = re.compile(r"^(?:please )?(?:explain|describe|summari[sz]e|tell me (?:about|why|how))\b", re.IGNORECASE)
 
 
-def answer_kind(question: str) -> str:
+def answer_kind(question: str, yes_no: bool = False) -> str:
     """"sentence" for yes/no, why, how (manner), "what did X say" and explain/describe
-    questions; "span" for the rest (who, when, where, which, how many, what ...)."""
+    questions; "span" for the rest (who, when, where, which, how many, what ...). With `yes_no`,
+    a yes/no question is "yes/no" instead of "sentence"."""
     words = re.findall(r"[\w']+", question.lower())
     if not words:
         return "span"
     first = words[1] if words[0] in ("and", "so", "but") and len(words) > 1 else words[0]
-    if first in _AUXILIARIES or first == "why" or "why" in words[:4]:
+    if first in _AUXILIARIES:
+        return "yes/no" if yes_no else "sentence"
+    if first == "why" or "why" in words[:4]:
         return "sentence"
     if first == "how" and (len(words) < 2 or words[words.index("how") + 1] not in _QUANTITY_HOW):
         return "sentence"
@@ -65,20 +73,6 @@ def answer_kind(question: str) -> str:
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """The best span of one passage: `passage.text[start:end]`."""
-
-    passage_index: int
-    start: int
-    end: int
-    margin: float  # span score minus the passage's no-answer score
-    probability: float  # P(start) * P(end) within the passage, no-answer included
-
-    def text(self, passages: list[Passage]) -> str:
-        return passages[self.passage_index].text[self.start : self.end]
-
-
-@dataclass(frozen=True)
 class Reading:
     """The reader's choice before the abstention decision."""
 
@@ -87,6 +81,7 @@ class Reading:
     start: int  # the answer in passages[candidate.passage_index].text
     end: int
     agreeing: tuple[Candidate, ...] = ()  # other passages whose best span is the same text
+    features: dict[str, float] | None = None  # `qa.calibration.reading_features` of the choice
 
 
 @lru_cache(maxsize=2)
@@ -94,10 +89,6 @@ def _load(folder: str) -> tuple[SpanReader, ReaderShape, dict[str, Any]]:
     from qa.reader_model import load_reader
 
     return load_reader(Path(folder))
-
-
-def _norm(text: str) -> str:
-    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
@@ -112,20 +103,60 @@ def sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
     return s, e
 
 
+_POLARITY = re.compile(r"\b(?:not|no|never|neither|nor|none|nothing|without|yes|indeed)\b|n[’']t\b", re.IGNORECASE)
+
+
+def deciding_sentence(question: str, text: str, start: int, end: int) -> tuple[int, int]:
+    """For a yes/no question: the sentence that decides it, to lead the answer. Among the
+    evidence sentence and the sentences on either side of it in its paragraph, the one with the most of the
+    question's content words (and a yes/no word: "not", "no", "never" ...) for its length — a
+    decision is a short, direct statement: "Does Armenia want to join NATO?" is decided by "This
+    issue is not on Armenia's agenda today", not by the long quote before it."""
+    from qa.terms import terms
+
+    wanted = set(terms(question))
+    sentences = split_sentences(text)
+    at = [i for i, (s, e) in enumerate(sentences) if s < end and start < e]
+    if not at or not wanted:
+        return sentence_around(text, start, end)
+    near = [i for i in range(max(at[0] - 1, 0), min(at[-1] + 2, len(sentences)))  # within the evidence's paragraph
+            if "\n" not in text[min(sentences[i][0], sentences[at[0]][0]) : max(sentences[i][1], sentences[at[-1]][1])]]
+
+    def decides(i: int) -> float:
+        s, e = sentences[i]
+        matched = len(wanted & set(terms(text[s:e])))
+        if not matched:
+            return 0.0
+        return (matched + bool(_POLARITY.search(text[s:e]))) / math.sqrt(max(len(text[s:e].split()), 1))
+
+    best = max(near, key=decides)
+    if decides(best) == 0.0:
+        return sentence_around(text, start, end)
+    return sentence_around(text, *sentences[best])
+
+
 class NeuralReader:
     """The trained span reader behind the `qa.protocols.Reader` protocol. The model loads on first use."""
 
     def __init__(self, config: Config, model_dir: Path | None = None):
-        from qa.reader_model import default_model_dir
+        from qa.reader_model import default_model_dir, read_manifest
 
         self.config = config
         self.model_dir = Path(model_dir or config.reader_model_dir or default_model_dir())
         self.calibrator: Calibrator = load_calibrator(self.model_dir)
+        self.scoring = str(read_manifest(self.model_dir).get("scoring", "per-passage"))
 
     @property
     def default_threshold(self) -> float:
         """The abstention threshold: the config's, else the one fitted with the calibrator."""
         return self.calibrator.threshold if self.config.abstain_threshold is None else self.config.abstain_threshold
+
+    def band(self, confidence: float) -> str:
+        """The confidence in words: the config's bands if set, else the calibrator's (measured)."""
+        bands = self.config.confidence_bands
+        if bands is None:
+            return self.calibrator.band(confidence)
+        return "high" if confidence >= bands[1] else "medium" if confidence >= bands[0] else "low"
 
     def describe(self) -> dict[str, Any]:
         """What the evaluation report says about the reader."""
@@ -135,8 +166,11 @@ class NeuralReader:
         return {
             "model_dir": str(self.model_dir),
             "trained_questions": training.get("questions"),
+            "scoring": self.scoring,
             "calibration": self.calibrator.provenance.get("command", "uncalibrated"),
             "threshold": self.default_threshold,
+            "floor": self.calibrator.floor,
+            "bands": list(self.calibrator.bands),
         }
 
     def read(self, question: str, passages: list[Passage]) -> list[Candidate]:
@@ -159,49 +193,70 @@ class NeuralReader:
             if span is None:
                 continue
             s_char, e_char = batch.offsets[row][span.start_token][0], batch.offsets[row][span.end_token][1]
-            out.append(Candidate(row, s_char, e_char, span.score - span.null_score, span.probability))
+            out.append(Candidate(row, s_char, e_char, texts[row][s_char:e_char], span.score, span.start_null,
+                                 span.end_null, span.start_norm, span.end_norm))
         return out
 
+    def choose(self, candidates: list[Candidate]) -> Candidate:
+        """The winning span: the highest score when scores compare across passages, else the
+        largest margin over the passage's own no-answer score."""
+        if self.scoring == "shared":
+            return max(candidates, key=lambda c: c.score)
+        return max(candidates, key=lambda c: c.margin)
+
     def best(self, question: str, passages: list[Passage]) -> Reading:
-        """The winning span (no abstention decision): the answer's offsets, its kind, and the
-        other passages that propose the same text."""
+        """The winning span (no abstention decision): the answer's offsets, its kind, the other
+        passages that propose the same text, and the calibrator's features."""
+        from qa.terms import terms
+
         candidates = self.read(question, passages)
-        if not candidates:
-            return Reading(None, answer_kind(question), 0, 0)
-        best = max(candidates, key=lambda c: c.margin)
-        key = _norm(best.text(passages))
-        agreeing = tuple(c for c in candidates if c is not best and _norm(c.text(passages)) == key)
         kind = answer_kind(question)
+        if not candidates:
+            return Reading(None, kind, 0, 0)
+        best = self.choose(candidates)
+        key = norm_text(best.text)
+        agreeing = tuple(c for c in candidates if c is not best and norm_text(c.text) == key)
+        text = passages[best.passage_index].text
         start, end = best.start, best.end
         if kind == "sentence":
-            start, end = sentence_around(passages[best.passage_index].text, start, end)
-        return Reading(best, kind, start, end, agreeing)
+            start, end = sentence_around(text, start, end)
+            if answer_kind(question, yes_no=True) == "yes/no":
+                start, end = deciding_sentence(question, text, start, end)
+        features = reading_features(
+            question, best, candidates, terms(question), terms(text), terms(text[start:end]), best.passage_index
+        )
+        return Reading(best, kind, start, end, agreeing, features)
 
     def answer(
         self, question: str, passages: list[Passage], threshold: float | None = None, asked: str | None = None
     ) -> Answer:
-        """The answer with its citations, or an abstention (answer=None) when the calibrated
-        confidence is below `threshold`. `passages` come back as read; the Answer's question is
-        `asked` (the question as typed) when given, else `question` (the text read)."""
+        """The answer with its citations; or, when the calibrated confidence is below `threshold`,
+        an abstention (answer=None) that carries the best candidate as a possible answer when its
+        confidence reaches the fitted floor. `passages` come back as read; the Answer's question
+        is `asked` (the question as typed) when given, else `question` (the text read)."""
         threshold = self.default_threshold if threshold is None else threshold
         passages = list(passages)
         shown = question if asked is None else asked
         reading = self.best(question, passages)
-        if reading.candidate is None:
+        if reading.candidate is None or reading.features is None:
             return Answer(shown, None, 0.0, [], passages)
         best = reading.candidate
         passage = passages[best.passage_index]
-        confidence = self.calibrator.probability(features(best))
+        confidence = self.calibrator.probability(reading.kind, reading.features)
+        text = passage.text[reading.start : reading.end]
+        band = self.band(confidence)
         if confidence < threshold:
-            return Answer(shown, None, confidence, [], passages)
+            possible = None
+            if confidence >= min(self.calibrator.floor, threshold):
+                possible = PossibleAnswer(text, confidence, Citation(passage, reading.start, reading.end), reading.kind, band)
+            return Answer(shown, None, confidence, [], passages, candidate=possible)
         citations = [Citation(passage, reading.start, reading.end)]
         if reading.kind == "span":
             # Other retrieved articles whose own best span is the same answer are cited too.
             cited = {passage.doc_id}
-            for c in sorted(reading.agreeing, key=lambda c: -c.margin):
+            for c in sorted(reading.agreeing, key=lambda c: -c.score):
                 other = passages[c.passage_index]
                 if other.doc_id not in cited and c.margin > 0:
                     citations.append(Citation(other, c.start, c.end))
                     cited.add(other.doc_id)
-        text = passage.text[reading.start : reading.end]
-        return Answer(shown, text, confidence, citations, passages, reading.kind)
+        return Answer(shown, text, confidence, citations, passages, reading.kind, band=band)

@@ -15,11 +15,12 @@ from qa.config import RETRIEVERS, Config
 from qa.documents import Answer, Passage
 from qa.errors import BadInputError, QAError
 from qa.eval.data import DEFAULT_EVAL_FILE, SEED
-from qa.sources import SourceCard, citation_cards, confidence_words, passage_cards
+from qa.sources import SourceCard, citation_cards, passage_cards, quoted
 
 # Heavy libraries (torch, the model, FAISS, spaCy, Gradio) are imported inside the commands that
 # use them, so `qa list`, `qa remove` and `qa --help` start in a fraction of a second.
 NO_ANSWER = "The indexed articles don't say."
+POSSIBLE_ANSWER = "Possible answer — low confidence, check the source"
 CLOSEST_SHOWN = 3
 
 
@@ -65,11 +66,17 @@ def _card_block(card: SourceCard) -> list[str]:
     return lines
 
 
-def format_answer(answer: Answer, bands: tuple[float, float] = Config().confidence_bands) -> str:
-    """The verdict first (the answer with its citation numbers, or that the articles don't say),
-    its confidence in words, then one block per article."""
+def format_answer(answer: Answer) -> str:
+    """The verdict first (the answer with its citation numbers, a possible answer to check, or
+    that the articles don't say), its confidence in words, then one block per article."""
     lines = [f"Q: {answer.question}"]
     if answer.answer is None or not answer.citations:
+        possible = answer.candidate
+        if possible is not None:
+            shown = quoted(possible.text) if possible.answer_type == "sentence" else " ".join(possible.text.split())
+            lines += [f"A: {POSSIBLE_ANSWER}: {shown} [1]", f"   low confidence ({possible.confidence:.2f})", ""]
+            lines += _card_block(citation_cards([possible.citation])[0])
+            return "\n".join(lines)
         lines.append(f"A: {NO_ANSWER}")
         lines.append(f"   (the best candidate's confidence was {answer.confidence:.2f})")
         cards = passage_cards(answer.passages[:CLOSEST_SHOWN])
@@ -81,8 +88,8 @@ def format_answer(answer: Answer, bands: tuple[float, float] = Config().confiden
     cards = citation_cards(answer.citations)
     refs = " ".join(f"[{c.number}]" for c in cards)
     text = " ".join(answer.answer.split())
-    shown = f"“{text}”" if answer.answer_type == "sentence" else text
-    words = f"{confidence_words(answer.confidence, bands)} confidence ({answer.confidence:.2f})"
+    shown = quoted(text) if answer.answer_type == "sentence" else text
+    words = f"{answer.band or 'low'} confidence ({answer.confidence:.2f})"
     lines += [f"A: {shown} {refs}", f"   {words}", ""]
     for n, card in enumerate(cards):
         lines += ([""] if n else []) + _card_block(card)
@@ -162,7 +169,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
         else:
-            print(format_answer(answer, config.confidence_bands) + "\n", flush=True)
+            print(format_answer(answer) + "\n", flush=True)
     if asked == 0:
         print("error: no question given", file=sys.stderr)
         return 1
@@ -271,6 +278,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
         "--threshold", type=float, help="abstain below this confidence (default: the threshold fitted with the reader's calibrator)"
     )
     parser.add_argument("--articles", nargs="+", metavar="TITLE", help="SQuAD files: only these articles' paragraphs and questions")
+    parser.add_argument("--reader", metavar="DIR", help="a reader folder to evaluate (default: the shipped qa/reader_model)")
     parser.add_argument("--limit", type=int, metavar="N", help="evaluate N questions sampled with a fixed seed")
     parser.add_argument("--seed", type=int, default=SEED, help=f"seed for --limit (default {SEED})")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of the table")
@@ -298,6 +306,8 @@ def run_eval_command(args: argparse.Namespace, config: Config) -> int:
         config = config.with_(top_k=args.k)
     if args.limit is not None and args.limit < 1:
         raise BadInputError(f"--limit must be at least 1, got {args.limit}")
+    if getattr(args, "reader", None):
+        config = config.with_(reader_model_dir=Path(args.reader))
     summary = evaluate(
         eval_set,
         config,

@@ -78,7 +78,9 @@ class Config:
     max_question_chars: int = 1000
     # How the app and the CLI put the reader's probability into words: below the first number
     # "low", below the second "medium", else "high" (the number itself is shown on hover).
-    confidence_bands: tuple[float, float] = (0.5, 0.8)
+    # None: the bands measured with the reader's calibrator (`qa/reader_model/calibration.json`:
+    # "high" where answers were right >= 80 % of the time on the calibration set, "medium" >= 50 %).
+    confidence_bands: tuple[float, float] | None = None
 
     # News: a question asking for the latest news puts newer articles first among the passages
     # scoring within this fraction of the best score (qa/news.py).
@@ -169,6 +171,6 @@ def check_config(config: Config) -> None:
         _number(config, "abstain_threshold", 0.0, 1.0)
     _number(config, "recency_margin", 0.0, 1.0)
     bands = config.confidence_bands
-    if (not isinstance(bands, tuple) or len(bands) != 2 or any(isinstance(b, bool) or not isinstance(b, (int, float)) for b in bands)
+    if bands is not None and (not isinstance(bands, tuple) or len(bands) != 2 or any(isinstance(b, bool) or not isinstance(b, (int, float)) for b in bands)
             or not 0.0 <= bands[0] <= bands[1] <= 1.0):
-        raise ConfigError(f"Config.confidence_bands must be two numbers (low, high) with 0 <= low <= high <= 1, not {bands!r}")
+        raise ConfigError(f"Config.confidence_bands must be None or two numbers (low, high) with 0 <= low <= high <= 1, not {bands!r}")

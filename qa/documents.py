@@ -124,6 +124,22 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class PossibleAnswer:
+    """The reader's best candidate when it is below the abstention threshold but above the floor:
+    shown as "Possible answer — low confidence, check the source", never as the answer."""
+
+    text: str
+    confidence: float
+    citation: Citation
+    answer_type: str = "span"
+    band: str = "low"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"text": self.text, "confidence": round(float(self.confidence), 4), "answer_type": self.answer_type,
+                "citation": self.citation.to_dict()}
+
+
+@dataclass(frozen=True)
 class Answer:
     """The reply to one question: a span copied from the citations, or None to abstain."""
 
@@ -135,13 +151,19 @@ class Answer:
     # "span": a short answer copied from the passage; "sentence": the evidence sentence, for
     # questions that no short span answers (yes/no, why, "what did X say"); None: abstained.
     answer_type: str | None = None
+    band: str | None = None  # the confidence in words ("high", "medium", "low"), from the calibrator's measured bands
+    candidate: PossibleAnswer | None = None  # when abstaining: a possible answer above the fitted floor
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        d: dict[str, object] = {
             "question": self.question,
             "answer": self.answer,
             "answer_type": self.answer_type,
             "confidence": round(float(self.confidence), 4),
+            "confidence_band": self.band,
             "citations": [c.to_dict() for c in self.citations],
             "passages": [p.to_dict() for p in self.passages],
         }
+        if self.answer is None:
+            d["candidate"] = self.candidate.to_dict() if self.candidate else None
+        return d

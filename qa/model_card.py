@@ -16,8 +16,30 @@ SOURCES = """\
 Sources of the training data (public GitHub snapshots; see `shared/train/README.md`):
 SQuADShifts (Miller et al., 2020; modestyachts/squadshifts-website, no licence file), the MRQA 2019
 shared task's SQuAD 1.1 / DROP / DuoRC / RelationExtraction dev sets (Fisch et al., 2019; MIT),
-SubjQA (Bjerva et al., 2020; licences of its source data sets) and SQuAD 2.0 dev (Rajpurkar et al.,
-2018; CC BY-SA 4.0), four articles of it."""
+SubjQA (Bjerva et al., 2020; licences of its source data sets), SQuAD 2.0 dev (Rajpurkar et al.,
+2018; CC BY-SA 4.0), four articles of it, and for reader v3 NewsQA (Trischler et al., 2017; CNN
+stories of its train split, research use) and the first ten articles of SQuAD 2.0 train."""
+
+
+def group_lines(training: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
+    """Reader v3's training: questions read with the passages their retriever returns."""
+    groups = training.get("groups")
+    if not groups:
+        return []
+    settings = training.get("settings", {})
+    return [
+        f"This reader ({manifest.get('scoring')} scoring) read each training question together with the top "
+        f"{settings.get('group_k')} passages the product's retrieval returns for it from its own collection (the "
+        "answer's passage taking the last place when the retriever missed it; passages of other contexts that "
+        "mention the answer left out), under one softmax over every span of every passage and the no-answer "
+        "option (shared normalisation, Clark & Gardner 2018). Groups by kind: "
+        + ", ".join(f"{kind} {n}" for kind, n in groups.items())
+        + f" (NewsQA read {settings.get('news_repeat')}x per epoch; `not-covered`: questions of the replayed sets "
+        "asked of the news stories, taught as unanswerable). NewsQA stories are split by a hash of their id: "
+        "about 70 % train, 30 % calibrate (`qa.train_groups.newsqa_story_split`); SQuAD 2.0 train's "
+        "Spectre_(2015_film) article is kept for calibration.",
+        "",
+    ]
 
 
 def _row(cells: list[object]) -> str:
@@ -58,7 +80,9 @@ def write_model_card(folder: Path) -> Path:
         "",
         "## Training data",
         "",
-        f"{training.get('questions')} questions ({training.get('unanswerable_questions')} unanswerable), every "
+        *group_lines(training, manifest),
+        f"{'The reader it continued from (v1, v2) read ' if training.get('groups') else ''}"
+        f"{lineage(training)[-1].get('questions')} questions ({lineage(training)[-1].get('unanswerable_questions')} unanswerable), every "
         "context cut into the passages the index makes (sentence-aligned, ≤ "
         f"{training.get('passage_budget', {}).get('chunk_tokens')} word pieces). Each epoch reads, per answerable "
         "question, one passage holding its answer; with probability "
@@ -96,23 +120,7 @@ def write_model_card(folder: Path) -> Path:
     calibration_path = folder / CALIBRATION_FILE
     if calibration_path.exists():
         c = json.loads(calibration_path.read_text(encoding="utf-8"))
-        p = c.get("provenance", {})
-        lines += [
-            "## Confidence and abstention",
-            "",
-            f"The confidence is a logistic function of the winning span's {', '.join(c['features'])} "
-            f"(weights {c['weights']}, bias {c['bias']}), fitted by `{p.get('command')}` on {p.get('questions')} "
-            f"questions ({p.get('answerable')} answerable) of {', '.join(p.get('articles', []))}: {p.get('setting')}; "
-            f"label: {p.get('label')}. The reader abstains below **{c['threshold']}**, the threshold that "
-            f"maximises overall F1 there ({p.get('overall_f1_at_threshold')}; leave-one-article-out: "
-            + ", ".join(f"{a} {v['overall_f1']} at {v['threshold']}" for a, v in p.get("leave_one_article_out", {}).items())
-            + ").",
-            "",
-            _row(["confidence", "questions", "mean confidence", "fraction right"]),
-            _row(["---", "---:", "---:", "---:"]),
-            *[_row([r["bin"], r["n"], r["mean_confidence"], r["fraction_right"]]) for r in p.get("reliability", [])],
-            "",
-        ]
+        lines += calibration_lines(c)
     lines += [
         "## Use and limits",
         "",
@@ -126,3 +134,40 @@ def write_model_card(folder: Path) -> Path:
     path = folder / CARD_FILE
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+def calibration_lines(c: dict[str, Any]) -> list[str]:
+    """The card's section on confidence, abstention, possible answers and bands."""
+    p = c.get("provenance", {})
+    models = c.get("models", {})
+    lines = [
+        "## Confidence and abstention",
+        "",
+        f"Fitted by `{p.get('command')}` on the calibration set (`python -m qa.calibration_sets`): "
+        f"{p.get('questions')} questions; {p.get('setting')}; label: {p.get('label')}.",
+        "",
+        *[f"- **{kind}** answers: logistic in {', '.join(m['features'])} (weights {m['weights']}, bias {m['bias']})"
+          for kind, m in models.items()],
+        f"- threshold **{c.get('threshold')}** ({p.get('threshold_rule')}), mix {p.get('mix')}",
+        f"- possible-answer floor **{c.get('floor')}** ({p.get('floor_rule')})",
+        f"- bands: medium from {c.get('bands', [None, None])[0]}, high from {c.get('bands', [None, None])[1]} ({p.get('band_rule')})",
+        "",
+    ]
+    at = p.get("at_threshold") or {}
+    oof = (p.get("out_of_fold") or {}).get("at_threshold") or {}
+    if at:
+        lines += [
+            "| part | questions | answerable F1 | unanswerable accuracy | overall F1 | always answer | always abstain | out-of-fold overall F1 |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            *[_row([part, r.get("questions", ""), r.get("answerable_f1", "–"), r.get("unanswerable_accuracy", "–"),
+                    r.get("overall_f1"), r.get("always_answer_overall_f1"), r.get("always_abstain_overall_f1"),
+                    (oof.get(part) or {}).get("overall_f1", "–")]) for part, r in at.items()],
+            "",
+        ]
+    reliability = p.get("reliability") or {}
+    for kind, table in (reliability if isinstance(reliability, dict) else {"span": reliability}).items():
+        if isinstance(table, list) and table:
+            lines += [f"Reliability ({kind} answers):", "", _row(["confidence", "questions", "mean confidence", "fraction right"]),
+                      _row(["---", "---:", "---:", "---:"]),
+                      *[_row([r["bin"], r["n"], r["mean_confidence"], r["fraction_right"]]) for r in table], ""]
+    return lines

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -142,8 +143,19 @@ class SpanScore:
     start_token: int
     end_token: int
     score: float  # start logit + end logit
-    null_score: float  # the [CLS] start + end logits
-    probability: float  # P(start) * P(end) under each softmax, [CLS] included
+    start_null: float  # the [CLS] start logit (the no-answer option)
+    end_null: float  # the [CLS] end logit
+    start_norm: float  # logsumexp of the start logits over the passage's tokens and [CLS]
+    end_norm: float
+
+    @property
+    def null_score(self) -> float:
+        return self.start_null + self.end_null
+
+    @property
+    def probability(self) -> float:
+        """P(start) * P(end) under the passage's own softmaxes, [CLS] included."""
+        return math.exp(self.score - self.start_norm - self.end_norm)
 
 
 def best_spans(
@@ -160,8 +172,8 @@ def best_spans(
     allowed = context_mask.clone()
     allowed[:, 0] = True  # [CLS] takes part in the softmax: it is the no-answer option
     neg = torch.finfo(torch.float32).min
-    log_p_start = torch.where(allowed, start, neg).log_softmax(-1)
-    log_p_end = torch.where(allowed, end, neg).log_softmax(-1)
+    start_norm = torch.where(allowed, start, neg).logsumexp(-1)
+    end_norm = torch.where(allowed, end, neg).logsumexp(-1)
     i = torch.arange(n)
     band = (i[None, :] >= i[:, None]) & (i[None, :] < i[:, None] + max_answer_tokens)
     pair_ok = band[None] & context_mask[:, :, None] & context_mask[:, None, :]
@@ -180,8 +192,10 @@ def best_spans(
                 start_token=s,
                 end_token=e,
                 score=float(start[row, s] + end[row, e]),
-                null_score=float(start[row, 0] + end[row, 0]),
-                probability=float((log_p_start[row, s] + log_p_end[row, e]).exp()),
+                start_null=float(start[row, 0]),
+                end_null=float(end[row, 0]),
+                start_norm=float(start_norm[row]),
+                end_norm=float(end_norm[row]),
             )
         )
     return out

@@ -43,10 +43,32 @@ def publisher_name(publisher: str | None, url: str | None) -> str | None:
     return host.removeprefix("www.") or None
 
 
-def confidence_words(confidence: float, bands: tuple[float, float]) -> str:
-    """"low", "medium" or "high": below bands[0], below bands[1], else."""
-    low, high = bands
-    return "low" if confidence < low else "medium" if confidence < high else "high"
+def quoted(text: str) -> str:
+    """A sentence answer inside one pair of curly double quotes, whitespace collapsed. Its own
+    quotation marks never double the outer ones: a sentence that is itself a quotation loses its
+    outer pair, a quotation opened but not closed within the sentence (or closed but not opened)
+    is completed or dropped, and what remains inside becomes single quotes (‘…’)."""
+    t = " ".join(text.split())
+    chars = list(t)
+    for i, ch in enumerate(chars):  # straight quotes to curly, by position
+        if ch == '"':
+            chars[i] = "“" if i == 0 or chars[i - 1] in " ([{—–-" else "”"
+    t = "".join(chars)
+    if t.startswith("“") and t.count("“") == 1 and (t.endswith("”") or t[-2:] in (".”", "”.") or "”" not in t):
+        t = t[1:].replace("”", "") if t.count("”") <= 1 else t[1:]
+    depth, out = 0, []
+    for ch in t:
+        if ch == "“":
+            depth += 1
+            out.append("‘")
+        elif ch == "”":
+            if depth:  # a close without its open is dropped
+                depth -= 1
+                out.append("’")
+        else:
+            out.append(ch)
+    body = "".join(out).strip() + "’" * depth
+    return f"“{body}”"
 
 
 def _merge(pieces: list[tuple[int, str, list[tuple[int, int]]]]) -> tuple[Excerpt, ...]:

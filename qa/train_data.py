@@ -14,6 +14,7 @@ import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from qa.config import Config
 from qa.documents import Document
@@ -151,6 +152,7 @@ class Prepared:
     heldout: QASet
     heldout_chunks: dict[str, list[tuple[int, int]]]
     files: list[dict[str, object]]
+    groups: dict[str, list[Any]] | None = None  # reader v3: TrainGroups by kind (qa/train_groups.py)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import pytest
 
 import app
 from qa.config import Config
-from qa.documents import Answer, Chunk, Citation, Passage
+from qa.documents import Answer, Chunk, Citation, Passage, PossibleAnswer
 from qa.index import current_version
 from tests.conftest import launch_app_over_copy
 
@@ -235,9 +235,9 @@ def test_answer_card_groups_citations_by_article_and_numbers_them():
     answer = Answer(
         "Who visited?", "Stoltenberg", 0.91,
         [Citation(a1, 5, 16), Citation(b, 11, 22), Citation(a1, 34, 45), Citation(a2, 7, 18)],
-        [a1, b], answer_type="span",
+        [a1, b], answer_type="span", band="high",
     )
-    reply = app.format_answer(answer, 0.25, (0.5, 0.8))
+    reply = app.format_answer(answer, 0.25)
     assert reply.count('class="qa-card"') == 2  # one card per article
     assert re.findall(r'class="qa-ref">(\[\d\])<', reply) == ["[1]", "[2]"]
     first = reply[reply.index('class="qa-card"') : reply.rindex('class="qa-card"')]
@@ -247,8 +247,8 @@ def test_answer_card_groups_citations_by_article_and_numbers_them():
 
     sentence = "Jens Stoltenberg visited Yerevan."
     quoted = app.format_answer(
-        Answer("Did he visit?", sentence, 0.6, [Citation(a1, 0, len(sentence))], [a1], answer_type="sentence"),
-        0.25, (0.5, 0.8),
+        Answer("Did he visit?", sentence, 0.6, [Citation(a1, 0, len(sentence))], [a1], answer_type="sentence", band="medium"),
+        0.25,
     )
     assert f'<blockquote class="qa-answer">“{sentence}”<sup class="qa-ref">[1]</sup></blockquote>' in quoted
     assert f"<mark>{sentence}</mark>" in quoted and ">medium confidence<" in quoted
@@ -257,6 +257,20 @@ def test_answer_card_groups_citations_by_article_and_numbers_them():
     assert declined.startswith('<div class="qa-verdict qa-abstain">') and "don't say" in declined
     assert '<details class="qa-closest"><summary>The closest passages (2 articles)' in declined
     assert declined.count('class="qa-card"') == 2 and "<mark>" not in declined
+
+    possible = app.format_answer(
+        Answer("Who visited?", None, 0.2, [], [a1, b], candidate=PossibleAnswer("Stoltenberg", 0.2, Citation(a1, 5, 16))), 0.3
+    )
+    assert possible.startswith('<div class="qa-verdict qa-possible">')
+    assert "Possible answer — low confidence, check the source" in possible and "don't say" not in possible
+    assert "<strong>Stoltenberg</strong>" in possible and possible.count("<mark>Stoltenberg</mark>") == 1
+    assert "below the threshold 0.30" in possible and possible.count('class="qa-card"') == 1
+
+
+def test_sentence_answers_never_double_their_quotation_marks():
+    a1 = _passage("a", 0, "“We cooperate with NATO,” he said.", "Visit")
+    reply = app.format_answer(Answer("Does it?", a1.text, 0.6, [Citation(a1, 0, len(a1.text))], [a1], answer_type="sentence"), 0.25)
+    assert "““" not in reply and "“‘We cooperate with NATO,’ he said.”" in reply
 
 
 def test_search_lists_passages_with_scores(served):

@@ -227,3 +227,25 @@ def test_versions_counts_in_the_singular_where_one(cli_index):
     assert result.returncode == 0
     assert "1 segments" not in result.stdout and "+1 documents" not in result.stdout
     assert " 1 segment " in result.stdout
+
+
+def test_a_candidate_below_the_threshold_is_a_possible_answer(bundled_index, capsys):
+    from qa.cli import main
+
+    index = str(bundled_index.index_dir)
+    # Forced below the threshold, a candidate above the fitted floor is offered, never as the answer.
+    assert main(["ask", NATO_Q, "--index", index, "--threshold", "1", "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["answer"] is None and answer["citations"] == []
+    candidate = answer["candidate"]
+    assert "Stoltenberg" in candidate["text"] and 0 < candidate["confidence"] < 1
+    cited = candidate["citation"]
+    assert cited["passage"][cited["answer_start"] : cited["answer_end"]] == candidate["text"]
+    assert main(["ask", NATO_Q, "--index", index, "--threshold", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("A: Possible answer — low confidence, check the source: ") and lines[1].endswith("[1]")
+    assert any(f"[[{candidate['text']}]]" in line for line in lines)  # highlighted in its passage
+    # Below the floor it is not even a possible answer.
+    assert main(["ask", "What is the capital of France?", "--index", index, "--json"]) == 0
+    declined = json.loads(capsys.readouterr().out)
+    assert declined["answer"] is None and declined["candidate"] is None

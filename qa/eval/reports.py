@@ -115,6 +115,7 @@ def summarise(
         "answers": {
             "system": score_answers(predictions, answers),
             "always_abstain": score_answers([None] * len(answers), answers),
+            "always_answer": score_answers(list(spans), answers),
             "by_tag": by_tag,
         },
         "threshold_sweep": sweep,
@@ -148,17 +149,21 @@ def format_table(summary: dict[str, Any]) -> str:
             f"{_fmt(m['MRR@10']):>8}{_fmt(m['nDCG@10']):>9}{_fmt(m['latency']['mean_ms'], 1):>8}{mark}"
         )
     sys_, base = summary["answers"]["system"], summary["answers"]["always_abstain"]
+    every = summary["answers"].get("always_answer") or base
     ab = sys_["abstention"]
+
+    def row(name: str, key: str, sub: str) -> str:
+        return f"  {name:<28}{_fmt(sys_[key][sub]):>9}{_fmt(base[key][sub]):>16}{_fmt(every[key][sub]):>15}"
+
     lines += [
         "",
         f"Answers (retriever {s['retriever']}, top {s.get('top_k')} passages, abstain below {s['threshold']:.2f}):",
-        f"  {'':<28}{'system':>9}{'always-abstain':>16}",
-        f"  {'answerable EM':<28}{_fmt(sys_['answerable']['em']):>9}{_fmt(base['answerable']['em']):>16}",
-        f"  {'answerable F1':<28}{_fmt(sys_['answerable']['f1']):>9}{_fmt(base['answerable']['f1']):>16}",
-        f"  {'unanswerable accuracy':<28}{_fmt(sys_['unanswerable']['accuracy']):>9}"
-        f"{_fmt(base['unanswerable']['accuracy']):>16}",
-        f"  {'overall EM':<28}{_fmt(sys_['overall']['em']):>9}{_fmt(base['overall']['em']):>16}",
-        f"  {'overall F1':<28}{_fmt(sys_['overall']['f1']):>9}{_fmt(base['overall']['f1']):>16}",
+        f"  {'':<28}{'system':>9}{'always-abstain':>16}{'always-answer':>15}",
+        row("answerable EM", "answerable", "em"),
+        row("answerable F1", "answerable", "f1"),
+        row("unanswerable accuracy", "unanswerable", "accuracy"),
+        row("overall EM", "overall", "em"),
+        row("overall F1", "overall", "f1"),
         f"  {'abstention precision':<28}{_fmt(ab['precision']):>9}"
         f"{_fmt(base['abstention']['precision']):>16}",
         f"  {'abstention recall':<28}{_fmt(ab['recall']):>9}{_fmt(base['abstention']['recall']):>16}",
@@ -206,6 +211,7 @@ def format_markdown(summary: dict[str, Any]) -> str:
             f"{_fmt(m['R@10'])} | {_fmt(m['MRR@10'])} | {_fmt(m['nDCG@10'])} | {_fmt(m['latency']['mean_ms'], 2)} |"
         )
     ab, bab = sys_["abstention"], base["abstention"]
+    every = summary["answers"].get("always_answer") or base
     lines += [
         "",
         "![recall@k](recall_at_k.png)",
@@ -215,14 +221,12 @@ def format_markdown(summary: dict[str, Any]) -> str:
         "SQuAD normalisation (lower case, no punctuation or articles); an abstention is right exactly "
         "when the question is unanswerable.",
         "",
-        "| metric | system | always abstain |",
-        "| --- | ---: | ---: |",
-        f"| answerable EM | {_fmt(sys_['answerable']['em'])} | {_fmt(base['answerable']['em'])} |",
-        f"| answerable F1 | {_fmt(sys_['answerable']['f1'])} | {_fmt(base['answerable']['f1'])} |",
-        f"| unanswerable accuracy | {_fmt(sys_['unanswerable']['accuracy'])} | "
-        f"{_fmt(base['unanswerable']['accuracy'])} |",
-        f"| overall EM | {_fmt(sys_['overall']['em'])} | {_fmt(base['overall']['em'])} |",
-        f"| overall F1 | {_fmt(sys_['overall']['f1'])} | {_fmt(base['overall']['f1'])} |",
+        "| metric | system | always abstain | always answer |",
+        "| --- | ---: | ---: | ---: |",
+        *[f"| {name} | {_fmt(sys_[k][m])} | {_fmt(base[k][m])} | {_fmt(every[k][m])} |" for name, k, m in (
+            ("answerable EM", "answerable", "em"), ("answerable F1", "answerable", "f1"),
+            ("unanswerable accuracy", "unanswerable", "accuracy"), ("overall EM", "overall", "em"),
+            ("overall F1", "overall", "f1"))],
         f"| abstention precision | {_fmt(ab['precision'])} | {_fmt(bab['precision'])} |",
         f"| abstention recall | {_fmt(ab['recall'])} | {_fmt(bab['recall'])} |",
         f"| answered / abstained | {sys_['answered']} / {ab['abstained']} | 0 / {bab['abstained']} |",
