@@ -22,8 +22,11 @@ ingest: $(STAMP)
 	$(BIN)/qa ingest corpus
 
 # Debian's Chromium drives the browser test; Playwright never downloads a browser of its own.
+# As root it is installed; otherwise one line says how, and the browser test is skipped.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else echo "make test: Chromium is missing, so the browser test will be skipped; install it with: sudo apt-get install -y chromium" >&2; fi; }
 
 # Lint and type-check first: make stops at the first failing line with its non-zero status.
 test: $(STAMP) chromium

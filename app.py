@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import os
 import re
 import shutil
 import sys
@@ -25,7 +26,7 @@ import gradio as gr
 
 from qa.config import RETRIEVERS, Config
 from qa.documents import Answer, Passage, SkippedFile, split_source
-from qa.errors import QAError
+from qa.errors import IndexMissingError, QAError
 from qa.index import count_noun, current_version
 from qa.ingest import SUPPORTED_SUFFIXES
 from qa.news import DateRange
@@ -44,6 +45,7 @@ CLOSEST_SHOWN = 3  # passages shown (folded) with an abstention
 NO_ANSWER = "The indexed articles don't say."
 POSSIBLE_ANSWER = "Possible answer — low confidence, check the source"
 FIRST_BUILD_WAIT_S = 900  # how long a question waits for the first index build
+QA_CONCURRENCY = 4  # questions (chat, search, /ask) answered at once
 ARTICLE_COLUMNS = ["doc_id", "title", "date", "url", "passages"]
 
 CSS = """
@@ -64,6 +66,14 @@ blockquote.qa-answer { border-left: 3px solid #e0b400; margin: 0 0 .3em 0; paddi
 #qa-since input, #qa-until input { min-width: 0; width: 100%; }
 #qa-since .timebox, #qa-until .timebox { min-width: 0; }
 .qa-score { font-family: var(--font-mono); font-size: .8em; color: var(--body-text-color-subdued); }
+/* Gradio's "scroll to the latest message" arrow floats over the reply the app scrolled into view. */
+#qa-chat .scroll-down-button-container { display: none !important; }
+/* A phone: the chat leaves room for the question box below it; the two date fields take a line each,
+   so their YYYY-MM-DD placeholders are never cut. */
+@media (max-width: 640px) {
+  #qa-chat { height: min(560px, 52vh) !important; max-height: 52vh !important; }
+  #qa-since, #qa-until { min-width: 100% !important; flex-basis: 100% !important; }
+}
 """
 
 # After an answer, scroll the chat so that the reply's first line (the verdict) is at the top of
@@ -84,6 +94,13 @@ async () => {
     const verdict = reply.querySelector('.qa-verdict') || reply;
     const r = verdict.getBoundingClientRect();
     if (r.top < 0 || r.bottom > window.innerHeight) window.scrollBy(0, r.top - window.innerHeight / 4);
+    // Then keep the question box reachable below the chat, never scrolling the verdict off the top.
+    const q = document.querySelector('#qa-question');
+    if (q) {
+      const below = q.getBoundingClientRect().bottom - window.innerHeight + 8;
+      const top = verdict.getBoundingClientRect().top;
+      if (below > 0 && top > 0) window.scrollBy(0, Math.min(below, top - 4));
+    }
   };
   for (const ms of [0, 100, 400]) { await new Promise(r => setTimeout(r, ms)); show(); }
 }
@@ -288,8 +305,10 @@ class ChatApp:
             return f"Building the index failed: {html.escape(self.build_error)}"
         try:
             index = self.qa.index()
-        except QAError as e:
-            return f"{html.escape(str(e))}. Upload articles in the **Articles** tab to start one."
+        except IndexMissingError as e:
+            return f"{html.escape(str(e))}. Or upload articles in the **Articles** tab to start one."
+        except QAError as e:  # damage or another format: the message names the part and the rebuild command
+            return html.escape(str(e)) + "."
         return f"Index `{where}`: {count_noun(index.n_documents, 'article')}, {count_noun(index.n_chunks, 'passage')}."
 
     def _wait_for_first_build(self) -> str | None:
@@ -337,6 +356,8 @@ class ChatApp:
 
     def ask_json(self, question: str, k: int | None = None, retriever: str | None = None,
                  threshold: float | None = None, since: str | None = None, until: str | None = None) -> dict:
+        if not isinstance(question, str) or not question.strip():  # as `qa ask ""` (exit 1)
+            raise gr.Error('the question is empty; ask something, e.g. "Who visited Armenia?"', print_exception=False)
         waited = self._wait_for_first_build()
         if waited is not None:
             raise gr.Error(waited, print_exception=False)
@@ -408,7 +429,11 @@ class ChatApp:
         staged: list[tuple[Path, bytes | None]] = []  # (copy in uploads/, what it replaced)
         shown: dict[Path, str] = {}  # copy in uploads/ -> the name the user knows it by
         progress(0, desc="Reading files")
+        if self.upload_dir.is_symlink():  # never write through a link under the index
+            return (f"Error: {self.upload_dir} is a symbolic link; uploads are written only into a real folder there "
+                    "(remove the link). Nothing was added; the index is unchanged.")
         self.upload_dir.mkdir(parents=True, exist_ok=True)
+        upload_dir = self.upload_dir.resolve()
         taken: set[str] = set()
         for p in paths:
             if p.suffix.lower() not in SUPPORTED_SUFFIXES:
@@ -416,10 +441,14 @@ class ChatApp:
                 continue
             name = _free_name(p.name, taken)
             taken.add(name)
-            target = (self.upload_dir / name).resolve()
-            backup = target.read_bytes() if target.exists() else None
+            target = upload_dir / name
+            if target.is_symlink() or (target.exists() and not target.is_file()):
+                messages.append(SkippedFile(p.name, f"{target} is a symbolic link or not a file; uploads never "
+                                            "write through it (remove it and upload again)").message())
+                continue
             try:
-                shutil.copyfile(p, target)
+                backup = target.read_bytes() if target.exists() else None
+                _copy_nofollow(p, target)
             except OSError as e:
                 messages.append(SkippedFile(p.name, f"cannot be read ({e.strerror or e})").message())
                 continue
@@ -466,7 +495,7 @@ class ChatApp:
                 if backup is None:
                     target.unlink(missing_ok=True)
                 else:
-                    target.write_bytes(backup)
+                    _write_nofollow(target, backup)
             except OSError:
                 pass
 
@@ -482,6 +511,48 @@ class ChatApp:
         except QAError as e:
             return f"Error: {e}"
         return f"Removed: {', '.join(report.removed)}. The index holds {count_noun(report.total_documents, 'article')}."
+
+
+def _no_empty_temp_files(files: gr.File) -> None:
+    """gr.File (type "filepath") creates an empty temp file in Gradio's cache for every file it
+    hands over and never uses it: hand over the staged path alone (the type check kept)."""
+    from gradio.data_classes import FileData
+    from gradio.utils import NamedString
+    from gradio_client import utils as client_utils
+
+    def process_single_file(f: FileData) -> NamedString:
+        if files.file_types and not client_utils.is_valid_file(f.path, files.file_types):
+            raise gr.Error(f"Invalid file type; upload one of {', '.join(UPLOAD_TYPES)}", print_exception=False)
+        return NamedString(f.path)
+
+    files._process_single_file = process_single_file  # type: ignore[method-assign]
+
+
+def _pad_api_inputs(demo: gr.Blocks, api_name: str) -> None:
+    """A raw call of endpoint `api_name` with fewer inputs than it lists gets the defaults (None)
+    for the rest, as gradio_client does, instead of a server traceback; a missing question is then
+    refused with the usual message."""
+    validate = demo.validate_inputs
+
+    def validate_inputs(block_fn, inputs):
+        if getattr(block_fn, "api_name", None) == api_name and len(inputs) < len(block_fn.inputs):
+            inputs.extend([None] * (len(block_fn.inputs) - len(inputs)))
+        return validate(block_fn, inputs)
+
+    demo.validate_inputs = validate_inputs
+
+
+def _write_nofollow(target: Path, data: bytes) -> None:
+    """Write `target` without following a symbolic link there (O_NOFOLLOW: a link is an error)."""
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def _copy_nofollow(source: Path, target: Path) -> None:
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as out, open(source, "rb") as f:
+        shutil.copyfileobj(f, out)
 
 
 def _free_name(name: str, taken: set[str]) -> str:
@@ -574,6 +645,7 @@ def build_app(config: Config, build_from: Path | None = None) -> gr.Blocks:
                             "Uploading a file with the same name again updates it.")
                 files = gr.File(file_count="multiple", file_types=UPLOAD_TYPES, label="Articles to add",
                                 elem_id="qa-upload")
+                _no_empty_temp_files(files)
                 add_btn = gr.Button("Add to index", variant="primary", elem_id="qa-add")
                 upload_status = gr.Textbox(label="Upload result", interactive=False, lines=3,
                                            elem_id="qa-upload-status")
@@ -586,7 +658,9 @@ def build_app(config: Config, build_from: Path | None = None) -> gr.Blocks:
                 remove_status = gr.Markdown()
 
         # Chat: echo the question at once, then answer it.
-        qa_events = dict(concurrency_id="qa", concurrency_limit=1)
+        # Questions are answered a few at a time: retrieval and the models are read-only and the QA
+        # object guards its index; torch splits the cores among them (`python -m bench` measures /ask).
+        qa_events = dict(concurrency_id="qa", concurrency_limit=QA_CONCURRENCY)
         for trigger in (question.submit, ask_btn.click):
             trigger(app.add_question, [question, chatbot], [chatbot, question, asked], queue=False,
                     api_visibility="private").then(
@@ -624,6 +698,7 @@ def build_app(config: Config, build_from: Path | None = None) -> gr.Blocks:
             return app.ask_json(question, k, retriever, threshold, since, until)
 
         gr.api(ask, api_name="ask", **qa_events)
+        _pad_api_inputs(demo, "ask")
     demo.qa_app = app  # for tests and embedding
     return demo
 

@@ -127,6 +127,11 @@ def run(args) -> dict:
 
             print(f"[bench] cold start: qa list / search / ask, {args.cold_runs} fresh processes each ...", flush=True)
             results["cold_start"] = measure(args.cold_runs, workdir)
+        if args.api_requests:
+            from bench.api import measure as measure_api
+
+            print(f"[bench] /ask: {args.api_requests} concurrent requests, limits {args.api_limits} ...", flush=True)
+            results["api"] = measure_api(args.api_requests, [int(x) for x in args.api_limits.split(",") if x])
         if args.docs:
             print(f"[bench] ingest: {args.docs} articles, real embeddings ...", flush=True)
             results["ingest"] = _run_stage(
@@ -167,6 +172,10 @@ def tables(results: dict) -> str:
         from bench.coldstart import table
 
         lines += [table(results["cold_start"]), ""]
+    if results.get("api"):
+        from bench.api import table as api_table
+
+        lines += [api_table(results["api"]), ""]
     ing = results.get("ingest")
     if ing:
         p = ing["profile_s"]
@@ -269,6 +278,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", type=lambda s: [int(x.replace("_", "")) for x in s.split(",") if x], default=[10_000, 100_000, 1_000_000])
     p.add_argument("--cold-runs", type=int, default=5, help="fresh processes per command for cold starts (0: skip)")
+    p.add_argument("--api-requests", type=int, default=200,
+                   help="concurrent /ask requests against the app (0: skip; bench/api.py)")
+    p.add_argument("--api-limits", default="1,4", help="questions the app answers at once, compared (default 1,4)")
     p.add_argument("--docs", type=int, default=60, help="real articles to ingest and embed (0: skip the ingest stage)")
     p.add_argument("--repeats", type=int, default=2, help="ingest and bare-encode runs; the best of each is compared")
     p.add_argument("--queries", type=int, default=30, help="distinct questions per latency measurement")

@@ -23,6 +23,9 @@ from typing import Any, Literal
 from qa.segment import NAME, SegmentRecord, fsync_dir
 
 CATALOG = "catalog.sqlite"
+# The number of the last state committed, written after each commit: `qa check` compares it with the
+# catalog, so a catalog that went back in time (a lost write-ahead log, a restored old copy) is noticed.
+LAST_COMMITTED = "catalog.last-version"
 FORMAT_VERSION = 2
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -132,7 +135,9 @@ class Catalog:
             os.fsync(f.fileno())
         os.replace(tmp, path)
         fsync_dir(index_dir)
-        return cls.open(index_dir, write=True)
+        catalog = cls.open(index_dir, write=True)
+        catalog.mark_committed()
+        return catalog
 
     def close(self) -> None:
         self.conn.close()
@@ -229,6 +234,44 @@ class Catalog:
             raise CatalogError(f"{self.path}: no record of segment {', '.join(missing)}")
         return out
 
+    def last_version_id(self) -> int:
+        """The highest state number ever handed out (state numbers are never reused)."""
+        rows = self._query("SELECT seq FROM sqlite_sequence WHERE name = 'version'")
+        return int(rows[0][0]) if rows and isinstance(rows[0][0], int) else 0
+
+    def mark_committed(self) -> None:
+        """After a commit: copy the write-ahead log into the database file and empty it (so the
+        committed state no longer depends on `catalog.sqlite-wal`), then record the last state's
+        number beside the catalog (`LAST_COMMITTED`, replaced atomically)."""
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.DatabaseError as e:
+            raise CatalogError(f"{self.path}: unreadable ({e})") from None
+        mark = self.path.parent / LAST_COMMITTED
+        tmp = mark.with_name(f".tmp-{LAST_COMMITTED}-{os.getpid()}")
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)  # never through a link
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(f"{self.last_version_id()}\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, mark)
+        fsync_dir(self.path.parent)
+
+    def lost_commits(self) -> str | None:
+        """Why the catalog is older than the last commit recorded beside it, or None."""
+        mark = self.path.parent / LAST_COMMITTED
+        try:
+            recorded = int(mark.read_text(encoding="utf-8").strip())
+        except (OSError, ValueError):
+            return None  # an index written before the record existed, or no commit yet
+        have = self.last_version_id()
+        if have >= recorded:
+            return None
+        return (f"{self.path}: went back in time: it ends at {version_name(have)}, but {version_name(recorded)} was "
+                f"committed (a deleted or damaged {CATALOG}-wal, or an old copy restored); the writes after "
+                f"{version_name(have)} are lost: repeat them")
+
     def integrity_problems(self) -> list[str]:
         """SQLite's own full check of the database file ([] when sound)."""
         rows = [str(r[0]) for r in self._query("PRAGMA integrity_check")]
@@ -317,4 +360,6 @@ class _Transaction:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> Literal[False]:
         self.catalog.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        if exc_type is None and self.begin == "BEGIN IMMEDIATE":
+            self.catalog.mark_committed()
         return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import textwrap
 from datetime import date
@@ -60,8 +61,8 @@ def _card_block(card: SourceCard) -> list[str]:
     """One article: [n] headline, then publisher · date · link, then its passages, answers marked."""
     meta = [m for m in (card.publisher, card.date, card.url) if m]
     lines = [f"[{card.number}] {card.title}", f"    {' · '.join(meta + [f'doc {card.doc_id}'])}"]
-    for excerpt in card.excerpts:
-        lines.append(_indent(_mark(excerpt.text, excerpt.marks), "      "))
+    for n, excerpt in enumerate(card.excerpts):
+        lines += ([""] if n else []) + [_indent(_mark(excerpt.text, excerpt.marks), "      ")]
     return lines
 
 
@@ -82,7 +83,7 @@ def format_answer(answer: Answer) -> str:
         if cards:
             lines.append("Closest passages:")
             for card in cards:
-                lines += _card_block(card)
+                lines += ["", *_card_block(card)]  # a blank line between articles
         return "\n".join(lines)
     cards = citation_cards(answer.citations)
     refs = " ".join(f"[{c.number}]" for c in cards)
@@ -90,8 +91,8 @@ def format_answer(answer: Answer) -> str:
     shown = quoted(text) if answer.answer_type == "sentence" else text
     words = f"{answer.band or 'low'} confidence ({answer.confidence:.2f})"
     lines += [f"A: {shown} {refs}", f"   {words}", ""]
-    for card in cards:
-        lines += _card_block(card)
+    for n, card in enumerate(cards):
+        lines += ([""] if n else []) + _card_block(card)
     return "\n".join(lines)
 
 
@@ -110,6 +111,10 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     for skipped in report.skipped:
         print(skipped.message(), file=sys.stderr)
     print(report.summary() + f" ({config.index_dir})")
+    if report.uploads_kept:
+        uploads = config.index_dir / "uploads"
+        print(f"The rebuild kept {report.uploads_kept} uploaded article{'s' * (report.uploads_kept != 1)} from "
+              f"{uploads} (`qa remove DOC_ID` takes one out and deletes its copy there).")
     return 1 if report.skipped else 0
 
 
@@ -117,16 +122,30 @@ def cmd_search(args: argparse.Namespace) -> int:
     from qa.pipeline import QA
 
     config = _config(args)
-    passages = QA(config).search(args.question, k=args.k, since=args.since, until=args.until)
+    qa = QA(config)
+    passages = qa.search(args.question, k=args.k, since=args.since, until=args.until)
     if args.json:
         print(json.dumps([p.to_dict() for p in passages], ensure_ascii=False, indent=1))
         return 0
     if not passages:
         dated = args.since or args.until
         print("no passages found" + (" in articles dated in that range (undated articles are left out)" if dated else ""))
+        return 0
+    # A fused score (0.033) means nothing to a reader: say where each retriever ranked the passage.
+    kind = config.retriever
+    parts = ("dense", "bm25") if kind == "hybrid" else (kind,)
+    depth = min(config.hybrid_depth, config.max_top_k)
+    ranks = {part: {p.chunk.chunk_id: n for n, p in enumerate(
+        qa.search(args.question, k=max(depth, args.k), retriever=part, since=args.since, until=args.until), start=1)}
+        for part in parts}
     for rank, p in enumerate(passages, start=1):
-        print(f"{rank}. [{p.score:.3f}] {_source_line(p)}")
+        found = [f"{part} #{ranks[part][p.chunk.chunk_id]}" for part in parts if p.chunk.chunk_id in ranks[part]]
+        missed = [part for part in parts if p.chunk.chunk_id not in ranks[part]]
+        how = ", ".join(found) + (f" (not in {' or '.join(missed)}'s top {depth})" if missed and found else "")
+        print(f"{rank}. {_source_line(p)}")
+        print(f"    found by {how or kind}")
         print(_indent(p.text))
+        print()
     return 0
 
 
@@ -168,9 +187,14 @@ def cmd_list(args: argparse.Namespace) -> int:
                            "content_hash": r.content_hash, "chunks": r.n_chunks} for r in records],
                          ensure_ascii=False, indent=1))
         return 0
-    chunk_counts = {r.doc_id: r.n_chunks for r in records}
-    for doc in index.documents:
-        chunks = chunk_counts[doc.doc_id]
+    documents = index.documents
+    if [d.doc_id for d in documents] != [r.doc_id for r in records]:
+        from qa.index import corrupt
+
+        raise corrupt(config.index_dir, f"{config.index_dir / 'catalog.sqlite'}: the document table disagrees with "
+                      f"the segments (`qa rollback --index {config.index_dir}` may restore an undamaged state)")
+    for doc, record in zip(documents, records):
+        chunks = record.n_chunks
         print(f"{doc.doc_id}\t{chunks} chunk{'s' * (chunks != 1)}\t{doc.date or '-'}\t{doc.publisher or '-'}\t"
               f"{_shorten(doc.title, 100)}")
     print(f"{len(records)} document{'s' * (len(records) != 1)}, {index.n_chunks} chunks ({config.index_dir}, {index.version})")
@@ -201,15 +225,20 @@ def cmd_compact(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plural_summary(summary: str) -> str:
+    """A state's summary as written by older versions ("+1 documents") in the singular where it is one."""
+    return re.sub(r"\b1 (document|chunk|segment)s\b", r"1 \1", summary)
+
+
 def cmd_versions(args: argparse.Namespace) -> int:
-    from qa.index import list_versions
+    from qa.index import count_noun, list_versions
 
     config = _config(args)
     live, versions = list_versions(config.index_dir)
     for v in versions:
         mark = "*" if v.name == live else " "
-        print(f"{mark} {v.name}  {v.created}  {v.action:<8}  {v.n_documents} documents, {v.n_chunks} chunks, "
-              f"{len(v.segments)} segments  {v.summary}")
+        print(f"{mark} {v.name}  {v.created}  {v.action:<8}  {count_noun(v.n_documents, 'document')}, "
+              f"{count_noun(v.n_chunks, 'chunk')}, {count_noun(len(v.segments), 'segment')}  {_plural_summary(v.summary)}")
     print(f"live: {live} ({config.index_dir}); `qa rollback VERSION` makes a kept state live again")
     return 0
 

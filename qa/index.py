@@ -24,11 +24,22 @@ import numpy as np
 
 from qa.catalog import CATALOG, Catalog, CatalogError, CatalogFormatError, DocRecord, Version
 from qa.config import Config
-from qa.dense import DensePart, dense_top
+from qa.dense import IVF_FILE, DensePart, dense_top
 from qa.documents import Chunk, Document, SkippedFile
 from qa.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError
+from qa.lexical import FILES as LEXICAL_FILES
 from qa.lexical import LexicalPart, bm25_top
-from qa.segment import CHUNK_DTYPE, Segment, SegmentError, check_segment, chunk_crc, open_segment, segment_bytes  # noqa: F401
+from qa.segment import (  # noqa: F401
+    CHUNK_DTYPE,
+    CHUNKS,
+    VECTORS,
+    Segment,
+    SegmentError,
+    check_segment,
+    chunk_crc,
+    open_segment,
+    segment_bytes,
+)
 
 SEGMENTS = "segments"
 UNREADABLE = "unreadable"
@@ -48,6 +59,8 @@ class IngestReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    removed_sources: list[str] = field(default_factory=list)  # the sources of `removed`, in order
+    uploads_kept: int = 0  # uploaded articles a rebuild took along from <index>/uploads/
     skipped: list[SkippedFile] = field(default_factory=list)  # files, folders and records left out
     chunks_added: int = 0
     total_documents: int = 0
@@ -85,6 +98,10 @@ class WriterLock:
     def __enter__(self) -> WriterLock:
         from filelock import Timeout
 
+        lock = self.index_dir / ".lock"
+        if lock.is_symlink() or (lock.exists() and not lock.is_file()):  # never open (and truncate) through a link
+            raise IndexLockedError(f"{lock}: the index's lock is a symbolic link or not a file; remove it (qa makes "
+                                   "a plain file there) and try again")
         try:
             self._lock.acquire(timeout=0)
         except Timeout:
@@ -92,6 +109,9 @@ class WriterLock:
                 f"{self.index_dir}: another qa process is writing this index (lock {self.index_dir / '.lock'}); "
                 "wait for it to finish and try again"
             ) from None
+        except OSError as e:
+            raise IndexLockedError(f"{lock}: cannot be opened as the index's lock ({e.strerror or e}); "
+                                   "remove it and try again") from None
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -220,12 +240,25 @@ class Index:
 
     # -- search
 
+    def _verify(self, parts: tuple[str, ...]) -> None:
+        """Check the parts a search reads against their checksums before it ranks (once per part
+        and process; segments up to `Config.open_verify_bytes` were checked on open)."""
+        for seg in self.segments:
+            # An IVF segment ranks from dense.faiss; its vectors.npy is read row by row under the chunk CRC.
+            names = tuple(IVF_FILE if p == VECTORS and seg.ivf is not None else p for p in parts)
+            try:
+                seg.verify(names)
+            except SegmentError as e:
+                raise corrupt(self.path, str(e)) from None
+
     def search_dense(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The k live chunks of highest inner product with `query`, as (row, score), best first."""
+        self._verify((CHUNKS, VECTORS))
         return [(self._row(p, r), s) for p, r, s in dense_top(self._dense, query, k)]
 
     def search_lexical(self, terms: list[str], k: int) -> list[tuple[int, float]]:
         """The k live chunks of highest BM25 score for the query `terms` (from qa.terms), best first."""
+        self._verify((CHUNKS, *LEXICAL_FILES.values()))
         try:
             found = bm25_top(self._lexical, terms, k)
         except (IndexError, ValueError) as e:
@@ -342,6 +375,9 @@ def check_index(index_dir: Path, config: Config) -> CheckReport:
             report.problems.append(f"{index_dir / CATALOG}: damaged ({'; '.join(trouble[:3])})")
             return report
         check_settings(index_dir, catalog, config)
+        lost = catalog.lost_commits()
+        if lost:
+            report.problems.append(lost)
         with catalog.read_transaction():
             head = catalog.head()
             report.live = head.name if head else None
@@ -361,7 +397,7 @@ def check_index(index_dir: Path, config: Config) -> CheckReport:
                 report.files += len(seg.manifest["files"]) + 1
                 report.bytes += segment_bytes(seg.manifest)
                 if not problems:
-                    report.problems += _check_documents_table(catalog, seg)
+                    report.problems += documents_table_problems(catalog, seg)
             if not report.problems:
                 for state in states:  # counts and tombstones of every kept state
                     try:
@@ -375,7 +411,7 @@ def check_index(index_dir: Path, config: Config) -> CheckReport:
     return report
 
 
-def _check_documents_table(catalog: Catalog, seg: Segment) -> list[str]:
+def documents_table_problems(catalog: Catalog, seg: Segment) -> list[str]:
     rows = [(d.row, d.doc_id, d.source, d.content_hash, d.n_chunks) for d in catalog.segment_documents(seg.name)]
     counts = np.bincount(seg.chunks["doc"], minlength=seg.n_documents) if seg.n_chunks else np.zeros(seg.n_documents)
     expected = [(r, d.doc_id, d.source, d.content_hash, int(counts[r])) for r, d in ((r, seg.document(r)) for r in range(seg.n_documents))]

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -83,8 +84,35 @@ def expand_paths(paths: list[Path]) -> tuple[list[Path], list[SkippedFile]]:
         elif path.is_file():
             files.append(path)
         else:
-            skipped.append(SkippedFile(str(path), "no such file or folder"))
-    return files, skipped
+            skipped.append(SkippedFile(str(path), _missing_reason(path)))
+    return _utf8_named(files, skipped)
+
+
+def _missing_reason(path: Path) -> str:
+    """Why `path` is neither a file nor a folder: a link loop, a broken link, or nothing there."""
+    try:
+        os.stat(path)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "a symbolic link loop (the link points back to itself); fix or remove the link"
+        if path.is_symlink():
+            return f"a broken symbolic link (to {quote_name(os.readlink(path))}); fix or remove the link"
+        return "no such file or folder"
+    return "not a regular file or folder"
+
+
+def _utf8_named(files: list[Path], skipped: list[SkippedFile]) -> tuple[list[Path], list[SkippedFile]]:
+    """Files whose name is not valid UTF-8 (the bytes reach Python as lone surrogates) cannot be
+    stored as a source: they are reported with the fix, the others go on."""
+    good = []
+    for f in files:
+        try:
+            str(f).encode("utf-8")
+            good.append(f)
+        except UnicodeEncodeError:
+            skipped.append(SkippedFile(str(f), "the file name is not valid UTF-8; rename the file (e.g. with "
+                                       "`convmv -f latin1 -t utf8 --notest`) and ingest it again"))
+    return good, skipped
 
 
 def _first_visit(folder: Path, visited: set[str]) -> bool:

@@ -81,7 +81,8 @@ def _iso_date(value: str | date | None, name: str) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise BadInputError(f"{name} {text!r} is not a date; write it as YYYY-MM-DD, e.g. 2024-03-01") from None
+        shown = text if len(text) <= 40 else f"{text[:40]}… ({len(text):,} characters)"
+        raise BadInputError(f"{name} {shown!r} is not a date; write it as YYYY-MM-DD, e.g. 2024-03-01") from None
 
 
 @dataclass(frozen=True)

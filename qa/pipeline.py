@@ -50,6 +50,15 @@ def ingest_paths(
     """
     documents, skipped = read_documents(paths, config, progress)
     refuse_empty_rebuild(documents, skipped, rebuild, config)
+    uploads = upload_dir(config)
+    kept_uploads = 0
+    if rebuild and uploads.is_dir() and not uploads.is_symlink() and not any(
+        uploads.resolve() == p.resolve() or uploads.resolve() in p.resolve().parents for p in paths
+    ):
+        # Articles uploaded in the app live in <index>/uploads/ and stay in the index across a
+        # rebuild (`qa remove` takes one out, deleting its copy there).
+        more, more_skipped = read_documents([uploads], config, progress)
+        documents, skipped, kept_uploads = documents + more, skipped + more_skipped, len(more)
     if not documents:
         report = IngestReport(skipped=skipped)
         if current_version(config.index_dir) is not None:
@@ -62,13 +71,30 @@ def ingest_paths(
         config.index_dir, documents, config, embedder=embedder, rebuild=rebuild, show_progress=progress, force=force
     )
     report.skipped = skipped
+    report.uploads_kept = kept_uploads
     return report
 
 
+def upload_dir(config: Config) -> Path:
+    """Where the app keeps the files uploaded to it: they are the sources of those documents."""
+    return Path(config.index_dir) / "uploads"
+
+
 def remove_documents(doc_ids: list[str], config: Config) -> IngestReport:
+    """Take documents out of the index; a removed document's file in <index>/uploads/ is deleted
+    too once no indexed document comes from it (so a rebuild does not bring it back)."""
+    from qa.documents import split_source
     from qa.update import update_index
 
-    return update_index(config.index_dir, [], config, remove_ids=tuple(doc_ids))
+    report = update_index(config.index_dir, [], config, remove_ids=tuple(doc_ids))
+    uploads = upload_dir(config).resolve()
+    files = {Path(split_source(s)[0]) for s in report.removed_sources}
+    files = {f for f in files if f.parent == uploads}
+    if files:
+        still = {Path(split_source(r.source)[0]) for r in open_index(config.index_dir, config).document_records()}
+        for f in files - still:
+            f.unlink(missing_ok=True)  # a link is removed itself, never followed
+    return report
 
 
 @dataclass(frozen=True)

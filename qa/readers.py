@@ -77,8 +77,9 @@ class _Unusable(Exception):
 
 
 def decode_bytes(data: bytes) -> str:
-    """Text of a file: UTF-32/UTF-16/UTF-8 by their byte-order marks, else UTF-8, else cp1252,
-    else latin-1; control characters (NUL included) stripped throughout.
+    """Text of a file: UTF-32/UTF-16/UTF-8 by their byte-order marks, else UTF-8 with every byte
+    sequence that is not UTF-8 read as cp1252 (so a file mixing the two keeps both right);
+    control characters (NUL included) stripped throughout.
 
     Raises _Unusable for empty or binary content."""
     for bom, encoding in _BOMS:
@@ -101,17 +102,30 @@ def decode_bytes(data: bytes) -> str:
 
 
 def _looks_binary(head: bytes) -> bool:
-    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13))
-    return b"\x00" in head or controls > len(head) * 0.05
+    """Binary: starts with a control byte (NUL included), or more than 5 % of them. A stray NUL
+    further on is damage inside text, stripped like any other control character."""
+    controls = sum(1 for b in head if b < 32 and b not in _TEXT_CONTROLS)
+    return (bool(head) and head[0] < 32 and head[0] not in _TEXT_CONTROLS) or controls > len(head) * 0.05
+
+
+_TEXT_CONTROLS = (9, 10, 12, 13)
+
+
+def _cp1252_fallback(error: UnicodeError) -> tuple[str, int]:
+    """Decode error handler: the bytes UTF-8 could not read, as cp1252 (latin-1 where cp1252 has no character)."""
+    assert isinstance(error, UnicodeDecodeError)
+    bad = error.object[error.start : error.end]
+    return "".join(bytes([b]).decode("cp1252", "strict") if b not in _CP1252_UNDEFINED else chr(b) for b in bad), error.end
+
+
+_CP1252_UNDEFINED = frozenset((0x81, 0x8D, 0x8F, 0x90, 0x9D))
+codecs.register_error("qa-cp1252", _cp1252_fallback)
 
 
 def _decode_text(data: bytes) -> str:
-    for encoding in ("utf-8", "cp1252"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1")
+    """UTF-8, with only the sequences that are not UTF-8 decoded as cp1252 (a file mixing UTF-8
+    and Latin-1 / cp1252 text, e.g. two files pasted together, keeps both right)."""
+    return data.decode("utf-8", "qa-cp1252")
 
 
 def repair_surrogates(text: str) -> str:
@@ -273,7 +287,8 @@ def _jsonl_records(path: Path, config: Config, advance: Advance) -> Iterator[Raw
             except _Unusable as e:
                 yield SkippedFile(name, str(e))
                 return
-        elif _looks_binary(head):
+        elif _looks_binary(head.split(b"\n", 1)[0].removeprefix(codecs.BOM_UTF8)):
+            # Judged by the first line: a damaged line further on is skipped as that record alone.
             yield SkippedFile(name, _BINARY)
             return
         else:
@@ -290,7 +305,13 @@ def _jsonl_records(path: Path, config: Config, advance: Advance) -> Iterator[Raw
                         name, f"{len(line):,} bytes is over the {config.max_file_bytes:,}-byte limit "
                         "(Config.max_file_bytes) for one record", f":{lineno}")
                     continue
+                raw = line
                 line = strip_controls(_decode_text(line))
+                if not line.strip() and raw.strip():  # only NUL or other control bytes: a damaged line
+                    number += 1
+                    yield SkippedFile(name, "binary content (damaged), not a JSON record; fix or remove that line",
+                                      f":{lineno}")
+                    continue
             if not line.strip():
                 continue
             number += 1

@@ -21,9 +21,10 @@ import json
 import mmap
 import os
 import re
+import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
@@ -85,6 +86,26 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def crc32_file(path: Path) -> int:
+    """CRC-32 of a file: the fast check a large segment's parts get on first use (about twice
+    the speed of sha256 here)."""
+    crc = 0
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            crc = zlib.crc32(block, crc)
+    return crc
+
+
+def _file_checks(path: Path) -> dict[str, Any]:
+    """Size, sha256 and CRC-32 of a file, in one read."""
+    h, crc = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+            crc = zlib.crc32(block, crc)
+    return {"size": path.stat().st_size, "sha256": h.hexdigest(), "crc32": crc}
+
+
 def fsync_file(path: Path) -> None:
     with open(path, "rb") as f:
         os.fsync(f.fileno())
@@ -136,7 +157,7 @@ def write_segment(
     parts = sorted(p for p in folder.iterdir() if p.is_file())
     with ThreadPoolExecutor(max_workers=len(parts)) as pool:  # concurrent fsyncs share journal commits
         list(pool.map(fsync_file, parts))
-    files = {part.name: {"size": part.stat().st_size, "sha256": sha256_file(part)} for part in parts}
+    files = {part.name: _file_checks(part) for part in parts}
     manifest = {
         "format": SEGMENT_FORMAT,
         "name": name,
@@ -181,6 +202,29 @@ class Segment:
         self.n_documents, self.n_chunks = len(doc_rows), len(chunks)
         self._docs = _map(path / DOCS)
         self.document = lru_cache(maxsize=4096)(self._read_document)
+        self.verified: set[str] = set()  # parts whose checksum was compared with the manifest
+        self._verifying = threading.Lock()
+
+    def verify(self, names: Iterable[str]) -> None:
+        """Compare the named parts with the manifest's checksums, once each (the CRC-32 where the
+        manifest has one, else the sha256): what a search reads is checked before it ranks.
+        Raises SegmentError naming the damaged file."""
+        todo = [n for n in names if n not in self.verified and n in self.manifest["files"]]
+        if not todo:
+            return
+        with self._verifying:
+            for name in todo:
+                if name in self.verified:
+                    continue
+                info = self.manifest["files"][name]
+                part = self.path / name
+                try:
+                    ok = crc32_file(part) == info["crc32"] if "crc32" in info else sha256_file(part) == info["sha256"]
+                except OSError as e:
+                    raise SegmentError(f"{part}: unreadable ({e.strerror or e})") from None
+                if not ok:
+                    raise SegmentError(f"{part}: damaged (checksum differs from the manifest)")
+                self.verified.add(name)
 
     def doc_line(self, row: int) -> bytes:
         start, end, crc = self.doc_rows[row]
@@ -244,6 +288,8 @@ def _check_manifest_shape(path: Path, m: object, record: SegmentRecord) -> dict[
             raise SegmentError(f"{where}: bad file entry {name!r}")
         if not isinstance(info.get("size"), int) or not isinstance(info.get("sha256"), str):
             raise SegmentError(f"{where}: file entry {name!r} lacks size or sha256")
+        if "crc32" in info and (not isinstance(info["crc32"], int) or isinstance(info["crc32"], bool)):
+            raise SegmentError(f"{where}: file entry {name!r} has a bad crc32")
     required = REQUIRED | ({IVF_FILE} if m["dense"] == "ivf" else set())
     missing = sorted(required - set(m["files"]))
     if missing:
@@ -293,7 +339,10 @@ def open_segment(index_dir: Path, record: SegmentRecord, config: Config, verify:
     if n_chunks and (chunks["doc"].min() < 0 or chunks["doc"].max() >= n_docs
                      or np.any(chunks["start"] < 0) or np.any(chunks["start"] >= chunks["end"])):
         raise SegmentError(f"{path / CHUNKS}: chunk rows point outside the segment's documents")
-    return Segment(path, manifest, doc_rows, chunks, vectors, postings, ivf)
+    segment = Segment(path, manifest, doc_rows, chunks, vectors, postings, ivf)
+    if verify:
+        segment.verified.update(manifest["files"])
+    return segment
 
 
 def _check_files(path: Path, manifest: dict[str, Any], verify: bool) -> None:

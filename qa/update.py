@@ -21,7 +21,7 @@ from qa.catalog import DocRecord
 from qa.config import Config
 from qa.documents import Chunk, Document
 from qa.errors import BadInputError
-from qa.index import IngestReport
+from qa.index import IngestReport, count_noun
 from qa.protocols import PassageEncoder
 from qa.segment import CHUNK_DTYPE
 from qa.writer import IndexWriter
@@ -90,7 +90,7 @@ def update_index(
     they are chunked and embedded here with `embedder`.
     """
     report = IngestReport()
-    with IndexWriter(Path(index_dir), config, rebuild=rebuild) as writer:
+    with IndexWriter(Path(index_dir), config, rebuild=rebuild, create=bool(incoming) or rebuild) as writer:
         if rebuild:
             _refuse_destructive_rebuild(writer, incoming, force)
         by_source = writer.lookup("source", [d.source for d in incoming])
@@ -111,6 +111,7 @@ def update_index(
                 (report.updated if prior is not None else report.added).append(doc.doc_id)
                 changed.append(doc)
         report.removed = list(remove_ids)
+        report.removed_sources = [by_id[i].source for i in remove_ids]
         if changed or remove_ids or rebuild:
             if embed is None:
                 embed = lambda docs: chunk_and_embed(docs, embedder, config, show_progress)  # noqa: E731
@@ -178,7 +179,7 @@ def publish_stream(writer: IndexWriter, embedded: Iterable[Embedded], replaced: 
                             dtype=CHUNK_DTYPE)
             vectors = np.concatenate([v for _, _, v in buffer]) if buffer else np.zeros((0, 384), np.float32)
             action = "rebuild" if writer.rebuild else ("remove" if not docs else "ingest")
-            summary = ", ".join(p for p in (f"+{len(docs)} documents" if docs else "", f"-{len(gone)}" if gone else "") if p)
+            summary = ", ".join(p for p in (f"+{count_noun(len(docs), 'document')}" if docs else "", f"-{len(gone)}" if gone else "") if p)
             writer.publish(docs, rows, vectors, gone, action, summary)
             published, segments = published + len(rows), segments + bool(docs)
         drops = []

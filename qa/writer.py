@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -30,6 +31,8 @@ from qa.index import (
     WriterLock,
     check_settings,
     corrupt,
+    count_noun,
+    documents_table_problems,
     open_catalog,
     open_state,
 )
@@ -56,8 +59,14 @@ class IndexWriter:
     readers do not see until `finish_rebuild` (a rebuild killed half-way is resumed by the next
     rebuild, which keeps the documents it had already embedded)."""
 
-    def __init__(self, index_dir: Path, config: Config, rebuild: bool = False) -> None:
+    def __init__(self, index_dir: Path, config: Config, rebuild: bool = False, check_live: bool = True,
+                 create: bool = True) -> None:
         self.index_dir, self.config, self.rebuild = Path(index_dir), config, rebuild
+        self.check_live = check_live  # False for a rollback: the way past a damaged live state
+        if not create and not (self.index_dir / CATALOG).exists():
+            # remove, compact and rollback never start an index (a mistyped --index must not make one):
+            # the project's error for what is there (nothing, an older format, a lost catalog).
+            open_catalog(self.index_dir).close()
         self.run = uuid.uuid4().hex[:12]
         self._lock = WriterLock(self.index_dir)
 
@@ -72,7 +81,7 @@ class IndexWriter:
             else:
                 self._discard_pending()
                 self.work = self.live or _EMPTY
-                if self.live is not None:
+                if self.live is not None and self.check_live:
                     open_state(self.index_dir, self.catalog, self.live, self.config)  # refuse to write on damage
         except CatalogError as e:
             self._lock.__exit__(None, None, None)
@@ -89,6 +98,11 @@ class IndexWriter:
             self.catalog.close()
         finally:
             self._lock.__exit__(exc_type, exc, tb)
+        # Damage found while writing is reported like damage found on open: named, with the way out.
+        if isinstance(exc, CatalogError):
+            raise corrupt(self.index_dir, str(exc)) from None
+        if isinstance(exc, sqlite3.DatabaseError):
+            raise corrupt(self.index_dir, f"{self.index_dir / CATALOG}: unreadable ({exc})") from None
 
     def _open_catalog(self) -> Catalog:
         d = self.index_dir
@@ -198,7 +212,7 @@ class IndexWriter:
             self._publish([], [], None, None, None, None, stale, "rebuild", "drop documents not given to the rebuild")
         with self.catalog.write_transaction():
             version_id = self.catalog.add_version(
-                self.run, "rebuild", f"{self.work.n_documents} documents", self.work.segments, self.work.tombstones,
+                self.run, "rebuild", count_noun(self.work.n_documents, "document"), self.work.segments, self.work.tombstones,
                 self.work.n_documents, self.work.n_chunks,
             )
             self.catalog.set_head(version_id)
@@ -224,7 +238,7 @@ class IndexWriter:
             return False
         lines, records, rows, vectors, postings = merge_segments(index, chosen, self.catalog)
         names = tuple(index.segments[i].name for i in chosen)
-        summary = f"merged {len(names)} segment{'s' if len(names) > 1 else ''} ({sum(sizes[i] for i in chosen)} chunks)"
+        summary = f"merged {count_noun(len(names), 'segment')} ({count_noun(sum(sizes[i] for i in chosen), 'chunk')})"
         crcs, rows = rows["crc32"].copy(), _without_crc(rows)
         self._publish(lines, records, rows, crcs, vectors, postings, [], "compact", summary, replacing=names)
         return True
@@ -337,7 +351,7 @@ def merge_segments(
 
 def compact(index_dir: Path, config: Config) -> str:
     """Merge every segment of the live state into one (dropping deleted documents for good)."""
-    with IndexWriter(Path(index_dir), config) as writer:
+    with IndexWriter(Path(index_dir), config, create=False) as writer:
         if writer.live is None:
             return "nothing to compact: the index is empty"
         before = len(writer.work.segments)
@@ -346,12 +360,16 @@ def compact(index_dir: Path, config: Config) -> str:
         if not merged:
             return f"nothing to compact: {before} segment, no deleted documents ({writer.work.name})"
         return (f"compacted {before} segment{'s' if before != 1 else ''} into 1 without deleted documents "
-                f"({writer.work.name}: {writer.work.n_documents} documents, {writer.work.n_chunks} chunks)")
+                f"({writer.work.name}: {count_noun(writer.work.n_documents, 'document')}, {count_noun(writer.work.n_chunks, 'chunk')})")
 
 
 def rollback(index_dir: Path, config: Config, version: str | None = None) -> str:
     """Make a kept earlier state live again (as a new state, so a rollback can be undone too)."""
-    with IndexWriter(Path(index_dir), config) as writer:
+    with IndexWriter(Path(index_dir), config, check_live=False, create=False) as writer:
+        trouble = writer.catalog.integrity_problems()
+        if trouble:  # a rollback writes a new state into this catalog: it must be sound
+            raise corrupt(Path(index_dir), f"{writer.catalog.path}: damaged ({'; '.join(trouble[:2])}); a rollback "
+                          "cannot repair the catalog itself")
         kept = writer.catalog.versions()
         live = writer.live
         if live is None:
@@ -367,7 +385,12 @@ def rollback(index_dir: Path, config: Config, version: str | None = None) -> str
                 names = ", ".join(v.name for v in kept)
                 raise BadInputError(f"{index_dir}: no kept state {version!r}; kept: {names}")
             target = matches[0]
-        index = open_state(Path(index_dir), writer.catalog, target, config)  # refuse to restore a damaged state
+        # Refuse to restore a damaged state: every byte of it, and the catalog's entries of its documents.
+        index = open_state(Path(index_dir), writer.catalog, target, config, verify=True)
+        for seg in index.segments:
+            if documents_table_problems(writer.catalog, seg):
+                raise corrupt(Path(index_dir), f"{writer.catalog.path}: the document table disagrees with segment "
+                              f"{seg.name}; a rollback cannot repair the catalog itself")
         del index
         with writer.catalog.write_transaction():
             version_id = writer.catalog.add_version(
@@ -377,4 +400,4 @@ def rollback(index_dir: Path, config: Config, version: str | None = None) -> str
             writer.catalog.set_head(version_id)
         writer.work = writer.live = writer.catalog.version(version_id)
         writer.collect_garbage()
-        return f"restored {target.name} as {writer.live.name}: {target.n_documents} documents, {target.n_chunks} chunks"
+        return f"restored {target.name} as {writer.live.name}: {count_noun(target.n_documents, 'document')}, {count_noun(target.n_chunks, 'chunk')}"

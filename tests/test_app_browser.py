@@ -131,14 +131,44 @@ def _check_cards(reply) -> list[str]:
     return titles
 
 
+QUESTION_BOX_JS = """() => {
+  const r = document.querySelector('#qa-question textarea').getBoundingClientRect();
+  return [r.top, r.bottom, window.innerHeight];
+}"""
+# Whether an input's placeholder fits in it (measured in the input's own font).
+PLACEHOLDER_FITS_JS = """(input) => {
+  const s = getComputedStyle(input), c = document.createElement('canvas').getContext('2d');
+  c.font = `${s.fontWeight} ${s.fontSize} ${s.fontFamily}`;
+  const room = input.clientWidth - parseFloat(s.paddingLeft) - parseFloat(s.paddingRight);
+  return [input.placeholder, c.measureText(input.placeholder).width, room];
+}"""
+
+
+def _assert_reachable_after_answer(page, reply) -> None:
+    """The question box is on screen with the verdict; Gradio's scroll arrow does not cover the reply."""
+    for _ in range(40):
+        top, bottom, height = page.evaluate(QUESTION_BOX_JS)
+        if top >= -1 and bottom <= height + 1:
+            break
+        page.wait_for_timeout(100)
+    else:
+        raise AssertionError(f"question box out of view: {top}..{bottom} of {height}")
+    _assert_verdict_in_view(page, reply)
+    arrows = page.locator("#qa-chat .scroll-down-button-container")
+    assert all(not arrows.nth(i).is_visible() for i in range(arrows.count()))
+
+
 @pytest.mark.parametrize("size", SIZES, ids=list(SIZES))
 def test_answer_card_keeps_the_verdict_in_view(browser, app_url, size):
     context, page = _open(browser, app_url[0], SIZES[size])
     try:
+        for field in ("#qa-since input", "#qa-until input"):  # the date placeholders are not cut
+            placeholder, needed, room = page.locator(field).evaluate(PLACEHOLDER_FITS_JS)
+            assert needed <= room + 1, (field, placeholder, needed, room)
         reply = _ask(page, NATO_Q, 1)
         verdict = reply.locator(".qa-verdict")
         assert "Stoltenberg" in verdict.locator(".qa-answer").inner_text()
-        _assert_verdict_in_view(page, reply)
+        _assert_reachable_after_answer(page, reply)
         _check_cards(reply)
         confidence = verdict.locator(".qa-confidence")
         assert confidence.inner_text() in {"high confidence", "medium confidence", "low confidence"}
@@ -152,7 +182,7 @@ def test_answer_card_keeps_the_verdict_in_view(browser, app_url, size):
 
         reply = _ask(page, "What is the boiling point of mercury on Mars?", 2)
         assert "don't say" in reply.locator(".qa-verdict").inner_text()
-        _assert_verdict_in_view(page, reply)
+        _assert_reachable_after_answer(page, reply)
         closest = reply.locator("details.qa-closest")
         assert closest.count() == 1 and closest.get_attribute("open") is None  # folded under the verdict
         assert reply.locator("mark").count() == 0
@@ -178,9 +208,16 @@ def test_date_control_restricts_the_sources(page):
     page.locator("button", has_text="Clear chat").click()
 
 
+def _empty_staged_files() -> set[Path]:
+    from gradio.utils import get_upload_folder
+
+    return {p for p in Path(get_upload_folder()).rglob("*") if p.is_file() and p.stat().st_size == 0}
+
+
 def test_upload_an_article_then_ask_about_it(page, tmp_path):
     article = tmp_path / "port-elwynn-lighthouse.txt"
     article.write_text(ARTICLE, encoding="utf-8")
+    empty_before = _empty_staged_files()
     page.get_by_role("tab", name="Articles").click()
     page.locator("#qa-upload input[type=file]").set_input_files(str(article))
     page.locator("#qa-add").click()
@@ -191,6 +228,8 @@ def test_upload_an_article_then_ask_about_it(page, tmp_path):
     assert "Added: port-elwynn-lighthouse" in status.input_value()
     page.wait_for_function("() => document.querySelector('#qa-articles').innerText.includes('port-elwynn-lighthouse')")
     _shot(page, "app-upload.png")
+    # the server's staged copies are deleted, 0-byte temp files included
+    assert _empty_staged_files() - empty_before == set(), _empty_staged_files() - empty_before
 
     page.get_by_role("tab", name="Ask").click()
     reply = _ask(page, "Who led the restoration of the Port Elwynn lighthouse?", 1)

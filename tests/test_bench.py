@@ -55,7 +55,8 @@ def test_bench_smoke_run(tmp_path):
     out = tmp_path / "results.json"
     md = tmp_path / "table.md"
     cmd = [sys.executable, "-m", "bench", "--cold-runs", "1", "--sizes", "400", "--docs", "2", "--repeats", "1", "--queries", "3",
-           "--recall-queries", "20", "--ops", "1", "--out", str(out), "--markdown", str(md)]
+           "--recall-queries", "20", "--ops", "1", "--api-requests", "4", "--api-limits", "2",
+           "--out", str(out), "--markdown", str(md)]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(out.read_text())
@@ -73,3 +74,5 @@ def test_bench_smoke_run(tmp_path):
     cold = results["cold_start"]["commands"]
     assert set(cold) == {"list", "search", "ask"} and all(c["median_s"] > 0 for c in cold.values())
     assert "| `qa ask` |" in proc.stdout
+    api = results["api"]["limits"]["2"]
+    assert api["errors"] == 0 and api["p95_ms"] >= api["p50_ms"] > 0 and "concurrent requests" in proc.stdout

@@ -41,6 +41,11 @@ def test_search_json_puts_nhk_first_with_url_and_date(cli_index):
 def test_search_text_output_and_list(cli_index):
     result = run_qa("search", "Partnership for Peace", "--index", str(cli_index), "-k", "2", "--retriever", "bm25")
     assert result.returncode == 0 and MASSIS in result.stdout and "1994" in result.stdout
+    # the rank and the retriever that found each passage, not a score; passages apart
+    assert "found by bm25 #1" in result.stdout and "[0." not in result.stdout
+    assert "\n\n2. " in result.stdout
+    hybrid = run_qa("search", "first NATO secretary general to visit Armenia", "--index", str(cli_index), "-k", "1")
+    assert "found by dense #" in hybrid.stdout and ", bm25 #" in hybrid.stdout
     listing = run_qa("list", "--index", str(cli_index))
     assert listing.returncode == 0 and NHK in listing.stdout and MASSIS in listing.stdout
 
@@ -215,6 +220,13 @@ def test_since_until_restrict_the_sources(dated_index, capsys):
     assert "no passages found in articles dated in that range" in capsys.readouterr().out
     bad = run_qa("ask", question, "--since", "March 1", "--index", index)
     assert bad.returncode == 2 and "is not a date; write it as YYYY-MM-DD" in bad.stderr
+
+
+def test_versions_counts_in_the_singular_where_one(cli_index):
+    result = run_qa("versions", "--index", str(cli_index))
+    assert result.returncode == 0
+    assert "1 segments" not in result.stdout and "+1 documents" not in result.stdout
+    assert " 1 segment " in result.stdout
 
 
 def test_a_candidate_below_the_threshold_is_a_possible_answer(bundled_index, capsys):

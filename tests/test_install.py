@@ -26,6 +26,15 @@ NATO_Q = "Who was the first NATO secretary general to visit Armenia?"
 READER_WEIGHTS = "reader_model/reader.safetensors"  # package data: the trained reader
 
 
+FERRY = "The Skerry Bay harbour ferry crosses the bay twelve times a day and carries about 900 passengers."
+HTML_PAGE = """<!doctype html><html><head><title>Kiln restored in Ostrava</title>
+<meta property="og:site_name" content="Example News"></head><body><nav>Home | World | Sport</nav>
+<article><h1>Kiln restored in Ostrava</h1>
+<p>The old brick kiln in Ostrava was restored by volunteers over two summers and fired again this week.</p>
+<p>About three hundred people came to watch the first firing, the city's heritage office said on Friday.</p>
+</article><footer>Copyright Example News</footer></body></html>"""
+
+
 def _run(cmd: list, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
     result = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, f"{' '.join(map(str, cmd))} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
@@ -49,8 +58,19 @@ def test_pip_install_gives_a_working_qa_and_app(tmp_path):
         assert Path(site[0]).parent != src / "qa" and Path(site[1]) == venv  # the installed copy, in the venv
         assert (Path(site[0]).parent / READER_WEIGHTS).is_file()  # package data under qa/ is installed
 
+        # The venv's own pip, never upgraded: what a new user has (Python 3.11 ships pip 23.2).
+        print(_run([venv / "bin/pip", "--version"], tmp_path).stdout)
         ingest = _run([venv / "bin/qa", "ingest", "corpus"], src)
         assert "2 added" in ingest.stdout
+        # Every reader works from a plain install: HTML (trafilatura, jusText, lxml_html_clean) and JSON Lines.
+        more = src / "more"
+        more.mkdir()
+        (more / "page.html").write_text(HTML_PAGE, encoding="utf-8")
+        (more / "feed.jsonl").write_text(json.dumps({"title": "Ferry timetable", "text": FERRY}) + "\n", encoding="utf-8")
+        added = _run([venv / "bin/qa", "ingest", "more"], src)
+        assert "2 added" in added.stdout, added.stdout + added.stderr
+        listed = _run([venv / "bin/qa", "list"], src).stdout
+        assert "Kiln restored in Ostrava" in listed and "Ferry timetable" in listed
         answer = _run([venv / "bin/qa", "ask", NATO_Q], src)
         assert "Stoltenberg" in answer.stdout.splitlines()[1], answer.stdout
         assert "usage" in _run([venv / "bin/python", "app.py", "--help"], src).stdout  # the app's imports resolve

@@ -571,24 +571,6 @@ def test_writer_lock_refuses_a_second_writer_while_readers_keep_answering(bundle
 # ====================================================================== 4. damage is detected
 
 
-@pytest.fixture(scope="module")
-def two_versions(tmp_path_factory, embedder) -> Config:
-    """An index with two states: v1 of the corpus (segment s000001), v2 with one article edited
-    (1994 -> 1996): segment s000002 holds its new text, and v2 deletes its old rows in s000001."""
-    root = tmp_path_factory.mktemp("versions")
-    corpus = root / "corpus"
-    shutil.copytree(CORPUS, corpus)
-    config = Config().with_(index_dir=root / "index")
-    ingest_paths([corpus], config, embedder=embedder)
-    path = corpus / f"{MASSIS}.txt"
-    path.write_text(path.read_text(encoding="utf-8").replace("1994", "1996"), encoding="utf-8")
-    report = ingest_paths([corpus], config, embedder=embedder)
-    assert report.updated == [MASSIS]
-    assert sorted(p.name for p in (config.index_dir / "segments").iterdir()) == ["s000001", "s000002"]
-    assert current_version(config.index_dir) == "v000002"
-    return config
-
-
 LIVE, OTHER = "segments/s000002", "segments/s000001"
 PARTS = [
     "documents.jsonl",
