@@ -15,10 +15,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qa.alternatives import differing_answers, supporting
 from qa.calibration import Calibrator, features, load_calibrator
 from qa.chunk import split_sentences
 from qa.config import Config
-from qa.documents import Answer, Citation, Passage
+from qa.documents import Alternative, Answer, Citation, Passage
+from qa.news import asks_for_latest
 
 if TYPE_CHECKING:  # torch loads only when the reader first reads
     from qa.reader_model import ReaderShape, SpanReader
@@ -87,6 +89,7 @@ class Reading:
     start: int  # the answer in passages[candidate.passage_index].text
     end: int
     agreeing: tuple[Candidate, ...] = ()  # other passages whose best span is the same text
+    candidates: tuple[Candidate, ...] = ()  # every passage's best span (issue 21: alternatives)
 
 
 @lru_cache(maxsize=2)
@@ -175,7 +178,7 @@ class NeuralReader:
         start, end = best.start, best.end
         if kind == "sentence":
             start, end = sentence_around(passages[best.passage_index].text, start, end)
-        return Reading(best, kind, start, end, agreeing)
+        return Reading(best, kind, start, end, agreeing, tuple(candidates))
 
     def answer(
         self, question: str, passages: list[Passage], threshold: float | None = None, asked: str | None = None
@@ -204,4 +207,15 @@ class NeuralReader:
                     citations.append(Citation(other, c.start, c.end))
                     cited.add(other.doc_id)
         text = passage.text[reading.start : reading.end]
-        return Answer(shown, text, confidence, citations, passages, reading.kind)
+        # --- issue 21 (qa/alternatives.py): confident answers of other stories that differ, and for a
+        # "latest" question the newest confident answer leads. Each candidate's confidence: the calibrator.
+        alternatives: list[Alternative] = []
+        if reading.kind == "span":
+            options = [Alternative(c.text(passages), self.calibrator.probability(features(c)),
+                                   Citation(passages[c.passage_index], c.start, c.end)) for c in reading.candidates]
+            lead, alternatives = differing_answers(options, Alternative(text, confidence, citations[0]),
+                                                   asks_for_latest(question), threshold)
+            if lead.citation is not citations[0]:
+                text, confidence, citations = lead.text, lead.confidence, supporting(lead, options)
+        # --- end issue 21
+        return Answer(shown, text, confidence, citations, passages, reading.kind, alternatives)
