@@ -97,3 +97,23 @@ def dated_index(dated_corpus, tmp_path_factory, embedder) -> Config:
     config = Config().with_(index_dir=tmp_path_factory.mktemp("dated-index") / "index")
     assert len(ingest_paths([dated_corpus], config, embedder=embedder).added) == 2
     return config
+
+
+# The generated news archive (bench/archive.py): copies of one story, similar different stories,
+# and two dated flood reports whose death toll changed (tests/test_stories.py, test_alternatives.py).
+@pytest.fixture(scope="session")
+def archive(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    from bench.archive import write_archive
+
+    folder = tmp_path_factory.mktemp("archive") / "articles"
+    return folder, write_archive(folder)
+
+
+@pytest.fixture(scope="session")
+def archive_index(archive, tmp_path_factory, embedder) -> Config:
+    from qa.pipeline import ingest_paths
+
+    config = Config().with_(index_dir=tmp_path_factory.mktemp("archive-index") / "index")
+    report = ingest_paths([archive[0]], config, embedder=embedder)
+    assert len(report.added) == len(archive[1]) and not report.skipped
+    return config
