@@ -57,6 +57,16 @@ def test_shingles_and_similarity_estimate_jaccard():
     assert similarity(a, signature("something else entirely, about a tram line in Westport", config)) < 0.1
 
 
+def test_lsh_bands_are_datasketchs_choice():
+    from datasketch import MinHashLSH
+
+    from qa.stories import lsh_bands
+
+    for threshold in (0.3, 0.5):
+        lsh = MinHashLSH(threshold=threshold, num_perm=128)
+        assert lsh_bands(threshold, 128) == (lsh.b, lsh.r)
+
+
 def test_distinct_stories_keeps_the_best_ranked_copy_with_all_its_passages():
     rows = [(1, 0.9), (2, 0.8), (3, 0.7), (4, 0.6), (5, 0.5)]
     doc = {1: "a", 2: "b", 3: "a", 4: "c", 5: "d"}
