@@ -137,10 +137,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not passages:
         dated = args.since or args.until
         print("no passages found" + (" in articles dated in that range (undated articles are left out)" if dated else ""))
+    shown: set[str] = set()
     for rank, p in enumerate(passages, start=1):
         print(f"{rank}. [{p.score:.3f}] {_source_line(p)}")
-        for line in _copies_line(p.copies, "   "):
+        for line in _copies_line(p.copies if p.doc_id not in shown else (), "   "):
             print(line)
+        shown.add(p.doc_id)
         print(_indent(p.text))
     return 0
 

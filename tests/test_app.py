@@ -25,12 +25,13 @@ from tests.conftest import launch_app_over_copy
 REPO = Path(__file__).resolve().parent.parent
 NATO_Q = "Who was the first NATO secretary general to visit Armenia?"
 NHK = "nhk-stoltenberg-visits-armenia"
-ANSWER_KEYS = {"question", "answer", "answer_type", "confidence", "citations", "passages"}
+ANSWER_KEYS = {"question", "answer", "answer_type", "confidence", "citations", "passages", "alternatives"}
 CITATION_KEYS = {
     "doc_id", "title", "url", "date", "publisher", "chunk_id", "passage", "answer_start", "answer_end",
-    "passage_start", "passage_end", "score",
+    "passage_start", "passage_end", "score", "story", "copies",
 }
-PASSAGE_KEYS = {"doc_id", "title", "url", "date", "publisher", "chunk_id", "text", "start", "end", "score"}
+PASSAGE_KEYS = {"doc_id", "title", "url", "date", "publisher", "chunk_id", "text", "start", "end", "score", "story",
+                "copies"}
 ODD_QUESTIONS = [
     "",
     "   \n\t ",
