@@ -36,8 +36,8 @@ CREATE INDEX document_by_source ON document(source);
 CREATE INDEX document_by_story ON document(story);
 CREATE TABLE minhash(segment TEXT NOT NULL, row INTEGER NOT NULL, signature BLOB NOT NULL,
                      PRIMARY KEY(segment, row)) WITHOUT ROWID;
-CREATE TABLE story_band(key INTEGER NOT NULL, segment TEXT NOT NULL, row INTEGER NOT NULL);
-CREATE INDEX story_band_by_key ON story_band(key);
+CREATE TABLE story_band(key INTEGER NOT NULL, segment TEXT NOT NULL, row INTEGER NOT NULL,
+                        PRIMARY KEY(key, segment, row)) WITHOUT ROWID;
 CREATE INDEX story_band_by_segment ON story_band(segment);
 CREATE TABLE version(id INTEGER PRIMARY KEY AUTOINCREMENT, created TEXT NOT NULL, run TEXT NOT NULL,
                      action TEXT NOT NULL, summary TEXT NOT NULL, segments TEXT NOT NULL, tombstones TEXT NOT NULL,
@@ -304,7 +304,7 @@ class Catalog:
             if found is not None:
                 keys, sig = found
                 self.conn.execute("INSERT INTO minhash VALUES (?, ?, ?)", (d.segment, d.row, sig))
-                self.conn.executemany("INSERT INTO story_band VALUES (?, ?, ?)", [(k, d.segment, d.row) for k in keys])
+                self.conn.executemany("INSERT OR IGNORE INTO story_band VALUES (?, ?, ?)", [(k, d.segment, d.row) for k in keys])
 
     def add_version(self, run: str, action: str, summary: str, segments: Iterable[str],
                     tombstones: Mapping[str, Collection[int]], n_docs: int,
