@@ -227,7 +227,7 @@ class _Zeros:
         return v
 
 
-def ingest_throughput(n_stories: int, workdir: Path, real_model: bool) -> dict:
+def ingest_throughput(n_stories: int, workdir: Path, real_model: bool, repeats: int = 2) -> dict:
     from qa.pipeline import ingest_paths
 
     folder = workdir / "ingest-articles"
@@ -244,17 +244,26 @@ def ingest_throughput(n_stories: int, workdir: Path, real_model: bool) -> dict:
         embedder.encode_passages(["warm up"])
     else:
         embedder = _Zeros()
-    out = {"documents": len(docs), "encoder": "all-MiniLM-L6-v2" if real_model else "stand-in (zeros)"}
-    for on in (True, False):
-        index = workdir / f"ingest-index-{on}"
-        shutil.rmtree(index, ignore_errors=True)
-        config = Config().with_(index_dir=index, story_detection=on)
-        t = time.perf_counter()
-        report = ingest_paths([folder], config, embedder=embedder)
-        seconds = time.perf_counter() - t
-        out["on" if on else "off"] = {"seconds": round(seconds, 2), "docs_per_s": round(len(docs) / seconds, 1),
-                                      "chunks": report.chunks_added}
-        shutil.rmtree(index, ignore_errors=True)
+    out: dict = {"documents": len(docs), "encoder": "all-MiniLM-L6-v2" if real_model else "stand-in (zeros)",
+                 "repeats": repeats}
+    # Warm up first (spaCy, the tokenizer, datasketch load once per process), then alternate off / on
+    # and keep the best of each, so that neither pays the cold start or a burst of load alone.
+    warm = workdir / "ingest-warm"
+    ingest_paths([folder / f"{docs[0].doc_id}.txt"], Config().with_(index_dir=warm), embedder=embedder)
+    shutil.rmtree(warm, ignore_errors=True)
+    best: dict[bool, float] = {}
+    for _ in range(repeats):
+        for on in (False, True):
+            index = workdir / f"ingest-index-{on}"
+            shutil.rmtree(index, ignore_errors=True)
+            config = Config().with_(index_dir=index, story_detection=on)
+            t = time.perf_counter()
+            report = ingest_paths([folder], config, embedder=embedder)
+            best[on] = min(best.get(on, float("inf")), time.perf_counter() - t)
+            out["chunks"] = report.chunks_added
+            shutil.rmtree(index, ignore_errors=True)
+    for on, seconds in best.items():
+        out["on" if on else "off"] = {"seconds": round(seconds, 2), "docs_per_s": round(len(docs) / seconds, 1)}
     shutil.rmtree(folder, ignore_errors=True)
     return out
 
@@ -283,8 +292,9 @@ def tables(results: dict) -> str:
     for key in ("ingest_model", "ingest_standin"):
         if results.get(key):
             i = results[key]
-            lines.append(f"Ingest of {i['documents']} documents ({i['encoder']}): detection on {i['on']['docs_per_s']} "
-                         f"docs/s ({i['on']['seconds']} s), off {i['off']['docs_per_s']} docs/s ({i['off']['seconds']} s)")
+            lines.append(f"Ingest of {i['documents']} documents ({i['encoder']}, best of {i['repeats']}): detection on "
+                         f"{i['on']['docs_per_s']} docs/s ({i['on']['seconds']} s), off {i['off']['docs_per_s']} docs/s "
+                         f"({i['off']['seconds']} s)")
     return "\n".join(lines)
 
 
@@ -304,8 +314,8 @@ def run(stories: int, sizes: list[int], new: int, ingest_docs: int, workdir: Pat
             results["cost"].append(detection_cost(n, new, config, work))
         if ingest_docs:
             print(f"[bench.copies] ingest throughput, detection on / off ({ingest_docs} stories) ...", flush=True)
-            results["ingest_standin"] = ingest_throughput(ingest_docs * 4, work, real_model=False)
-            results["ingest_model"] = ingest_throughput(ingest_docs, work, real_model=True)
+            results["ingest_standin"] = ingest_throughput(ingest_docs * 4, work, real_model=False, repeats=3)
+            results["ingest_model"] = ingest_throughput(ingest_docs, work, real_model=True, repeats=1)
     finally:
         if workdir is None:
             shutil.rmtree(work, ignore_errors=True)
