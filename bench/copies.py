@@ -183,7 +183,7 @@ def detection_cost(n_docs: int, new: int, config: Config, workdir: Path) -> dict
         made += size
     build_s = time.perf_counter() - started
     # New articles: half copies of stories already in the catalog, half new stories.
-    fresh, _ = synthetic_archive(new, seed=11, start=10_000_000)
+    fresh = [d for d in synthetic_archive(new, seed=11, start=10_000_000)[0] if d.doc_id.endswith("-0")]  # originals
     rng = np.random.default_rng(5)
     generator = ArticleGenerator(11)
     arrivals = []
