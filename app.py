@@ -31,7 +31,8 @@ from qa.index import count_noun, current_version
 from qa.ingest import SUPPORTED_SUFFIXES
 from qa.news import DateRange
 from qa.pipeline import QA, ingest_paths, remove_documents
-from qa.sources import SourceCard, citation_cards, passage_cards, quoted
+from qa.sources import SourceCard, byline, citation_cards, day_words, passage_cards, publisher_name, quoted
+from qa.stories import copy_order
 
 REPO = Path(__file__).resolve().parent
 BUNDLED_CORPUS = REPO / "corpus"
@@ -58,6 +59,8 @@ blockquote.qa-answer { border-left: 3px solid #e0b400; margin: 0 0 .3em 0; paddi
 .qa-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .45em .7em;
            margin: .45em 0; background: var(--background-fill-secondary); }
 .qa-card-head { font-weight: 600; line-height: 1.3; }
+.qa-alternatives { font-size: .9em; margin-top: .3em; }
+.qa-alternatives ul { margin: .1em 0 0 1.2em; padding: 0; }
 .qa-num { color: var(--link-text-color); margin-right: .25em; }
 .qa-card-passage { font-size: .9em; line-height: 1.45; margin-top: .3em; }
 .qa-card-passage + .qa-card-passage { border-top: 1px dashed var(--border-color-primary); padding-top: .3em; }
@@ -161,9 +164,33 @@ def _link(title: str, url: str | None) -> str:
     return f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">{title}</a>'
 
 
+def copies_line(copies) -> str:
+    """"also published by Reuters (1 March 2024) · AP (...)": a story's other copies, each linked."""
+    if not copies:
+        return ""
+    names = []
+    for c in copies:
+        day = day_words(c.date)
+        names.append(_link(_esc(publisher_name(c.publisher, c.url) or c.doc_id), c.url) + (f" ({_esc(day)})" if day else ""))
+    return f'<div class="qa-meta qa-copies">also published by {" · ".join(names)}</div>'
+
+
+def alternatives_block(answer: Answer) -> str:
+    """"Other articles: 40 — Reuters, 1 March 2024": the other stories' differing answers."""
+    if not answer.alternatives:
+        return ""
+    rows = []
+    for other in answer.alternatives:
+        p = other.citation.passage
+        rows.append(f"<li><strong>{_esc(' '.join(other.text.split()))}</strong> — "
+                    f"{_link(_esc(byline(p.publisher, p.url, p.date)), p.url)}"
+                    f' <span class="qa-meta" title="{_esc(p.title)}">({other.confidence:.2f})</span></li>')
+    return f'<div class="qa-alternatives">Other articles:<ul>{"".join(rows)}</ul></div>'
+
+
 def article_card(card: SourceCard) -> str:
-    """One article: [n], headline linked to the article, publisher · date, then its passages with
-    the answer marked by offsets."""
+    """One article: [n], headline linked to the article, publisher · date, the story's other
+    copies, then its passages with the answer marked by offsets."""
     meta = " · ".join(_esc(m) for m in (card.publisher, card.date) if m)
     passages = "".join(
         f'<div class="qa-card-passage">{highlight_spans(e.text, e.marks)}</div>' for e in card.excerpts
@@ -172,7 +199,7 @@ def article_card(card: SourceCard) -> str:
         '<div class="qa-card">'
         f'<div class="qa-card-head"><span class="qa-num">[{card.number}]</span>'
         f"{_link(_esc(card.title) or _esc(card.doc_id), card.url)}</div>"
-        f'{f"<div class=qa-meta>{meta}</div>" if meta else ""}{passages}</div>'
+        f'{f"<div class=qa-meta>{meta}</div>" if meta else ""}{copies_line(card.copies)}{passages}</div>'
     )
 
 
@@ -201,7 +228,8 @@ def format_answer(answer: Answer, threshold: float, dates: str = "") -> str:
         verdict = _shown_answer(answer.answer, answer.answer_type, refs)
         n = len(cards)
         meta = f'<div class="qa-meta">{_confidence(answer.confidence, answer.band)} · {n} article{"s" if n != 1 else ""}</div>'
-        return f'<div class="qa-verdict">{verdict}{meta}</div>' + "".join(article_card(c) for c in cards)
+        return (f'<div class="qa-verdict">{verdict}{meta}{alternatives_block(answer)}</div>'
+                + "".join(article_card(c) for c in cards))
     if answer.candidate is not None:
         possible = answer.candidate
         (card,) = citation_cards([possible.citation])
@@ -397,11 +425,16 @@ class ChatApp:
         if not self.building.is_set():
             try:
                 index = self.qa.index()
-                chunk_counts = {r.doc_id: r.n_chunks for r in index.document_records()}
-                for d in index.documents:
-                    chunks = chunk_counts.get(d.doc_id, "")
-                    rows.append([d.doc_id, d.title, d.date or "", d.url or "", chunks])
-                    choices.append((f"{d.title[:80]} ({d.doc_id})", d.doc_id))
+                # One story after another (in the order its first copy was indexed), its copies oldest
+                # first; a copy's headline is marked "=" (the same story as the row above).
+                stories: dict[str, list] = {}
+                for r in index.document_records():
+                    stories.setdefault(r.story or r.doc_id, []).append(r)
+                for copies in stories.values():
+                    for n, r in enumerate(sorted(copies, key=copy_order)):
+                        title = r.title or r.doc_id
+                        rows.append([r.doc_id, f"= {title}" if n else title, r.date or "", r.url or "", r.n_chunks])
+                        choices.append((f"{title[:80]} ({r.doc_id})", r.doc_id))
             except QAError:
                 pass
         table = {"data": rows, "headers": ARTICLE_COLUMNS}

@@ -152,6 +152,12 @@ def run(args) -> dict:
             )
             results["scales"].append({"passages": n, "build": build, "update": update, "serve": serve})
             shutil.rmtree(workdir / f"index-{n}", ignore_errors=True)
+        if args.copies_stories or args.copies_sizes or args.copies_ingest:
+            from bench.copies import run as run_copies
+
+            print("[bench] stories: grouping precision / recall, cost per new article, ingest on / off ...", flush=True)
+            results["stories"] = run_copies(args.copies_stories, args.copies_sizes, args.copies_new, args.copies_ingest,
+                                            workdir / "copies")
     finally:
         if not args.workdir and not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -260,6 +266,10 @@ def tables(results: dict) -> str:
             f"serve {s['serve']['peak_rss_mb']:,.0f} MB" for s in scales
         )
         lines.append(f"Peak RSS per stage process: {peak}.")
+    if results.get("stories"):
+        from bench.copies import tables as copies_tables
+
+        lines += ["Stories (copies of one story, qa/stories.py; `python -m bench.copies`)", "", copies_tables(results["stories"]), ""]
     m = results["machine"]
     if scales:
         lines.append(
@@ -291,6 +301,13 @@ def main(argv=None) -> int:
     p.add_argument("--workdir", help="keep indexes and articles here (default: a temporary folder, removed)")
     p.add_argument("--keep", action="store_true", help="keep the temporary folder")
     p.add_argument("--stage-timeout", type=float, default=None)
+    p.add_argument("--copies-stories", type=int, default=300,
+                   help="synthetic stories with copies for the grouping's precision / recall (0: skip)")
+    p.add_argument("--copies-sizes", type=lambda s: [int(x.replace("_", "")) for x in s.split(",") if x],
+                   default=[10_000, 100_000], help="archive sizes (documents) for story detection's cost per new article ('' to skip)")
+    p.add_argument("--copies-new", type=int, default=40, help="new articles timed per archive size")
+    p.add_argument("--copies-ingest", type=int, default=20,
+                   help="stories (with copies) ingested with detection on and off (0: skip)")
     args = p.parse_args(argv)
     results = run(args)
     text = tables(results)

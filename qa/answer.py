@@ -20,10 +20,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qa.alternatives import differing_answers, supporting
 from qa.calibration import Calibrator, Candidate, load_calibrator, norm_text, reading_features
 from qa.chunk import split_sentences
 from qa.config import Config
-from qa.documents import Answer, Citation, Passage, PossibleAnswer
+from qa.documents import Alternative, Answer, Citation, Passage, PossibleAnswer
+from qa.news import asks_for_latest
 
 if TYPE_CHECKING:  # torch loads only when the reader first reads
     from qa.reader_model import ReaderShape, SpanReader
@@ -82,6 +84,7 @@ class Reading:
     end: int
     agreeing: tuple[Candidate, ...] = ()  # other passages whose best span is the same text
     features: dict[str, float] | None = None  # `qa.calibration.reading_features` of the choice
+    candidates: tuple[Candidate, ...] = ()  # every passage's best span (for the answers of other stories)
 
 
 @lru_cache(maxsize=2)
@@ -225,7 +228,15 @@ class NeuralReader:
         features = reading_features(
             question, best, candidates, terms(question), terms(text), terms(text[start:end]), best.passage_index
         )
-        return Reading(best, kind, start, end, agreeing, features)
+        return Reading(best, kind, start, end, agreeing, features, tuple(candidates))
+
+    def candidate_confidence(self, question: str, c: Candidate, candidates: tuple[Candidate, ...], passages: list[Passage]) -> float:
+        """The calibrated confidence of one passage's best span as if it had been chosen."""
+        from qa.terms import terms
+
+        text = passages[c.passage_index].text
+        features = reading_features(question, c, candidates, terms(question), terms(text), terms(c.text), c.passage_index)
+        return self.calibrator.probability("span", features)
 
     def answer(
         self, question: str, passages: list[Passage], threshold: float | None = None, asked: str | None = None
@@ -259,4 +270,14 @@ class NeuralReader:
                 if other.doc_id not in cited and c.margin > 0:
                     citations.append(Citation(other, c.start, c.end))
                     cited.add(other.doc_id)
-        return Answer(shown, text, confidence, citations, passages, reading.kind, band=band)
+        # Confident answers of other stories that differ (qa/alternatives.py); for a "latest" question
+        # the newest confident answer leads. Each candidate's confidence comes from the calibrator.
+        alternatives: list[Alternative] = []
+        if reading.kind == "span":
+            options = [Alternative(c.text, self.candidate_confidence(question, c, reading.candidates, passages),
+                                   Citation(passages[c.passage_index], c.start, c.end)) for c in reading.candidates]
+            lead, alternatives = differing_answers(options, Alternative(text, confidence, citations[0]),
+                                                   asks_for_latest(question), threshold)
+            if lead.citation is not citations[0]:
+                text, confidence, citations = lead.text, lead.confidence, supporting(lead, options)
+        return Answer(shown, text, confidence, citations, passages, reading.kind, alternatives, band=self.band(confidence))

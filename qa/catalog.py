@@ -26,16 +26,22 @@ CATALOG = "catalog.sqlite"
 # The number of the last state committed, written after each commit: `qa check` compares it with the
 # catalog, so a catalog that went back in time (a lost write-ahead log, a restored old copy) is noticed.
 LAST_COMMITTED = "catalog.last-version"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: stories (a document's story and publisher; MinHash signatures and LSH band keys)
 _SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE segment(name TEXT PRIMARY KEY, n_documents INTEGER NOT NULL, n_chunks INTEGER NOT NULL,
                      manifest_sha256 TEXT NOT NULL, bytes INTEGER NOT NULL, created TEXT NOT NULL);
 CREATE TABLE document(segment TEXT NOT NULL, row INTEGER NOT NULL, doc_id TEXT NOT NULL, source TEXT NOT NULL,
                       content_hash TEXT NOT NULL, n_chunks INTEGER NOT NULL, title TEXT, date TEXT, url TEXT,
-                      PRIMARY KEY(segment, row)) WITHOUT ROWID;
+                      publisher TEXT, story TEXT NOT NULL, PRIMARY KEY(segment, row)) WITHOUT ROWID;
 CREATE INDEX document_by_id ON document(doc_id);
 CREATE INDEX document_by_source ON document(source);
+CREATE INDEX document_by_story ON document(story);
+CREATE TABLE minhash(segment TEXT NOT NULL, row INTEGER NOT NULL, signature BLOB NOT NULL,
+                     PRIMARY KEY(segment, row)) WITHOUT ROWID;
+CREATE TABLE story_band(key INTEGER NOT NULL, segment TEXT NOT NULL, row INTEGER NOT NULL,
+                        PRIMARY KEY(key, segment, row)) WITHOUT ROWID;
+CREATE INDEX story_band_by_segment ON story_band(segment);
 CREATE TABLE version(id INTEGER PRIMARY KEY AUTOINCREMENT, created TEXT NOT NULL, run TEXT NOT NULL,
                      action TEXT NOT NULL, summary TEXT NOT NULL, segments TEXT NOT NULL, tombstones TEXT NOT NULL,
                      n_documents INTEGER NOT NULL, n_chunks INTEGER NOT NULL, pending INTEGER NOT NULL DEFAULT 0);
@@ -80,6 +86,8 @@ class DocRecord:
     title: str | None = None
     date: str | None = None
     url: str | None = None
+    publisher: str | None = None
+    story: str = ""  # the story (qa/stories.py) this document is a copy of
 
 
 def version_name(version_id: int) -> str:
@@ -293,7 +301,7 @@ class Catalog:
             for name in version.segments:
                 found += self._query("SELECT * FROM document WHERE segment = ? ORDER BY row", (name,))
         else:
-            assert column in ("doc_id", "source")
+            assert column in ("doc_id", "source", "story")
             values = list(values)
             for start in range(0, len(values), 500):
                 part = values[start : start + 500]
@@ -306,16 +314,40 @@ class Catalog:
         out.sort(key=lambda d: (order[d.segment], d.row))
         return out
 
+    def story_candidates(self, keys: Sequence[int]) -> list[tuple[str, int, str, bytes]]:
+        """(segment, row, story, MinHash signature) of every document row, live or not, that shares
+        an LSH band key with `keys` (qa/stories.py)."""
+        if not keys:
+            return []
+        sql = ("SELECT DISTINCT b.segment, b.row, d.story, m.signature FROM story_band b "
+               "JOIN document d ON d.segment = b.segment AND d.row = b.row "
+               "JOIN minhash m ON m.segment = b.segment AND m.row = b.row "
+               f"WHERE b.key IN ({','.join('?' * len(keys))})")
+        return [(s, r, story, bytes(sig)) for s, r, story, sig in self._query(sql, list(keys))]
+
+    def signatures(self, name: str) -> dict[int, bytes]:
+        """The stored MinHash signature of each document row of segment `name` (rows without one are absent)."""
+        return {r: bytes(sig) for r, sig in self._query("SELECT row, signature FROM minhash WHERE segment = ?", (name,))}
+
     # ------------------------------------------------------------ writing (the lock holder only)
 
-    def add_segment(self, record: SegmentRecord, size: int, docs: list[DocRecord]) -> None:
+    def add_segment(self, record: SegmentRecord, size: int, docs: list[DocRecord],
+                    sketches: Sequence[tuple[Sequence[int], bytes] | None] = ()) -> None:
+        """Register a segment, its documents and (per document, when story detection is on) the
+        LSH band keys and MinHash signature of each."""
         number = int(record.name[1:])
         self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('segments_made', ?)", (str(max(number, self.segments_made())),))
         self.conn.execute("INSERT INTO segment VALUES (?, ?, ?, ?, ?, ?)",
                           (record.name, record.n_documents, record.n_chunks, record.manifest_sha256, size, _now()))
-        self.conn.executemany("INSERT INTO document VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-            (d.segment, d.row, d.doc_id, d.source, d.content_hash, d.n_chunks, d.title, d.date, d.url) for d in docs
+        self.conn.executemany("INSERT INTO document VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+            (d.segment, d.row, d.doc_id, d.source, d.content_hash, d.n_chunks, d.title, d.date, d.url, d.publisher,
+             d.story) for d in docs
         ])
+        for d, found in zip(docs, sketches):
+            if found is not None:
+                keys, sig = found
+                self.conn.execute("INSERT INTO minhash VALUES (?, ?, ?)", (d.segment, d.row, sig))
+                self.conn.executemany("INSERT OR IGNORE INTO story_band VALUES (?, ?, ?)", [(k, d.segment, d.row) for k in keys])
 
     def add_version(self, run: str, action: str, summary: str, segments: Iterable[str],
                     tombstones: Mapping[str, Collection[int]], n_docs: int,
@@ -341,6 +373,8 @@ class Catalog:
         self.conn.execute("DELETE FROM version WHERE id = ?", (version_id,))
 
     def forget_segment(self, name: str) -> None:
+        self.conn.execute("DELETE FROM story_band WHERE segment = ?", (name,))
+        self.conn.execute("DELETE FROM minhash WHERE segment = ?", (name,))
         self.conn.execute("DELETE FROM document WHERE segment = ?", (name,))
         self.conn.execute("DELETE FROM segment WHERE name = ?", (name,))
 

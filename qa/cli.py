@@ -12,10 +12,10 @@ from datetime import date
 from pathlib import Path
 
 from qa.config import RETRIEVERS, Config
-from qa.documents import Answer, Passage
+from qa.documents import Answer, Copy, Passage
 from qa.errors import BadInputError, QAError
 from qa.eval.data import DEFAULT_EVAL_FILE, SEED
-from qa.sources import SourceCard, citation_cards, passage_cards, quoted
+from qa.sources import SourceCard, byline, citation_cards, day_words, passage_cards, publisher_name, quoted
 
 # Heavy libraries (torch, the model, FAISS, spaCy, Gradio) are imported inside the commands that
 # use them, so `qa list`, `qa remove` and `qa --help` start in a fraction of a second.
@@ -25,9 +25,11 @@ CLOSEST_SHOWN = 3
 
 
 def _config(args: argparse.Namespace) -> Config:
-    changes = {"index_dir": Path(args.index)}
+    changes: dict[str, object] = {"index_dir": Path(args.index)}
     if getattr(args, "retriever", None):
         changes["retriever"] = args.retriever
+    if getattr(args, "all_copies", False):
+        changes["distinct_stories"] = False
     return Config().with_(**changes)
 
 
@@ -57,10 +59,22 @@ def _indent(text: str, prefix: str = "    ") -> str:
     return textwrap.fill(" ".join(text.split()), width=100, initial_indent=prefix, subsequent_indent=prefix)
 
 
+def _copies_line(copies: tuple[Copy, ...], prefix: str = "    ") -> list[str]:
+    """"also published by Reuters (1 March 2024, https://...); ...": a story's other copies."""
+    if not copies:
+        return []
+    shown = [", ".join(p for p in (day_words(c.date), c.url) if p) for c in copies]
+    names = [f"{publisher_name(c.publisher, c.url) or c.doc_id}" + (f" ({s})" if s else "") for c, s in zip(copies, shown)]
+    return [textwrap.fill("also published by " + "; ".join(names), width=100, initial_indent=prefix,
+                          subsequent_indent=prefix + "  ", break_on_hyphens=False, break_long_words=False)]
+
+
 def _card_block(card: SourceCard) -> list[str]:
-    """One article: [n] headline, then publisher · date · link, then its passages, answers marked."""
+    """One article: [n] headline, then publisher · date · link, the story's other copies, then
+    its passages, answers marked."""
     meta = [m for m in (card.publisher, card.date, card.url) if m]
     lines = [f"[{card.number}] {card.title}", f"    {' · '.join(meta + [f'doc {card.doc_id}'])}"]
+    lines += _copies_line(card.copies)
     for n, excerpt in enumerate(card.excerpts):
         lines += ([""] if n else []) + [_indent(_mark(excerpt.text, excerpt.marks), "      ")]
     return lines
@@ -90,7 +104,13 @@ def format_answer(answer: Answer) -> str:
     text = " ".join(answer.answer.split())
     shown = quoted(text) if answer.answer_type == "sentence" else text
     words = f"{answer.band or 'low'} confidence ({answer.confidence:.2f})"
-    lines += [f"A: {shown} {refs}", f"   {words}", ""]
+    lines += [f"A: {shown} {refs}", f"   {words}"]
+    for n, other in enumerate(answer.alternatives):
+        label = "Other articles:" if n == 0 else " " * len("Other articles:")
+        p = other.citation.passage
+        lines.append(f"   {label} {' '.join(other.text.split())} — {byline(p.publisher, p.url, p.date)}"
+                     f" ({other.confidence:.2f}; {p.title})")
+    lines.append("")
     for n, card in enumerate(cards):
         lines += ([""] if n else []) + _card_block(card)
     return "\n".join(lines)
@@ -138,12 +158,16 @@ def cmd_search(args: argparse.Namespace) -> int:
     ranks = {part: {p.chunk.chunk_id: n for n, p in enumerate(
         qa.search(args.question, k=max(depth, args.k), retriever=part, since=args.since, until=args.until), start=1)}
         for part in parts}
+    shown: set[str] = set()
     for rank, p in enumerate(passages, start=1):
         found = [f"{part} #{ranks[part][p.chunk.chunk_id]}" for part in parts if p.chunk.chunk_id in ranks[part]]
         missed = [part for part in parts if p.chunk.chunk_id not in ranks[part]]
         how = ", ".join(found) + (f" (not in {' or '.join(missed)}'s top {depth})" if missed and found else "")
         print(f"{rank}. {_source_line(p)}")
         print(f"    found by {how or kind}")
+        for line in _copies_line(p.copies if p.doc_id not in shown else (), "    "):
+            print(line)
+        shown.add(p.doc_id)
         print(_indent(p.text))
         print()
     return 0
@@ -177,14 +201,17 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from qa.index import open_index
+    from qa.catalog import DocRecord
+    from qa.index import count_noun, open_index
+    from qa.stories import copy_order
 
     config = _config(args)
     index = open_index(config.index_dir, config)
     records = index.document_records()
     if args.json:
         print(json.dumps([{"doc_id": r.doc_id, "title": r.title, "source": r.source, "url": r.url, "date": r.date,
-                           "content_hash": r.content_hash, "chunks": r.n_chunks} for r in records],
+                           "publisher": r.publisher, "story": r.story, "content_hash": r.content_hash,
+                           "chunks": r.n_chunks} for r in records],
                          ensure_ascii=False, indent=1))
         return 0
     documents = index.documents
@@ -193,11 +220,19 @@ def cmd_list(args: argparse.Namespace) -> int:
 
         raise corrupt(config.index_dir, f"{config.index_dir / 'catalog.sqlite'}: the document table disagrees with "
                       f"the segments (`qa rollback --index {config.index_dir}` may restore an undamaged state)")
-    for doc, record in zip(documents, records):
-        chunks = record.n_chunks
-        print(f"{doc.doc_id}\t{chunks} chunk{'s' * (chunks != 1)}\t{doc.date or '-'}\t{doc.publisher or '-'}\t"
-              f"{_shorten(doc.title, 100)}")
-    print(f"{len(records)} document{'s' * (len(records) != 1)}, {index.n_chunks} chunks ({config.index_dir}, {index.version})")
+    # One entry per story, in the order its first copy was indexed; its copies oldest first (undated
+    # last), the others under the first, marked "=".
+    stories: dict[str, list[DocRecord]] = {}
+    for r in records:
+        stories.setdefault(r.story or r.doc_id, []).append(r)
+    for copies in stories.values():
+        for n, r in enumerate(sorted(copies, key=copy_order)):
+            lead = "" if n == 0 else "  = "
+            print(f"{lead}{r.doc_id}\t{r.n_chunks} chunk{'s' * (r.n_chunks != 1)}\t{r.date or '-'}\t"
+                  f"{publisher_name(r.publisher, r.url) or '-'}\t{_shorten(r.title or '', 100)}")
+    n_stories = len(stories)
+    print(f"{n_stories:,} {'story' if n_stories == 1 else 'stories'}, {count_noun(len(records), 'document')}, "
+          f"{count_noun(index.n_chunks, 'chunk')} ({config.index_dir}, {index.version})")
     return 0
 
 
@@ -352,6 +387,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--until", type=_iso_day, metavar="YYYY-MM-DD",
                        help="only articles dated on or before this day (undated articles are left out)")
 
+    def with_copies(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--all-copies", action="store_true",
+                       help="read every copy of a story (by default only the best-ranked copy's passages are read)")
+
     p = with_index(sub.add_parser("ingest", help="add or update articles (files or folders)"))
     p.add_argument("paths", nargs="+", help=".txt, .md, .html, .json or .jsonl files, or folders of them")
     p.add_argument("--rebuild", action="store_true", help="start a fresh index from these paths")
@@ -367,6 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retriever", choices=RETRIEVERS, help=f"default: {Config().retriever}")
     p.add_argument("--json", action="store_true", help="print a JSON array of hits")
     with_dates(p)
+    with_copies(p)
     p.set_defaults(func=cmd_search)
 
     p = with_index(sub.add_parser("ask", help="answer a question with a span from the articles"))
@@ -376,6 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=float, help="abstain below this confidence")
     p.add_argument("--json", action="store_true", help="print one JSON object per question")
     with_dates(p)
+    with_copies(p)
     p.set_defaults(func=cmd_ask)
 
     p = with_index(sub.add_parser("list", help="list the indexed documents"))

@@ -86,6 +86,25 @@ class Config:
     # scoring within this fraction of the best score (qa/news.py).
     recency_margin: float = 0.10
 
+    # Stories (qa/stories.py): copies of one story across documents (a reprint with a new headline,
+    # an added paragraph, a trimmed ending, a correction) are found at ingest by MinHash LSH over
+    # `story_shingle_words`-word shingles of the cleaned text (`story_permutations` permutations)
+    # and grouped when their estimated Jaccard similarity is >= `story_threshold`. Measured with
+    # `python -m bench.copies` (bench/results-copies.json): on the test archive (bench/archive.py)
+    # copies score >= 0.59 and different stories <= 0.09 (precision = recall = 1 from 0.1 to 0.6);
+    # on 848 synthetic documents whose different stories share sentence frames (up to 0.27) and
+    # whose heaviest-edited copies fall to 0.2, pairwise precision / recall is 0.36 / 1.0 at 0.2,
+    # 1.0 / 0.988 at 0.3 and 1.0 / 0.959 at 0.4: 0.3 is the best trade-off.
+    # `story_detection` False gives each document its own story.
+    # All four are index settings (the stored LSH keys depend on them): changing one needs a rebuild.
+    story_detection: bool = True
+    story_threshold: float = 0.3
+    story_shingle_words: int = 5
+    story_permutations: int = 128
+    # Retrieval reads one copy per story: passages of a story's other copies are dropped before
+    # the top k are taken (`qa search/ask --all-copies` turns this off).
+    distinct_stories: bool = True
+
     def __post_init__(self) -> None:
         # Paths given as text (a CLI argument, a JSON file) are paths, lists of bands a tuple
         # (read through `object`: the fields' types say what they hold after this).
@@ -112,6 +131,10 @@ class Config:
             "max_seq_length": self.max_seq_length,
             "chunk_tokens": self.chunk_tokens,
             "chunk_overlap_tokens": self.chunk_overlap_tokens,
+            "story_detection": self.story_detection,
+            "story_threshold": self.story_threshold,
+            "story_shingle_words": self.story_shingle_words,
+            "story_permutations": self.story_permutations,
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -170,6 +193,14 @@ def check_config(config: Config) -> None:
     if config.abstain_threshold is not None:
         _number(config, "abstain_threshold", 0.0, 1.0)
     _number(config, "recency_margin", 0.0, 1.0)
+    for name in ("story_detection", "distinct_stories"):
+        if not isinstance(getattr(config, name), bool):
+            raise ConfigError(f"Config.{name} must be True or False, not {getattr(config, name)!r}")
+    _number(config, "story_threshold", 0.01, 1.0)
+    _whole(config, "story_shingle_words", 1)
+    _whole(config, "story_permutations", 16)
+    if config.story_permutations > 1024:
+        raise ConfigError(f"Config.story_permutations must be from 16 to 1024, not {config.story_permutations}")
     bands = config.confidence_bands
     if bands is not None and (not isinstance(bands, tuple) or len(bands) != 2 or any(isinstance(b, bool) or not isinstance(b, (int, float)) for b in bands)
             or not 0.0 <= bands[0] <= bands[1] <= 1.0):

@@ -69,6 +69,20 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class Copy:
+    """Another indexed copy of a passage's story (qa/stories.py): a reprint of the same article."""
+
+    doc_id: str
+    title: str
+    publisher: str | None
+    date: str | None
+    url: str | None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"doc_id": self.doc_id, "title": self.title, "publisher": self.publisher, "date": self.date, "url": self.url}
+
+
+@dataclass(frozen=True)
 class Passage:
     """A retrieved chunk with its score and the metadata of its article."""
 
@@ -78,6 +92,8 @@ class Passage:
     date: str | None
     score: float
     publisher: str | None = None
+    story: str | None = None  # the story its article is a copy of (None: not looked up)
+    copies: tuple[Copy, ...] = ()  # the story's other indexed copies, oldest first
 
     @property
     def doc_id(self) -> str:
@@ -99,6 +115,8 @@ class Passage:
             "start": self.chunk.start,
             "end": self.chunk.end,
             "score": round(float(self.score), 6),
+            "story": self.story,
+            "copies": [c.to_dict() for c in self.copies],
         }
 
 
@@ -120,7 +138,21 @@ class Citation:
             "passage_start": d["start"],
             "passage_end": d["end"],
             "score": d["score"],
+            "story": d["story"],
+            "copies": d["copies"],
         }
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """A confident answer of another story that differs from the chosen one (qa/alternatives.py)."""
+
+    text: str
+    confidence: float
+    citation: Citation
+
+    def to_dict(self) -> dict[str, object]:
+        return {"text": self.text, "confidence": round(float(self.confidence), 4), "citation": self.citation.to_dict()}
 
 
 @dataclass(frozen=True)
@@ -151,6 +183,9 @@ class Answer:
     # "span": a short answer copied from the passage; "sentence": the evidence sentence, for
     # questions that no short span answers (yes/no, why, "what did X say"); None: abstained.
     answer_type: str | None = None
+    # Confident answers from other stories that differ from this one, best (or, for a question
+    # asking for the latest news, newest) first.
+    alternatives: list[Alternative] = field(default_factory=list)
     band: str | None = None  # the confidence in words ("high", "medium", "low"), from the calibrator's measured bands
     candidate: PossibleAnswer | None = None  # when abstaining: a possible answer above the fitted floor
 
@@ -163,6 +198,7 @@ class Answer:
             "confidence_band": self.band,
             "citations": [c.to_dict() for c in self.citations],
             "passages": [p.to_dict() for p in self.passages],
+            "alternatives": [a.to_dict() for a in self.alternatives],
         }
         if self.answer is None:
             d["candidate"] = self.candidate.to_dict() if self.candidate else None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -225,6 +226,23 @@ class Index:
             raise corrupt(self.path, str(e)) from None
         finally:
             catalog.close()
+
+    def records(self, column: str, values: Collection[str]) -> list[DocRecord]:
+        """The catalog's entries of the live documents whose `column` ("doc_id", "source" or
+        "story") is one of `values`; [] when this state's entries are gone (a newer state retired it)."""
+        if not values:
+            return []
+        catalog = open_catalog(self.path)
+        try:
+            return catalog.documents(self.state, column, values)
+        except CatalogError as e:
+            raise corrupt(self.path, str(e)) from None
+        finally:
+            catalog.close()
+
+    def stories(self, doc_ids: Collection[str]) -> dict[str, str]:
+        """The story (qa/stories.py) of each live document of `doc_ids` that has one."""
+        return {r.doc_id: r.story for r in self.records("doc_id", doc_ids) if r.story}
 
     @property
     def settings(self) -> dict[str, Any] | None:

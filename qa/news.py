@@ -1,4 +1,4 @@
-"""News-aware retrieval: an article's date restricts and orders what is read.
+"""News-aware retrieval: an article's date restricts and orders what is read, and a story is read once.
 
 - A date range (`--since` / `--until`, inclusive ISO dates) keeps only passages of articles
   dated inside it; an article without a readable date is left out whenever a range is given.
@@ -9,6 +9,9 @@
   `Config.recency_margin` (10 %) of the best one, newer articles move ahead of older ones (undated
   ones keep their place: their age is unknown); the rest follow in relevance order, and the first
   `k` are kept.
+- Copies of one story (qa/stories.py) take one place: only the passages of a story's
+  best-ranked copy are kept (`Config.distinct_stories`; `--all-copies` turns it off), asking the
+  wrapped retriever deeper as for a date range.
 
 Only the index's public read API is used (`document(row)`, `chunk(row)`, `n_chunks`) and the
 retrievers' `ranked_rows`, so this works over any retriever and any index layout.
@@ -26,6 +29,7 @@ from qa.errors import BadInputError
 from qa.index import LoadedIndex
 from qa.protocols import RowRanker
 from qa.retrieve import RowRetriever
+from qa.stories import distinct_stories
 
 _MONTHS = {m: i for i, m in enumerate(
     ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
@@ -145,13 +149,15 @@ def newer_first_when_close(
 
 
 class NewsRetriever(RowRetriever):
-    """Wraps a retriever: keeps passages of articles in `dates`; for a question that asks for the
-    latest news (`prefer_recent`), puts newer articles first among the closely relevant passages."""
+    """Wraps a retriever: keeps passages of articles in `dates`; with `distinct`, keeps one copy of
+    each story (the best-ranked article's passages; qa/stories.py); for a question that asks for
+    the latest news (`prefer_recent`), puts newer articles first among the closely relevant passages."""
 
     def __init__(self, inner: RowRanker, index: LoadedIndex, dates: DateRange, prefer_recent: bool,
-                 recency_margin: float):
+                 recency_margin: float, distinct: bool = False):
         self.inner, self.index = inner, index
         self.dates, self.prefer_recent, self.margin = dates, prefer_recent, recency_margin
+        self.distinct = distinct
 
     def _article_date(self, row: int) -> date | None:
         return parse_date(self.index.document(row).date)
@@ -162,6 +168,8 @@ class NewsRetriever(RowRetriever):
         while True:
             rows = self.inner.ranked_rows(question, min(depth, n))
             kept = [(r, s) for r, s in rows if self.dates.contains(self.index.document(r).date)]
+            if self.distinct:
+                kept = distinct_stories(kept, lambda r: self.index.document(r).doc_id, self.index.stories)
             if len(kept) >= k or len(rows) < min(depth, n) or depth >= n:
                 return kept[:k]
             depth *= 4

@@ -178,10 +178,13 @@ class QA:
             return []
         index = self.index()
         found = make_retriever(kind, index, self.embedder, self.config)
+        from qa.stories import with_copies
+
         recent = asks_for_latest(text)
-        if dates or recent:
-            found = NewsRetriever(found, index, dates, recent, self.config.recency_margin)
-        return found.search(text, k)
+        distinct = self.config.distinct_stories
+        if dates or recent or distinct:
+            found = NewsRetriever(found, index, dates, recent, self.config.recency_margin, distinct)
+        return with_copies(index, found.search(text, k))
 
     @property
     def reader(self) -> Reader:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from qa.documents import Citation, Passage
+from qa.documents import Citation, Copy, Passage
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class SourceCard:
     date: str | None
     url: str | None
     excerpts: tuple[Excerpt, ...]
+    copies: tuple[Copy, ...] = ()  # the story's other indexed copies ("also published by ...")
 
 
 def publisher_name(publisher: str | None, url: str | None) -> str | None:
@@ -69,6 +70,28 @@ def quoted(text: str) -> str:
             out.append(ch)
     body = "".join(out).strip() + "’" * depth
     return f"“{body}”"
+
+
+def day_words(article_date: str | None) -> str | None:
+    """An article's date as people write it ("1 March 2024"), the field as given when it does not
+    read as a date, None when there is none."""
+    from qa.news import parse_date
+
+    day = parse_date(article_date)
+    if day is None:
+        return article_date.strip() or None if article_date else None
+    return f"{day.day} {day:%B %Y}"
+
+
+def byline(publisher: str | None, url: str | None, article_date: str | None) -> str:
+    """"Reuters, 1 March 2024": who published an article and when (what is known of it)."""
+    return ", ".join(p for p in (publisher_name(publisher, url), day_words(article_date)) if p) or "an undated article"
+
+
+def confidence_words(confidence: float, bands: tuple[float, float]) -> str:
+    """"low", "medium" or "high": below bands[0], below bands[1], else."""
+    low, high = bands
+    return "low" if confidence < low else "medium" if confidence < high else "high"
 
 
 def _merge(pieces: list[tuple[int, str, list[tuple[int, int]]]]) -> tuple[Excerpt, ...]:
@@ -122,6 +145,7 @@ def _cards(items: list[tuple[Passage, tuple[int, int] | None]]) -> list[SourceCa
             date=first[doc].date,
             url=first[doc].url,
             excerpts=_merge(list(pieces[doc].values())),
+            copies=first[doc].copies,
         )
         for n, doc in enumerate(order, start=1)
     ]

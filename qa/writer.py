@@ -48,6 +48,7 @@ from qa.segment import (
     segment_name,
     write_segment,
 )
+from qa.stories import Sketch, assign_stories, stored_sketch
 
 _EMPTY = Version(0, "", "", "", "", (), {}, 0, 0)
 
@@ -150,15 +151,20 @@ class IndexWriter:
         texts = [documents[int(r["doc"])].text[int(r["start"]) : int(r["end"])] for r in chunk_rows]
         lines = [document_line(d) for d in documents]
         counts = np.bincount(chunk_rows["doc"], minlength=len(documents)) if len(chunk_rows) else [0] * len(documents)
-        records = [DocRecord("", i, d.doc_id, d.source, d.content_hash, int(n), d.title, d.date, d.url)
-                   for i, (d, n) in enumerate(zip(documents, counts))]
+        # Each document's story: the copies it has among the live rows and in this batch (qa/stories.py).
+        stories, sketches = assign_stories(documents, self.catalog, self.work, {(d.segment, d.row) for d in drop},
+                                           self.config)
+        records = [DocRecord("", i, d.doc_id, d.source, d.content_hash, int(n), d.title, d.date, d.url, d.publisher, story)
+                   for i, (d, n, story) in enumerate(zip(documents, counts, stories))]
         crcs = np.array([chunk_crc(t, v) for t, v in zip(texts, vectors)], dtype=np.uint32)
-        self._publish(lines, records, chunk_rows, crcs, vectors, postings or build_postings(texts), drop, action, summary)
+        self._publish(lines, records, chunk_rows, crcs, vectors, postings or build_postings(texts), drop, action, summary,
+                      sketches=sketches)
 
     def _publish(
         self, lines: list[bytes], records: list[DocRecord], chunk_rows: NDArray[np.void] | None,
         crcs: NDArray[np.uint32] | None, vectors: NDArray[np.floating] | None, postings: Postings | None,
         drop: Sequence[DocRecord], action: str, summary: str, replacing: tuple[str, ...] = (),
+        sketches: Sequence[Sketch | None] = (),
     ) -> None:
         """A new state: the segment of `lines` (with its chunk rows, CRCs, vectors and postings; all
         None when `lines` is empty) in place of the segments `replacing`, less the documents `drop`."""
@@ -176,7 +182,7 @@ class IndexWriter:
             fsync_dir(self.index_dir / SEGMENTS)
             size = sum(info["size"] for info in manifest["files"].values())
             new = (SegmentRecord(name, len(lines), int(len(chunk_rows)), sha), size,
-                   [replace(r, segment=name) for r in records])
+                   [replace(r, segment=name) for r in records], sketches)
             position = min((self.work.segments.index(s) for s in replacing), default=len(segments))
             segments.insert(position, name)
             if not replacing:
@@ -240,7 +246,12 @@ class IndexWriter:
         names = tuple(index.segments[i].name for i in chosen)
         summary = f"merged {count_noun(len(names), 'segment')} ({count_noun(sum(sizes[i] for i in chosen), 'chunk')})"
         crcs, rows = rows["crc32"].copy(), _without_crc(rows)
-        self._publish(lines, records, rows, crcs, vectors, postings, [], "compact", summary, replacing=names)
+        # Stories and MinHash signatures move with their rows (copied, not recomputed from the texts).
+        signatures = {name: self.catalog.signatures(name) for name in names}
+        sketches = [None if (sig := signatures[old.segment].get(old.row)) is None else stored_sketch(sig, self.config)
+                    for old in (origin for origin, _ in records)]
+        self._publish(lines, [r for _, r in records], rows, crcs, vectors, postings, [], "compact", summary,
+                      replacing=names, sketches=sketches)
         return True
 
     def maintain(self) -> None:
@@ -319,11 +330,12 @@ def pick_merge(sizes: list[int], max_segments: int) -> list[int]:
 
 def merge_segments(
     index: Index, chosen: list[int], catalog: Catalog
-) -> tuple[list[bytes], list[DocRecord], NDArray[np.void], NDArray[np.float32], Postings]:
+) -> tuple[list[bytes], list[tuple[DocRecord, DocRecord]], NDArray[np.void], NDArray[np.float32], Postings]:
     """The live documents, chunks, vectors and postings of segments `chosen` of `index`, as one
-    segment's content (document lines are copied, not re-encoded; postings remapped)."""
+    segment's content (document lines are copied, not re-encoded; postings remapped); each
+    document's catalog record as (where it was, what it becomes)."""
     lines: list[bytes] = []
-    records: list[DocRecord] = []
+    records: list[tuple[DocRecord, DocRecord]] = []
     rows: list[NDArray[np.void]] = []
     vectors: list[NDArray[np.float32]] = []
     parts: list[tuple[Postings, NDArray[np.bool_] | None]] = []
@@ -336,7 +348,7 @@ def merge_segments(
         new_row = np.full(seg.n_documents, -1, dtype=np.int64)
         for d in live_docs:
             new_row[d.row] = len(lines)
-            records.append(replace(d, row=len(lines)))
+            records.append((d, replace(d, row=len(lines))))
             lines.append(bytes(seg.doc_line(d.row)))
         chunk_rows = np.array(seg.chunks if alive is None else np.asarray(seg.chunks)[alive], dtype=STORED_CHUNK_DTYPE)
         chunk_rows["doc"] = new_row[chunk_rows["doc"]]

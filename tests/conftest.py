@@ -118,3 +118,23 @@ def two_versions(tmp_path_factory, embedder) -> Config:
     assert sorted(p.name for p in (config.index_dir / "segments").iterdir()) == ["s000001", "s000002"]
     assert current_version(config.index_dir) == "v000002"
     return config
+
+
+# The generated news archive (bench/archive.py): copies of one story, similar different stories,
+# and two dated flood reports whose death toll changed (tests/test_stories.py, test_alternatives.py).
+@pytest.fixture(scope="session")
+def archive(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    from bench.archive import write_archive
+
+    folder = tmp_path_factory.mktemp("archive") / "articles"
+    return folder, write_archive(folder)
+
+
+@pytest.fixture(scope="session")
+def archive_index(archive, tmp_path_factory, embedder) -> Config:
+    from qa.pipeline import ingest_paths
+
+    config = Config().with_(index_dir=tmp_path_factory.mktemp("archive-index") / "index")
+    report = ingest_paths([archive[0]], config, embedder=embedder)
+    assert len(report.added) == len(archive[1]) and not report.skipped
+    return config

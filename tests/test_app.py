@@ -25,12 +25,13 @@ from tests.conftest import launch_app_over_copy
 REPO = Path(__file__).resolve().parent.parent
 NATO_Q = "Who was the first NATO secretary general to visit Armenia?"
 NHK = "nhk-stoltenberg-visits-armenia"
-ANSWER_KEYS = {"question", "answer", "answer_type", "confidence", "confidence_band", "citations", "passages"}
+ANSWER_KEYS = {"question", "answer", "answer_type", "confidence", "confidence_band", "citations", "passages", "alternatives"}
 CITATION_KEYS = {
     "doc_id", "title", "url", "date", "publisher", "chunk_id", "passage", "answer_start", "answer_end",
-    "passage_start", "passage_end", "score",
+    "passage_start", "passage_end", "score", "story", "copies",
 }
-PASSAGE_KEYS = {"doc_id", "title", "url", "date", "publisher", "chunk_id", "text", "start", "end", "score"}
+PASSAGE_KEYS = {"doc_id", "title", "url", "date", "publisher", "chunk_id", "text", "start", "end", "score", "story",
+                "copies"}
 ODD_QUESTIONS = [
     "",
     "   \n\t ",
@@ -458,3 +459,22 @@ def test_missing_index_and_corpus_is_a_clear_error(tmp_path, capsys):
     code = app.main(["--index", str(tmp_path / "none"), "--corpus", str(tmp_path / "nothing")])
     assert code == 1
     assert "no index at" in capsys.readouterr().err
+
+
+def test_card_lists_the_storys_copies_and_the_other_articles_answers():
+    """A story shows once, with "also published by" links; other stories' answers follow the verdict."""
+    from qa.documents import Alternative, Answer, Chunk, Citation, Copy, Passage
+
+    def passage(doc: str, text: str, day: str, publisher: str, copies=()) -> Passage:
+        return Passage(Chunk(f"{doc}#0", doc, 0, len(text), text), f"Headline {doc}", f"https://x.example/{doc}", day,
+                       1.0, publisher, doc, tuple(copies))
+
+    feb = passage("feb", "The floods have killed 12 people.", "2024-02-28", "Northern Courier",
+                  [Copy("feb-reprint", "Reprint", "Alpine Post", "2024-02-29", "https://alpine.example/r")])
+    mar = passage("mar", "The floods have killed 40 people.", "2024-03-01", "Reuters")
+    answer = Answer("How many died?", "12", 0.8, [Citation(feb, 22, 24)], [feb, mar], "span",
+                    [Alternative("40", 0.6, Citation(mar, 22, 24))])
+    html = app.format_answer(answer, 0.41)
+    assert html.count("Headline feb") == 1
+    assert 'also published by <a href="https://alpine.example/r"' in html and "Alpine Post</a> (29 February 2024)" in html
+    assert "Other articles:" in html and "<strong>40</strong> — " in html and "Reuters, 1 March 2024</a>" in html

@@ -56,7 +56,8 @@ def test_bench_smoke_run(tmp_path):
     md = tmp_path / "table.md"
     cmd = [sys.executable, "-m", "bench", "--cold-runs", "1", "--sizes", "400", "--docs", "2", "--repeats", "1", "--queries", "3",
            "--recall-queries", "20", "--ops", "1", "--api-requests", "4", "--api-limits", "2",
-           "--out", str(out), "--markdown", str(md)]
+           "--out", str(out), "--markdown", str(md),
+           "--copies-stories", "20", "--copies-sizes", "300", "--copies-new", "4", "--copies-ingest", "1"]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads(out.read_text())
@@ -76,3 +77,9 @@ def test_bench_smoke_run(tmp_path):
     assert "| `qa ask` |" in proc.stdout
     api = results["api"]["limits"]["2"]
     assert api["errors"] == 0 and api["p95_ms"] >= api["p50_ms"] > 0 and "concurrent requests" in proc.stdout
+    stories = results["stories"]
+    assert stories["grouping"]["thresholds"]["0.3"]["archive_recall"] == 1.0
+    (cost,) = stories["cost"]
+    assert cost["documents"] == 300 and cost["detect_ms_median"] > 0
+    assert stories["ingest_standin"]["on"]["docs_per_s"] > 0 and stories["ingest_model"]["off"]["docs_per_s"] > 0
+    assert "| 300 |" in proc.stdout

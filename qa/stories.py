@@ -1,0 +1,192 @@
+"""Stories: the copies of one news story across documents, found at ingest with MinHash LSH.
+
+A wire report reprinted with a new headline, an added boilerplate paragraph, a trimmed ending or an
+appended correction is one *story*. A document's cleaned text becomes a set of word shingles
+(`Config.story_shingle_words` words in a row, lower-cased); datasketch's MinHash
+(`Config.story_permutations` permutations) estimates the Jaccard similarity of two such sets, and
+datasketch's LSH parameters for `Config.story_threshold` cut each signature into b bands of r
+values. The band keys and the signature of every document row are stored in the catalog beside
+the row (`qa/catalog.py`, an indexed SQLite table: the LSH's hash tables, versioned with the
+segments), so finding the candidates of a new article is b indexed lookups whatever the size of
+the archive.
+
+A new document joins the story of the most similar live document whose estimated similarity
+is at least the threshold (the batch being written counts too); else it starts a story of its own,
+whose id is its content hash. The story id is stored with the document's row and never changes:
+removing a copy leaves the others their story, a rollback restores rows with their stories, a
+compaction copies them, and a rebuild of the same articles makes the same groups.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import replace
+from datetime import date
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from qa.config import Config
+from qa.documents import Copy, Document, Passage
+
+if TYPE_CHECKING:
+    from qa.catalog import Catalog, DocRecord, Version
+    from qa.index import Index
+
+_WORD = re.compile(r"\w+")
+# The MinHash permutations, fixed so that signatures are the same in every process and release;
+# datasketch 2's "affine32" scheme (32-bit values, a bijective permutation step).
+_SEED, _SCHEME = 1, "affine32"
+
+# (band keys, signature) of one document row; None when story detection is off.
+Sketch = tuple[list[int], bytes]
+
+
+def shingles(text: str, size: int) -> list[bytes]:
+    """The distinct runs of `size` words of `text` (lower-cased), as bytes; a text shorter than
+    `size` words is one shingle."""
+    words = _WORD.findall(text.lower())
+    if len(words) <= size:
+        return [" ".join(words).encode("utf-8")]
+    return list(dict.fromkeys(" ".join(words[i : i + size]).encode("utf-8") for i in range(len(words) - size + 1)))
+
+
+@lru_cache(maxsize=4)
+def _permutations(n: int) -> tuple[NDArray[np.uint64], NDArray[np.uint64]]:
+    from datasketch import MinHash
+
+    perms: tuple[NDArray[np.uint64], NDArray[np.uint64]] = MinHash(num_perm=n, seed=_SEED, scheme=_SCHEME).permutations
+    return perms
+
+
+def signature(text: str, config: Config) -> NDArray[np.uint32]:
+    """The MinHash signature of `text`'s shingles (datasketch; its values fit 32 bits)."""
+    from datasketch import MinHash
+
+    minhash = MinHash(num_perm=config.story_permutations, seed=_SEED, scheme=_SCHEME,
+                      permutations=_permutations(config.story_permutations))
+    minhash.update_batch(shingles(text, config.story_shingle_words))
+    return np.asarray(minhash.hashvalues, dtype=np.uint32)
+
+
+@lru_cache(maxsize=8)
+def lsh_bands(threshold: float, permutations: int) -> tuple[int, int]:
+    """(b bands, r values per band) with b * r <= `permutations`: the choice of datasketch's
+    MinHashLSH for this threshold (the least false-positive plus false-negative area, weighed
+    equally), computed on a grid with numpy in milliseconds where datasketch's scipy quadrature
+    takes a second or more (tests/test_stories.py checks that both agree)."""
+    pairs = np.array([(b, r) for b in range(1, permutations + 1) for r in range(1, permutations // b + 1)], dtype=float)
+    b, r = pairs[:, :1], pairs[:, 1:]
+    below, above = np.linspace(0.0, threshold, 201), np.linspace(threshold, 1.0, 201)
+    false_positive = np.trapezoid(1 - (1 - below**r) ** b, below, axis=1)
+    false_negative = np.trapezoid((1 - above**r) ** b, above, axis=1)
+    best = int(np.argmin(0.5 * false_positive + 0.5 * false_negative))  # the first of equal minima, as datasketch
+    return int(pairs[best, 0]), int(pairs[best, 1])
+
+
+def band_keys(sig: NDArray[np.uint32], config: Config) -> list[int]:
+    """The LSH keys of a signature: per band, a signed 64-bit hash of the band number and its values."""
+    b, r = lsh_bands(config.story_threshold, config.story_permutations)
+    return [
+        int.from_bytes(hashlib.blake2b(bytes([band]) + sig[band * r : (band + 1) * r].tobytes(), digest_size=8).digest(),
+                       "little", signed=True)
+        for band in range(b)
+    ]
+
+
+def stored_sketch(sig_bytes: bytes, config: Config) -> Sketch:
+    """A stored signature with its band keys (compaction copies signatures, not texts)."""
+    return band_keys(np.frombuffer(sig_bytes, dtype=np.uint32), config), sig_bytes
+
+
+def similarity(a: NDArray[np.uint32], b: NDArray[np.uint32]) -> float:
+    """MinHash's estimate of the Jaccard similarity of two shingle sets."""
+    return float(np.mean(a == b))
+
+
+def own_story(doc: Document) -> str:
+    """The id of a story that `doc` starts: its content hash (ids never collide with a removed story's)."""
+    return (doc.content_hash or hashlib.sha256(doc.text.encode("utf-8")).hexdigest())[:16]
+
+
+def assign_stories(
+    documents: Sequence[Document], catalog: Catalog, work: Version, dropping: Collection[tuple[str, int]],
+    config: Config,
+) -> tuple[list[str], list[Sketch | None]]:
+    """The story of each of `documents` (about to be written as one segment of state `work`,
+    which loses the rows `dropping`), and each one's sketch for the catalog. Each document is
+    compared with the live rows of `work` that share a band key with it and with the documents
+    before it in `documents`."""
+    if not config.story_detection:
+        return [own_story(d) for d in documents], [None] * len(documents)
+    live = set(work.segments)
+
+    def is_live(segment: str, row: int) -> bool:
+        return segment in live and row not in work.tombstones.get(segment, ()) and (segment, row) not in dropping
+
+    stories: list[str] = []
+    sketches: list[Sketch | None] = []
+    batch: dict[int, list[int]] = {}  # band key -> positions in `documents` (the LSH of this batch)
+    sigs: list[NDArray[np.uint32]] = []
+    for doc in documents:
+        sig = signature(doc.text, config)
+        keys = band_keys(sig, config)
+        found: list[tuple[float, str]] = []
+        for segment, row, story, stored in catalog.story_candidates(keys):
+            if is_live(segment, row):
+                found.append((similarity(sig, np.frombuffer(stored, dtype=np.uint32)), story))
+        for position in sorted({p for k in keys for p in batch.get(k, ())}):
+            found.append((similarity(sig, sigs[position]), stories[position]))
+        close = [(s, story) for s, story in found if s >= config.story_threshold]
+        # The most similar copy's story; equal similarities: the smaller id, so the choice is repeatable.
+        stories.append(min(close, key=lambda c: (-c[0], c[1]))[1] if close else own_story(doc))
+        sketches.append((keys, sig.tobytes()))
+        for k in keys:
+            batch.setdefault(k, []).append(len(sigs))
+        sigs.append(sig)
+    return stories, sketches
+
+
+def distinct_stories(rows: list[tuple[int, float]], doc_of: Callable[[int], str],
+                     story_of: Callable[[list[str]], dict[str, str]]) -> list[tuple[int, float]]:
+    """`rows` (best first) without the passages of a story's other copies: for each story only the
+    passages of its best-ranked document are kept (several passages of that one article may stay)."""
+    docs = [doc_of(r) for r, _ in rows]
+    stories = story_of(list(dict.fromkeys(docs)))
+    chosen: dict[str, str] = {}  # story -> the document that represents it
+    out = []
+    for (row, score), doc in zip(rows, docs):
+        story = stories.get(doc, doc)
+        if chosen.setdefault(story, doc) == doc:
+            out.append((row, score))
+    return out
+
+
+def copy_order(record: DocRecord) -> tuple[date, str]:
+    """Copies of a story oldest first, undated last, then by id."""
+    from qa.news import parse_date
+
+    return parse_date(record.date) or date.max, record.doc_id
+
+
+def with_copies(index: Index, passages: list[Passage]) -> list[Passage]:
+    """`passages` with the story of their article and the story's other live copies, oldest first
+    (undated last)."""
+    if not passages:
+        return []
+    stories = index.stories({p.doc_id for p in passages})
+    members: dict[str, list[DocRecord]] = {}
+    for record in index.records("story", set(stories.values())):
+        members.setdefault(record.story, []).append(record)
+
+    out = []
+    for p in passages:
+        story = stories.get(p.doc_id)
+        others = sorted((r for r in members.get(story or "", []) if r.doc_id != p.doc_id), key=copy_order)
+        copies = tuple(Copy(r.doc_id, r.title or r.doc_id, r.publisher, r.date, r.url) for r in others)
+        out.append(replace(p, story=story, copies=copies))
+    return out
