@@ -583,9 +583,12 @@ def _write_nofollow(target: Path, data: bytes) -> None:
 
 
 def _copy_nofollow(source: Path, target: Path) -> None:
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-    with os.fdopen(fd, "wb") as out, open(source, "rb") as f:
-        shutil.copyfileobj(f, out)
+    """Copy `source` to `target` without following a link there; nothing is created when `source`
+    cannot be read."""
+    with open(source, "rb") as f:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(fd, "wb") as out:
+            shutil.copyfileobj(f, out)
 
 
 def _free_name(name: str, taken: set[str]) -> str:
