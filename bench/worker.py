@@ -463,7 +463,7 @@ def stage_serve(args) -> dict:
         "answered_of_5": answered,
     }
     out["dense_path"] = dense_path_recall(index, args.seed, args.recall_queries)
-    if n <= args.full_max and len(index.segments) == 1:
+    if n <= args.full_max and len(index.segments) == 1 and not index.segments[0].rerank_depth:  # IVF-Flat or flat
         out["dense"] = dense_evidence(
             index.vectors, index.segments[0].ivf, config, args.seed, args.recall_queries, worst_case=n <= args.worst_case_max
         )
