@@ -205,8 +205,9 @@ def bm25_top(parts: list[LexicalPart], query_terms: list[str], k: int) -> list[t
         found.append(per_term)
     idf = np.log1p((n_live - df + 0.5) / (df + 0.5)) * weights
     avg_length = sum(p.live_length for p in parts) / n_live
-    order = np.argsort(-idf, kind="stable")  # most selective first
-    rest = np.concatenate((np.cumsum(idf[order][::-1])[::-1], [0.0]))  # rest[j]: idf of terms order[j:]
+    bound = np.where(df > 0, idf, 0.0)  # the most a term adds to a score (a term no live row holds: nothing)
+    order = np.argsort(-bound, kind="stable")  # most selective first
+    rest = np.concatenate((np.cumsum(bound[order][::-1])[::-1], [0.0]))  # rest[j]: bounds of terms order[j:]
     gathered: list[NDArray[np.int64]] = [np.zeros(0, np.int64) for _ in parts]
     scored: list[NDArray[np.float64]] = [np.zeros(0) for _ in parts]
     for j, term in enumerate(order):
