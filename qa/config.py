@@ -29,7 +29,7 @@ class Config:
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps; "auto" picks CUDA (fp16) when available, else CPU
     # On a CPU: "auto" runs the model under bfloat16 autocast where the CPU has native bf16
     # (avx512_bf16 or AMX; 2.5x faster here, vectors at cosine >= 0.999 to fp32), else float32 (emulated
-    # bf16 ran ~25x slower on an AVX2-only CPU; dynamic int8 there gave cosine 0.978 to fp32: not used).
+    # bf16 is far slower on an AVX2-only CPU; dynamic int8 there gave cosine 0.978 to fp32: not used).
     cpu_dtype: str = "auto"  # auto | bfloat16 | float32
 
     # Chunking: sentence-aligned chunks of at most `chunk_tokens` word pieces
