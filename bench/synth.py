@@ -177,19 +177,20 @@ class ArticleGenerator:
         return out
 
 
-def build_documents(n_chunks: int, seed: int = 0):
+def build_documents(n_chunks: int, seed: int = 0, block: int = 0):
     """Documents and CHUNK_DTYPE rows for about `n_chunks` passages, one passage per paragraph
     (3-5 sentences, about 90-150 word pieces, like the real chunker's 128-token chunks),
-    bypassing sentence splitting and embedding. Returns (documents, chunk_rows)."""
+    bypassing sentence splitting and embedding. Returns (documents, chunk_rows). `block` > 0
+    gives another set of documents (ids from block * 10^7 on), for an index built in parts."""
     from qa.documents import Document
     from qa.index import CHUNK_DTYPE
     from qa.ingest import content_hash
 
     gen = ArticleGenerator(seed)
-    rng = np.random.default_rng([seed, 1])
+    rng = np.random.default_rng([seed, 1] + ([block] if block else []))
     docs: list[Document] = []
     rows = np.zeros(n_chunks, dtype=CHUNK_DTYPE)
-    r = i = 0
+    r, i = 0, block * 10_000_000
     while r < n_chunks:
         title, paragraphs = gen.article(i, rng=rng)
         paragraphs = paragraphs[: n_chunks - r]
@@ -204,7 +205,7 @@ def build_documents(n_chunks: int, seed: int = 0):
             r += 1
         text = "\n\n".join(pieces)
         url, date = f"https://news.example/{i:07d}", f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}"
-        doc_id = f"synthetic-{i:07d}"
+        doc_id = f"synthetic-{i:07d}" if i < 10_000_000 else f"synthetic-{i:09d}"
         docs.append(
             Document(
                 doc_id=doc_id,

@@ -39,6 +39,10 @@ class ClusteredVectors:
     def passages(self) -> np.ndarray:
         return self._draw(self.n, np.random.default_rng(self._seed + 1))
 
+    def passages_block(self, block: int, m: int) -> np.ndarray:
+        """m more passages of the same stories (block 0, 1, ...: an index built in parts)."""
+        return self._draw(m, np.random.default_rng([self._seed + 1, block]))
+
     def queries(self, m: int) -> np.ndarray:
         return self._draw(m, np.random.default_rng(self._seed + 2))
 

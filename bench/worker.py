@@ -178,7 +178,9 @@ def stage_ingest(args) -> dict:
 
 
 def stage_build(args) -> dict:
-    """The synthetic index written through the public writer (`IndexWriter.publish`): one segment."""
+    """The synthetic index written through the public writer (`IndexWriter.publish`): one segment,
+    or above `--segment-passages` equal segments published one after the other (as a growing
+    archive has them; each part's text, vectors and postings fit in memory)."""
     import qa.segment
     import qa.writer
     from bench.synth import build_documents
@@ -188,32 +190,42 @@ def stage_build(args) -> dict:
 
     n = args.passages
     config = Config().with_(index_dir=Path(args.workdir) / f"index-{n}")
-    t = time.perf_counter()
-    documents, rows = build_documents(n, seed=args.seed)
-    gen_text_s = time.perf_counter() - t
-    t = time.perf_counter()
-    vectors = ClusteredVectors(n, seed=args.seed).passages()
-    gen_vec_s = time.perf_counter() - t
-
+    parts = max(1, -(-n // args.segment_passages))
+    sizes = [n // parts + (1 if p < n % parts else 0) for p in range(parts)]
+    generator = ClusteredVectors(n, seed=args.seed)
     timers = Timers()
     timers.wrap(qa.segment, "build_dense_index")
     timers.wrap(qa.writer, "build_postings")
     timers.wrap(qa.segment, "sha256_file")
-    t = time.perf_counter()
-    with IndexWriter(config.index_dir, config) as writer:
-        writer.publish(documents, rows, vectors, summary=f"bench: {n} synthetic passages")
-    write_s = time.perf_counter() - t
+    gen_text_s = gen_vec_s = write_s = 0.0
+    n_docs, chars = 0, []
+    for part, m in enumerate(sizes):
+        t = time.perf_counter()
+        documents, rows = build_documents(m, seed=args.seed, block=part)
+        gen_text_s += time.perf_counter() - t
+        t = time.perf_counter()
+        vectors = generator.passages() if parts == 1 else generator.passages_block(part, m)
+        gen_vec_s += time.perf_counter() - t
+        t = time.perf_counter()
+        with IndexWriter(config.index_dir, config) as writer:
+            writer.publish(documents, rows, vectors, summary=f"bench: {m} synthetic passages")
+        write_s += time.perf_counter() - t
+        n_docs += len(documents)
+        chars.append(float(np.mean(rows["end"] - rows["start"])))
+        print(f"[bench] part {part + 1}/{parts}: {m:,} passages written ({write_s:.0f} s writing so far)", flush=True)
+        del documents, rows, vectors
     timers.restore()
     path = next((config.index_dir / "segments").iterdir())
     return {
         "passages": n,
-        "documents": len(documents),
-        "mean_chars_per_passage": float(np.mean(rows["end"] - rows["start"])),
+        "segments": parts,
+        "documents": n_docs,
+        "mean_chars_per_passage": float(np.mean(chars)),
         "generate_text_s": gen_text_s,
         "generate_vectors_s": gen_vec_s,
         "write_index_s": write_s,
         "write_profile_s": timers.snapshot(),
-        "dense_index": "ivf" if n > config.ann_threshold else "flat",
+        "dense_index": json.loads((path / "segment.json").read_text())["dense"],
         "index_bytes": dir_bytes(config.index_dir),
         "file_bytes": {p.name: p.stat().st_size for p in path.iterdir()},
         "peak_rss_mb": peak_rss_mb(),
@@ -255,12 +267,25 @@ def stage_update(args) -> dict:
     removed = [timed(lambda doc_id=doc_id: remove_documents([doc_id], config), "remove") for doc_id in victims]
     index = open_index(config.index_dir, config)
     segments_before = len(index.segments)
+    check_s = check_bytes = None
+    if n <= args.full_max:
+        t = time.perf_counter()
+        report = check_index(config.index_dir, config)
+        check_s, check_bytes = time.perf_counter() - t, report.bytes
+        assert not report.problems, report.problems[:3]
     t = time.perf_counter()
-    report = check_index(config.index_dir, config)
-    check_s = time.perf_counter() - t
-    assert not report.problems, report.problems[:3]
-    t = time.perf_counter()
-    summary = compact(config.index_dir, config)
+    if n <= args.full_max:
+        summary, compaction = compact(config.index_dir, config), "full"
+    else:
+        # Past --full-max, what the archive does on its own: merge the small segments (pick_merge),
+        # leaving the big ones; a full merge would hold every vector in memory at once.
+        from qa.writer import IndexWriter
+
+        big = sum(1 for c in index.live_counts if c >= args.segment_passages // 2)
+        with IndexWriter(config.index_dir, config.with_(max_segments=big + 1)) as writer:
+            writer.maintain()
+            summary = writer.work.summary
+        compaction = "tiered"
     compact_s = time.perf_counter() - t
     opens_after = [timed(lambda: open_index(config.index_dir, config), "open_after") for _ in range(args.ops)]
     return {
@@ -274,7 +299,8 @@ def stage_update(args) -> dict:
         "remove_one_s_runs": removed,
         "segments_before_compaction": segments_before,
         "check_s": check_s,
-        "check_bytes": report.bytes,
+        "check_bytes": check_bytes,
+        "compaction": compaction,
         "compact_s": compact_s,
         "compact_summary": summary,
         "open_after_compaction_s": float(np.median(opens_after)),
@@ -356,6 +382,34 @@ def dense_evidence(vectors: np.ndarray, live, config, seed: int, n_queries: int,
     return out
 
 
+def dense_path_recall(index, seed: int, n_queries: int) -> dict:
+    """Recall@10 of the index's own dense search (`Index.search_dense`: every segment's IVF, the
+    re-ranking of compressed codes, the merge) against exact search over the same stored vectors,
+    scanned in blocks from the memory-mapped segments; and its single-query latency."""
+    from bench.vectors import ClusteredVectors
+
+    queries = ClusteredVectors(index.n_chunks, seed=seed).queries(n_queries)
+    lat, found = [], []
+    for q in queries:
+        t = time.perf_counter()
+        found.append([r for r, _ in index.search_dense(q, 10)])
+        lat.append(time.perf_counter() - t)
+    best = np.full((len(queries), 10), -np.inf, dtype=np.float32)
+    rows = np.zeros((len(queries), 10), dtype=np.int64)
+    base, step = 0, 250_000
+    for seg, live in zip(index.segments, index._live_rows):
+        keep = np.arange(seg.n_chunks) if live is None else live
+        for s in range(0, len(keep), step):
+            block = keep[s : s + step]
+            scores = queries @ np.asarray(seg.vectors[block], dtype=np.float32).T
+            both = np.concatenate([best, scores], axis=1)
+            ids = np.concatenate([rows, np.broadcast_to(base + s + np.arange(len(block)), scores.shape)], axis=1)
+            top = np.argpartition(-both, 9, axis=1)[:, :10]
+            best, rows = np.take_along_axis(both, top, 1), np.take_along_axis(ids, top, 1)
+        base += len(keep)
+    return {"recall_at_10": _recall(rows, found), "queries": len(queries), **percentiles(lat)}
+
+
 def stage_serve(args) -> dict:
     from bench.synth import ArticleGenerator
     from qa.config import Config
@@ -400,16 +454,19 @@ def stage_serve(args) -> dict:
     answered = sum(1 for q in groups[4][:5] if qa.ask(q).answer)  # cached questions: cheap
     out = {
         "passages": n,
-        "dense_index": "IVF" if index.segments[0].ivf is not None else "flat",
+        "dense_index": index.segments[0].manifest["dense"],
+        "segments": len(index.segments),
         "model_load_s": model_s,
         "open_s": open_s,
         "rss_mb": {"start": rss0, "model_loaded": rss_model, "index_open": rss_open, "after_queries": rss_mb()},
         "latency": latency,
         "answered_of_5": answered,
     }
-    out["dense"] = dense_evidence(
-        index.vectors, index.segments[0].ivf, config, args.seed, args.recall_queries, worst_case=n <= args.worst_case_max
-    )
+    out["dense_path"] = dense_path_recall(index, args.seed, args.recall_queries)
+    if n <= args.full_max and len(index.segments) == 1 and not index.segments[0].rerank_depth:  # IVF-Flat or flat
+        out["dense"] = dense_evidence(
+            index.vectors, index.segments[0].ivf, config, args.seed, args.recall_queries, worst_case=n <= args.worst_case_max
+        )
     out["peak_rss_mb"] = peak_rss_mb()
     return out
 
@@ -427,6 +484,9 @@ def main(argv=None) -> int:
     p.add_argument("--worst-case-max", type=int, default=100_000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ops", type=int, default=3, help="articles added and removed in the update stage")
+    p.add_argument("--segment-passages", type=int, default=1_250_000, help="build larger indexes as segments of this size")
+    p.add_argument("--full-max", type=int, default=2_000_000,
+                   help="up to this size: `qa check`, full compaction and the flat/IVF comparison")
     args = p.parse_args(argv)
     stage = {"ingest": stage_ingest, "build": stage_build, "update": stage_update, "serve": stage_serve}[args.stage]
     t = time.perf_counter()

@@ -1,6 +1,9 @@
 """Dense retrieval over segments: exact inner product on a segment's memory-mapped vectors up to
-`Config.ann_threshold` chunks, an IVF-Flat index (faiss, memory-mapped) beyond. Each segment
-returns its best live rows; merging them by score is exact for flat segments.
+`Config.ann_threshold` chunks, an IVF-Flat index (faiss, memory-mapped) beyond, and past
+`Config.compress_threshold` an IVF index over 4-bit product-quantised codes (faiss
+IVF-PQ "fast scan", 48 bytes a vector) whose best `Config.rerank_depth` candidates are re-scored
+exactly from the segment's float16 vectors (memory-mapped: only the candidates' rows are read).
+Each segment returns its best live rows; merging them by score is exact for flat segments.
 """
 
 from __future__ import annotations
@@ -18,6 +21,11 @@ if TYPE_CHECKING:
     import faiss
 
 IVF_FILE = "dense.faiss"
+# The kinds of dense part a segment holds (its manifest's "dense"), and how its vectors are stored.
+FLAT, IVF, IVF_PQ = "flat", "ivf", "ivf-pq"
+VECTOR_DTYPES = {FLAT: "float32", IVF: "float32", IVF_PQ: "float16"}
+# k-means of the 4-bit sub-quantisers needs >= 16 points each; below this a segment stays IVF-Flat.
+_MIN_PQ_VECTORS = 1000
 
 
 def ivf_lists(n: int, config: Config) -> int:
@@ -31,8 +39,22 @@ def uses_ivf(n: int, config: Config) -> bool:
     return n > config.ann_threshold
 
 
+def dense_kind(n: int, config: Config) -> str:
+    """FLAT, IVF or IVF_PQ: what a segment of n vectors holds (`Config.ann_threshold`,
+    `Config.compress_threshold`)."""
+    if not uses_ivf(n, config):
+        return FLAT
+    return IVF_PQ if n > config.compress_threshold and n >= _MIN_PQ_VECTORS else IVF
+
+
+def stored_vectors(vectors: NDArray[np.floating], kind: str) -> NDArray[np.floating]:
+    """`vectors` as a segment of `kind` stores them (float16 beside compressed codes, else float32)."""
+    return np.ascontiguousarray(vectors, dtype=VECTOR_DTYPES[kind])
+
+
 def build_dense_index(vectors: NDArray[np.floating], config: Config) -> faiss.Index:
-    """Exact inner-product search up to `config.ann_threshold` vectors, IVF-Flat beyond.
+    """Exact inner-product search up to `config.ann_threshold` vectors, IVF-Flat beyond, IVF over
+    product-quantised codes past `config.compress_threshold` (`dense_kind`).
 
     The IVF coarse quantizer is k-means over a fixed-seed sample of `ivf_train_per_list`
     vectors per list, so the same vectors always give the same index; `nprobe` is stored
@@ -41,14 +63,19 @@ def build_dense_index(vectors: NDArray[np.floating], config: Config) -> faiss.In
 
     rows = np.ascontiguousarray(vectors, dtype=np.float32)
     n, dim = rows.shape
-    if not uses_ivf(n, config):
+    kind = dense_kind(n, config)
+    if kind == FLAT:
         flat = faiss.IndexFlatIP(dim)
         if n:
             flat.add(rows)
         return flat
     nlist = ivf_lists(n, config)
     quantizer = faiss.IndexFlatIP(dim)
-    index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    index: faiss.IndexIVF
+    if kind == IVF_PQ:  # 4 dimensions per 4-bit code: measured against SQ8/SQ4/PQ48x8 in bench/README.md
+        index = faiss.IndexIVFPQFastScan(quantizer, dim, nlist, dim // 4, 4, faiss.METRIC_INNER_PRODUCT)
+    else:
+        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
     index.cp.seed = 1234
     index.cp.max_points_per_centroid = config.ivf_train_per_list
     n_train = min(n, nlist * config.ivf_train_per_list)
@@ -73,9 +100,10 @@ def read_ivf(path: str | Path, config: Config) -> faiss.IndexIVF:
 class DensePart:
     """One segment's vectors as seen by one index version."""
 
-    vectors: NDArray[np.float32]  # (n, dim), memory-mapped
-    ivf: faiss.IndexIVF | None  # IVF-Flat over the same rows, or None: exact search
+    vectors: NDArray[np.floating]  # (n, dim), memory-mapped; float16 beside compressed codes
+    ivf: faiss.IndexIVF | None  # IVF over the same rows, or None: exact search
     alive: NDArray[np.bool_] | None  # bool per row; None: all live
+    rerank_depth: int = 0  # > 0: the IVF holds compressed codes; re-score this many candidates exactly
 
     def top(self, query: NDArray[np.float32], k: int) -> list[tuple[int, float]]:
         n = len(self.vectors)
@@ -89,8 +117,14 @@ class DensePart:
             if self.alive is not None:
                 bits = np.packbits(self.alive, bitorder="little")
                 params.sel = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bits))
-            ivf_scores, ivf_rows = self.ivf.search(query.reshape(1, -1), min(k, n), params=params)
-            return [(int(r), float(s)) for r, s in zip(ivf_rows[0], ivf_scores[0]) if r >= 0]
+            depth = min(max(k, self.rerank_depth), n)
+            ivf_scores, ivf_rows = self.ivf.search(query.reshape(1, -1), depth, params=params)
+            if not self.rerank_depth:
+                return [(int(r), float(s)) for r, s in zip(ivf_rows[0], ivf_scores[0]) if r >= 0]
+            candidates = np.sort(ivf_rows[0][ivf_rows[0] >= 0])  # ascending: sequential reads of the map
+            exact = np.asarray(self.vectors[candidates], dtype=np.float32) @ query
+            best = np.argsort(-exact, kind="stable")[:k]
+            return [(int(candidates[i]), float(exact[i])) for i in best]
         scores = np.asarray(self.vectors) @ query
         if self.alive is not None:
             scores = np.where(self.alive, scores, -np.inf)

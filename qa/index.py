@@ -158,7 +158,7 @@ class Index:
             alive = ~np.isin(seg.chunks["doc"], np.fromiter(dead, dtype=np.int64)) if dead else None
             self._live_rows.append(None if alive is None else np.flatnonzero(alive))
             self.alive.append(alive)
-            dense.append(DensePart(seg.vectors, seg.ivf, alive))
+            dense.append(DensePart(seg.vectors, seg.ivf, alive, seg.rerank_depth))
             lexical.append(LexicalPart.of(seg.postings, alive))
             counts.append(seg.n_chunks if alive is None else int(alive.sum()))
             docs += seg.n_documents - len(dead)
@@ -252,7 +252,7 @@ class Index:
     @property
     def vectors(self) -> np.ndarray:
         """The live chunks' vectors, row i = chunk i (a copy: for tests and the benchmark)."""
-        parts = [np.asarray(s.vectors) if live is None else np.asarray(s.vectors)[live]
+        parts = [np.asarray(s.vectors if live is None else s.vectors[live], dtype=np.float32)
                  for s, live in zip(self.segments, self._live_rows)]
         return np.concatenate(parts) if parts else np.zeros((0, 384), np.float32)
 

@@ -179,7 +179,13 @@ class LexicalPart:
 
 def bm25_top(parts: list[LexicalPart], query_terms: list[str], k: int) -> list[tuple[int, int, float]]:
     """The k best (part, row, score) for the query terms (duplicates count twice), best first; only
-    rows holding at least one term. Statistics are over the live rows of all parts together."""
+    rows holding at least one term. Statistics are over the live rows of all parts together.
+
+    Exact, with MaxScore pruning: a term adds less than its idf to any score (tf / (tf + norm) < 1),
+    so rows are gathered from the most selective terms first and scored in full (every term's tf
+    looked up by binary search in its postings); once the k-th best score reached is at least the
+    summed idf of the terms not yet gathered, no row holding only those can enter the top k, and
+    their long postings are never read."""
     n_live = sum(p.n_live for p in parts)
     if not query_terms or k <= 0 or n_live == 0:
         return []
@@ -191,29 +197,50 @@ def bm25_top(parts: list[LexicalPart], query_terms: list[str], k: int) -> list[t
     for part in parts:
         per_term = []
         for i, h in enumerate(hashes):
-            rows, tf = part.postings.lookup(h)
-            if len(rows) and (int(rows.max()) >= part.postings.n_chunks or int(rows.min()) < 0):
+            rows, tf = part.postings.lookup(h)  # ascending rows: the ends bound them all
+            if len(rows) and (int(rows[-1]) >= part.postings.n_chunks or int(rows[0]) < 0):
                 raise IndexError("postings point outside the segment")
-            if part.alive is not None and len(rows):
-                keep = part.alive[rows]
-                rows, tf = rows[keep], tf[keep]
-            df[i] += len(rows)
+            df[i] += len(rows) if part.alive is None else int(np.count_nonzero(part.alive[rows]))
             per_term.append((rows, tf))
         found.append(per_term)
     idf = np.log1p((n_live - df + 0.5) / (df + 0.5)) * weights
     avg_length = sum(p.live_length for p in parts) / n_live
+    bound = np.where(df > 0, idf, 0.0)  # the most a term adds to a score (a term no live row holds: nothing)
+    order = np.argsort(-bound, kind="stable")  # most selective first
+    rest = np.concatenate((np.cumsum(bound[order][::-1])[::-1], [0.0]))  # rest[j]: bounds of terms order[j:]
+    gathered: list[NDArray[np.int64]] = [np.zeros(0, np.int64) for _ in parts]
+    scored: list[NDArray[np.float64]] = [np.zeros(0) for _ in parts]
+    for j, term in enumerate(order):
+        for part_no, part in enumerate(parts):
+            holding = np.asarray(found[part_no][term][0], dtype=np.int64)
+            if part.alive is not None and len(holding):
+                holding = holding[part.alive[holding]]
+            new = holding[~np.isin(holding, gathered[part_no], assume_unique=True)] if len(gathered[part_no]) else holding
+            if len(new):
+                gathered[part_no] = np.concatenate((gathered[part_no], new))
+                scored[part_no] = np.concatenate((scored[part_no], _bm25(part, found[part_no], idf, avg_length, new)))
+        everything = np.concatenate(scored)
+        if len(everything) >= k and rest[j + 1] * (1 + 1e-9) <= np.partition(everything, len(everything) - k)[-k]:
+            break  # rows not gathered hold only terms order[j + 1:]: they score below the k-th
     best: list[tuple[float, int, int]] = []
-    for part_no, (part, per_term) in enumerate(zip(parts, found)):
-        rows = np.concatenate([r for r, _ in per_term]).astype(np.int64)
-        if not len(rows):
-            continue
-        tf = np.concatenate([t for _, t in per_term]).astype(np.float64)
-        term_idf = np.repeat(idf, [len(r) for r, _ in per_term])
-        norm = K1 * (1 - B + B * np.asarray(part.postings.lengths)[rows] / avg_length)
-        contribution = term_idf * tf / (tf + norm)
-        uniq, inverse = np.unique(rows, return_inverse=True)
-        scores = np.bincount(inverse, weights=contribution)
-        top = np.argsort(-scores, kind="stable")[:k]
-        best.extend((float(scores[i]), part_no, int(uniq[i])) for i in top)
+    for part_no, (part_rows, part_scores) in enumerate(zip(gathered, scored)):
+        top = np.lexsort((part_rows, -part_scores))[:k]  # best first, ties by row
+        best.extend((float(part_scores[i]), part_no, int(part_rows[i])) for i in top)
     best.sort(key=lambda item: (-item[0], item[1], item[2]))
     return [(part_no, row, score) for score, part_no, row in best[:k]]
+
+
+def _bm25(
+    part: LexicalPart, per_term: list[tuple[NDArray[np.int32], NDArray[np.uint16]]], idf: NDArray[np.float64],
+    avg_length: float, rows: NDArray[np.int64],
+) -> NDArray[np.float64]:
+    """Full BM25 scores of `rows` (live rows of `part`), term by term in query order."""
+    norm = K1 * (1 - B + B * np.asarray(part.postings.lengths)[rows] / avg_length)
+    scores = np.zeros(len(rows))
+    for weight, (term_rows, term_tf) in zip(idf, per_term):
+        if not len(term_rows):
+            continue
+        at = np.minimum(np.searchsorted(term_rows, rows), len(term_rows) - 1)
+        tf = np.where(np.asarray(term_rows[at]) == rows, np.asarray(term_tf[at]), 0).astype(np.float64)
+        scores += weight * tf / (tf + norm)
+    return scores

@@ -6,9 +6,11 @@
       documents.rows.npy    per document: byte start, end and CRC-32 of its line
       chunks.npy            per chunk: document row, ordinal, start, end (offsets into the cleaned text),
                             and a CRC-32 of its text and its vector
-      vectors.npy           float32 (n_chunks, dim), L2-normalised, row i = chunk i
+      vectors.npy           float32 (n_chunks, dim), L2-normalised, row i = chunk i (float16 when
+                            dense.faiss holds compressed codes: Config.compress_threshold)
       lexical.*.npy         the segment's inverted index (qa/lexical.py)
-      dense.faiss           IVF-Flat over the vectors, only above Config.ann_threshold chunks
+      dense.faiss           IVF over the vectors, only above Config.ann_threshold chunks: IVF-Flat,
+                            or IVF-PQ codes re-ranked from vectors.npy (qa/dense.py)
 
 Opening maps the arrays into memory and checks sizes, shapes and counts; a document is read
 (and its CRC checked) when it is asked for. `check_segment` hashes every byte.
@@ -35,7 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qa.config import Config
-from qa.dense import IVF_FILE, build_dense_index, read_ivf, uses_ivf
+from qa.dense import FLAT, IVF_FILE, IVF_PQ, VECTOR_DTYPES, build_dense_index, dense_kind, read_ivf, stored_vectors
 from qa.documents import Document
 from qa.lexical import FILES as LEXICAL_FILES
 from qa.lexical import Postings
@@ -132,7 +134,9 @@ def write_segment(
     postings: Postings, config: Config, chunk_crcs: NDArray[np.uint32],
 ) -> tuple[dict[str, Any], str]:
     """Write a complete segment into the new folder `folder` and fsync it. Returns its manifest
-    and the sha256 of segment.json (the catalog records it, so the manifest is checked too)."""
+    and the sha256 of segment.json (the catalog records it, so the manifest is checked too).
+    `vectors` must already be as the segment stores them (`qa.dense.stored_vectors`): the chunk
+    CRCs are of those values."""
     folder.mkdir(parents=True)
     doc_rows = np.zeros(len(doc_lines), dtype=DOC_ROW_DTYPE)
     with open(folder / DOCS, "wb") as f:
@@ -147,10 +151,14 @@ def write_segment(
         stored[key] = chunk_rows[key]
     stored["crc32"] = chunk_crcs
     np.save(folder / CHUNKS, stored, allow_pickle=False)
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    kind = dense_kind(len(vectors), config)
+    as_stored = stored_vectors(vectors, kind)
+    if as_stored.dtype != vectors.dtype and not np.array_equal(as_stored, vectors):
+        raise ValueError(f"{folder}: vectors must be rounded to {as_stored.dtype} before their CRCs are taken")
+    vectors = as_stored
     np.save(folder / VECTORS, vectors, allow_pickle=False)
     postings.save(folder)
-    if uses_ivf(len(vectors), config):
+    if kind != FLAT:
         import faiss
 
         faiss.write_index(build_dense_index(vectors, config), str(folder / IVF_FILE))
@@ -166,7 +174,7 @@ def write_segment(
         "dim": int(vectors.shape[1]),
         "n_documents": len(doc_lines),
         "n_chunks": int(len(chunk_rows)),
-        "dense": "ivf" if uses_ivf(len(vectors), config) else "flat",
+        "dense": kind,
         "files": files,
     }
     data = json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8")
@@ -194,11 +202,12 @@ class Segment:
 
     def __init__(
         self, path: Path, manifest: dict[str, Any], doc_rows: NDArray[np.void], chunks: NDArray[np.void],
-        vectors: NDArray[np.float32], postings: Postings, ivf: faiss.IndexIVF | None,
+        vectors: NDArray[np.floating], postings: Postings, ivf: faiss.IndexIVF | None, rerank_depth: int = 0,
     ) -> None:
         self.path, self.manifest = path, manifest
         self.name = path.name
         self.doc_rows, self.chunks, self.vectors, self.postings, self.ivf = doc_rows, chunks, vectors, postings, ivf
+        self.rerank_depth = rerank_depth  # > 0 when `ivf` holds compressed codes (qa/dense.py)
         self.n_documents, self.n_chunks = len(doc_rows), len(chunks)
         self._docs = _map(path / DOCS)
         self.document = lru_cache(maxsize=4096)(self._read_document)
@@ -281,7 +290,7 @@ def _check_manifest_shape(path: Path, m: object, record: SegmentRecord) -> dict[
         raise SegmentError(f"{where}: segment format {m['format']} is not the supported {SEGMENT_FORMAT}")
     if m["name"] != path.name or (m["n_documents"], m["n_chunks"]) != (record.n_documents, record.n_chunks):
         raise SegmentError(f"{where}: name or counts differ from the catalog")
-    if m["dense"] not in ("flat", "ivf") or m["dim"] <= 0:
+    if m["dense"] not in VECTOR_DTYPES or m["dim"] <= 0:
         raise SegmentError(f"{where}: bad 'dense' or 'dim'")
     for name, info in m["files"].items():
         if not re.fullmatch(r"[a-z0-9_.]+", name) or name.startswith(".") or not isinstance(info, dict):
@@ -290,7 +299,7 @@ def _check_manifest_shape(path: Path, m: object, record: SegmentRecord) -> dict[
             raise SegmentError(f"{where}: file entry {name!r} lacks size or sha256")
         if "crc32" in info and (not isinstance(info["crc32"], int) or isinstance(info["crc32"], bool)):
             raise SegmentError(f"{where}: file entry {name!r} has a bad crc32")
-    required = REQUIRED | ({IVF_FILE} if m["dense"] == "ivf" else set())
+    required = REQUIRED | ({IVF_FILE} if m["dense"] != FLAT else set())
     missing = sorted(required - set(m["files"]))
     if missing:
         raise SegmentError(f"{where}: does not list {', '.join(missing)}")
@@ -321,13 +330,14 @@ def open_segment(index_dir: Path, record: SegmentRecord, config: Config, verify:
     array = lambda p: np.load(p, mmap_mode="r", allow_pickle=False)  # noqa: E731
     doc_rows, chunks, vectors = load(DOC_ROWS, array), load(CHUNKS, array), load(VECTORS, array)
     postings = Postings(**{key: load(name, array) for key, name in LEXICAL_FILES.items()})
-    ivf = load(IVF_FILE, lambda p: read_ivf(p, config)) if manifest["dense"] == "ivf" else None
+    ivf = load(IVF_FILE, lambda p: read_ivf(p, config)) if manifest["dense"] != FLAT else None
     if doc_rows.dtype != DOC_ROW_DTYPE or doc_rows.shape != (n_docs,):
         raise SegmentError(f"{path / DOC_ROWS}: holds {doc_rows.shape} {doc_rows.dtype}, manifest says {n_docs} documents")
     if chunks.dtype != STORED_CHUNK_DTYPE or chunks.shape != (n_chunks,):
         raise SegmentError(f"{path / CHUNKS}: holds {chunks.shape} {chunks.dtype}, manifest says {n_chunks} chunks")
-    if vectors.dtype != np.float32 or vectors.shape != (n_chunks, dim):
-        raise SegmentError(f"{path / VECTORS}: shape {vectors.shape}, manifest says ({n_chunks}, {dim})")
+    if vectors.dtype != VECTOR_DTYPES[manifest["dense"]] or vectors.shape != (n_chunks, dim):
+        raise SegmentError(f"{path / VECTORS}: holds {vectors.shape} {vectors.dtype}, manifest says "
+                           f"({n_chunks}, {dim}) {VECTOR_DTYPES[manifest['dense']]}")
     problems = postings.problems() + ([] if len(postings.lengths) == n_chunks else [f"{LEXICAL_FILES['lengths']}: count"])
     if problems:
         raise SegmentError(f"{path / problems[0].split(':')[0]}: {problems[0].split(': ', 1)[1]}")
@@ -339,7 +349,8 @@ def open_segment(index_dir: Path, record: SegmentRecord, config: Config, verify:
     if n_chunks and (chunks["doc"].min() < 0 or chunks["doc"].max() >= n_docs
                      or np.any(chunks["start"] < 0) or np.any(chunks["start"] >= chunks["end"])):
         raise SegmentError(f"{path / CHUNKS}: chunk rows point outside the segment's documents")
-    segment = Segment(path, manifest, doc_rows, chunks, vectors, postings, ivf)
+    rerank = config.rerank_depth if manifest["dense"] == IVF_PQ else 0
+    segment = Segment(path, manifest, doc_rows, chunks, vectors, postings, ivf, rerank)
     if verify:
         segment.verified.update(manifest["files"])
     return segment

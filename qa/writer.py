@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from qa.catalog import CATALOG, Catalog, CatalogError, DocRecord, Version
 from qa.config import Config
+from qa.dense import dense_kind, stored_vectors
 from qa.documents import Document
 from qa.errors import BadInputError, IndexCorruptError, IndexMismatchError
 from qa.index import (
@@ -43,6 +44,7 @@ from qa.segment import (
     STORED_CHUNK_DTYPE,
     SegmentRecord,
     chunk_crc,
+    document_from_line,
     document_line,
     fsync_dir,
     segment_name,
@@ -156,6 +158,7 @@ class IndexWriter:
                                            self.config)
         records = [DocRecord("", i, d.doc_id, d.source, d.content_hash, int(n), d.title, d.date, d.url, d.publisher, story)
                    for i, (d, n, story) in enumerate(zip(documents, counts, stories))]
+        vectors = stored_vectors(vectors, dense_kind(len(chunk_rows), self.config))  # CRCs are of the stored values
         crcs = np.array([chunk_crc(t, v) for t, v in zip(texts, vectors)], dtype=np.uint32)
         self._publish(lines, records, chunk_rows, crcs, vectors, postings or build_postings(texts), drop, action, summary,
                       sketches=sketches)
@@ -246,6 +249,7 @@ class IndexWriter:
         names = tuple(index.segments[i].name for i in chosen)
         summary = f"merged {count_noun(len(names), 'segment')} ({count_noun(sum(sizes[i] for i in chosen), 'chunk')})"
         crcs, rows = rows["crc32"].copy(), _without_crc(rows)
+        vectors, crcs = _stored_with_crcs(vectors, crcs, lines, rows, self.config)
         # Stories and MinHash signatures move with their rows (copied, not recomputed from the texts).
         signatures = {name: self.catalog.signatures(name) for name in names}
         sketches = [None if (sig := signatures[old.segment].get(old.row)) is None else stored_sketch(sig, self.config)
@@ -312,6 +316,23 @@ def _without_crc(rows: NDArray[np.void]) -> NDArray[np.void]:
     return out
 
 
+def _stored_with_crcs(
+    vectors: NDArray[np.floating], crcs: NDArray[np.uint32], lines: list[bytes], rows: NDArray[np.void], config: Config
+) -> tuple[NDArray[np.floating], NDArray[np.uint32]]:
+    """Merged vectors as the new segment stores them, and their CRCs: the rows that storing rounds
+    (float32 rows going into a float16 segment) get theirs taken again from their text."""
+    stored = stored_vectors(vectors, dense_kind(len(vectors), config))
+    if stored.dtype == vectors.dtype:
+        return stored, crcs
+    changed = np.flatnonzero(np.any(stored != vectors, axis=1))
+    docs: dict[int, Document] = {}
+    for i in changed:
+        doc_row = int(rows[i]["doc"])
+        doc = docs.get(doc_row) or docs.setdefault(doc_row, document_from_line(lines[doc_row]))
+        crcs[i] = chunk_crc(doc.text[int(rows[i]["start"]) : int(rows[i]["end"])], stored[i])
+    return stored, crcs
+
+
 def pick_merge(sizes: list[int], max_segments: int) -> list[int]:
     """Which segments to merge when there are more than `max_segments`: the smallest, taking the
     next smallest while it is no bigger than all taken so far, so that a chunk is rewritten about
@@ -337,7 +358,7 @@ def merge_segments(
     lines: list[bytes] = []
     records: list[tuple[DocRecord, DocRecord]] = []
     rows: list[NDArray[np.void]] = []
-    vectors: list[NDArray[np.float32]] = []
+    vectors: list[NDArray[np.floating]] = []
     parts: list[tuple[Postings, NDArray[np.bool_] | None]] = []
     by_segment: dict[str, list[DocRecord]] = {}
     for d in catalog.documents(index.state):
@@ -353,7 +374,7 @@ def merge_segments(
         chunk_rows = np.array(seg.chunks if alive is None else np.asarray(seg.chunks)[alive], dtype=STORED_CHUNK_DTYPE)
         chunk_rows["doc"] = new_row[chunk_rows["doc"]]
         rows.append(chunk_rows)
-        vectors.append(np.asarray(seg.vectors) if alive is None else np.asarray(seg.vectors)[alive])
+        vectors.append(np.asarray(seg.vectors if alive is None else seg.vectors[alive], dtype=np.float32))
         parts.append((seg.postings, alive))
     return lines, records, np.concatenate(rows), np.concatenate(vectors), merge_postings(parts)
 

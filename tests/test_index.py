@@ -135,3 +135,35 @@ def test_search_puts_nhk_first_for_the_demo_question(bundled_index):
         assert hits[0].doc_id == NHK, kind
         assert hits[0].url == "https://www3.nhk.or.jp/nhkworld/en/news/20240320_04/"
         assert "first NATO secretary general" in hits[0].text
+
+
+def test_pruned_bm25_equals_scoring_every_row():
+    """`bm25_top` skips the postings of common terms once they cannot change the top k (MaxScore):
+    its ranking and scores must be those of scoring every live row with the BM25 formula."""
+    from collections import Counter
+
+    from bench.synth import ArticleGenerator, build_documents
+    from qa.lexical import K1, B, LexicalPart, bm25_top, build_postings
+    from qa.terms import terms_of_many
+
+    docs, rows = build_documents(600)
+    texts = [docs[int(r["doc"])].text[int(r["start"]) : int(r["end"])] for r in rows]
+    alive = [None, np.random.default_rng(1).random(200) > 0.2]
+    parts = [LexicalPart.of(build_postings(texts[:400]), alive[0]), LexicalPart.of(build_postings(texts[400:]), alive[1])]
+    live = [(0, r, t) for r, t in enumerate(texts[:400])] + [(1, r, t) for r, t in enumerate(texts[400:]) if alive[1][r]]
+    words = {(p, r): Counter(w) for (p, r, _), w in zip(live, terms_of_many([t for _, _, t in live]))}
+    avg = sum(sum(c.values()) for c in words.values()) / len(live)
+    for question in ArticleGenerator(seed=2).questions(15) + ["the harbour ferry said said", "zzzunseen ferry"]:
+        query = terms_of_many([question])[0]
+        df = {t: sum(1 for c in words.values() if t in c) for t in set(query)}
+        expected = []
+        for (p, r), c in words.items():
+            norm = K1 * (1 - B + B * sum(c.values()) / avg)
+            score = sum(np.log1p((len(live) - df[t] + 0.5) / (df[t] + 0.5)) * c[t] / (c[t] + norm) for t in query if c[t])
+            if score > 0:
+                expected.append((p, r, score))
+        expected.sort(key=lambda e: (-e[2], e[0], e[1]))
+        for k in (1, 5, 50):
+            found = bm25_top(parts, query, k)
+            assert [(p, r) for p, r, _ in found] == [(p, r) for p, r, _ in expected[:k]], (question, k)
+            assert [s for _, _, s in found] == pytest.approx([s for _, _, s in expected[:k]], rel=1e-9)

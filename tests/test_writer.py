@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from qa.cli import main
@@ -239,3 +241,49 @@ def test_a_long_ingest_also_publishes_every_segment_seconds(tmp_path):
     assert embedder.calls == 3 and report.segments_published == 12  # 12 one-chunk articles, 4 per call
     assert len(segment_names(config)) == 12
     assert len(list_versions(config.index_dir)[1]) == 1  # intermediate states of one write are not kept
+
+
+def test_compressed_segment_reranks_exactly_and_merges_with_float32_segments(tmp_path):
+    """Past `compress_threshold` a segment stores float16 vectors and IVF-PQ codes: its search
+    re-ranks the codes' candidates with the float16 vectors (recall near exact), tombstones are
+    skipped, `qa check` passes, and merging float32 segments into it keeps every chunk's CRC."""
+    from bench.synth import build_documents
+    from bench.vectors import ClusteredVectors
+    from qa.index import CHUNK_DTYPE
+    from qa.writer import IndexWriter
+
+    config = Config().with_(index_dir=tmp_path / "index", ann_threshold=1000, compress_threshold=1500,
+                            rerank_depth=100, max_segments=10)
+    docs, rows = build_documents(3000)
+    gen = ClusteredVectors(3000, seed=5)
+    vectors, queries = gen.passages(), gen.queries(40)
+    with IndexWriter(config.index_dir, config) as writer:
+        writer.publish(docs, rows, vectors)
+    index = open_index(config.index_dir, config)
+    (seg,) = index.segments
+    assert seg.manifest["dense"] == "ivf-pq" and seg.vectors.dtype == np.float16 and seg.ivf.ntotal == 3000
+    exact = vectors.astype(np.float16).astype(np.float32) @ queries.T
+    recall = np.mean([len({r for r, _ in index.search_dense(q, 10)} & set(np.argsort(-exact[:, i])[:10])) / 10
+                      for i, q in enumerate(queries)])
+    assert recall >= 0.95
+    row, score = index.search_dense(queries[0], 1)[0]
+    assert score == pytest.approx(float(exact[row, 0]), abs=1e-5)  # re-ranked: the exact score, not the code's
+
+    # A small float32 segment beside it, a tombstone, then everything merged into one float16 segment.
+    extra_docs, extra_rows = build_documents(20, seed=9)
+    extra_docs = [replace(d, doc_id=f"extra-{i}", source=f"extra-{i}") for i, d in enumerate(extra_docs)]
+    with IndexWriter(config.index_dir, config) as writer:
+        writer.publish(extra_docs, extra_rows.astype(CHUNK_DTYPE), ClusteredVectors(20, seed=9).passages())
+    victim = docs[int(rows[int(index.search_dense(queries[1], 1)[0][0])]["doc"])].doc_id
+    remove_documents([victim], config)
+    index = open_index(config.index_dir, config)
+    assert [s.vectors.dtype for s in index.segments] == [np.float16, np.float32]
+    assert all(index.document(r).doc_id != victim for r, _ in index.search_dense(queries[1], 50))
+    assert not check_index(config.index_dir, config).problems
+    compact(config.index_dir, config)
+    merged = open_index(config.index_dir, config)
+    assert len(merged.segments) == 1 and merged.segments[0].vectors.dtype == np.float16
+    assert merged.n_chunks == index.n_chunks
+    assert not check_index(config.index_dir, config).problems
+    assert [merged.chunk(r).text for r in range(merged.n_chunks - 20, merged.n_chunks)] == \
+        [index.chunk(r).text for r in range(index.n_chunks - 20, index.n_chunks)]
