@@ -50,10 +50,12 @@ def quoted(text: str) -> str:
     outer pair, a quotation opened but not closed within the sentence (or closed but not opened)
     is completed or dropped, and what remains inside becomes single quotes (‘…’)."""
     t = " ".join(text.split())
-    chars = list(t)
-    for i, ch in enumerate(chars):  # straight quotes to curly, by position
+    chars, inside = list(t), False
+    for i, ch in enumerate(chars):  # straight quotes to curly: they alternate, opening first
         if ch == '"':
-            chars[i] = "“" if i == 0 or chars[i - 1] in " ([{—–-" else "”"
+            chars[i], inside = ("”", False) if inside else ("“", True)
+        elif ch in "“”":
+            inside = ch == "“"
     t = "".join(chars)
     if t.startswith("“") and t.count("“") == 1 and (t.endswith("”") or t[-2:] in (".”", "”.") or "”" not in t):
         t = t[1:].replace("”", "") if t.count("”") <= 1 else t[1:]

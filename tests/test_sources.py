@@ -126,3 +126,7 @@ def test_passage_cards_have_no_marks():
     assert cards[0].excerpts == (Excerpt(NHK[:28], 0), Excerpt("He met Pashinyan.", 29))
     assert cards[1].excerpts == (Excerpt("Armenia", 0),)
     assert citation_cards([]) == [] and passage_cards([]) == []
+
+
+def test_quoted_straight_quotes_alternate_whatever_precedes_them():
+    assert quoted('He said:"We stay." Then he left.') == "“He said:‘We stay.’ Then he left.”"
