@@ -86,6 +86,10 @@ def plot_confidence(summary: dict[str, Any], path: Path) -> None:
         calib.plot([r["mean_confidence"] for r in table], [r["fraction_right"] for r in table], marker="o", label="reader")
         for r in table:
             calib.annotate(str(r["n"]), (r["mean_confidence"], r["fraction_right"]), fontsize=7, xytext=(3, -9), textcoords="offset points")
+    bands = (summary["settings"].get("reader") or {}).get("bands")
+    if isinstance(bands, list) and len(bands) == 2:  # where "medium" and "high" start (measured on the calibration set)
+        for edge, word, colour in zip(bands, ("medium", "high"), ("tab:orange", "tab:green")):
+            calib.axvline(edge, color=colour, linestyle=":", label=f"'{word}' from {edge:.2f}")
     calib.set_xlim(0, 1)
     calib.set_ylim(0, 1.02)
     calib.set_xlabel("confidence (bin mean; labels: questions per bin)")
