@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa.alternatives import differing_answers, supporting
-from qa.calibration import Calibrator, Candidate, load_calibrator, norm_text, reading_features
+from qa.calibration import Calibrator, Candidate, band_of, load_calibrator, norm_text, reading_features
 from qa.chunk import split_sentences
 from qa.config import Config
 from qa.documents import Alternative, Answer, Citation, Passage, PossibleAnswer
@@ -156,10 +156,7 @@ class NeuralReader:
 
     def band(self, confidence: float) -> str:
         """The confidence in words: the config's bands if set, else the calibrator's (measured)."""
-        bands = self.config.confidence_bands
-        if bands is None:
-            return self.calibrator.band(confidence)
-        return "high" if confidence >= bands[1] else "medium" if confidence >= bands[0] else "low"
+        return band_of(confidence, self.config.confidence_bands or self.calibrator.bands)
 
     def describe(self) -> dict[str, Any]:
         """What the evaluation report says about the reader."""
@@ -255,11 +252,10 @@ class NeuralReader:
         passage = passages[best.passage_index]
         confidence = self.calibrator.probability(reading.kind, reading.features)
         text = passage.text[reading.start : reading.end]
-        band = self.band(confidence)
         if confidence < threshold:
             possible = None
             if confidence >= min(self.calibrator.floor, threshold):
-                possible = PossibleAnswer(text, confidence, Citation(passage, reading.start, reading.end), reading.kind, band)
+                possible = PossibleAnswer(text, confidence, Citation(passage, reading.start, reading.end), reading.kind)
             return Answer(shown, None, confidence, [], passages, candidate=possible)
         citations = [Citation(passage, reading.start, reading.end)]
         if reading.kind == "span":

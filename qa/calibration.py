@@ -128,6 +128,11 @@ class Logistic:
         return {"features": list(self.features), "weights": list(self.weights), "bias": self.bias}
 
 
+def band_of(confidence: float, bands: tuple[float, float]) -> str:
+    """"high" from bands[1], "medium" from bands[0], else "low"."""
+    return "high" if confidence >= bands[1] else "medium" if confidence >= bands[0] else "low"
+
+
 def sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(z, 60.0), -60.0)))
 
@@ -152,8 +157,8 @@ class Calibrator:
         return model.probability(x)
 
     def band(self, confidence: float) -> str:
-        """"high", "medium" or "low"."""
-        return "high" if confidence >= self.bands[1] else "medium" if confidence >= self.bands[0] else "low"
+        """"high", "medium" or "low" by the measured bands."""
+        return band_of(confidence, self.bands)
 
     @classmethod
     def uncalibrated(cls) -> Calibrator:

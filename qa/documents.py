@@ -164,7 +164,6 @@ class PossibleAnswer:
     confidence: float
     citation: Citation
     answer_type: str = "span"
-    band: str = "low"
 
     def to_dict(self) -> dict[str, object]:
         return {"text": self.text, "confidence": round(float(self.confidence), 4), "answer_type": self.answer_type,

@@ -12,6 +12,7 @@ over) and its fixed split by story into training and calibration stories.
 
 from __future__ import annotations
 
+import bisect
 import gzip
 import hashlib
 import json
@@ -65,8 +66,6 @@ def carry_span(raw: str, cleaned: str, start: int, end: int) -> tuple[int, int] 
     raw_ns = [i for i, ch in enumerate(raw) if not ch.isspace()]
     clean_ns = [i for i, ch in enumerate(cleaned) if not ch.isspace()]
     if len(raw_ns) == len(clean_ns) and all(raw[i] == cleaned[j] for i, j in zip(raw_ns, clean_ns)):
-        import bisect
-
         first = bisect.bisect_left(raw_ns, start + (len(raw[start:end]) - len(raw[start:end].lstrip())))
         last = bisect.bisect_right(raw_ns, end - 1) - 1
         if first <= last:
