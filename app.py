@@ -25,13 +25,13 @@ from pathlib import Path
 import gradio as gr
 
 from qa.config import RETRIEVERS, Config
+from qa.dates import DateRange
 from qa.documents import Answer, Passage, SkippedFile, split_source
 from qa.errors import IndexMissingError, QAError
-from qa.index import count_noun, current_version
 from qa.ingest import SUPPORTED_SUFFIXES
-from qa.news import DateRange
 from qa.pipeline import QA, ingest_paths, remove_documents
 from qa.sources import SourceCard, byline, citation_cards, day_words, passage_cards, publisher_name, quoted
+from qa.store.index import count_noun, current_version
 from qa.stories import copy_order
 
 REPO = Path(__file__).resolve().parent

@@ -8,7 +8,7 @@ Each stage runs in its own process (bench/worker.py) so its peak memory is its o
 stage embeds text for real and compares with a plain float32 sentence-transformers encode; the
 10k-1M indexes hold synthetic documents recombined from the bundled corpus and synthetic
 clustered unit vectors (bench/vectors.py), written through the public writer
-(`qa.writer.IndexWriter`), then grown and shrunk by one real article at a time
+(`qa.store.writer.IndexWriter`), then grown and shrunk by one real article at a time
 (`ingest_paths`, `remove_documents`, real model), checked (`check_index`), compacted
 (`compact`) and queried through the real `QA.search` / `QA.ask`.
 """
@@ -95,7 +95,7 @@ def _run_stage(stage: str, workdir: Path, extra: list[str], timeout: float | Non
 
 def run(args) -> dict:
     from qa.config import Config
-    from qa.dense import ivf_lists
+    from qa.store.dense import ivf_lists
 
     config = Config()
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="qa-bench-"))

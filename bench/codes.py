@@ -1,11 +1,11 @@
-"""python -m bench.codes: which compressed codes for the IVF of a large segment (qa/dense.py).
+"""python -m bench.codes: which compressed codes for the IVF of a large segment (qa/store/dense.py).
 
     python -m bench.codes --passages 1000000 --codes flat,sq8,sq4,pq48,pqfs96
 
-For synthetic clustered vectors (bench/vectors.py), each kind of IVF (nlist as qa.dense.ivf_lists,
+For synthetic clustered vectors (bench/vectors.py), each kind of IVF (nlist as qa.store.dense.ivf_lists,
 nprobe from Config) is trained and filled, written to measure its size, and searched one
 question at a time for R candidates, which are re-scored exactly from the float16 vectors, as
-`qa.dense.DensePart.top` does; recall@10 is against exact search over the float32 vectors.
+`qa.store.dense.DensePart.top` does; recall@10 is against exact search over the float32 vectors.
 Prints one line per kind and depth, and writes them as JSON with --out.
 """
 
@@ -41,7 +41,7 @@ def make_ivf(kind: str, dim: int, nlist: int):
 def main(argv: list[str] | None = None) -> int:
     from bench.vectors import ClusteredVectors
     from qa.config import Config
-    from qa.dense import ivf_lists
+    from qa.store.dense import ivf_lists
 
     p = argparse.ArgumentParser(prog="python -m bench.codes", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

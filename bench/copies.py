@@ -11,7 +11,7 @@ costs per new article as the archive grows, and ingest throughput with it on and
   the ending trimmed by 20-50 %, a correction or a "Related:" line appended, the lede dropped),
   plus the test archive (bench/archive.py). Pairwise precision and recall of the groups that
   `assign_stories` makes, at thresholds 0.1-0.9.
-- **Cost per new article**: a catalog (the real one, `qa.catalog.Catalog`) holding the stories,
+- **Cost per new article**: a catalog (the real one, `qa.store.catalog.Catalog`) holding the stories,
   signatures and band keys of N documents (200 synthetic stories with their copies, the rest
   unrelated documents with random sketches); then new articles,
   half of them copies, each assigned and registered as the writer does (`assign_stories` +
@@ -34,10 +34,10 @@ from pathlib import Path
 import numpy as np
 
 from bench.synth import ArticleGenerator
-from qa.catalog import Catalog, Version
 from qa.config import Config
 from qa.documents import Document
-from qa.segment import SegmentRecord, segment_name
+from qa.store.catalog import Catalog, Version
+from qa.store.segment import SegmentRecord, segment_name
 from qa.stories import assign_stories, own_story, stored_sketch
 
 HERE = Path(__file__).resolve().parent
@@ -224,7 +224,7 @@ def detection_cost(n_docs: int, new: int, config: Config, workdir: Path) -> dict
 
 
 def _record(segment: str, row: int, doc: Document, story: str):  # -> DocRecord
-    from qa.catalog import DocRecord
+    from qa.store.catalog import DocRecord
 
     return DocRecord(segment, row, doc.doc_id, doc.source, doc.content_hash, 1, doc.title, doc.date, doc.url,
                      doc.publisher, story)

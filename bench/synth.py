@@ -183,8 +183,8 @@ def build_documents(n_chunks: int, seed: int = 0, block: int = 0):
     bypassing sentence splitting and embedding. Returns (documents, chunk_rows). `block` > 0
     gives another set of documents (ids from block * 10^7 on), for an index built in parts."""
     from qa.documents import Document
-    from qa.index import CHUNK_DTYPE
     from qa.ingest import content_hash
+    from qa.store.index import CHUNK_DTYPE
 
     gen = ArticleGenerator(seed)
     rng = np.random.default_rng([seed, 1] + ([block] if block else []))

@@ -86,13 +86,13 @@ def stage_ingest(args) -> dict:
 
     import qa.chunk
     import qa.pipeline
-    import qa.writer
+    import qa.store.writer
     from bench.synth import ArticleGenerator
     from qa.base_model import base_model_dir, load_wordpiece_tokenizer
     from qa.config import Config
     from qa.embed import Embedder, load_model
-    from qa.index import open_index
     from qa.pipeline import ingest_paths
+    from qa.store.index import open_index
 
     work = Path(args.workdir)
     ArticleGenerator(seed=args.seed).write_files(work / "articles", args.docs)
@@ -114,7 +114,7 @@ def stage_ingest(args) -> dict:
     timers = Timers()
     timers.wrap(qa.pipeline, "read_documents", "read_file")  # read + clean every file
     timers.wrap(qa.chunk, "chunk_document")
-    timers.wrap(qa.writer, "build_postings")
+    timers.wrap(qa.store.writer, "build_postings")
     timers.wrap(embedder, "encode_passages")
 
     ingest_runs, bare_runs, fp32_runs, profiles = [], [], [], []
@@ -181,12 +181,12 @@ def stage_build(args) -> dict:
     """The synthetic index written through the public writer (`IndexWriter.publish`): one segment,
     or above `--segment-passages` equal segments published one after the other (as a growing
     archive has them; each part's text, vectors and postings fit in memory)."""
-    import qa.segment
-    import qa.writer
+    import qa.store.segment
+    import qa.store.writer
     from bench.synth import build_documents
     from bench.vectors import ClusteredVectors
     from qa.config import Config
-    from qa.writer import IndexWriter
+    from qa.store.writer import IndexWriter
 
     n = args.passages
     config = Config().with_(index_dir=Path(args.workdir) / f"index-{n}")
@@ -194,9 +194,9 @@ def stage_build(args) -> dict:
     sizes = [n // parts + (1 if p < n % parts else 0) for p in range(parts)]
     generator = ClusteredVectors(n, seed=args.seed)
     timers = Timers()
-    timers.wrap(qa.segment, "build_dense_index")
-    timers.wrap(qa.writer, "build_postings")
-    timers.wrap(qa.segment, "sha256_file")
+    timers.wrap(qa.store.segment, "build_dense_index")
+    timers.wrap(qa.store.writer, "build_postings")
+    timers.wrap(qa.store.segment, "sha256_file")
     gen_text_s = gen_vec_s = write_s = 0.0
     n_docs, chars = 0, []
     for part, m in enumerate(sizes):
@@ -241,9 +241,9 @@ def stage_update(args) -> dict:
     from bench.synth import ArticleGenerator
     from qa.config import Config
     from qa.embed import Embedder
-    from qa.index import check_index, open_index
     from qa.pipeline import ingest_paths, remove_documents
-    from qa.writer import compact
+    from qa.store.index import check_index, open_index
+    from qa.store.writer import compact
 
     n = args.passages
     config = Config().with_(index_dir=Path(args.workdir) / f"index-{n}")
@@ -279,7 +279,7 @@ def stage_update(args) -> dict:
     else:
         # Past --full-max, what the archive does on its own: merge the small segments (pick_merge),
         # leaving the big ones; a full merge would hold every vector in memory at once.
-        from qa.writer import IndexWriter
+        from qa.store.writer import IndexWriter
 
         big = sum(1 for c in index.live_counts if c >= args.segment_passages // 2)
         with IndexWriter(config.index_dir, config.with_(max_segments=big + 1)) as writer:
@@ -331,7 +331,7 @@ def dense_evidence(vectors: np.ndarray, live, config, seed: int, n_queries: int,
     import faiss
 
     from bench.vectors import ClusteredVectors, random_unit
-    from qa.dense import build_dense_index
+    from qa.store.dense import build_dense_index
 
     n = len(vectors)
     queries = ClusteredVectors(n, seed=seed).queries(n_queries)

@@ -1,7 +1,7 @@
 """Answers that differ across articles: a death toll rises, an official is replaced. When confident
 candidates from different stories (qa/stories.py) give different answers, the chosen answer
 leads and the others follow with their article and date; for a question that asks for the
-latest news (`qa.news.asks_for_latest`), the newest confident answer leads.
+latest news (`qa.dates.asks_for_latest`), the newest confident answer leads.
 
 Pure functions over `Alternative`s (text, confidence, citation): the reader proposes one per
 passage and calls `differing_answers` once it has chosen.
@@ -32,7 +32,7 @@ def _story(option: Alternative) -> str:
 
 
 def _date(option: Alternative) -> date | None:
-    from qa.news import parse_date
+    from qa.dates import parse_date
 
     return parse_date(option.citation.passage.date)
 

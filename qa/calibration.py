@@ -2,8 +2,8 @@
 its answer is right, and the numbers chosen with them — the abstention threshold, the floor of a
 "possible answer", and the confidence bands put into words.
 
-Everything here is fitted by `python -m qa.calibrate` on the calibration set
-(`qa/calibration_sets.py`) and saved beside the reader weights (`calibration.json`, with the data
+Everything here is fitted by `python -m qa.training.fit_calibrator` on the calibration set
+(`qa/training/calibration_sets.py`) and saved beside the reader weights (`calibration.json`, with the data
 and metrics that produced it); nothing is a hand-set number except the fallback for a reader
 that has not been calibrated yet. One calibrator per kind of answer: "span" (a short answer) and
 "sentence" (the evidence sentence, for yes/no, why, how and "what did X say" questions), each over
@@ -47,7 +47,7 @@ FEATURES = {
 @dataclass(frozen=True)
 class Candidate:
     """One passage's best span, `passages[passage_index].text[start:end] == text`, and the logits
-    the reader gave it (see `qa.reader_model.SpanScore`)."""
+    the reader gave it (see `qa.span_model.SpanScore`)."""
 
     passage_index: int
     start: int
@@ -213,11 +213,11 @@ def load_calibrator(folder: Path) -> Calibrator:
         return Calibrator(models, _unit(record, "threshold"), _unit(record, "floor"), bands,
                           (accuracy[0], accuracy[1]), record.get("provenance", {}))
     except (OSError, ValueError, KeyError, TypeError, IndexError) as e:
-        raise ReaderModelError(f"{path}: unusable calibration ({e}); refit it with `python -m qa.calibrate`") from None
+        raise ReaderModelError(f"{path}: unusable calibration ({e}); refit it with `python -m qa.training.fit_calibrator`") from None
 
 
 # ---------------------------------------------------------------------------------------------
-# Fitting (used by `python -m qa.calibrate`): pure functions over plain arrays.
+# Fitting (used by `python -m qa.training.fit_calibrator`): pure functions over plain arrays.
 # ---------------------------------------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from qa.config import RETRIEVERS, Config
 from qa.documents import Answer, Copy, Passage
 from qa.errors import BadInputError, QAError
-from qa.eval.data import DEFAULT_EVAL_FILE, SEED
+from qa.evaluation.data import DEFAULT_EVAL_FILE, SEED
 from qa.sources import SourceCard, byline, citation_cards, day_words, passage_cards, publisher_name, quoted
 
 # Heavy libraries (torch, the model, FAISS, spaCy, Gradio) are imported inside the commands that
@@ -201,8 +201,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from qa.catalog import DocRecord
-    from qa.index import count_noun, open_index
+    from qa.store.catalog import DocRecord
+    from qa.store.index import count_noun, open_index
     from qa.stories import copy_order
 
     config = _config(args)
@@ -216,7 +216,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 0
     documents = index.documents
     if [d.doc_id for d in documents] != [r.doc_id for r in records]:
-        from qa.index import corrupt
+        from qa.store.index import corrupt
 
         raise corrupt(config.index_dir, f"{config.index_dir / 'catalog.sqlite'}: the document table disagrees with "
                       f"the segments (`qa rollback --index {config.index_dir}` may restore an undamaged state)")
@@ -237,7 +237,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from qa.index import check_index, rebuild_hint
+    from qa.store.index import check_index, rebuild_hint
 
     config = _config(args)
     report = check_index(config.index_dir, config)
@@ -253,7 +253,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_compact(args: argparse.Namespace) -> int:
-    from qa.writer import compact
+    from qa.store.writer import compact
 
     config = _config(args)
     print(compact(config.index_dir, config) + f" ({config.index_dir})")
@@ -266,7 +266,7 @@ def _plural_summary(summary: str) -> str:
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
-    from qa.index import count_noun, list_versions
+    from qa.store.index import count_noun, list_versions
 
     config = _config(args)
     live, versions = list_versions(config.index_dir)
@@ -279,7 +279,7 @@ def cmd_versions(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from qa.writer import rollback
+    from qa.store.writer import rollback
 
     config = _config(args)
     print(rollback(config.index_dir, config, args.version) + f" ({config.index_dir})")
@@ -328,9 +328,9 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_eval_command(args: argparse.Namespace, config: Config) -> int:
     """`qa eval`: print the table (or JSON), write the report if asked; 0 on success."""
-    from qa.eval.data import load_eval_file, select_articles
-    from qa.eval.reports import format_table, write_report
-    from qa.eval.runner import evaluate
+    from qa.evaluation.data import load_eval_file, select_articles
+    from qa.evaluation.reports import format_table, write_report
+    from qa.evaluation.runner import evaluate
 
     eval_set = load_eval_file(Path(args.file or DEFAULT_EVAL_FILE))
     if args.articles:

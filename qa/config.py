@@ -91,7 +91,7 @@ class Config:
     confidence_bands: tuple[float, float] | None = None
 
     # News: a question asking for the latest news puts newer articles first among the passages
-    # scoring within this fraction of the best score (qa/news.py).
+    # scoring within this fraction of the best score (qa/dates.py).
     recency_margin: float = 0.10
 
     # Stories (qa/stories.py): copies of one story across documents (a reprint with a new headline,

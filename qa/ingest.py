@@ -1,4 +1,4 @@
-"""Turn files and folders into Documents: find the files, read them (`qa/readers.py`), clean them
+"""Turn files and folders into Documents: find the files, read them (`qa/formats.py`), clean them
 (`qa/clean.py`), and report every file, folder or record left out, with the reason.
 
 `read_documents` is what `qa.pipeline.ingest_paths` calls; `read_file` is a strict one-file reader.
@@ -19,7 +19,7 @@ from qa.clean import CleanedArticle, clean_article
 from qa.config import Config
 from qa.documents import Document, SkippedFile, quote_name, record_source, split_source
 from qa.errors import BadInputError
-from qa.readers import SUPPORTED_SUFFIXES, Advance, RawArticle, read_records
+from qa.formats import SUPPORTED_SUFFIXES, Advance, RawArticle, read_records
 
 __all__ = [
     "SUPPORTED_SUFFIXES", "CleanedArticle", "SkippedFile", "clean_article", "content_hash", "expand_paths",

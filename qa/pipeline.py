@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING
 from qa.config import Config
 from qa.documents import Answer, Document, Passage, SkippedFile, quote_name
 from qa.errors import BadInputError
-from qa.index import IngestReport, LoadedIndex, current_version, open_index
+from qa.formats import repair_surrogates
 from qa.ingest import read_documents
 from qa.protocols import PassageEncoder, Reader, TextEncoder
-from qa.readers import repair_surrogates
+from qa.store.index import IngestReport, LoadedIndex, current_version, open_index
 
 if TYPE_CHECKING:
-    from qa.news import DateRange
+    from qa.dates import DateRange
 
 
 def refuse_empty_rebuild(documents: list[Document], skipped: list[SkippedFile], rebuild: bool, config: Config) -> None:
@@ -65,7 +65,7 @@ def ingest_paths(
             index = open_index(config.index_dir, config)
             report.total_documents, report.total_chunks = index.n_documents, index.n_chunks
         return report
-    from qa.update import update_index
+    from qa.store.update import update_index
 
     report = update_index(
         config.index_dir, documents, config, embedder=embedder, rebuild=rebuild, show_progress=progress, force=force
@@ -84,7 +84,7 @@ def remove_documents(doc_ids: list[str], config: Config) -> IngestReport:
     """Take documents out of the index; a removed document's file in <index>/uploads/ is deleted
     too once no indexed document comes from it (so a rebuild does not bring it back)."""
     from qa.documents import split_source
-    from qa.update import update_index
+    from qa.store.update import update_index
 
     report = update_index(config.index_dir, [], config, remove_ids=tuple(doc_ids))
     uploads = upload_dir(config).resolve()
@@ -156,7 +156,7 @@ class QA:
     ) -> list[Passage]:
         """The `k` best passages, from articles dated `since`..`until` (inclusive ISO dates; with
         either given, undated articles are left out). A question asking for the latest news puts
-        newer articles first among closely relevant passages (qa/news.py)."""
+        newer articles first among closely relevant passages (qa/dates.py)."""
         q = clean_question(question, self.config)
         return self._retrieve(q.text, *self._checked(k, retriever, since, until))
 
@@ -164,14 +164,14 @@ class QA:
         self, k: object, retriever: str | None, since: str | date | None, until: str | date | None
     ) -> tuple[int, str, DateRange]:
         """The number of passages, the retriever's name and the date range, or BadInputError."""
-        from qa.news import DateRange
+        from qa.dates import DateRange
         from qa.retrieve import checked_retriever
 
         return checked_k(k, self.config), checked_retriever(retriever or self.config.retriever), DateRange.parse(since, until)
 
     def _retrieve(self, text: str, k: int, kind: str, dates: DateRange) -> list[Passage]:
         """`search` for a question already cleaned and settings already checked."""
-        from qa.news import NewsRetriever, asks_for_latest
+        from qa.dates import NewsRetriever, asks_for_latest
         from qa.retrieve import make_retriever
 
         if not text:
@@ -190,7 +190,7 @@ class QA:
     def reader(self) -> Reader:
         """The reader (loaded on first use): its `default_threshold` is the fitted one."""
         if self._reader is None:
-            from qa.answer import NeuralReader
+            from qa.reader import NeuralReader
 
             self._reader = NeuralReader(self.config)
         return self._reader

@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from qa.config import Config
 from qa.documents import Chunk, Document, SkippedFile
 from qa.errors import BadInputError
-from qa.index import IngestReport
+from qa.store.index import IngestReport
 
 _EMBED_BATCH_DOCS = 16  # documents per actor call
 
@@ -107,7 +107,7 @@ def ingest_paths_ray(
     (`address`, e.g. "ray://head:10001" or "auto"; None starts a local instance)."""
     from qa.ingest import expand_paths
     from qa.pipeline import refuse_empty_rebuild
-    from qa.update import Embedded, update_index
+    from qa.store.update import Embedded, update_index
 
     ray = _connect(address, workers, progress)
     files, skipped = expand_paths(paths)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from qa.config import RETRIEVERS, Config
 from qa.documents import Passage
 from qa.errors import BadInputError
-from qa.index import LoadedIndex
 from qa.protocols import QueryEncoder
+from qa.store.index import LoadedIndex
 from qa.terms import terms
 
 __all__ = [

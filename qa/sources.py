@@ -77,7 +77,7 @@ def quoted(text: str) -> str:
 def day_words(article_date: str | None) -> str | None:
     """An article's date as people write it ("1 March 2024"), the field as given when it does not
     read as a date, None when there is none."""
-    from qa.news import parse_date
+    from qa.dates import parse_date
 
     day = parse_date(article_date)
     if day is None:

@@ -6,7 +6,7 @@ appended correction is one *story*. A document's cleaned text becomes a set of w
 (`Config.story_permutations` permutations) estimates the Jaccard similarity of two such sets, and
 datasketch's LSH parameters for `Config.story_threshold` cut each signature into b bands of r
 values. The band keys and the signature of every document row are stored in the catalog beside
-the row (`qa/catalog.py`, an indexed SQLite table: the LSH's hash tables, versioned with the
+the row (`qa/store/catalog.py`, an indexed SQLite table: the LSH's hash tables, versioned with the
 segments), so finding the candidates of a new article is b indexed lookups whatever the size of
 the archive.
 
@@ -34,8 +34,8 @@ from qa.config import Config
 from qa.documents import Copy, Document, Passage
 
 if TYPE_CHECKING:
-    from qa.catalog import Catalog, DocRecord, Version
-    from qa.index import Index
+    from qa.store.catalog import Catalog, DocRecord, Version
+    from qa.store.index import Index
 
 _WORD = re.compile(r"\w+")
 # The MinHash permutations, fixed so that signatures are the same in every process and release;
@@ -168,7 +168,7 @@ def distinct_stories(rows: list[tuple[int, float]], doc_of: Callable[[int], str]
 
 def copy_order(record: DocRecord) -> tuple[date, str]:
     """Copies of a story oldest first, undated last, then by id."""
-    from qa.news import parse_date
+    from qa.dates import parse_date
 
     return parse_date(record.date) or date.max, record.doc_id
 

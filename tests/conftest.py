@@ -103,8 +103,8 @@ def dated_index(dated_corpus, tmp_path_factory, embedder) -> Config:
 def two_versions(tmp_path_factory, embedder) -> Config:
     """An index with two states: v1 of the corpus (segment s000001), v2 with one article edited
     (1994 -> 1996): segment s000002 holds its new text, and v2 deletes its old rows in s000001."""
-    from qa.index import current_version
     from qa.pipeline import ingest_paths
+    from qa.store.index import current_version
 
     root = tmp_path_factory.mktemp("versions")
     corpus = root / "corpus"

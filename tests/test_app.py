@@ -19,7 +19,7 @@ import pytest
 import app
 from qa.config import Config
 from qa.documents import Answer, Chunk, Citation, Passage, PossibleAnswer
-from qa.index import current_version
+from qa.store.index import current_version
 from tests.conftest import launch_app_over_copy
 
 REPO = Path(__file__).resolve().parent.parent

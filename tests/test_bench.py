@@ -18,7 +18,7 @@ def test_ivf_index_matches_exact_search_on_clustered_vectors():
     import faiss
 
     from bench.vectors import ClusteredVectors
-    from qa.dense import build_dense_index
+    from qa.store.dense import build_dense_index
 
     gen = ClusteredVectors(20_000, seed=3)
     vectors, queries = gen.passages(), gen.queries(50)

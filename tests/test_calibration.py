@@ -99,5 +99,5 @@ def test_calibrator_round_trip_and_bad_files(tmp_path):
     record["threshold"] = 0.4
     record["models"]["span"]["features"] = ["margin", "shoe_size"]
     (tmp_path / "calibration.json").write_text(json.dumps(record))
-    with pytest.raises(ReaderModelError, match="unknown features.*shoe_size.*qa.calibrate"):
+    with pytest.raises(ReaderModelError, match="unknown features.*shoe_size.*qa.training.fit_calibrator"):
         load_calibrator(tmp_path)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from qa.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError
-from qa.index import WriterLock, current_version, open_index
 from qa.pipeline import QA, ingest_paths, remove_documents
+from qa.store.index import WriterLock, current_version, open_index
 from tests.conftest import CORPUS, MASSIS, NHK
 
 
@@ -143,7 +143,7 @@ def test_pruned_bm25_equals_scoring_every_row():
     from collections import Counter
 
     from bench.synth import ArticleGenerator, build_documents
-    from qa.lexical import K1, B, LexicalPart, bm25_top, build_postings
+    from qa.store.lexical import K1, B, LexicalPart, bm25_top, build_postings
     from qa.terms import terms_of_many
 
     docs, rows = build_documents(600)

@@ -222,8 +222,8 @@ def write_cnn_jsonl(path: Path) -> Path:
 
 
 def test_cnn_style_jsonl_ingests_every_good_record_with_its_full_text(tmp_path, embedder):
-    from qa.index import open_index
     from qa.pipeline import ingest_paths
+    from qa.store.index import open_index
 
     path = write_cnn_jsonl(tmp_path / "cnn.jsonl")
     config = Config().with_(index_dir=tmp_path / "index")
@@ -290,7 +290,7 @@ def test_skip_messages_are_one_sentence_with_the_name_quoted():
 
 def test_report_summary_reads_as_a_sentence():
     from qa.documents import SkippedFile
-    from qa.index import IngestReport
+    from qa.store.index import IngestReport
 
     one = IngestReport(added=["a"], skipped=[SkippedFile("x", "y")], chunks_added=1, total_documents=1, total_chunks=1)
     assert one.summary() == "1 added, 1 skipped, 1 chunk embedded; the index holds 1 document, 1 chunk"

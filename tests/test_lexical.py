@@ -1,4 +1,4 @@
-"""BM25 (qa/lexical.py) with hand-computed numbers: Lucene's variant,
+"""BM25 (qa/store/lexical.py) with hand-computed numbers: Lucene's variant,
 idf = ln(1 + (N - df + 0.5) / (df + 0.5)), tf part = tf / (tf + k1 (1 - b + b len / avglen)),
 k1 = 1.5, b = 0.75, statistics over the live rows of all parts together."""
 
@@ -10,7 +10,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from qa.lexical import K1, B, LexicalPart, bm25_top, build_postings, merge_postings
+from qa.store.lexical import K1, B, LexicalPart, bm25_top, build_postings, merge_postings
 from qa.terms import terms, terms_of_many
 
 # Terms (qa.terms): [cat, chase, mice], [cat, sleep], [dog, chase, cat, cat, run] ("and" is a stop

@@ -11,8 +11,8 @@ import pytest
 
 from qa.cli import main
 from qa.config import Config
-from qa.index import open_index
 from qa.pipeline import QA, ingest_paths
+from qa.store.index import open_index
 from tests.conftest import CORPUS, NHK
 
 pytestmark = pytest.mark.ray

@@ -26,9 +26,9 @@ import pytest
 
 from qa.config import Config
 from qa.errors import IndexCorruptError, IndexLockedError, IndexMismatchError
-from qa.index import WriterLock, check_index, current_version, open_index, rebuild_hint
 from qa.pipeline import QA, ingest_paths, remove_documents
 from qa.retrieve import RETRIEVERS
+from qa.store.index import WriterLock, check_index, current_version, open_index, rebuild_hint
 from tests.conftest import CORPUS, MASSIS, NHK
 
 REPO = Path(__file__).resolve().parent.parent
@@ -264,9 +264,9 @@ from pathlib import Path
 
 import numpy as np
 
-import qa.catalog as qc
-import qa.segment as qs
-import qa.writer as qw
+import qa.store.catalog as qc
+import qa.store.segment as qs
+import qa.store.writer as qw
 from qa.config import Config
 from qa.pipeline import ingest_paths
 

@@ -14,9 +14,9 @@ import pytest
 
 from qa.config import Config
 from qa.errors import IndexCorruptError
-from qa.index import check_index, current_version, open_index
 from qa.ingest import expand_paths, read_documents
 from qa.pipeline import QA, ingest_paths, remove_documents
+from qa.store.index import check_index, current_version, open_index
 from tests.conftest import MASSIS, NHK
 from tests.test_reliability import LIVE, copy_index, run_cli
 

@@ -14,7 +14,7 @@ from bench.archive import MASSIS, NHK
 from qa.cli import main
 from qa.config import Config
 from qa.documents import Chunk, Document, Passage
-from qa.index import open_index
+from qa.store.index import open_index
 from qa.stories import distinct_stories, shingles, signature, similarity
 
 
@@ -104,7 +104,7 @@ def test_removing_one_copy_keeps_the_others_grouped(archive, writable, embedder)
 
 def test_rollback_compaction_and_rebuild_keep_the_groups(archive, writable, embedder):
     from qa.pipeline import ingest_paths, remove_documents
-    from qa.writer import compact, rollback
+    from qa.store.writer import compact, rollback
 
     before = groups(writable)
     remove_documents(["flood-february"], writable)
@@ -207,7 +207,7 @@ def test_card_shows_the_story_once_with_its_copies():
 def test_copies_within_one_batch_are_one_story(tmp_path):
     """Copies written in the same segment find each other (the batch's own LSH), and the catalog
     keeps each document's publisher."""
-    from qa.update import update_index
+    from qa.store.update import update_index
 
     class Tiny:
         def encode_passages(self, texts, show_progress=False):

@@ -15,9 +15,9 @@ import pytest
 from qa.cli import main
 from qa.config import Config
 from qa.errors import BadInputError
-from qa.index import check_index, current_version, list_versions, open_index
 from qa.pipeline import QA, ingest_paths, remove_documents
-from qa.writer import compact, pick_merge, rollback
+from qa.store.index import check_index, current_version, list_versions, open_index
+from qa.store.writer import compact, pick_merge, rollback
 from tests.conftest import MASSIS, NHK
 
 QUESTIONS = [
@@ -149,7 +149,7 @@ def test_rebuild_from_a_typo_is_refused_and_changes_nothing(fresh_index, capsys)
     assert current_version(fresh_index.index_dir) == before
     assert sorted(d.doc_id for d in QA(fresh_index).documents()) == [MASSIS, NHK]
     with pytest.raises(BadInputError, match="refusing to rebuild the index from nothing"):
-        from qa.update import update_index
+        from qa.store.update import update_index
 
         update_index(fresh_index.index_dir, [], fresh_index, rebuild=True)
 
@@ -249,8 +249,8 @@ def test_compressed_segment_reranks_exactly_and_merges_with_float32_segments(tmp
     skipped, `qa check` passes, and merging float32 segments into it keeps every chunk's CRC."""
     from bench.synth import build_documents
     from bench.vectors import ClusteredVectors
-    from qa.index import CHUNK_DTYPE
-    from qa.writer import IndexWriter
+    from qa.store.index import CHUNK_DTYPE
+    from qa.store.writer import IndexWriter
 
     config = Config().with_(index_dir=tmp_path / "index", ann_threshold=1000, compress_threshold=1500,
                             rerank_depth=100, max_segments=10)

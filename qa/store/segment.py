@@ -1,0 +1,412 @@
+"""One immutable index segment: a folder written once, fsynced, then registered by the catalog.
+
+    segments/s000012/
+      segment.json          format, settings, counts, and the size + sha256 of every file below
+      documents.jsonl       one Document per line (every dataclass field), in row order
+      documents.rows.npy    per document: byte start, end and CRC-32 of its line
+      chunks.npy            per chunk: document row, ordinal, start, end (offsets into the cleaned text),
+                            and a CRC-32 of its text and its vector
+      vectors.npy           float32 (n_chunks, dim), L2-normalised, row i = chunk i (float16 when
+                            dense.faiss holds compressed codes: Config.compress_threshold)
+      lexical.*.npy         the segment's inverted index (qa/store/lexical.py)
+      dense.faiss           IVF over the vectors, only above Config.ann_threshold chunks: IVF-Flat,
+                            or IVF-PQ codes re-ranked from vectors.npy (qa/store/dense.py)
+
+Opening maps the arrays into memory and checks sizes, shapes and counts; a document is read
+(and its CRC checked) when it is asked for. `check_segment` hashes every byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mmap
+import os
+import re
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, fields
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from qa.config import Config
+from qa.documents import Document
+from qa.store.dense import (
+    FLAT,
+    IVF_FILE,
+    IVF_PQ,
+    VECTOR_DTYPES,
+    build_dense_index,
+    dense_kind,
+    read_ivf,
+    stored_vectors,
+)
+from qa.store.lexical import FILES as LEXICAL_FILES
+from qa.store.lexical import Postings
+
+if TYPE_CHECKING:
+    import faiss
+
+_T = TypeVar("_T")
+
+SEGMENT_FORMAT = 1
+NAME = re.compile(r"s\d{6}")
+MANIFEST = "segment.json"
+DOCS, DOC_ROWS, CHUNKS, VECTORS = "documents.jsonl", "documents.rows.npy", "chunks.npy", "vectors.npy"
+REQUIRED = {DOCS, DOC_ROWS, CHUNKS, VECTORS, *LEXICAL_FILES.values()}
+# What a writer passes per chunk; stored with a CRC-32 of the chunk's text and its vector, checked
+# whenever a chunk is read, so a damaged, reordered or swapped id map never returns another passage.
+CHUNK_DTYPE = np.dtype([("doc", "<i4"), ("ordinal", "<i4"), ("start", "<i8"), ("end", "<i8")])
+STORED_CHUNK_DTYPE = np.dtype(CHUNK_DTYPE.descr + [("crc32", "<u4")])
+DOC_ROW_DTYPE = np.dtype([("start", "<i8"), ("end", "<i8"), ("crc32", "<u4")])
+_DOCUMENT_FIELDS = {f.name for f in fields(Document)}
+
+
+class SegmentError(Exception):
+    """A segment part is missing, damaged or inconsistent; the message names the file."""
+
+
+def segment_name(number: int) -> str:
+    return f"s{number:06d}"
+
+
+def document_line(doc: Document) -> bytes:
+    return json.dumps(asdict(doc), ensure_ascii=False).encode("utf-8") + b"\n"
+
+
+def document_from_line(line: bytes) -> Document:
+    record = json.loads(line)
+    if not isinstance(record, dict) or not all(isinstance(record.get(k), str) for k in ("doc_id", "text", "source")):
+        raise ValueError("not a document record")
+    # Fields this version does not know are ignored; fields it adds later take their defaults.
+    return Document(**{k: v for k, v in record.items() if k in _DOCUMENT_FIELDS})
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def crc32_file(path: Path) -> int:
+    """CRC-32 of a file: the fast check a large segment's parts get on first use (about twice
+    the speed of sha256 here)."""
+    crc = 0
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            crc = zlib.crc32(block, crc)
+    return crc
+
+
+def _file_checks(path: Path) -> dict[str, Any]:
+    """Size, sha256 and CRC-32 of a file, in one read."""
+    h, crc = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+            crc = zlib.crc32(block, crc)
+    return {"size": path.stat().st_size, "sha256": h.hexdigest(), "crc32": crc}
+
+
+def fsync_file(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------- writing
+
+
+def chunk_crc(text: str, vector: NDArray[np.floating]) -> int:
+    """CRC-32 of a chunk's text followed by its float32 vector: ties each id-map row to its vector."""
+    return zlib.crc32(np.ascontiguousarray(vector, dtype=np.float32).tobytes(), zlib.crc32(text.encode("utf-8")))
+
+
+def write_segment(
+    folder: Path, name: str, doc_lines: list[bytes], chunk_rows: NDArray[np.void], vectors: NDArray[np.floating],
+    postings: Postings, config: Config, chunk_crcs: NDArray[np.uint32],
+) -> tuple[dict[str, Any], str]:
+    """Write a complete segment into the new folder `folder` and fsync it. Returns its manifest
+    and the sha256 of segment.json (the catalog records it, so the manifest is checked too).
+    `vectors` must already be as the segment stores them (`qa.store.dense.stored_vectors`): the chunk
+    CRCs are of those values."""
+    folder.mkdir(parents=True)
+    doc_rows = np.zeros(len(doc_lines), dtype=DOC_ROW_DTYPE)
+    with open(folder / DOCS, "wb") as f:
+        position = 0
+        for i, line in enumerate(doc_lines):
+            f.write(line)
+            doc_rows[i] = (position, position + len(line), zlib.crc32(line))
+            position += len(line)
+    np.save(folder / DOC_ROWS, doc_rows, allow_pickle=False)
+    stored = np.zeros(len(chunk_rows), dtype=STORED_CHUNK_DTYPE)
+    for key in CHUNK_DTYPE.names or ():  # a structured dtype: names is never None
+        stored[key] = chunk_rows[key]
+    stored["crc32"] = chunk_crcs
+    np.save(folder / CHUNKS, stored, allow_pickle=False)
+    kind = dense_kind(len(vectors), config)
+    as_stored = stored_vectors(vectors, kind)
+    if as_stored.dtype != vectors.dtype and not np.array_equal(as_stored, vectors):
+        raise ValueError(f"{folder}: vectors must be rounded to {as_stored.dtype} before their CRCs are taken")
+    vectors = as_stored
+    np.save(folder / VECTORS, vectors, allow_pickle=False)
+    postings.save(folder)
+    if kind != FLAT:
+        import faiss
+
+        faiss.write_index(build_dense_index(vectors, config), str(folder / IVF_FILE))
+    parts = sorted(p for p in folder.iterdir() if p.is_file())
+    with ThreadPoolExecutor(max_workers=len(parts)) as pool:  # concurrent fsyncs share journal commits
+        list(pool.map(fsync_file, parts))
+    files = {part.name: _file_checks(part) for part in parts}
+    manifest = {
+        "format": SEGMENT_FORMAT,
+        "name": name,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "settings": config.index_settings(),
+        "dim": int(vectors.shape[1]),
+        "n_documents": len(doc_lines),
+        "n_chunks": int(len(chunk_rows)),
+        "dense": kind,
+        "files": files,
+    }
+    data = json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8")
+    (folder / MANIFEST).write_bytes(data)
+    fsync_file(folder / MANIFEST)
+    fsync_dir(folder)
+    return manifest, hashlib.sha256(data).hexdigest()
+
+
+# ---------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class SegmentRecord:
+    """What the catalog knows of a segment: the reader checks the folder against it."""
+
+    name: str
+    n_documents: int
+    n_chunks: int
+    manifest_sha256: str
+
+
+class Segment:
+    """A segment opened for reading: arrays memory-mapped, documents read on demand."""
+
+    def __init__(
+        self, path: Path, manifest: dict[str, Any], doc_rows: NDArray[np.void], chunks: NDArray[np.void],
+        vectors: NDArray[np.floating], postings: Postings, ivf: faiss.IndexIVF | None, rerank_depth: int = 0,
+    ) -> None:
+        self.path, self.manifest = path, manifest
+        self.name = path.name
+        self.doc_rows, self.chunks, self.vectors, self.postings, self.ivf = doc_rows, chunks, vectors, postings, ivf
+        self.rerank_depth = rerank_depth  # > 0 when `ivf` holds compressed codes (qa/store/dense.py)
+        self.n_documents, self.n_chunks = len(doc_rows), len(chunks)
+        self._docs = _map(path / DOCS)
+        self.document = lru_cache(maxsize=4096)(self._read_document)
+        self.verified: set[str] = set()  # parts whose checksum was compared with the manifest
+        self._verifying = threading.Lock()
+
+    def verify(self, names: Iterable[str]) -> None:
+        """Compare the named parts with the manifest's checksums, once each (the CRC-32 where the
+        manifest has one, else the sha256): what a search reads is checked before it ranks.
+        Raises SegmentError naming the damaged file."""
+        todo = [n for n in names if n not in self.verified and n in self.manifest["files"]]
+        if not todo:
+            return
+        with self._verifying:
+            for name in todo:
+                if name in self.verified:
+                    continue
+                info = self.manifest["files"][name]
+                part = self.path / name
+                try:
+                    ok = crc32_file(part) == info["crc32"] if "crc32" in info else sha256_file(part) == info["sha256"]
+                except OSError as e:
+                    raise SegmentError(f"{part}: unreadable ({e.strerror or e})") from None
+                if not ok:
+                    raise SegmentError(f"{part}: damaged (checksum differs from the manifest)")
+                self.verified.add(name)
+
+    def doc_line(self, row: int) -> bytes:
+        start, end, crc = self.doc_rows[row]
+        line = self._docs[int(start) : int(end)]
+        if zlib.crc32(line) != int(crc):
+            raise SegmentError(f"{self.path / DOCS}: document row {row} is damaged (CRC differs)")
+        return line
+
+    def _read_document(self, row: int) -> Document:
+        line = self.doc_line(row)
+        try:
+            return document_from_line(line)
+        except (ValueError, TypeError) as e:
+            raise SegmentError(f"{self.path / DOCS}: document row {row} is unreadable ({e})") from None
+
+    def chunk_span(self, row: int) -> tuple[int, int, int, int, int]:
+        """(document row, ordinal, start, end, CRC-32 of the text) of chunk `row`."""
+        r = self.chunks[row]
+        return int(r["doc"]), int(r["ordinal"]), int(r["start"]), int(r["end"]), int(r["crc32"])
+
+
+def _map(path: Path) -> bytes | mmap.mmap:
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            return b""
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def read_manifest(path: Path, record: SegmentRecord) -> dict[str, Any]:
+    """segment.json, checked against the catalog's record and for shape. Raises SegmentError."""
+    try:
+        data = (path / MANIFEST).read_bytes()
+    except FileNotFoundError:
+        raise SegmentError(f"{path / MANIFEST}: missing") from None
+    if hashlib.sha256(data).hexdigest() != record.manifest_sha256:
+        raise SegmentError(f"{path / MANIFEST}: damaged (checksum differs from the catalog)")
+    try:
+        manifest = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise SegmentError(f"{path / MANIFEST}: unreadable ({e})") from None
+    return _check_manifest_shape(path, manifest, record)
+
+
+def _check_manifest_shape(path: Path, m: object, record: SegmentRecord) -> dict[str, Any]:
+    """`m` itself, once it has the shape of a segment manifest."""
+    where = path / MANIFEST
+    if not isinstance(m, dict):
+        raise SegmentError(f"{where}: not a JSON object")
+    for key, kind in (("format", int), ("name", str), ("settings", dict), ("dim", int), ("n_documents", int),
+                      ("n_chunks", int), ("dense", str), ("files", dict)):
+        if not isinstance(m.get(key), kind) or isinstance(m.get(key), bool):
+            raise SegmentError(f"{where}: '{key}' is missing or not a {kind.__name__}")
+    if m["format"] != SEGMENT_FORMAT:
+        raise SegmentError(f"{where}: segment format {m['format']} is not the supported {SEGMENT_FORMAT}")
+    if m["name"] != path.name or (m["n_documents"], m["n_chunks"]) != (record.n_documents, record.n_chunks):
+        raise SegmentError(f"{where}: name or counts differ from the catalog")
+    if m["dense"] not in VECTOR_DTYPES or m["dim"] <= 0:
+        raise SegmentError(f"{where}: bad 'dense' or 'dim'")
+    for name, info in m["files"].items():
+        if not re.fullmatch(r"[a-z0-9_.]+", name) or name.startswith(".") or not isinstance(info, dict):
+            raise SegmentError(f"{where}: bad file entry {name!r}")
+        if not isinstance(info.get("size"), int) or not isinstance(info.get("sha256"), str):
+            raise SegmentError(f"{where}: file entry {name!r} lacks size or sha256")
+        if "crc32" in info and (not isinstance(info["crc32"], int) or isinstance(info["crc32"], bool)):
+            raise SegmentError(f"{where}: file entry {name!r} has a bad crc32")
+    required = REQUIRED | ({IVF_FILE} if m["dense"] != FLAT else set())
+    missing = sorted(required - set(m["files"]))
+    if missing:
+        raise SegmentError(f"{where}: does not list {', '.join(missing)}")
+    return m
+
+
+def open_segment(index_dir: Path, record: SegmentRecord, config: Config, verify: bool | None) -> Segment:
+    """Open a segment checking sizes, shapes and counts of every part, and every file's sha256
+    when `verify` is True, or None and the segment is at most `config.open_verify_bytes`.
+    Raises SegmentError naming the damaged file."""
+    path = index_dir / "segments" / record.name
+    if not NAME.fullmatch(record.name) or not path.is_dir():
+        raise SegmentError(f"{path}: segment folder missing")
+    manifest = read_manifest(path, record)
+    if manifest["settings"] != config.index_settings():
+        raise SegmentError(f"{path / MANIFEST}: built with other settings than its catalog")
+    if verify is None:
+        verify = segment_bytes(manifest) <= config.open_verify_bytes
+    _check_files(path, manifest, verify)
+    n_docs, n_chunks, dim = manifest["n_documents"], manifest["n_chunks"], manifest["dim"]
+
+    def load(name: str, reader: Callable[[Path], _T]) -> _T:
+        try:
+            return reader(path / name)
+        except Exception as e:  # any parse error here means a damaged part
+            raise SegmentError(f"{path / name}: unreadable ({type(e).__name__}: {e})") from None
+
+    array = lambda p: np.load(p, mmap_mode="r", allow_pickle=False)  # noqa: E731
+    doc_rows, chunks, vectors = load(DOC_ROWS, array), load(CHUNKS, array), load(VECTORS, array)
+    postings = Postings(**{key: load(name, array) for key, name in LEXICAL_FILES.items()})
+    ivf = load(IVF_FILE, lambda p: read_ivf(p, config)) if manifest["dense"] != FLAT else None
+    if doc_rows.dtype != DOC_ROW_DTYPE or doc_rows.shape != (n_docs,):
+        raise SegmentError(f"{path / DOC_ROWS}: holds {doc_rows.shape} {doc_rows.dtype}, manifest says {n_docs} documents")
+    if chunks.dtype != STORED_CHUNK_DTYPE or chunks.shape != (n_chunks,):
+        raise SegmentError(f"{path / CHUNKS}: holds {chunks.shape} {chunks.dtype}, manifest says {n_chunks} chunks")
+    if vectors.dtype != VECTOR_DTYPES[manifest["dense"]] or vectors.shape != (n_chunks, dim):
+        raise SegmentError(f"{path / VECTORS}: holds {vectors.shape} {vectors.dtype}, manifest says "
+                           f"({n_chunks}, {dim}) {VECTOR_DTYPES[manifest['dense']]}")
+    problems = postings.problems() + ([] if len(postings.lengths) == n_chunks else [f"{LEXICAL_FILES['lengths']}: count"])
+    if problems:
+        raise SegmentError(f"{path / problems[0].split(':')[0]}: {problems[0].split(': ', 1)[1]}")
+    if ivf is not None and (ivf.ntotal != n_chunks or ivf.d != dim):
+        raise SegmentError(f"{path / IVF_FILE}: holds {ivf.ntotal} vectors, manifest says {n_chunks}")
+    if n_docs and (doc_rows["start"][0] != 0 or doc_rows["end"][-1] != manifest["files"][DOCS]["size"]
+                   or np.any(doc_rows["start"][1:] != doc_rows["end"][:-1])):
+        raise SegmentError(f"{path / DOC_ROWS}: line offsets do not tile {DOCS}")
+    if n_chunks and (chunks["doc"].min() < 0 or chunks["doc"].max() >= n_docs
+                     or np.any(chunks["start"] < 0) or np.any(chunks["start"] >= chunks["end"])):
+        raise SegmentError(f"{path / CHUNKS}: chunk rows point outside the segment's documents")
+    rerank = config.rerank_depth if manifest["dense"] == IVF_PQ else 0
+    segment = Segment(path, manifest, doc_rows, chunks, vectors, postings, ivf, rerank)
+    if verify:
+        segment.verified.update(manifest["files"])
+    return segment
+
+
+def _check_files(path: Path, manifest: dict[str, Any], verify: bool) -> None:
+    files = manifest["files"]
+    for name, info in files.items():
+        part = path / name
+        try:
+            size = part.stat().st_size
+        except FileNotFoundError:
+            raise SegmentError(f"{part}: missing from the segment") from None
+        if size != info["size"] or (verify and sha256_file(part) != info["sha256"]):
+            raise SegmentError(f"{part}: damaged (size or checksum differs from the manifest)")
+    # Every part must be checked: a manifest that stops listing one would switch its check off.
+    unlisted = sorted({p.name for p in path.iterdir()} - set(files) - {MANIFEST})
+    if unlisted:
+        raise SegmentError(f"{path / MANIFEST}: does not list {', '.join(unlisted)}")
+
+
+def segment_bytes(manifest: dict[str, Any]) -> int:
+    return sum(int(info["size"]) for info in manifest["files"].values())
+
+
+def check_segment(segment: Segment) -> list[str]:
+    """Everything `open_segment` skips: every file's sha256, every document line and chunk offset,
+    every postings entry. Returns one message per problem, naming the file."""
+    out = []
+    for name, info in segment.manifest["files"].items():
+        if sha256_file(segment.path / name) != info["sha256"]:
+            out.append(f"{segment.path / name}: damaged (checksum differs from the manifest)")
+    if out:
+        return out
+    out += [f"{segment.path / p}" for p in segment.postings.deep_problems()]
+    lengths = np.zeros(segment.n_documents, dtype=np.int64)
+    for row in range(segment.n_documents):
+        try:
+            lengths[row] = len(segment.document(row).text)
+        except SegmentError as e:
+            out.append(str(e))
+    if len(segment.chunks) and np.any(segment.chunks["end"] > lengths[segment.chunks["doc"]]):
+        out.append(f"{segment.path / CHUNKS}: chunk offsets point outside their documents")
+    elif not out:
+        for row in range(segment.n_chunks):
+            doc_row, _, start, end, crc = segment.chunk_span(row)
+            if chunk_crc(segment.document(doc_row).text[start:end], segment.vectors[row]) != crc:
+                out.append(f"{segment.path / CHUNKS}: chunk {row} does not hold the text it was written with")
+                break
+    return out

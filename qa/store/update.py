@@ -1,0 +1,197 @@
+"""Adding, replacing and removing documents: decide what changed, embed only that, and publish it
+as segments while it is embedded, so a long ingest that is killed keeps what it published.
+
+`update_index` is what `qa ingest` and `qa remove` call; `qa ingest --ray` passes its own `embed`
+(chunking and embedding on a Ray cluster) and shares everything else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from qa.config import Config
+from qa.documents import Chunk, Document
+from qa.errors import BadInputError
+from qa.protocols import PassageEncoder
+from qa.store.catalog import DocRecord
+from qa.store.index import IngestReport, count_noun
+from qa.store.segment import CHUNK_DTYPE
+from qa.store.writer import IndexWriter
+
+if TYPE_CHECKING:
+    pass
+
+# (document, its chunks, their vectors) for each changed document, in order.
+Embedded = tuple[Document, list[Chunk], NDArray[np.float32]]
+
+def _assign_doc_ids(incoming: list[Document], taken: dict[str, str]) -> list[Document]:
+    """Keep each document's id unless another source already uses it; then add a short source hash."""
+    out = []
+    taken = dict(taken)
+    for doc in incoming:
+        owner = taken.get(doc.doc_id)
+        if owner is not None and owner != doc.source:
+            suffix = hashlib.sha1(doc.source.encode("utf-8")).hexdigest()[:6]
+            doc = replace(doc, doc_id=f"{doc.doc_id}-{suffix}")
+        taken[doc.doc_id] = doc.source
+        out.append(doc)
+    return out
+
+
+def _refuse_destructive_rebuild(writer: IndexWriter, incoming: list[Document], force: bool) -> None:
+    live = writer.live
+    if not incoming:
+        raise BadInputError(
+            f"{writer.index_dir}: refusing to rebuild the index from nothing (no readable article in the given "
+            "paths); the index is unchanged"
+        )
+    if live is None or force or not live.n_documents:
+        return
+    # A document is kept when the rebuild is given its source, or a file of the same id (moved folder).
+    kept = {(d.segment, d.row) for d in writer.catalog.documents(live, "source", {d.source for d in incoming})}
+    kept |= {(d.segment, d.row) for d in writer.catalog.documents(live, "doc_id", {d.doc_id for d in incoming})}
+    dropped = live.n_documents - len(kept)
+    if dropped * 2 > live.n_documents:
+        raise BadInputError(
+            f"{writer.index_dir}: refusing to rebuild: it would drop {dropped} of the {live.n_documents} indexed "
+            f"documents (the given paths hold {len(incoming)}); check the paths, or pass --force "
+            f"(`qa rollback` restores the previous state)"
+        )
+
+
+def update_index(
+    index_dir: Path,
+    incoming: list[Document],
+    config: Config,
+    embedder: PassageEncoder | None = None,
+    remove_ids: tuple[str, ...] = (),
+    rebuild: bool = False,
+    show_progress: bool = False,
+    force: bool = False,
+    embed: Callable[[list[Document]], Iterable[Embedded]] | None = None,
+) -> IngestReport:
+    """Add or replace `incoming` documents and drop `remove_ids`.
+
+    Unchanged documents (same source and content hash) cost nothing; a changed document's old
+    chunks are deleted in the same state that adds its new ones. New chunks are published as a
+    segment every `config.segment_chunks` chunks or `config.segment_seconds`, so a killed ingest
+    keeps what it published and the same command carries on. With `rebuild`, a fresh index of
+    `incoming` is built beside the live one (resumable too) and replaces it when complete; a
+    rebuild that would drop most of the index, or start from nothing, is refused unless `force`.
+    `embed` turns the changed documents into (document, chunks, vectors) in order; by default
+    they are chunked and embedded here with `embedder`.
+    """
+    report = IngestReport()
+    with IndexWriter(Path(index_dir), config, rebuild=rebuild, create=bool(incoming) or rebuild) as writer:
+        if rebuild:
+            _refuse_destructive_rebuild(writer, incoming, force)
+        by_source = writer.lookup("source", [d.source for d in incoming])
+        incoming = [replace(d, doc_id=by_source[d.source].doc_id) if d.source in by_source else d for d in incoming]
+        by_id = writer.lookup("doc_id", [d.doc_id for d in incoming] + list(remove_ids))
+        missing = [doc_id for doc_id in remove_ids if doc_id not in by_id]
+        if missing:
+            raise BadInputError(
+                f"{index_dir}: no document with id {', '.join(missing)}; `qa list --index {index_dir}` shows the ids"
+            )
+        incoming = _assign_doc_ids(incoming, {k: d.source for k, d in by_id.items() if k not in remove_ids})
+        changed: list[Document] = []
+        for doc in incoming:
+            prior = by_source.get(doc.source)
+            if prior is not None and prior.content_hash == doc.content_hash:
+                report.unchanged.append(doc.doc_id)
+            else:
+                (report.updated if prior is not None else report.added).append(doc.doc_id)
+                changed.append(doc)
+        report.removed = list(remove_ids)
+        report.removed_sources = [by_id[i].source for i in remove_ids]
+        if changed or remove_ids or rebuild:
+            if embed is None:
+                embed = lambda docs: chunk_and_embed(docs, embedder, config, show_progress)  # noqa: E731
+            replaced = {d.doc_id: by_source[d.source] for d in changed if d.source in by_source}
+            report.chunks_added, report.segments_published = publish_stream(
+                writer, embed(changed) if changed else [], replaced, [by_id[i] for i in remove_ids], config
+            )
+            if rebuild:
+                writer.finish_rebuild({d.source for d in incoming})
+            writer.maintain()
+        report.total_documents, report.total_chunks = writer.work.n_documents, writer.work.n_chunks
+    return report
+
+
+def chunk_and_embed(
+    docs: list[Document], embedder: PassageEncoder | None, config: Config, show_progress: bool = False
+) -> Iterator[Embedded]:
+    """Chunk every document, then embed the chunks of whole documents a few hundred at a time,
+    yielding each document as soon as its batch is embedded (`embedder` None: the configured model)."""
+    from tqdm import tqdm
+
+    from qa.chunk import chunk_document
+
+    if embedder is None:
+        from qa.embed import Embedder
+
+        embedder = Embedder(config)
+    chunked = [
+        (doc, chunk_document(doc, config))
+        for doc in tqdm(docs, desc="chunking", unit="doc", delay=1.0, disable=not show_progress)
+    ]
+    total = sum(len(chunks) for _, chunks in chunked)
+    step = max(1, config.batch_size * 4)
+    with tqdm(total=total, desc="embedding", unit="chunk", disable=not show_progress or total == 0) as progress:
+        queue: list[tuple[Document, list[Chunk]]] = []
+        for n, item in enumerate(chunked):
+            queue.append(item)
+            if sum(len(c) for _, c in queue) < step and n + 1 < len(chunked):
+                continue
+            texts = [c.text for _, chunks in queue for c in chunks]
+            vectors = embedder.encode_passages(texts)
+            start = 0
+            for doc, chunks in queue:
+                yield doc, chunks, vectors[start : start + len(chunks)]
+                start += len(chunks)
+            progress.update(len(texts))
+            queue = []
+
+
+def publish_stream(writer: IndexWriter, embedded: Iterable[Embedded], replaced: dict[str, DocRecord],
+                   drops: list[DocRecord], config: Config) -> tuple[int, int]:
+    """Publish embedded documents as segments: every `segment_chunks` chunks or `segment_seconds`
+    (checked after each document), and at the end, each state deleting the old rows of the
+    documents it replaces (and `drops` in the first). Returns (chunks published, segments)."""
+    buffer: list[Embedded] = []
+    published = segments = 0
+    last = time.monotonic()
+
+    def flush() -> None:
+        nonlocal drops, published, segments, last
+        docs = [doc for doc, _, _ in buffer]
+        gone = drops + [replaced[d.doc_id] for d in docs if d.doc_id in replaced]
+        if docs or gone:
+            rows = np.array([(i, n, c.start, c.end) for i, (_, chunks, _) in enumerate(buffer) for n, c in enumerate(chunks)],
+                            dtype=CHUNK_DTYPE)
+            vectors = np.concatenate([v for _, _, v in buffer]) if buffer else np.zeros((0, 384), np.float32)
+            action = "rebuild" if writer.rebuild else ("remove" if not docs else "ingest")
+            summary = ", ".join(p for p in (f"+{count_noun(len(docs), 'document')}" if docs else "", f"-{len(gone)}" if gone else "") if p)
+            writer.publish(docs, rows, vectors, gone, action, summary)
+            published, segments = published + len(rows), segments + bool(docs)
+        drops = []
+        buffer.clear()
+        last = time.monotonic()
+
+    pending_chunks = 0
+    for item in embedded:
+        buffer.append(item)
+        pending_chunks += len(item[1])
+        if pending_chunks >= config.segment_chunks or time.monotonic() - last >= config.segment_seconds:
+            flush()
+            pending_chunks = 0
+    flush()
+    return published, segments

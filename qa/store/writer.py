@@ -1,0 +1,436 @@
+"""Writing the index: append segments, delete with tombstones, publish states, compact, roll back.
+
+One writer at a time holds `index/.lock`. A publish writes a segment folder beside the index,
+fsyncs it, renames it into `segments/`, then commits one catalog transaction that registers it
+and makes the new state live; a writer killed at any step leaves the previous state live, and
+the next writer clears what it left (`.tmp-*` folders, segment folders no state names). A
+write never deletes a segment that a kept state names, so the live state is never deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+from numpy.typing import NDArray
+
+from qa.config import Config
+from qa.documents import Document
+from qa.errors import BadInputError, IndexCorruptError, IndexMismatchError
+from qa.store.catalog import CATALOG, Catalog, CatalogError, DocRecord, Version
+from qa.store.dense import dense_kind, stored_vectors
+from qa.store.index import (
+    SEGMENTS,
+    Index,
+    WriterLock,
+    check_settings,
+    corrupt,
+    count_noun,
+    documents_table_problems,
+    open_catalog,
+    open_state,
+)
+from qa.store.lexical import Postings, build_postings, merge_postings
+from qa.store.segment import (
+    CHUNK_DTYPE,
+    NAME,
+    STORED_CHUNK_DTYPE,
+    SegmentRecord,
+    chunk_crc,
+    document_from_line,
+    document_line,
+    fsync_dir,
+    segment_name,
+    write_segment,
+)
+from qa.stories import Sketch, assign_stories, stored_sketch
+
+_EMPTY = Version(0, "", "", "", "", (), {}, 0, 0)
+
+
+class IndexWriter:
+    """The one writer of an index folder (a context manager holding the lock).
+
+    `work` is the state being extended: the live one, or with `rebuild` a pending state that
+    readers do not see until `finish_rebuild` (a rebuild killed half-way is resumed by the next
+    rebuild, which keeps the documents it had already embedded)."""
+
+    def __init__(self, index_dir: Path, config: Config, rebuild: bool = False, check_live: bool = True,
+                 create: bool = True) -> None:
+        self.index_dir, self.config, self.rebuild = Path(index_dir), config, rebuild
+        self.check_live = check_live  # False for a rollback: the way past a damaged live state
+        if not create and not (self.index_dir / CATALOG).exists():
+            # remove, compact and rollback never start an index (a mistyped --index must not make one):
+            # the project's error for what is there (nothing, an older format, a lost catalog).
+            open_catalog(self.index_dir).close()
+        self.run = uuid.uuid4().hex[:12]
+        self._lock = WriterLock(self.index_dir)
+
+    def __enter__(self) -> IndexWriter:
+        self._lock.__enter__()
+        try:
+            self.catalog = self._open_catalog()
+            self._clear_leftovers()
+            self.live = self.catalog.head()
+            if self.rebuild:
+                self.work = self.catalog.pending() or replace(_EMPTY, pending=True)
+            else:
+                self._discard_pending()
+                self.work = self.live or _EMPTY
+                if self.live is not None and self.check_live:
+                    open_state(self.index_dir, self.catalog, self.live, self.config)  # refuse to write on damage
+        except CatalogError as e:
+            self._lock.__exit__(None, None, None)
+            raise corrupt(self.index_dir, str(e)) from None
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            self.catalog.close()
+        finally:
+            self._lock.__exit__(exc_type, exc, tb)
+        # Damage found while writing is reported like damage found on open: named, with the way out.
+        if isinstance(exc, CatalogError):
+            raise corrupt(self.index_dir, str(exc)) from None
+        if isinstance(exc, sqlite3.DatabaseError):
+            raise corrupt(self.index_dir, f"{self.index_dir / CATALOG}: unreadable ({exc})") from None
+
+    def _open_catalog(self) -> Catalog:
+        d = self.index_dir
+        fresh = not (d / CATALOG).exists() and not (d / "CURRENT").exists() and not (
+            (d / SEGMENTS).is_dir() and any(NAME.fullmatch(p.name) for p in (d / SEGMENTS).iterdir())
+        )
+        if fresh:
+            return Catalog.create(d, self.config.index_settings())
+        try:
+            catalog = open_catalog(d, write=True)
+            try:
+                check_settings(d, catalog, self.config)
+            except IndexMismatchError:
+                catalog.close()
+                raise
+            return catalog
+        except (IndexMismatchError, IndexCorruptError):
+            if not self.rebuild:
+                raise
+        # A rebuild is the way out of a damaged, older or differently configured index.
+        for old in d.iterdir():
+            if old.name == "CURRENT" or (old.is_dir() and old.name.startswith("v") and old.name[1:].isdigit()):
+                shutil.rmtree(old) if old.is_dir() else old.unlink()
+        return Catalog.create(d, self.config.index_settings())
+
+    # ------------------------------------------------------------ lookups in the work state
+
+    def lookup(self, column: str, values: Iterable[str]) -> dict[str, DocRecord]:
+        """The work state's live documents whose `column` ("doc_id" or "source") is in `values`."""
+        values = list(dict.fromkeys(values))
+        if not values or not self.work.segments:
+            return {}
+        return {getattr(d, column): d for d in self.catalog.documents(self.work, column, values)}
+
+    def open_work(self) -> Index:
+        return open_state(self.index_dir, self.catalog, self.work, self.config, verify=False)
+
+    # ------------------------------------------------------------ publishing
+
+    def publish(self, documents: list[Document], chunk_rows: NDArray[np.void], vectors: NDArray[np.floating],
+                drop: Sequence[DocRecord] = (), action: str = "ingest", summary: str = "",
+                postings: Postings | None = None) -> None:
+        """Append one segment of `documents` (chunk_rows["doc"] = row in `documents`, vectors row
+        i = chunk i) and delete `drop`, as one new state. A segment is always whole documents."""
+        texts = [documents[int(r["doc"])].text[int(r["start"]) : int(r["end"])] for r in chunk_rows]
+        lines = [document_line(d) for d in documents]
+        counts = np.bincount(chunk_rows["doc"], minlength=len(documents)) if len(chunk_rows) else [0] * len(documents)
+        # Each document's story: the copies it has among the live rows and in this batch (qa/stories.py).
+        stories, sketches = assign_stories(documents, self.catalog, self.work, {(d.segment, d.row) for d in drop},
+                                           self.config)
+        records = [DocRecord("", i, d.doc_id, d.source, d.content_hash, int(n), d.title, d.date, d.url, d.publisher, story)
+                   for i, (d, n, story) in enumerate(zip(documents, counts, stories))]
+        vectors = stored_vectors(vectors, dense_kind(len(chunk_rows), self.config))  # CRCs are of the stored values
+        crcs = np.array([chunk_crc(t, v) for t, v in zip(texts, vectors)], dtype=np.uint32)
+        self._publish(lines, records, chunk_rows, crcs, vectors, postings or build_postings(texts), drop, action, summary,
+                      sketches=sketches)
+
+    def _publish(
+        self, lines: list[bytes], records: list[DocRecord], chunk_rows: NDArray[np.void] | None,
+        crcs: NDArray[np.uint32] | None, vectors: NDArray[np.floating] | None, postings: Postings | None,
+        drop: Sequence[DocRecord], action: str, summary: str, replacing: tuple[str, ...] = (),
+        sketches: Sequence[Sketch | None] = (),
+    ) -> None:
+        """A new state: the segment of `lines` (with its chunk rows, CRCs, vectors and postings; all
+        None when `lines` is empty) in place of the segments `replacing`, less the documents `drop`."""
+        segments = [s for s in self.work.segments if s not in replacing]
+        tombstones = {k: set(v) for k, v in self.work.tombstones.items() if k not in replacing}
+        n_docs, n_chunks = self.work.n_documents, self.work.n_chunks
+        new = None
+        if lines:
+            assert chunk_rows is not None and crcs is not None and vectors is not None and postings is not None
+            name = self._new_segment_name()
+            tmp = self.index_dir / f".tmp-{name}-{os.getpid()}"
+            manifest, sha = write_segment(tmp, name, lines, chunk_rows, vectors, postings, self.config, crcs)
+            (self.index_dir / SEGMENTS).mkdir(exist_ok=True)
+            os.rename(tmp, self.index_dir / SEGMENTS / name)
+            fsync_dir(self.index_dir / SEGMENTS)
+            size = sum(info["size"] for info in manifest["files"].values())
+            new = (SegmentRecord(name, len(lines), int(len(chunk_rows)), sha), size,
+                   [replace(r, segment=name) for r in records], sketches)
+            position = min((self.work.segments.index(s) for s in replacing), default=len(segments))
+            segments.insert(position, name)
+            if not replacing:
+                n_docs, n_chunks = n_docs + len(lines), n_chunks + int(len(chunk_rows))
+        for d in drop:
+            if d.row not in tombstones.setdefault(d.segment, set()):
+                tombstones[d.segment].add(d.row)
+                n_docs, n_chunks = n_docs - 1, n_chunks - d.n_chunks
+        with self.catalog.write_transaction():
+            if new is not None:
+                self.catalog.add_segment(*new)
+            if self.work.pending and self.work.id:
+                self.catalog.delete_version(self.work.id)
+            version_id = self.catalog.add_version(
+                self.run, action, summary, segments, tombstones, n_docs, n_chunks, pending=self.work.pending
+            )
+            if not self.work.pending:
+                self.catalog.set_head(version_id)
+        self.work = self.catalog.version(version_id)
+        if not self.work.pending:
+            self.live = self.work
+
+    def _new_segment_name(self) -> str:
+        """A number never used before: above the catalog's count and any folder on disk."""
+        folder = self.index_dir / SEGMENTS
+        on_disk = [int(p.name[1:]) for p in folder.iterdir() if NAME.fullmatch(p.name)] if folder.is_dir() else []
+        return segment_name(max([self.catalog.segments_made(), *on_disk]) + 1)
+
+    def finish_rebuild(self, sources: set[str]) -> None:
+        """Make the pending state live, without the documents of sources this rebuild was not given."""
+        stale = [d for d in self.catalog.documents(self.work) if d.source not in sources] if self.work.segments else []
+        if stale:
+            self._publish([], [], None, None, None, None, stale, "rebuild", "drop documents not given to the rebuild")
+        with self.catalog.write_transaction():
+            version_id = self.catalog.add_version(
+                self.run, "rebuild", count_noun(self.work.n_documents, "document"), self.work.segments, self.work.tombstones,
+                self.work.n_documents, self.work.n_chunks,
+            )
+            self.catalog.set_head(version_id)
+            if self.work.id:
+                self.catalog.delete_version(self.work.id)
+        self.work = self.live = self.catalog.version(version_id)
+        self.rebuild = False
+
+    # ------------------------------------------------------------ compaction
+
+    def compact(self, full: bool) -> bool:
+        """Merge segments: all of them (`full`, also dropping every tombstone), or, past
+        `Config.max_segments`, the smallest ones. Returns whether anything was merged."""
+        if not full and len(self.work.segments) <= self.config.max_segments:
+            return False
+        index = self.open_work()
+        sizes = index.live_counts
+        if full:
+            chosen = list(range(len(sizes))) if len(sizes) > 1 or self.work.tombstones else []
+        else:
+            chosen = pick_merge(sizes, self.config.max_segments)
+        if not chosen:
+            return False
+        lines, records, rows, vectors, postings = merge_segments(index, chosen, self.catalog)
+        names = tuple(index.segments[i].name for i in chosen)
+        summary = f"merged {count_noun(len(names), 'segment')} ({count_noun(sum(sizes[i] for i in chosen), 'chunk')})"
+        crcs, rows = rows["crc32"].copy(), _without_crc(rows)
+        vectors, crcs = _stored_with_crcs(vectors, crcs, lines, rows, self.config)
+        # Stories and MinHash signatures move with their rows (copied, not recomputed from the texts).
+        signatures = {name: self.catalog.signatures(name) for name in names}
+        sketches = [None if (sig := signatures[old.segment].get(old.row)) is None else stored_sketch(sig, self.config)
+                    for old in (origin for origin, _ in records)]
+        self._publish(lines, [r for _, r in records], rows, crcs, vectors, postings, [], "compact", summary,
+                      replacing=names, sketches=sketches)
+        return True
+
+    def maintain(self) -> None:
+        """After a write: merge past `Config.max_segments`, then drop states no longer kept."""
+        while self.compact(full=False):
+            pass
+        self.collect_garbage()
+
+    # ------------------------------------------------------------ history and clean-up
+
+    def collect_garbage(self) -> None:
+        """Keep the live state, a pending rebuild, and the last state of each of the last
+        `Config.keep_versions` writes; forget the rest, then delete segments no kept state names."""
+        versions = self.catalog.versions()
+        last_of_run: dict[str, int] = {}
+        for v in versions:
+            last_of_run[v.run] = max(v.id, last_of_run.get(v.run, 0))
+        keep = set(sorted(last_of_run.values())[-self.config.keep_versions :])
+        if self.live is not None:
+            keep.add(self.live.id)
+        pending = self.catalog.pending()
+        kept = [v for v in versions if v.id in keep] + ([pending] if pending else [])
+        named = {s for v in kept for s in v.segments}
+        dropped = [v.id for v in versions if v.id not in keep]
+        forgotten = self.catalog.all_segment_names() - named
+        if dropped or forgotten:
+            with self.catalog.write_transaction():
+                for version_id in dropped:
+                    self.catalog.delete_version(version_id)
+                for name in forgotten:
+                    self.catalog.forget_segment(name)
+            self._clear_leftovers()
+
+    def _discard_pending(self) -> None:
+        pending = self.catalog.pending()
+        if pending is not None:
+            with self.catalog.write_transaction():
+                self.catalog.delete_version(pending.id)
+
+    def _clear_leftovers(self) -> None:
+        """Delete what killed writers left: `.tmp-*` entries and segment folders no catalog entry
+        names (written and renamed, never committed). Only the lock holder calls this."""
+        known = self.catalog.all_segment_names()
+        folders = self.index_dir / SEGMENTS
+        candidates = [p for p in self.index_dir.iterdir() if p.name.startswith((".tmp-", ".CURRENT.tmp-"))]
+        if folders.is_dir():
+            candidates += [p for p in folders.iterdir() if p.name not in known]
+        for p in candidates:
+            if p.name.endswith(f"-{os.getpid()}") or p.name.endswith(f"-{os.getpid()}.sqlite"):
+                continue
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+
+
+def _without_crc(rows: NDArray[np.void]) -> NDArray[np.void]:
+    out = np.zeros(len(rows), dtype=CHUNK_DTYPE)
+    for key in CHUNK_DTYPE.names or ():  # a structured dtype: names is never None
+        out[key] = rows[key]
+    return out
+
+
+def _stored_with_crcs(
+    vectors: NDArray[np.floating], crcs: NDArray[np.uint32], lines: list[bytes], rows: NDArray[np.void], config: Config
+) -> tuple[NDArray[np.floating], NDArray[np.uint32]]:
+    """Merged vectors as the new segment stores them, and their CRCs: the rows that storing rounds
+    (float32 rows going into a float16 segment) get theirs taken again from their text."""
+    stored = stored_vectors(vectors, dense_kind(len(vectors), config))
+    if stored.dtype == vectors.dtype:
+        return stored, crcs
+    changed = np.flatnonzero(np.any(stored != vectors, axis=1))
+    docs: dict[int, Document] = {}
+    for i in changed:
+        doc_row = int(rows[i]["doc"])
+        doc = docs.get(doc_row) or docs.setdefault(doc_row, document_from_line(lines[doc_row]))
+        crcs[i] = chunk_crc(doc.text[int(rows[i]["start"]) : int(rows[i]["end"])], stored[i])
+    return stored, crcs
+
+
+def pick_merge(sizes: list[int], max_segments: int) -> list[int]:
+    """Which segments to merge when there are more than `max_segments`: the smallest, taking the
+    next smallest while it is no bigger than all taken so far, so that a chunk is rewritten about
+    log2(n) times over an index's life rather than on every merge."""
+    if len(sizes) <= max_segments:
+        return []
+    order = sorted(range(len(sizes)), key=lambda i: (sizes[i], i))
+    chosen, total = order[:2], sizes[order[0]] + sizes[order[1]]
+    for i in order[2:]:
+        if sizes[i] > total:
+            break
+        chosen.append(i)
+        total += sizes[i]
+    return sorted(chosen)
+
+
+def merge_segments(
+    index: Index, chosen: list[int], catalog: Catalog
+) -> tuple[list[bytes], list[tuple[DocRecord, DocRecord]], NDArray[np.void], NDArray[np.float32], Postings]:
+    """The live documents, chunks, vectors and postings of segments `chosen` of `index`, as one
+    segment's content (document lines are copied, not re-encoded; postings remapped); each
+    document's catalog record as (where it was, what it becomes)."""
+    lines: list[bytes] = []
+    records: list[tuple[DocRecord, DocRecord]] = []
+    rows: list[NDArray[np.void]] = []
+    vectors: list[NDArray[np.floating]] = []
+    parts: list[tuple[Postings, NDArray[np.bool_] | None]] = []
+    by_segment: dict[str, list[DocRecord]] = {}
+    for d in catalog.documents(index.state):
+        by_segment.setdefault(d.segment, []).append(d)
+    for i in chosen:
+        seg, alive = index.segments[i], index.alive[i]
+        live_docs = by_segment.get(seg.name, [])
+        new_row = np.full(seg.n_documents, -1, dtype=np.int64)
+        for d in live_docs:
+            new_row[d.row] = len(lines)
+            records.append((d, replace(d, row=len(lines))))
+            lines.append(bytes(seg.doc_line(d.row)))
+        chunk_rows = np.array(seg.chunks if alive is None else np.asarray(seg.chunks)[alive], dtype=STORED_CHUNK_DTYPE)
+        chunk_rows["doc"] = new_row[chunk_rows["doc"]]
+        rows.append(chunk_rows)
+        vectors.append(np.asarray(seg.vectors if alive is None else seg.vectors[alive], dtype=np.float32))
+        parts.append((seg.postings, alive))
+    return lines, records, np.concatenate(rows), np.concatenate(vectors), merge_postings(parts)
+
+
+# ---------------------------------------------------------------- the operations
+
+
+def compact(index_dir: Path, config: Config) -> str:
+    """Merge every segment of the live state into one (dropping deleted documents for good)."""
+    with IndexWriter(Path(index_dir), config, create=False) as writer:
+        if writer.live is None:
+            return "nothing to compact: the index is empty"
+        before = len(writer.work.segments)
+        merged = writer.compact(full=True)
+        writer.collect_garbage()
+        if not merged:
+            return f"nothing to compact: {before} segment, no deleted documents ({writer.work.name})"
+        return (f"compacted {before} segment{'s' if before != 1 else ''} into 1 without deleted documents "
+                f"({writer.work.name}: {count_noun(writer.work.n_documents, 'document')}, {count_noun(writer.work.n_chunks, 'chunk')})")
+
+
+def rollback(index_dir: Path, config: Config, version: str | None = None) -> str:
+    """Make a kept earlier state live again (as a new state, so a rollback can be undone too)."""
+    with IndexWriter(Path(index_dir), config, check_live=False, create=False) as writer:
+        trouble = writer.catalog.integrity_problems()
+        if trouble:  # a rollback writes a new state into this catalog: it must be sound
+            raise corrupt(Path(index_dir), f"{writer.catalog.path}: damaged ({'; '.join(trouble[:2])}); a rollback "
+                          "cannot repair the catalog itself")
+        kept = writer.catalog.versions()
+        live = writer.live
+        if live is None:
+            raise BadInputError(f"{index_dir}: nothing to roll back: the index has no state yet")
+        if version is None:
+            earlier = [v for v in kept if v.id < live.id and (v.segments, v.tombstones) != (live.segments, live.tombstones)]
+            if not earlier:
+                raise BadInputError(f"{index_dir}: no earlier state is kept; `qa versions --index {index_dir}` lists them")
+            target = earlier[-1]
+        else:
+            matches = [v for v in kept if v.name == version or str(v.id) == version.lstrip("v").lstrip("0")]
+            if not matches:
+                names = ", ".join(v.name for v in kept)
+                raise BadInputError(f"{index_dir}: no kept state {version!r}; kept: {names}")
+            target = matches[0]
+        # Refuse to restore a damaged state: every byte of it, and the catalog's entries of its documents.
+        index = open_state(Path(index_dir), writer.catalog, target, config, verify=True)
+        for seg in index.segments:
+            if documents_table_problems(writer.catalog, seg):
+                raise corrupt(Path(index_dir), f"{writer.catalog.path}: the document table disagrees with segment "
+                              f"{seg.name}; a rollback cannot repair the catalog itself")
+        del index
+        with writer.catalog.write_transaction():
+            version_id = writer.catalog.add_version(
+                writer.run, "rollback", f"restored {target.name}", target.segments, target.tombstones,
+                target.n_documents, target.n_chunks,
+            )
+            writer.catalog.set_head(version_id)
+        writer.work = writer.live = writer.catalog.version(version_id)
+        writer.collect_garbage()
+        return f"restored {target.name} as {writer.live.name}: {count_noun(target.n_documents, 'document')}, {count_noun(target.n_chunks, 'chunk')}"

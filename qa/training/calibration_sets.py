@@ -1,0 +1,114 @@
+"""The calibration set: three parts, built reproducibly from ../shared, each a SQuAD 2.0 file that
+`qa eval` and `python -m qa.training.fit_calibrator` read like any other.
+
+  (a) news.json        answerable news questions over their stories' archive: the NewsQA stories
+                       kept out of training (`qa.training.groups.newsqa_story_split`), cleaned as
+                       `qa ingest` cleans them, one paragraph per story;
+  (b) not-covered.json questions the archive does not cover: SQuAD 1.1 dev questions (Wikipedia)
+                       asked of the same news stories; none of them is answered there;
+  (c) traps.json       in-article unanswerable questions: SQuAD 2.0 dev-a's calibration articles
+                       and the SQuAD 2.0 train subset's held-out article, open-domain over their
+                       paragraphs (their answerable questions come along, as in the product).
+
+`python -m qa.training.calibration_sets --shared ../shared --out runs/calibration` writes the three files.
+The default threshold maximises overall F1 on the mix `MIX` of these parts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+from qa.training.data import DEV_A_CALIBRATION_ARTICLES
+from qa.training.groups import SQUAD2_TRAIN_CALIBRATION_ARTICLES, newsqa_story_split
+
+# What a news archive is asked, by kind of question (the mix the default threshold is fitted
+# to): mostly questions its articles answer, then questions it does not cover at all, then the
+# rarest kind, questions that look answerable from an article that is about the same thing.
+MIX = {"news": 0.60, "not-covered": 0.25, "traps": 0.15}
+PARTS = tuple(MIX)
+NOT_COVERED_QUESTIONS = 300
+SEED = 0
+
+NEWSQA = Path("train/newsqa/NewsQA.train-pool.jsonl.gz")
+SQUAD11 = Path("train/mrqa_squad/SQuAD11-dev.minus-evals.jsonl.gz")
+SQUAD2_TRAIN = Path("train/squad2_train/train-v2.0.first10.json")
+DEV_A = Path("eval/squad-v2.0-dev-a.json")
+
+
+def news_stories(shared: Path) -> list[dict[str, Any]]:
+    """The calibration stories as SQuAD paragraphs: cleaned text and their questions' answers."""
+    from qa.clean import clean_article
+
+    paragraphs = []
+    with gzip.open(shared / NEWSQA, "rt", encoding="utf-8") as f:
+        for line in f:
+            record = json.loads(line)
+            if "header" in record or newsqa_story_split(record["id"]) != "calibration":
+                continue
+            text = clean_article(record["context"]).text
+            qas = []
+            for q in record["qas"]:
+                answers = [{"text": a["text"].strip(" ,.;:"), "answer_start": max(text.find(a["text"].strip(" ,.;:")), 0)}
+                           for a in q.get("detected_answers", []) if a["text"].strip(" ,.;:")]
+                if answers:
+                    qas.append({"id": str(q["qid"]), "question": " ".join(q["question"].split()), "answers": answers,
+                                "is_impossible": False})
+            paragraphs.append({"context": text, "qas": qas, "story": record["id"]})
+    return paragraphs
+
+
+def not_covered_questions(shared: Path, n: int, seed: int) -> list[str]:
+    """`n` SQuAD 1.1 dev questions (Wikipedia), sampled with a fixed seed."""
+    questions = []
+    with gzip.open(shared / SQUAD11, "rt", encoding="utf-8") as f:
+        for line in f:
+            record = json.loads(line)
+            if "header" not in record:
+                questions += [" ".join(q["question"].split()) for q in record["qas"]]
+    return random.Random(seed).sample(sorted(set(questions)), n)
+
+
+def build_parts(shared: Path, out: Path, n_not_covered: int = NOT_COVERED_QUESTIONS, seed: int = SEED) -> dict[str, Path]:
+    """Write news.json, not-covered.json and traps.json into `out`; returns their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    stories = news_stories(shared)
+    news = {"version": "v2.0", "data": [{"title": "CNN", "paragraphs": stories}]}
+    # The same archive, with the questions it does not cover spread over its stories (a question's
+    # paragraph only names it; retrieval is scored on answerable questions alone).
+    foreign = not_covered_questions(shared, n_not_covered, seed)
+    uncovered = [{"context": p["context"], "qas": [], "story": p["story"]} for p in stories]
+    for i, question in enumerate(foreign):
+        uncovered[i % len(uncovered)]["qas"].append(
+            {"id": f"not-covered-{i}", "question": question, "answers": [], "is_impossible": True})
+    not_covered = {"version": "v2.0", "data": [{"title": "CNN", "paragraphs": uncovered}]}
+    dev = json.loads((shared / DEV_A).read_text(encoding="utf-8"))["data"]
+    squad2 = json.loads((shared / SQUAD2_TRAIN).read_text(encoding="utf-8"))["data"]
+    traps = {"version": "v2.0", "data": [a for a in dev if a["title"] in DEV_A_CALIBRATION_ARTICLES]
+             + [a for a in squad2 if a["title"] in SQUAD2_TRAIN_CALIBRATION_ARTICLES]}
+    paths = {}
+    for name, data in (("news", news), ("not-covered", not_covered), ("traps", traps)):
+        paths[name] = out / f"{name}.json"
+        paths[name].write_text(json.dumps(data, ensure_ascii=False) + "\n", encoding="utf-8")
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m qa.training.calibration_sets", description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=Path("../shared"), help="the shared data folder (train/, eval/)")
+    parser.add_argument("--out", type=Path, default=Path("runs/calibration"))
+    args = parser.parse_args(argv)
+    for name, path in build_parts(args.shared, args.out).items():
+        data = json.loads(path.read_text(encoding="utf-8"))["data"]
+        qs = [q for a in data for p in a["paragraphs"] for q in p["qas"]]
+        print(f"{path}: part {name}, {sum(len(a['paragraphs']) for a in data)} paragraphs, {len(qs)} questions "
+              f"({sum(1 for q in qs if q.get('is_impossible'))} unanswerable)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
