@@ -18,7 +18,7 @@ from qa.ingest import expand_paths, read_documents
 from qa.pipeline import QA, ingest_paths, remove_documents
 from qa.store.index import check_index, current_version, open_index
 from tests.conftest import MASSIS, NHK
-from tests.test_reliability import LIVE, copy_index, run_cli
+from tests.reliability import LIVE, copy_index, run_cli
 
 GOOD = "The harbour of Skerry Bay reopened on Monday after the storm, the port authority said."
 
