@@ -153,7 +153,7 @@ def start_driver(root: Path, index_dir: Path, point: str, when: str, nth: int, a
                  settings: str = "", rebuild: bool = False):
     driver = root / "driver.py"
     if not driver.exists():
-        driver.writeas_text(DRIVER, encoding="utf-8")
+        driver.write_text(DRIVER, encoding="utf-8")
     signals = root / f"signals-{index_dir.parent.name}"
     signals.mkdir(exist_ok=True)
     env = dict(os.environ, QA_TEST_SIGNALS=str(signals), PYTHONPATH=str(REPO), QA_TEST_CONFIG=settings,
@@ -273,7 +273,7 @@ def many_articles(root: Path, n: int) -> Path:
 
 def _embedded(signals: Path) -> list[str]:
     path = signals / "embedded.txt"
-    return path.readas_text(encoding="utf-8").splitlines() if path.exists() else []
+    return path.read_text(encoding="utf-8").splitlines() if path.exists() else []
 
 
 @pytest.mark.parametrize("rebuild", [False, True], ids=["ingest", "rebuild"])

@@ -36,9 +36,6 @@ def doc_ids(config: Config) -> list[str]:
     return [d.doc_id for d in open_index(config.index_dir, config).documents]
 
 
-# ====================================================================== segment parts
-
-
 PARTS = [
     "documents.jsonl",
     "documents.rows.npy",
@@ -137,7 +134,7 @@ def _rewrite_manifest(config: Config, edit) -> None:
     """Edit the live segment's segment.json and record its new checksum in the catalog, so that
     the shape checks (not the checksum) must catch the damage."""
     path = config.index_dir / LIVE / "segment.json"
-    manifest = json.loads(path.readas_text(encoding="utf-8"))
+    manifest = json.loads(path.read_text(encoding="utf-8"))
     manifest = edit(manifest) or manifest
     data = json.dumps(manifest).encode("utf-8")
     path.write_bytes(data)
@@ -270,7 +267,7 @@ def test_missing_or_broken_catalog_is_detected(case, two_versions, tmp_path):
 def test_an_index_of_the_previous_format_says_how_to_rebuild(tmp_path, embedder):
     index_dir = tmp_path / "index"
     (index_dir / "v000001").mkdir(parents=True)
-    (index_dir / "CURRENT").writeas_text("v000001\n", encoding="utf-8")
+    (index_dir / "CURRENT").write_text("v000001\n", encoding="utf-8")
     config = Config().with_(index_dir=index_dir)
     assert "older version of qa" in assert_detected(config)
     report = ingest_paths([CORPUS], config, rebuild=True, embedder=embedder)

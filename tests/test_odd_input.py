@@ -37,8 +37,8 @@ def make_input_folder(root: Path) -> tuple[dict[str, str], dict[str, str]]:
     (root / "quotes-cp1252.txt").write_bytes(CP1252.encode("cp1252"))
     (root / "harbour-bom.txt").write_bytes(("\ufeff" + BOM).encode("utf-8"))
     (root / "ferry-utf16.txt").write_bytes(UTF16.encode("utf-16"))  # with its byte-order mark
-    (root / "bridge.html").writeas_text(GOOD_HTML, encoding="utf-8")
-    (root / "wires.jsonl").writeas_text(
+    (root / "bridge.html").write_text(GOOD_HTML, encoding="utf-8")
+    (root / "wires.jsonl").write_text(
         json.dumps({"title": "Rail strike", "text": "Rail workers in Leeds walked out on Tuesday over pay."}) + "\n\n"
         + json.dumps({"title": "New dam", "text": "A new dam on the Tagus will supply water to farms."}) + "\n",
         encoding="utf-8",
@@ -59,15 +59,15 @@ def make_input_folder(root: Path) -> tuple[dict[str, str], dict[str, str]]:
     (root / "blank.md").write_bytes(b"  \n\t\n  \r\n")
     (root / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00" + bytes(range(256)) * 4)
     (root / "noise.txt").write_bytes(bytes((i * 37 + 11) % 32 for i in range(2000)))  # control bytes, no NUL
-    (root / "broken.jsonl").writeas_text(
+    (root / "broken.jsonl").write_text(
         '{"title": "a", "text": "Fine first line about the weather."}\n'
         '{"title": "b", "text": "Fine second line about the harvest."}\n'
         '{"title": "c", "text": broken\n',
         encoding="utf-8",
     )
-    (root / "broken.json").writeas_text('[{"title": "x", "text": "An article about', encoding="utf-8")
-    (root / "nav.html").writeas_text(NAV_ONLY_HTML, encoding="utf-8")
-    (root / "furniture.txt").writeas_text("Advertisement\nShare\nTweet\nSubscribe now\n© 2024 Example News\n", encoding="utf-8")
+    (root / "broken.json").write_text('[{"title": "x", "text": "An article about', encoding="utf-8")
+    (root / "nav.html").write_text(NAV_ONLY_HTML, encoding="utf-8")
+    (root / "furniture.txt").write_text("Advertisement\nShare\nTweet\nSubscribe now\n© 2024 Example News\n", encoding="utf-8")
     bad = {
         "empty.txt": "empty",
         "blank.md": "empty",
@@ -97,7 +97,7 @@ def _check_good_documents(config: Config, good: dict[str, str]) -> None:
 def test_bad_files_are_skipped_one_line_each_and_good_files_go_in(tmp_path, embedder):
     good, bad = make_input_folder(tmp_path / "in")
     big = tmp_path / "in" / "big.txt"
-    big.writeas_text("The regional court in Tartu heard the case of the stolen tractor. " * 60, encoding="utf-8")
+    big.write_text("The regional court in Tartu heard the case of the stolen tractor. " * 60, encoding="utf-8")
     bad["big.txt"] = "over the 2,000-byte limit"
     config = Config().with_(index_dir=tmp_path / "index", max_file_bytes=2000)
 
@@ -131,7 +131,7 @@ def test_cli_ingest_names_each_bad_file_and_exits_non_zero(tmp_path):
     with open(huge, "wb") as f:  # a sparse file just over the default 20 MB limit
         f.truncate(Config().max_file_bytes + 1)
     bad["huge.txt"] = "limit"
-    (tmp_path / "in" / "deep.json").writeas_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    (tmp_path / "in" / "deep.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
     bad["deep.json"] = "nested too deeply"
     missing = tmp_path / "no-such-folder"
     index = tmp_path / "index"
