@@ -62,7 +62,6 @@ def test_k_of_all_rows_or_more_returns_every_row_ties_by_row():
         assert scores == pytest.approx([1.0, 0.8, 0.6, 0.0, 0.0, -1.0])
 
 
-@pytest.mark.xfail(strict=True, reason="qa/store/dense.py:132-133: below k = n, argpartition leaves tied rows in no set order")
 def test_ties_at_the_cut_are_broken_by_row():
     """Equal scores are common (copies of one story have equal chunks): the k best of a segment
     should be the first rows among equals, as with k >= n and as `dense_top` merges parts."""

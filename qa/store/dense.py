@@ -129,8 +129,14 @@ class DensePart:
         if self.alive is not None:
             scores = np.where(self.alive, scores, -np.inf)
         k = min(k, n)
-        top = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
-        top = top[np.argsort(-scores[top], kind="stable")]
+        if k < n:
+            # Every row scoring at least the k-th best, in row order, so that ties at the cut go to the
+            # lower rows whatever order argpartition left them in.
+            cut = scores[np.argpartition(-scores, k - 1)[k - 1]]
+            top = np.flatnonzero(scores >= cut)
+        else:
+            top = np.arange(n)
+        top = top[np.argsort(-scores[top], kind="stable")][:k]
         return [(int(r), float(scores[r])) for r in top if np.isfinite(scores[r])]
 
 
