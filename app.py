@@ -2,7 +2,7 @@
 
 Wiring only: the handlers call `qa.pipeline` (`QA.ask`, `QA.search`, `ingest_paths`, the uploads,
 `list_documents`, `remove_documents`) and show the results through `qa.render`; the stylesheet and
-the scripts are `qa/static/`. No retrieval, answering, file handling or HTML lives here.
+the scripts are `qa/static/`. No retrieval, answering, index writing or HTML building lives here.
 
 `build_app(config)` returns the `gr.Blocks` (importable for tests); `launch(demo, ...)` starts it
 with the app's stylesheet; `main()` is the command line. The endpoint `/ask` (see
@@ -28,24 +28,8 @@ from gradio.events import api
 from qa.config import RETRIEVERS, Config
 from qa.dates import DateRange
 from qa.errors import IndexMissingError, QAError
-from qa.pipeline import (
-    QA,
-    add_uploads,
-    index_exists,
-    ingest_paths,
-    list_documents,
-    remove_documents,
-    stage_uploads,
-)
-from qa.render import (
-    format_answer,
-    format_passages,
-    index_holds,
-    message,
-    removed_line,
-    shown_question,
-    upload_lines,
-)
+from qa.pipeline import QA, add_uploads, index_exists, ingest_paths, list_documents, remove_documents, stage_uploads
+from qa.render import format_answer, format_passages, index_holds, message, removed_line, shown_question, upload_lines
 from qa.uploads import UPLOAD_SUFFIXES
 
 REPO = Path(__file__).resolve().parent
@@ -130,8 +114,7 @@ class ChatApp:
     def add_question(self, question: str | None, history: Messages | None) -> tuple[Messages, str, str]:
         history = list(history or [])
         question = question or ""
-        shown = shown_question(question) if question.strip() else "<em>(empty question)</em>"
-        history.append({"role": "user", "content": shown})
+        history.append({"role": "user", "content": shown_question(question)})
         return history, "", question
 
     def answer(self, history: Messages | None, question: str, k: float, retriever: str, threshold: float,

@@ -189,6 +189,8 @@ def format_passages(passages: Sequence[Passage], heading: str = "") -> str:
 def shown_question(question: str) -> str:
     """The question as the chat echoes it: whitespace collapsed, a long one cut with its length."""
     q = " ".join(str(question).split())
+    if not q:
+        return "<em>(empty question)</em>"
     if len(q) > SHOWN_QUESTION_CHARS:
         return f"<p>{escape(q[:SHOWN_QUESTION_CHARS])} … <em>({len(q):,} characters)</em></p>"
     return f"<p>{escape(q)}</p>"

@@ -111,6 +111,7 @@ def test_passages_are_ranked_with_their_scores():
 
 def test_question_echo_and_messages():
     assert shown_question("  what\n is <it>? ") == "<p>what is &lt;it&gt;?</p>"
+    assert shown_question(" \n ") == "<em>(empty question)</em>"
     assert shown_question("x" * 401) == "<p>" + "x" * 400 + " … <em>(401 characters)</em></p>"
     assert message("a<b") == "<p>a&lt;b</p>"
 
