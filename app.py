@@ -263,7 +263,7 @@ def _no_empty_temp_files(files: gr.File) -> None:
             raise gr.Error(f"Invalid file type; upload one of {', '.join(UPLOAD_SUFFIXES)}", print_exception=False)
         return NamedString(f.path)  # type: ignore[no-untyped-call]  # gradio's NamedString.__init__ is unannotated
 
-    files._process_single_file = process_single_file  # type: ignore[method-assign]
+    files._process_single_file = process_single_file  # type: ignore[method-assign]  # replaces one Gradio method on this instance
 
 
 def _pad_api_inputs(demo: gr.Blocks, api_name: str) -> None:
@@ -277,7 +277,7 @@ def _pad_api_inputs(demo: gr.Blocks, api_name: str) -> None:
             inputs.extend([None] * (len(block_fn.inputs) - len(inputs)))
         return validate(block_fn, inputs)
 
-    demo.validate_inputs = validate_inputs  # type: ignore[method-assign]
+    demo.validate_inputs = validate_inputs  # type: ignore[method-assign]  # wraps one Gradio method on this instance
 
 
 def _delete_staged(paths: list[Path]) -> None:

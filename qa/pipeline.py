@@ -297,7 +297,8 @@ def list_documents(config: Config, index: LoadedIndex | None = None) -> Document
     IndexCorruptError when the catalog disagrees with the segments."""
     from qa.stories import copy_order
 
-    index = index or open_index(config.index_dir, config)
+    if index is None:
+        index = open_index(config.index_dir, config)
     records = index.document_records()
     if [d.doc_id for d in index.documents] != [r.doc_id for r in records]:
         raise corrupt(config.index_dir, f"{config.index_dir / 'catalog.sqlite'}: the document table disagrees with "
