@@ -15,13 +15,21 @@ from qa.config import RETRIEVERS, Config
 from qa.documents import Answer, Copy, Passage
 from qa.errors import BadInputError, QAError
 from qa.evaluation.data import DEFAULT_EVAL_FILE, SEED
-from qa.sources import SourceCard, byline, citation_cards, day_words, passage_cards, publisher_name, quoted
+from qa.sources import (
+    CLOSEST_SHOWN,
+    NO_ANSWER,
+    POSSIBLE_ANSWER,
+    SourceCard,
+    byline,
+    citation_cards,
+    day_words,
+    passage_cards,
+    publisher_name,
+    quoted,
+)
 
 # Heavy libraries (torch, the model, FAISS, spaCy, Gradio) are imported inside the commands that
 # use them, so `qa list`, `qa remove` and `qa --help` start in a fraction of a second.
-NO_ANSWER = "The indexed articles don't say."
-POSSIBLE_ANSWER = "Possible answer — low confidence, check the source"
-CLOSEST_SHOWN = 3
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -201,38 +209,26 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from qa.store.catalog import DocRecord
-    from qa.store.index import count_noun, open_index
-    from qa.stories import copy_order
+    from qa.pipeline import list_documents
+    from qa.store.index import count_noun
 
     config = _config(args)
-    index = open_index(config.index_dir, config)
-    records = index.document_records()
+    listed = list_documents(config)
     if args.json:
         print(json.dumps([{"doc_id": r.doc_id, "title": r.title, "source": r.source, "url": r.url, "date": r.date,
                            "publisher": r.publisher, "story": r.story, "content_hash": r.content_hash,
-                           "chunks": r.n_chunks} for r in records],
+                           "chunks": r.n_chunks} for r in listed.records],
                          ensure_ascii=False, indent=1))
         return 0
-    documents = index.documents
-    if [d.doc_id for d in documents] != [r.doc_id for r in records]:
-        from qa.store.index import corrupt
-
-        raise corrupt(config.index_dir, f"{config.index_dir / 'catalog.sqlite'}: the document table disagrees with "
-                      f"the segments (`qa rollback --index {config.index_dir}` may restore an undamaged state)")
-    # One entry per story, in the order its first copy was indexed; its copies oldest first (undated
-    # last), the others under the first, marked "=".
-    stories: dict[str, list[DocRecord]] = {}
-    for r in records:
-        stories.setdefault(r.story or r.doc_id, []).append(r)
-    for copies in stories.values():
-        for n, r in enumerate(sorted(copies, key=copy_order)):
+    # One entry per story; the other copies under the first, marked "=".
+    for copies in listed.stories:
+        for n, r in enumerate(copies):
             lead = "" if n == 0 else "  = "
             print(f"{lead}{r.doc_id}\t{r.n_chunks} chunk{'s' * (r.n_chunks != 1)}\t{r.date or '-'}\t"
                   f"{publisher_name(r.publisher, r.url) or '-'}\t{_shorten(r.title or '', 100)}")
-    n_stories = len(stories)
-    print(f"{n_stories:,} {'story' if n_stories == 1 else 'stories'}, {count_noun(len(records), 'document')}, "
-          f"{count_noun(index.n_chunks, 'chunk')} ({config.index_dir}, {index.version})")
+    n_stories = len(listed.stories)
+    print(f"{n_stories:,} {'story' if n_stories == 1 else 'stories'}, {count_noun(len(listed.records), 'document')}, "
+          f"{count_noun(listed.n_chunks, 'chunk')} ({config.index_dir}, {listed.version})")
     return 0
 
 

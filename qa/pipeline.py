@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import numbers
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +19,9 @@ from qa.errors import BadInputError
 from qa.formats import repair_surrogates
 from qa.ingest import read_documents
 from qa.protocols import PassageEncoder, Reader, TextEncoder
-from qa.store.index import IngestReport, LoadedIndex, current_version, open_index
+from qa.store.catalog import DocRecord
+from qa.store.index import IngestReport, LoadedIndex, corrupt, current_version, open_index
+from qa.uploads import StagedUploads, restore, stage, unused
 
 if TYPE_CHECKING:
     from qa.dates import DateRange
@@ -245,3 +247,64 @@ def _finite_number(value: object) -> float | None:
 def _shown(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def index_exists(config: Config) -> bool:
+    """Whether there is an index at `config.index_dir` (readable or not): nothing should build over it."""
+    return current_version(config.index_dir) is not None
+
+
+def stage_uploads(paths: list[Path], config: Config) -> StagedUploads:
+    """Copy files uploaded in the app into <index>/uploads/ (`qa.uploads.stage`), ready for
+    `add_uploads`; the refused ones are in `.refused`."""
+    return stage(paths, upload_dir(config))
+
+
+def add_uploads(
+    staged: StagedUploads, config: Config, embedder: PassageEncoder | None = None, progress: bool = False
+) -> IngestReport:
+    """Ingest the staged uploads. When ingest fails, every staged file is put back as it was and
+    the error raised; after it, a staged file that gave no article is put back as it was. The
+    report's skipped files are named as the user knows them."""
+    try:
+        report = ingest_paths([f.path for f in staged.files], config, embedder=embedder, progress=progress)
+    except Exception:
+        restore(staged.files)
+        raise
+    shown = {f.path: f.shown for f in staged.files}
+    report.skipped = [
+        replace(s, path=shown.get(Path(s.path).resolve(), Path(s.path).resolve().name)) for s in report.skipped
+    ]
+    ids = {*report.added, *report.updated, *report.unchanged}
+    sources = [r.source for r in open_index(config.index_dir, config).document_records() if r.doc_id in ids]
+    restore(unused(staged.files, sources))
+    return report
+
+
+@dataclass(frozen=True)
+class DocumentList:
+    """The indexed documents, as `qa list` and the app's Articles tab show them."""
+
+    records: tuple[DocRecord, ...]  # in index order
+    # One tuple per story, in the order its first copy was indexed; its copies oldest first (undated last).
+    stories: tuple[tuple[DocRecord, ...], ...]
+    n_chunks: int
+    version: str
+
+
+def list_documents(config: Config, index: LoadedIndex | None = None) -> DocumentList:
+    """The documents of `index` (default: the index at `config.index_dir`, opened), by story.
+    IndexCorruptError when the catalog disagrees with the segments."""
+    from qa.stories import copy_order
+
+    if index is None:
+        index = open_index(config.index_dir, config)
+    records = index.document_records()
+    if [d.doc_id for d in index.documents] != [r.doc_id for r in records]:
+        raise corrupt(config.index_dir, f"{config.index_dir / 'catalog.sqlite'}: the document table disagrees with "
+                      f"the segments (`qa rollback --index {config.index_dir}` may restore an undamaged state)")
+    stories: dict[str, list[DocRecord]] = {}
+    for r in records:
+        stories.setdefault(r.story or r.doc_id, []).append(r)
+    grouped = tuple(tuple(sorted(copies, key=copy_order)) for copies in stories.values())
+    return DocumentList(tuple(records), grouped, index.n_chunks, index.version)

@@ -12,6 +12,11 @@ from urllib.parse import urlsplit
 
 from qa.documents import Citation, Copy, Passage
 
+# The words the CLI and the app both show.
+NO_ANSWER = "The indexed articles don't say."
+POSSIBLE_ANSWER = "Possible answer — low confidence, check the source"
+CLOSEST_SHOWN = 3  # passages shown with an abstention (folded away in the app)
+
 
 @dataclass(frozen=True)
 class Excerpt:

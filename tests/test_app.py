@@ -19,6 +19,7 @@ import pytest
 import app
 from qa.config import Config
 from qa.documents import Answer, Chunk, Citation, Passage, PossibleAnswer
+from qa.render import format_answer, highlight
 from qa.store.index import current_version
 from tests.conftest import launch_app_over_copy
 
@@ -205,11 +206,11 @@ def test_ask_endpoint_repairs_lone_surrogates(served):
 def test_highlight_escapes_then_marks_by_offsets():
     text = "A <b>Jens</b> & Jens said:\n\nJens Stoltenberg."
     start = text.index("Jens Stoltenberg")
-    out = app.highlight(text, start, start + len("Jens Stoltenberg"))
+    out = highlight(text, start, start + len("Jens Stoltenberg"))
     assert out.count("<mark>") == 1 and "<mark>Jens Stoltenberg</mark>" in out
     assert "&lt;b&gt;Jens&lt;/b&gt; &amp; Jens" in out  # the first "Jens" is left alone
     assert "\n" not in out and "<br><br>" in out
-    assert app.highlight("<i>x</i>", 3, 4) == "&lt;i&gt;<mark>x</mark>&lt;/i&gt;"
+    assert highlight("<i>x</i>", 3, 4) == "&lt;i&gt;<mark>x</mark>&lt;/i&gt;"
 
 
 def test_chat_reply_has_verdict_then_one_card_per_article(served):
@@ -244,7 +245,7 @@ def test_answer_card_groups_citations_by_article_and_numbers_them():
         [Citation(a1, 5, 16), Citation(b, 11, 22), Citation(a1, 34, 45), Citation(a2, 7, 18)],
         [a1, b], answer_type="span", band="high",
     )
-    reply = app.format_answer(answer, 0.25)
+    reply = format_answer(answer, 0.25)
     assert reply.count('class="qa-card"') == 2  # one card per article
     assert re.findall(r'class="qa-ref">(\[\d\])<', reply) == ["[1]", "[2]"]
     first = reply[reply.index('class="qa-card"') : reply.rindex('class="qa-card"')]
@@ -253,19 +254,19 @@ def test_answer_card_groups_citations_by_article_and_numbers_them():
     assert ">high confidence<" in reply and 'title="confidence 0.91' in reply
 
     sentence = "Jens Stoltenberg visited Yerevan."
-    quoted = app.format_answer(
+    quoted = format_answer(
         Answer("Did he visit?", sentence, 0.6, [Citation(a1, 0, len(sentence))], [a1], answer_type="sentence", band="medium"),
         0.25,
     )
     assert f'<blockquote class="qa-answer">“{sentence}”<sup class="qa-ref">[1]</sup></blockquote>' in quoted
     assert f"<mark>{sentence}</mark>" in quoted and ">medium confidence<" in quoted
 
-    declined = app.format_answer(Answer("Why?", None, 0.1, [], [a1, a2, b]), 0.25)
+    declined = format_answer(Answer("Why?", None, 0.1, [], [a1, a2, b]), 0.25)
     assert declined.startswith('<div class="qa-verdict qa-abstain">') and "don't say" in declined
     assert '<details class="qa-closest"><summary>The closest passages (2 articles)' in declined
     assert declined.count('class="qa-card"') == 2 and "<mark>" not in declined
 
-    possible = app.format_answer(
+    possible = format_answer(
         Answer("Who visited?", None, 0.2, [], [a1, b], candidate=PossibleAnswer("Stoltenberg", 0.2, Citation(a1, 5, 16))), 0.3
     )
     assert possible.startswith('<div class="qa-verdict qa-possible">')
@@ -276,7 +277,7 @@ def test_answer_card_groups_citations_by_article_and_numbers_them():
 
 def test_sentence_answers_never_double_their_quotation_marks():
     a1 = _passage("a", 0, "“We cooperate with NATO,” he said.", "Visit")
-    reply = app.format_answer(Answer("Does it?", a1.text, 0.6, [Citation(a1, 0, len(a1.text))], [a1], answer_type="sentence"), 0.25)
+    reply = format_answer(Answer("Does it?", a1.text, 0.6, [Citation(a1, 0, len(a1.text))], [a1], answer_type="sentence"), 0.25)
     assert "““" not in reply and "“‘We cooperate with NATO,’ he said.”" in reply
 
 
@@ -479,7 +480,7 @@ def test_card_lists_the_storys_copies_and_the_other_articles_answers():
     mar = passage("mar", "The floods have killed 40 people.", "2024-03-01", "Reuters")
     answer = Answer("How many died?", "12", 0.8, [Citation(feb, 22, 24)], [feb, mar], "span",
                     [Alternative("40", 0.6, Citation(mar, 22, 24))])
-    html = app.format_answer(answer, 0.41)
+    html = format_answer(answer, 0.41)
     assert html.count("Headline feb") == 1
     assert 'also published by <a href="https://alpine.example/r"' in html and "Alpine Post</a> (29 February 2024)" in html
     assert "Other articles:" in html and "<strong>40</strong> — " in html and "Reuters, 1 March 2024</a>" in html

@@ -74,3 +74,19 @@ def test_an_unknown_retriever_is_bad_input(bundled_index, call):
     qa = QA(bundled_index, embedder=FixedEmbedder(), reader=RecordingReader())
     with pytest.raises(BadInputError, match="unknown retriever 'telepathy'; choose one of dense, bm25, hybrid"):
         getattr(qa, call)("Who visited Armenia?", retriever="telepathy")
+
+
+def test_list_documents_keeps_index_order_and_groups_copies_by_story(archive, archive_index):
+    from qa.dates import parse_date
+    from qa.pipeline import list_documents
+
+    listed = list_documents(archive_index)
+    assert len(listed.records) == len(archive[1]) and len(listed.stories) == len(set(archive[1].values()))
+    assert sorted(r.doc_id for story in listed.stories for r in story) == sorted(r.doc_id for r in listed.records)
+    index_order = [r.doc_id for r in listed.records]
+    starts = [min(index_order.index(r.doc_id) for r in story) for story in listed.stories]
+    assert starts == sorted(starts)  # stories in the order their first copy was indexed
+    for story in listed.stories:
+        assert len({r.story for r in story}) == 1
+        days = [parse_date(r.date) for r in story if r.date]
+        assert days == sorted(days) and [r.date for r in story if not r.date] == [r.date for r in story][len(days):]

@@ -1,0 +1,126 @@
+"""qa/render.py: the app's HTML, checked on small hand-made records (escaping, offsets, links, shapes)."""
+
+from __future__ import annotations
+
+from qa.documents import Answer, Chunk, Citation, Copy, Passage, PossibleAnswer
+from qa.render import (
+    article_card,
+    copies_line,
+    escape,
+    format_answer,
+    format_passages,
+    highlight,
+    highlight_spans,
+    index_holds,
+    link,
+    message,
+    removed_line,
+    safe_url,
+    shown_question,
+    upload_lines,
+)
+from qa.sources import Excerpt, SourceCard
+from qa.store.index import IngestReport
+
+
+def _passage(text: str, url: str | None = "https://e.org/a", title: str = "Title") -> Passage:
+    return Passage(Chunk("a#0", "a", 0, len(text), text), title, url, "2024-03-20", 0.5, publisher="Example News")
+
+
+def test_escape_quotes_markup_and_folds_line_breaks():
+    assert escape("""a<b>&"'""") == "a&lt;b&gt;&amp;&quot;&#x27;"
+    assert escape("one \n\n  two\nthree") == "one<br><br>two<br>three"
+    assert escape(None) == ""
+
+
+def test_highlight_cuts_by_offsets_and_clamps_them():
+    assert highlight("abcdef", 2, 4) == "ab<mark>cd</mark>ef"
+    assert highlight("abc", 2, 10) == "ab<mark>c</mark>"  # an end past the text stops at its end
+    assert highlight("abc", 2, 2) == "abc"  # an empty span marks nothing
+    assert highlight("a<b", 1, 2) == "a<mark>&lt;</mark>b"  # escaped inside the mark too
+    # Spans are marked in order; one overlapping the previous starts where that one ended.
+    assert highlight_spans("abcdef", [(0, 3), (2, 5)]) == "<mark>abc</mark><mark>de</mark>f"
+
+
+def test_only_http_urls_become_links_and_are_escaped():
+    assert safe_url(" HTTPS://e.org/x ") == "HTTPS://e.org/x"
+    assert safe_url("javascript:alert(1)") is None and safe_url("data:text/html,x") is None and safe_url(None) is None
+    assert link("T", "javascript:alert(1)") == "T"
+    assert link("T", 'https://e.org/"x') == (
+        '<a href="https://e.org/&quot;x" target="_blank" rel="noopener noreferrer">T</a>'
+    )
+
+
+def test_card_escapes_its_title_and_never_links_an_unsafe_url():
+    card = SourceCard(2, "doc", "<b>Big</b> news", "Example News", "2024-03-20", "javascript:alert(1)",
+                      (Excerpt("He said x.", 0, ((8, 9),)),))
+    assert article_card(card) == (
+        '<div class="qa-card"><div class="qa-card-head"><span class="qa-num">[2]</span>&lt;b&gt;Big&lt;/b&gt; news</div>'
+        '<div class=qa-meta>Example News · 2024-03-20</div><div class="qa-card-passage">He said <mark>x</mark>.</div></div>'
+    )
+
+
+def test_copies_line_names_the_publisher_and_links_only_safe_urls():
+    copies = [Copy("r1", "Reprint", "Alpine Post", "2024-02-29", "https://alpine.example/r"),
+              Copy("r2", "Other", None, None, "javascript:x")]
+    assert copies_line(copies) == (
+        '<div class="qa-meta qa-copies">also published by <a href="https://alpine.example/r" target="_blank" '
+        'rel="noopener noreferrer">Alpine Post</a> (29 February 2024) · r2</div>'
+    )
+    assert copies_line([]) == ""
+
+
+def test_abstention_without_passages():
+    reply = format_answer(Answer("Why?", None, 0.1, [], []), 0.25, "from 2024-01-01 <x>")
+    assert reply == (
+        '<div class="qa-verdict qa-abstain"><p class="qa-answer"><strong>The indexed articles don\'t say.</strong></p>'
+        '<div class="qa-meta">No passage from 2024-01-01 &lt;x&gt; answers this confidently enough '
+        "(best candidate 0.10, threshold 0.25).</div></div>"
+        '<p class="qa-meta">No passage from 2024-01-01 &lt;x&gt; matched the question at all.</p>'
+    )
+
+
+def test_answer_possible_answer_and_abstention_shapes():
+    p = _passage("Jens Stoltenberg visited Yerevan.")
+    answer = format_answer(Answer("Who?", "Jens  Stoltenberg", 0.9, [Citation(p, 0, 16)], [p], "span", band="high"), 0.25)
+    assert answer.startswith('<div class="qa-verdict"><p class="qa-answer"><strong>Jens Stoltenberg</strong>'
+                             '<sup class="qa-ref">[1]</sup></p>')
+    assert ">high confidence</span> · 1 article</div></div>" in answer
+    assert "<mark>Jens Stoltenberg</mark> visited Yerevan." in answer and "\n" not in answer
+
+    possible = format_answer(
+        Answer("Who?", None, 0.2, [], [p], candidate=PossibleAnswer("Stoltenberg", 0.2, Citation(p, 5, 16))), 0.3
+    )
+    assert possible.startswith('<div class="qa-verdict qa-possible"><p class="qa-meta"><strong>Possible answer — '
+                               "low confidence, check the source</strong></p>")
+    assert ">low confidence</span> (below the threshold 0.30)</div></div>" in possible
+    assert possible.count('class="qa-card"') == 1 and "Jens <mark>Stoltenberg</mark>" in possible
+
+    abstain = format_answer(Answer("Why?", None, 0.1, [], [p, p, p, p]), 0.25)
+    assert '<details class="qa-closest"><summary>The closest passages (1 article)</summary>' in abstain
+    assert "<mark>" not in abstain
+
+
+def test_passages_are_ranked_with_their_scores():
+    assert format_passages([]) == "<p>No passages.</p>"
+    assert format_passages([], "Top & more") == "<div>Top &amp; more</div><p class='qa-meta'>No passages.</p>"
+    out = format_passages([_passage("One."), _passage("Two.")], "H")
+    assert out.startswith('<p class="qa-meta">H</p><div class="qa-rank qa-meta">#1 ')
+    assert "#2 " in out and out.count("score 0.5000") == 2 and '<span class="qa-num">[2]</span>' in out
+
+
+def test_question_echo_and_messages():
+    assert shown_question("  what\n is <it>? ") == "<p>what is &lt;it&gt;?</p>"
+    assert shown_question(" \n ") == "<em>(empty question)</em>"
+    assert shown_question("x" * 401) == "<p>" + "x" * 400 + " … <em>(401 characters)</em></p>"
+    assert message("a<b") == "<p>a&lt;b</p>"
+
+
+def test_index_and_upload_replies():
+    assert index_holds(1, 2400) == "1 article, 2,400 passages"
+    added = IngestReport(added=["a", "b"], unchanged=["c"], total_documents=3, total_chunks=1)
+    assert upload_lines(added) == ["Added: a, b.", "Unchanged: c.", "The index holds 3 articles, 1 passage; new questions see them."]
+    same = IngestReport(unchanged=["c"], total_documents=1, total_chunks=2)
+    assert upload_lines(same) == ["Unchanged: c.", "Nothing new was added; the index is unchanged.",
+                                  "The index holds 1 article, 2 passages; new questions see them."]
+    assert removed_line(IngestReport(removed=["a"], total_documents=0)) == "Removed: a. The index holds 0 articles."
