@@ -13,6 +13,7 @@ as `qa ask --json`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
 import sys
 import threading
@@ -28,8 +29,25 @@ from gradio.events import api
 from qa.config import RETRIEVERS, Config
 from qa.dates import DateRange
 from qa.errors import IndexMissingError, QAError
-from qa.pipeline import QA, add_uploads, index_exists, ingest_paths, list_documents, remove_documents, stage_uploads
-from qa.render import format_answer, format_passages, index_holds, message, removed_line, shown_question, upload_lines
+from qa.pipeline import (
+    QA,
+    FirstBuild,
+    add_uploads,
+    index_exists,
+    list_documents,
+    remove_documents,
+    stage_uploads,
+)
+from qa.render import (
+    article_rows,
+    format_answer,
+    format_passages,
+    index_holds,
+    message,
+    removed_line,
+    shown_question,
+    upload_lines,
+)
 from qa.uploads import UPLOAD_SUFFIXES
 
 REPO = Path(__file__).resolve().parent
@@ -57,44 +75,17 @@ class ChatApp:
     def __init__(self, config: Config, build_from: Path | None = None):
         self.config = config
         self.qa = QA(config)
-        self.building = threading.Event()
-        self.built = threading.Event()  # set once no first build is pending
-        self.build_error: str | None = None
-        self.build_from = build_from
+        self.first_build = FirstBuild(config, build_from, embedder=self.qa.embedder)
         self._write_lock = threading.Lock()
-        if build_from is not None and not index_exists(config):
-            self.building.set()
-            threading.Thread(target=self._build, args=(Path(build_from),), daemon=True).start()
-        else:
-            self.built.set()
-
-    # -- index status
-
-    def _build(self, corpus: Path) -> None:
-        try:
-            print(f"No index at {self.config.index_dir}: building it from {corpus} (first start) ...", flush=True)
-            report = ingest_paths([corpus], self.config, progress=True, embedder=self.qa.embedder)
-            for skipped in report.skipped:
-                print(skipped.message(), file=sys.stderr)
-            print(f"Index ready: {report.summary()} ({self.config.index_dir})", flush=True)
-        except QAError as e:
-            self.build_error = str(e)
-            print(f"error: {e}", file=sys.stderr, flush=True)
-        except Exception as e:  # noqa: BLE001 - reported in the UI, the app keeps running
-            self.build_error = f"unexpected {type(e).__name__}: {e}"
-            traceback.print_exc()
-        finally:
-            self.building.clear()
-            self.built.set()
 
     def status(self) -> str:
         where = html.escape(str(self.config.index_dir))
-        if self.building.is_set():
-            corpus = html.escape(str(self.build_from))
+        if self.first_build.running:
+            corpus = html.escape(str(self.first_build.corpus))
             return (f"Building the index at `{where}` from `{corpus}` (first start); "
                     "questions asked now are answered as soon as it is ready…")
-        if self.build_error:
-            return f"Building the index failed: {html.escape(self.build_error)}"
+        if self.first_build.error:
+            return f"Building the index failed: {html.escape(self.first_build.error)}"
         try:
             index = self.qa.index()
         except IndexMissingError as e:
@@ -105,8 +96,9 @@ class ChatApp:
 
     def _wait_for_first_build(self) -> str | None:
         """Block until the first index build (if any) is done; a message if it never finishes."""
-        if not self.built.wait(FIRST_BUILD_WAIT_S):
-            return f"The index is still being built from {self.build_from} after {FIRST_BUILD_WAIT_S} s; try again later."
+        if not self.first_build.wait(FIRST_BUILD_WAIT_S):
+            return (f"The index is still being built from {self.first_build.corpus} after {FIRST_BUILD_WAIT_S} s; "
+                    "try again later.")
         return None
 
     # -- chat
@@ -186,18 +178,11 @@ class ChatApp:
     def articles(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """The Articles table, one story after another, a copy's headline marked "=" (the same story
         as the row above), and the choices of articles to remove."""
-        rows: list[list[str | int]] = []
-        choices: list[tuple[str, str]] = []
-        if not self.building.is_set():
-            try:
-                stories = list_documents(self.config, self.qa.index()).stories
-            except QAError:
-                stories = ()
-            for copies in stories:
-                for n, r in enumerate(copies):
-                    title = r.title or r.doc_id
-                    rows.append([r.doc_id, f"= {title}" if n else title, r.date or "", r.url or "", r.n_chunks])
-                    choices.append((f"{title[:80]} ({r.doc_id})", r.doc_id))
+        listing = None
+        if not self.first_build.running:
+            with contextlib.suppress(QAError):
+                listing = list_documents(self.config, self.qa.index())
+        rows, choices = article_rows(listing.stories if listing else ())
         table = {"data": rows, "headers": ARTICLE_COLUMNS}
         return table, gr.update(choices=choices, value=[])
 
@@ -309,7 +294,7 @@ def build_app(config: Config, build_from: Path | None = None) -> gr.Blocks:
         gr.Markdown("## News QA\nAsk questions about the indexed news articles. "
                     "Answers are copied from the articles, with their sources.")
         status = gr.Markdown(app.status(), elem_id="qa-status")
-        timer = gr.Timer(1.0, active=app.building.is_set())
+        timer = gr.Timer(1.0, active=app.first_build.running)
 
         with gr.Accordion("Settings", open=False), gr.Row():
             k = gr.Slider(1, 20, value=config.top_k, step=1, label="Passages to read (k)")
@@ -401,8 +386,7 @@ def build_app(config: Config, build_from: Path | None = None) -> gr.Blocks:
             app.status, None, status, api_visibility="private")
 
         def tick() -> tuple[str, gr.Timer]:
-            building = app.building.is_set()
-            return app.status(), gr.Timer(active=building)
+            return app.status(), gr.Timer(active=app.first_build.running)
 
         timer.tick(tick, None, [status, timer], api_visibility="private").then(**refresh)
         demo.load(**refresh).then(app.status, None, status, api_visibility="private")

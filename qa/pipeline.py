@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 import threading
+import traceback
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from qa.config import Config
 from qa.documents import Answer, Document, Passage, SkippedFile, quote_name
-from qa.errors import BadInputError
+from qa.errors import BadInputError, QAError
 from qa.formats import repair_surrogates
 from qa.ingest import read_documents
 from qa.protocols import PassageEncoder, Reader, TextEncoder
@@ -308,3 +310,45 @@ def list_documents(config: Config, index: LoadedIndex | None = None) -> Document
         stories.setdefault(r.story or r.doc_id, []).append(r)
     grouped = tuple(tuple(sorted(copies, key=copy_order)) for copies in stories.values())
     return DocumentList(tuple(records), grouped, index.n_chunks, index.version)
+
+
+class FirstBuild:
+    """Builds the index at `config.index_dir` from the folder `corpus` in a background thread when
+    there is none yet (the app's first start); questions wait for it with `wait`. What it does is
+    printed as it goes; a failure is kept in `error` (one line) instead of raised."""
+
+    def __init__(self, config: Config, corpus: Path | None, embedder: PassageEncoder | None = None):
+        self.config = config
+        self.corpus = corpus
+        self.error: str | None = None
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+        if corpus is None or index_exists(config):
+            self._done.set()
+        else:
+            self._thread = threading.Thread(target=self._build, args=(corpus, embedder), daemon=True)
+            self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return not self._done.is_set()
+
+    def wait(self, timeout_s: float) -> bool:
+        """Block until no build is pending, at most `timeout_s`; False when it is still running."""
+        return self._done.wait(timeout_s)
+
+    def _build(self, corpus: Path, embedder: PassageEncoder | None) -> None:
+        try:
+            print(f"No index at {self.config.index_dir}: building it from {corpus} (first start) ...", flush=True)
+            report = ingest_paths([corpus], self.config, progress=True, embedder=embedder)
+            for skipped in report.skipped:
+                print(skipped.message(), file=sys.stderr)
+            print(f"Index ready: {report.summary()} ({self.config.index_dir})", flush=True)
+        except QAError as e:
+            self.error = str(e)
+            print(f"error: {e}", file=sys.stderr, flush=True)
+        except Exception as e:  # noqa: BLE001 - reported by the app, which keeps running
+            self.error = f"unexpected {type(e).__name__}: {e}"
+            traceback.print_exc()
+        finally:
+            self._done.set()

@@ -30,6 +30,7 @@ from qa.sources import (
 from qa.store.index import count_noun
 
 if TYPE_CHECKING:
+    from qa.store.catalog import DocRecord
     from qa.store.index import IngestReport
 
 SHOWN_QUESTION_CHARS = 400  # how much of a long question the chat echoes back
@@ -74,10 +75,6 @@ def link(title: str, url: str | None) -> str:
     if not url:
         return title
     return f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">{title}</a>'
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}{'s' if n != 1 else ''}"
 
 
 def copies_line(copies: Sequence[Copy]) -> str:
@@ -142,7 +139,7 @@ def format_answer(answer: Answer, threshold: float, dates: str = "") -> str:
         cards = citation_cards(answer.citations)
         refs = "".join(f'<sup class="qa-ref">[{c.number}]</sup>' for c in cards)
         verdict = _shown_answer(answer.answer, answer.answer_type, refs)
-        meta = f'<div class="qa-meta">{_confidence(answer.confidence, answer.band)} · {_plural(len(cards), "article")}</div>'
+        meta = f'<div class="qa-meta">{_confidence(answer.confidence, answer.band)} · {count_noun(len(cards), "article")}</div>'
         return (f'<div class="qa-verdict">{verdict}{meta}{alternatives_block(answer)}</div>'
                 + "".join(article_card(c) for c in cards))
     if answer.candidate is not None:
@@ -164,7 +161,7 @@ def format_answer(answer: Answer, threshold: float, dates: str = "") -> str:
     if not cards:
         return verdict + f'<p class="qa-meta">No passage{scope} matched the question at all.</p>'
     return (
-        verdict + f'<details class="qa-closest"><summary>The closest passages ({_plural(len(cards), "article")})'
+        verdict + f'<details class="qa-closest"><summary>The closest passages ({count_noun(len(cards), "article")})'
         f'</summary>{"".join(article_card(c) for c in cards)}</details>'
     )
 
@@ -222,3 +219,17 @@ def upload_lines(report: IngestReport) -> list[str]:
 def removed_line(report: IngestReport) -> str:
     """The reply to a removal: the ids taken out and how many articles are left."""
     return f"Removed: {', '.join(report.removed)}. The index holds {count_noun(report.total_documents, 'article')}."
+
+
+def article_rows(stories: Sequence[Sequence[DocRecord]]) -> tuple[list[list[str | int]], list[tuple[str, str]]]:
+    """The Articles table (doc_id, headline, date, URL, passages), one story after another, a copy's
+    headline marked "=" (the same story as the row above); and the (label, doc_id) choices of
+    articles to remove."""
+    rows: list[list[str | int]] = []
+    choices: list[tuple[str, str]] = []
+    for copies in stories:
+        for n, r in enumerate(copies):
+            title = r.title or r.doc_id
+            rows.append([r.doc_id, f"= {title}" if n else title, r.date or "", r.url or "", r.n_chunks])
+            choices.append((f"{title[:80]} ({r.doc_id})", r.doc_id))
+    return rows, choices

@@ -454,9 +454,9 @@ def test_first_start_builds_the_index_and_ask_waits_for_it(tmp_path):
 
 def test_questions_during_the_first_build_wait_for_it(tmp_path, embedder):
     chat = app.ChatApp(Config().with_(index_dir=tmp_path / "index"), build_from=REPO / "corpus")
-    assert chat.building.is_set()  # the question below is asked while the index is being built
+    assert chat.first_build.running  # the question below is asked while the index is being built
     result = chat.ask_json(NATO_Q)
-    assert not chat.building.is_set() and "Stoltenberg" in (result["answer"] or "")
+    assert not chat.first_build.running and "Stoltenberg" in (result["answer"] or "")
     history, _ = chat.answer([], NATO_Q, 5, "hybrid", 0.25)
     assert "Stoltenberg</strong>" in history[-1]["content"]
 

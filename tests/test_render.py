@@ -5,6 +5,7 @@ from __future__ import annotations
 from qa.documents import Answer, Chunk, Citation, Copy, Passage, PossibleAnswer
 from qa.render import (
     article_card,
+    article_rows,
     copies_line,
     escape,
     format_answer,
@@ -20,6 +21,7 @@ from qa.render import (
     upload_lines,
 )
 from qa.sources import Excerpt, SourceCard
+from qa.store.catalog import DocRecord
 from qa.store.index import IngestReport
 
 
@@ -124,3 +126,20 @@ def test_index_and_upload_replies():
     assert upload_lines(same) == ["Unchanged: c.", "Nothing new was added; the index is unchanged.",
                                   "The index holds 1 article, 2 passages; new questions see them."]
     assert removed_line(IngestReport(removed=["a"], total_documents=0)) == "Removed: a. The index holds 0 articles."
+
+
+def test_article_rows_list_each_story_with_its_copies_marked():
+    def record(doc_id: str, title: str | None, n_chunks: int) -> DocRecord:
+        return DocRecord("s000001", 0, doc_id, f"{doc_id}.txt", "h", n_chunks, title, "2024-03-20", None, None)
+
+    stories = [[record("nhk", "Stoltenberg visits Armenia", 4), record("nhk-2", "Stoltenberg in Yerevan", 4)],
+               [record("massis", None, 5)]]
+    rows, choices = article_rows(stories)
+    assert rows == [
+        ["nhk", "Stoltenberg visits Armenia", "2024-03-20", "", 4],
+        ["nhk-2", "= Stoltenberg in Yerevan", "2024-03-20", "", 4],
+        ["massis", "massis", "2024-03-20", "", 5],
+    ]
+    assert choices == [("Stoltenberg visits Armenia (nhk)", "nhk"), ("Stoltenberg in Yerevan (nhk-2)", "nhk-2"),
+                       ("massis (massis)", "massis")]
+    assert article_rows([]) == ([], [])
