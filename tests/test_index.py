@@ -9,7 +9,8 @@ import pytest
 
 from qa.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError
 from qa.pipeline import QA, ingest_paths, remove_documents
-from qa.store.index import WriterLock, current_version, open_index
+from qa.store.index import current_version, open_index
+from qa.store.lock import WriterLock
 from tests.conftest import CORPUS, MASSIS, NHK
 
 

@@ -290,7 +290,7 @@ def test_skip_messages_are_one_sentence_with_the_name_quoted():
 
 def test_report_summary_reads_as_a_sentence():
     from qa.documents import SkippedFile
-    from qa.store.index import IngestReport
+    from qa.ingest import IngestReport
 
     one = IngestReport(added=["a"], skipped=[SkippedFile("x", "y")], chunks_added=1, total_documents=1, total_chunks=1)
     assert one.summary() == "1 added, 1 skipped, 1 chunk embedded; the index holds 1 document, 1 chunk"

@@ -25,10 +25,11 @@ import numpy as np
 import pytest
 
 from qa.config import Config
-from qa.errors import IndexCorruptError, IndexLockedError, IndexMismatchError
+from qa.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, rebuild_hint
 from qa.pipeline import QA, ingest_paths, remove_documents
 from qa.retrieve import RETRIEVERS
-from qa.store.index import WriterLock, check_index, current_version, open_index, rebuild_hint
+from qa.store.index import check_index, current_version, open_index
+from qa.store.lock import WriterLock
 from tests.conftest import CORPUS, MASSIS, NHK
 
 REPO = Path(__file__).resolve().parent.parent

@@ -16,7 +16,7 @@ from __future__ import annotations
 import bisect
 import time
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -24,14 +24,13 @@ from typing import Any
 import numpy as np
 
 from qa.config import Config
-from qa.documents import Chunk, Document, SkippedFile
-from qa.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError
+from qa.documents import Chunk, Document, chunk_id
+from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, rebuild_hint
 from qa.store.catalog import CATALOG, Catalog, CatalogError, CatalogFormatError, DocRecord, Version
 from qa.store.dense import IVF_FILE, DensePart, dense_top
 from qa.store.lexical import FILES as LEXICAL_FILES
 from qa.store.lexical import LexicalPart, bm25_top
-from qa.store.segment import (  # noqa: F401
-    CHUNK_DTYPE,
+from qa.store.segment import (
     CHUNKS,
     VECTORS,
     Segment,
@@ -46,77 +45,8 @@ SEGMENTS = "segments"
 UNREADABLE = "unreadable"
 
 
-def rebuild_hint(index_dir: Path) -> str:
-    return f"rebuild it with `qa ingest corpus --rebuild --index {index_dir}` (or your own article folders)"
-
-
 def corrupt(index_dir: Path, message: str) -> IndexCorruptError:
     return IndexCorruptError(f"{message}; {rebuild_hint(index_dir)}")
-
-
-@dataclass
-class IngestReport:
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    removed_sources: list[str] = field(default_factory=list)  # the sources of `removed`, in order
-    uploads_kept: int = 0  # uploaded articles a rebuild took along from <index>/uploads/
-    skipped: list[SkippedFile] = field(default_factory=list)  # files, folders and records left out
-    chunks_added: int = 0
-    total_documents: int = 0
-    total_chunks: int = 0
-    segments_published: int = 0
-
-    def summary(self) -> str:
-        """One sentence: what changed (counts that are not zero; the ids removed), then what the index holds."""
-        done = [f"{len(ids)} {label}" for ids, label in (
-            (self.added, "added"), (self.updated, "updated"), (self.unchanged, "unchanged"), (self.skipped, "skipped")
-        ) if ids]
-        if self.removed:
-            done.insert(0, f"{len(self.removed)} removed ({', '.join(self.removed)})")
-        if self.chunks_added:
-            done.append(f"{count_noun(self.chunks_added, 'chunk')} embedded")
-        held = f"the index holds {count_noun(self.total_documents, 'document')}, {count_noun(self.total_chunks, 'chunk')}"
-        return f"{', '.join(done) or 'Nothing to do'}; {held}"
-
-
-def count_noun(n: int, noun: str) -> str:
-    """"1 document", "2,400 documents"."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
-class WriterLock:
-    """An exclusive, non-blocking lock on the index folder; the OS drops it if the process dies."""
-
-    def __init__(self, index_dir: Path):
-        from filelock import FileLock
-
-        index_dir.mkdir(parents=True, exist_ok=True)
-        self.index_dir = index_dir
-        self._lock = FileLock(str(index_dir / ".lock"))
-
-    def __enter__(self) -> WriterLock:
-        from filelock import Timeout
-
-        lock = self.index_dir / ".lock"
-        if lock.is_symlink() or (lock.exists() and not lock.is_file()):  # never open (and truncate) through a link
-            raise IndexLockedError(f"{lock}: the index's lock is a symbolic link or not a file; remove it (qa makes "
-                                   "a plain file there) and try again")
-        try:
-            self._lock.acquire(timeout=0)
-        except Timeout:
-            raise IndexLockedError(
-                f"{self.index_dir}: another qa process is writing this index (lock {self.index_dir / '.lock'}); "
-                "wait for it to finish and try again"
-            ) from None
-        except OSError as e:
-            raise IndexLockedError(f"{lock}: cannot be opened as the index's lock ({e.strerror or e}); "
-                                   "remove it and try again") from None
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._lock.release()
 
 
 def current_version(index_dir: Path) -> str | None:
@@ -193,7 +123,7 @@ class Index:
         text = doc.text[start:end]
         if end > len(doc.text) or chunk_crc(text, seg.vectors[local]) != crc:
             raise corrupt(self.path, f"{seg.path / 'chunks.npy'}: chunk {local} does not hold the text it was written with")
-        return Chunk(f"{doc.doc_id}#{ordinal}", doc.doc_id, start, end, text)
+        return Chunk(chunk_id(doc.doc_id, ordinal), doc.doc_id, start, end, text)
 
     def document(self, row: int) -> Document:
         seg, local = self.locate(row)

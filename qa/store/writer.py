@@ -22,22 +22,21 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qa.config import Config
-from qa.documents import Document
+from qa.documents import Document, count_noun
 from qa.errors import BadInputError, IndexCorruptError, IndexMismatchError
 from qa.store.catalog import CATALOG, Catalog, CatalogError, DocRecord, Version
 from qa.store.dense import dense_kind, stored_vectors
 from qa.store.index import (
     SEGMENTS,
     Index,
-    WriterLock,
     check_settings,
     corrupt,
-    count_noun,
     documents_table_problems,
     open_catalog,
     open_state,
 )
 from qa.store.lexical import Postings, build_postings, merge_postings
+from qa.store.lock import WriterLock
 from qa.store.segment import (
     CHUNK_DTYPE,
     NAME,
