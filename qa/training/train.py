@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from qa.base_model import cpu_has_native_bf16
+from qa.calibration import overall_f1_at
 from qa.config import Config
 from qa.encoder import autocast
 from qa.span_model import (
@@ -250,8 +251,9 @@ def heldout_metrics(
     model.train()
     answerable = [f1 for _, f1, a in results if a]
     best_overall, best_t = 0.0, 0.0
-    for t in sorted({round(m, 1) for m, _, _ in results} | {math.inf}):
-        overall = sum((f1 if m >= t else 0.0) if a else (0.0 if m >= t else 1.0) for m, f1, a in results) / max(len(results), 1)
+    margins, f1s, answerables = [m for m, _, _ in results], [f for _, f, _ in results], [a for _, _, a in results]
+    for t in sorted({round(m, 1) for m in margins} | {math.inf}):
+        overall = overall_f1_at(t, margins, f1s, answerables)
         if overall > best_overall:
             best_overall, best_t = overall, t
     return {
