@@ -210,7 +210,8 @@ class QA:
         recent = asks_for_latest(text)
         distinct = self.config.distinct_stories
         if dates or recent or distinct:
-            found = NewsRetriever(found, index, dates, recent, self.config.recency_margin, distinct)
+            found = NewsRetriever(found, index, dates, recent, self.config.recency_margin, distinct,
+                                  self.config.filter_depth)
         return with_copies(index, found.search(text, k))
 
     @property

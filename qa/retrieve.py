@@ -68,7 +68,7 @@ class HybridRetriever(RowRetriever):
     """Reciprocal rank fusion of dense and BM25 rankings: score = sum 1 / (rrf_k + rank), each
     ranking read `depth` deep (at least k)."""
 
-    def __init__(self, index: LoadedIndex, embedder: QueryEncoder, rrf_k: int = 60, depth: int = 50):
+    def __init__(self, index: LoadedIndex, embedder: QueryEncoder, rrf_k: int, depth: int):
         self.index = index
         self.dense, self.bm25 = DenseRetriever(index, embedder), BM25Retriever(index)
         self.rrf_k, self.depth = rrf_k, depth

@@ -86,7 +86,7 @@ def test_cards_numbered_by_first_citation_one_per_article():
     assert [(c.number, c.doc_id) for c in cards] == [(1, "nhk"), (2, "massis")]
     nhk, massis = cards
     # The card takes its metadata from the article's first cited passage; the publisher falls back to the host.
-    assert (nhk.title, nhk.publisher, nhk.date, nhk.url) == ("NHK", "www3.nhk.or.jp", "March 20, 2024", "https://www3.nhk.or.jp/news/1")
+    assert (nhk.title, nhk.publisher, nhk.date, nhk.url) == ("NHK", "nhk.or.jp", "March 20, 2024", "https://www3.nhk.or.jp/news/1")
     assert (massis.title, massis.publisher) == ("MASSIS", "Massis Post")
     # Overlapping passages [0, 46) and [29, 67) become one excerpt [0, 67); marks in its offsets.
     assert nhk.excerpts == (Excerpt(NHK, 0, ((20, 27), (62, 66))),)

@@ -75,8 +75,9 @@ def current_version(index_dir: Path) -> str | None:
 class Index:
     """One state of the index, open for reading. Row i (0 <= i < n_chunks) is the i-th live chunk."""
 
-    def __init__(self, index_dir: Path, state: Version, segments: list[Segment]):
+    def __init__(self, index_dir: Path, state: Version, segments: list[Segment], config: Config):
         self.path, self.state, self.version = index_dir, state, state.name
+        self._bm25 = (config.bm25_k1, config.bm25_b)
         self.segments = segments
         self._live_rows: list[np.ndarray | None] = []
         self.alive: list[np.ndarray | None] = []  # per segment: which chunk rows are live (None: all)
@@ -205,10 +206,10 @@ class Index:
         return [(self._row(p, r), s) for p, r, s in dense_top(self._dense, query, k)]
 
     def search_lexical(self, terms: list[str], k: int) -> list[tuple[int, float]]:
-        """The k live chunks of highest BM25 score for the query `terms` (from qa.terms), best first."""
+        """The k live chunks of highest BM25 score (`Config.bm25_k1`, `bm25_b`) for the query `terms` (from qa.terms), best first."""
         self._verify((CHUNKS, *LEXICAL_FILES.values()))
         try:
-            found = bm25_top(self._lexical, terms, k)
+            found = bm25_top(self._lexical, terms, k, *self._bm25)
         except (IndexError, ValueError) as e:
             raise corrupt(self.path, f"{self.path / SEGMENTS}: a lexical index is damaged ({e})") from None
         return [(self._row(p, r), s) for p, r, s in found]
@@ -265,7 +266,7 @@ def open_state(index_dir: Path, catalog: Catalog, state: Version, config: Config
     dims = {s.manifest["dim"] for s in segments}
     if len(dims) > 1:
         raise corrupt(index_dir, f"{index_dir / SEGMENTS}: segments of different dimensions {sorted(dims)}")
-    return Index(index_dir, state, segments)
+    return Index(index_dir, state, segments, config)
 
 
 def open_index(index_dir: Path, config: Config, verify: bool | None = None) -> Index:
