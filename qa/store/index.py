@@ -182,10 +182,11 @@ class Index:
 
     @property
     def vectors(self) -> np.ndarray:
-        """The live chunks' vectors, row i = chunk i (a copy: for tests and the benchmark)."""
+        """The live chunks' vectors, row i = chunk i (a copy: for tests and the benchmark); an
+        index without segments has no vector width: (0, 0)."""
         parts = [np.asarray(s.vectors if live is None else s.vectors[live], dtype=np.float32)
                  for s, live in zip(self.segments, self._live_rows)]
-        return np.concatenate(parts) if parts else np.zeros((0, 384), np.float32)
+        return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
 
     # -- search
 

@@ -179,14 +179,15 @@ def publish_stream(writer: IndexWriter, embedded: Iterable[Embedded], replaced: 
         nonlocal drops, published, segments, last
         docs = [doc for doc, _, _ in buffer]
         gone = drops + [replaced[d.doc_id] for d in docs if d.doc_id in replaced]
-        if docs or gone:
+        action = "rebuild" if writer.rebuild else ("remove" if not docs else "ingest")
+        summary = ", ".join(p for p in (f"+{count_noun(len(docs), 'document')}" if docs else "", f"-{len(gone)}" if gone else "") if p)
+        if docs:
             rows = np.array([(i, n, c.start, c.end) for i, (_, chunks, _) in enumerate(buffer) for n, c in enumerate(chunks)],
                             dtype=CHUNK_DTYPE)
-            vectors = np.concatenate([v for _, _, v in buffer]) if buffer else np.zeros((0, 384), np.float32)
-            action = "rebuild" if writer.rebuild else ("remove" if not docs else "ingest")
-            summary = ", ".join(p for p in (f"+{count_noun(len(docs), 'document')}" if docs else "", f"-{len(gone)}" if gone else "") if p)
-            writer.publish(docs, rows, vectors, gone, action, summary)
-            published, segments = published + len(rows), segments + bool(docs)
+            writer.publish(docs, rows, np.concatenate([v for _, _, v in buffer]), gone, action, summary)
+            published, segments = published + len(rows), segments + 1
+        elif gone:
+            writer.delete(gone, action, summary)
         drops = []
         buffer.clear()
         last = time.monotonic()

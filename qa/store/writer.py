@@ -162,6 +162,10 @@ class IndexWriter:
         self._publish(lines, records, chunk_rows, crcs, vectors, postings or build_postings(texts), drop, action, summary,
                       sketches=sketches)
 
+    def delete(self, drop: Sequence[DocRecord], action: str, summary: str) -> None:
+        """Delete the documents `drop` as one new state (no new segment)."""
+        self._publish([], [], None, None, None, None, drop, action, summary)
+
     def _publish(
         self, lines: list[bytes], records: list[DocRecord], chunk_rows: NDArray[np.void] | None,
         crcs: NDArray[np.uint32] | None, vectors: NDArray[np.floating] | None, postings: Postings | None,
@@ -217,7 +221,7 @@ class IndexWriter:
         """Make the pending state live, without the documents of sources this rebuild was not given."""
         stale = [d for d in self.catalog.documents(self.work) if d.source not in sources] if self.work.segments else []
         if stale:
-            self._publish([], [], None, None, None, None, stale, "rebuild", "drop documents not given to the rebuild")
+            self.delete(stale, "rebuild", "drop documents not given to the rebuild")
         with self.catalog.write_transaction():
             version_id = self.catalog.add_version(
                 self.run, "rebuild", count_noun(self.work.n_documents, "document"), self.work.segments, self.work.tombstones,
