@@ -1,7 +1,7 @@
 """Turn files and folders into Documents: find the files, read them (`qa/formats.py`), clean them
 (`qa/clean.py`), and report every file, folder or record left out, with the reason.
 
-`read_documents` is what `qa.pipeline.ingest_paths` calls; `read_file` is a strict one-file reader.
+`read_documents` is what `qa.pipeline.ingest_paths` calls.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from pathlib import Path
 from qa.clean import CleanedArticle, clean_article
 from qa.config import Config
 from qa.documents import Document, SkippedFile, count_noun, quote_name, record_source, split_source
-from qa.errors import BadInputError
 from qa.formats import Advance, RawArticle, read_records
 
 _MIN_HTML_BODY_WORDS = 8
@@ -163,17 +162,6 @@ def _articles(path: Path, config: Config, advance: Advance | None = None) -> Ite
             yield SkippedFile(item.path, f"no article text left in {what} after removing boilerplate", item.record)
         else:
             yield item, article
-
-
-def read_file(path: Path, config: Config) -> list[tuple[str, CleanedArticle]]:
-    """Every article of one file as (source, cleaned article); raises BadInputError on the first
-    part that cannot be used (`read_documents` skips such parts and goes on)."""
-    out = []
-    for item in _articles(path, config):
-        if isinstance(item, SkippedFile):
-            raise BadInputError(f"{quote_name(item.source)}: {item.reason}")
-        out.append((item[0].source, item[1]))
-    return out
 
 
 def file_documents(path: Path, config: Config, advance: Advance | None = None) -> tuple[list[Document], list[SkippedFile]]:
