@@ -29,7 +29,7 @@ from qa.config import Config
 from qa.errors import BadInputError
 from qa.protocols import RowRanker
 from qa.retrieve import RowRetriever
-from qa.store.index import LoadedIndex
+from qa.store.index import Index
 from qa.stories import distinct_stories
 
 _MONTHS = {m: i for i, m in enumerate(
@@ -154,7 +154,7 @@ class NewsRetriever(RowRetriever):
     each story (the best-ranked article's passages; qa/stories.py); for a question that asks for
     the latest news (`prefer_recent`), puts newer articles first among the closely relevant passages."""
 
-    def __init__(self, inner: RowRanker, index: LoadedIndex, dates: DateRange, prefer_recent: bool,
+    def __init__(self, inner: RowRanker, index: Index, dates: DateRange, prefer_recent: bool,
                  recency_margin: float, distinct: bool = False, depth: int = Config.filter_depth):
         self.inner, self.index = inner, index
         self.dates, self.prefer_recent, self.margin = dates, prefer_recent, recency_margin

@@ -19,7 +19,7 @@ from qa.errors import BadInputError
 from qa.formats import repair_surrogates
 from qa.ingest import IngestReport, read_documents
 from qa.protocols import PassageEncoder, Reader, TextEncoder
-from qa.store.index import LoadedIndex, current_version, open_index
+from qa.store.index import Index, current_version, open_index
 
 if TYPE_CHECKING:
     from qa.dates import DateRange
@@ -159,11 +159,11 @@ class QA:
             embedder = Embedder(config)
         self.config = config
         self.embedder = embedder
-        self._index: LoadedIndex | None = None
+        self._index: Index | None = None
         self._reader = reader
         self._lock = threading.Lock()
 
-    def index(self) -> LoadedIndex:
+    def index(self) -> Index:
         with self._lock:
             live = current_version(self.config.index_dir)
             if self._index is None or (live is not None and live != self._index.version):

@@ -216,9 +216,6 @@ class Index:
         return [(self._row(p, r), s) for p, r, s in found]
 
 
-LoadedIndex = Index  # the name the rest of the project used for an opened index
-
-
 # ---------------------------------------------------------------- opening
 
 
