@@ -297,7 +297,7 @@ def build_app(config: Config, build_from: Path | None = None) -> gr.Blocks:
         timer = gr.Timer(1.0, active=app.first_build.running)
 
         with gr.Accordion("Settings", open=False), gr.Row():
-            k = gr.Slider(1, 20, value=config.top_k, step=1, label="Passages to read (k)")
+            k = gr.Slider(1, config.max_top_k, value=config.top_k, step=1, label="Passages to read (k)")
             retriever = gr.Radio(list(RETRIEVERS), value=config.retriever, label="Retriever",
                                  info="dense: meaning · bm25: keywords · hybrid: both")
             threshold = gr.Slider(0.0, 1.0, value=app.qa.reader.default_threshold, step=0.01, elem_id="qa-threshold",

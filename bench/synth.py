@@ -48,7 +48,7 @@ def name_pool(size: int = 40_000, seed: int = 7) -> tuple[str, ...]:
 def templates() -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
     """(literal parts, slot kinds) per source sentence; len(parts) == len(kinds) + 1."""
     from qa.chunk import split_sentences
-    from qa.ingest import clean_article
+    from qa.clean import clean_article
 
     texts = [clean_article(p.read_text(encoding="utf-8")).text for p in sorted(CORPUS.glob("*.txt"))]
     lower_words = {w for t in texts for w in re.findall(r"\b[a-z][\w’'-]*", t)}
@@ -184,7 +184,7 @@ def build_documents(n_chunks: int, seed: int = 0, block: int = 0):
     gives another set of documents (ids from block * 10^7 on), for an index built in parts."""
     from qa.documents import Document
     from qa.ingest import content_hash
-    from qa.store.index import CHUNK_DTYPE
+    from qa.store.segment import CHUNK_DTYPE
 
     gen = ArticleGenerator(seed)
     rng = np.random.default_rng([seed, 1] + ([block] if block else []))

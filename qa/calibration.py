@@ -134,6 +134,7 @@ def band_of(confidence: float, bands: tuple[float, float]) -> str:
 
 
 def sigmoid(z: float) -> float:
+    """1 / (1 + e^-z), with z clipped to +-60 so that it never overflows."""
     return 1.0 / (1.0 + math.exp(-max(min(z, 60.0), -60.0)))
 
 
@@ -232,7 +233,7 @@ def fit_logistic(
     reg = np.full(X.shape[1], l2)
     reg[-1] = 0.0  # the bias is not shrunk
     for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-np.clip(X @ w, -60, 60)))
+        p = np.fromiter((sigmoid(z) for z in X @ w), np.float64, len(X))
         gradient = X.T @ (sw * (p - y)) + reg * w
         hessian = (X * (sw * p * (1 - p))[:, None]).T @ X + np.diag(reg)
         step = np.linalg.solve(hessian, gradient)

@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from qa.config import Config
-from qa.documents import Chunk, Document
+from qa.documents import Chunk, Document, chunk_id
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -109,6 +109,6 @@ def chunk_document(doc: Document, config: Config) -> list[Chunk]:
             carried += units[back][2]
         i = back
     return [
-        Chunk(chunk_id=f"{doc.doc_id}#{n}", doc_id=doc.doc_id, start=s, end=e, text=doc.text[s:e])
+        Chunk(chunk_id=chunk_id(doc.doc_id, n), doc_id=doc.doc_id, start=s, end=e, text=doc.text[s:e])
         for n, (s, e) in enumerate(spans)
     ]

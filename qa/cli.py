@@ -12,8 +12,8 @@ from datetime import date
 from pathlib import Path
 
 from qa.config import RETRIEVERS, Config
-from qa.documents import Answer, Copy, Passage
-from qa.errors import BadInputError, QAError
+from qa.documents import Answer, Copy, Passage, count_noun
+from qa.errors import BadInputError, QAError, rebuild_hint
 from qa.evaluation.data import DEFAULT_EVAL_FILE, SEED
 from qa.sources import (
     CLOSEST_SHOWN,
@@ -210,7 +210,6 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from qa.pipeline import list_documents
-    from qa.store.index import count_noun
 
     config = _config(args)
     listed = list_documents(config)
@@ -233,10 +232,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from qa.store.index import check_index, rebuild_hint
+    from qa.pipeline import check_index
 
     config = _config(args)
-    report = check_index(config.index_dir, config)
+    report = check_index(config)
     for problem in report.problems:
         print(f"damaged: {problem}", file=sys.stderr)
     if report.problems:
@@ -249,10 +248,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_compact(args: argparse.Namespace) -> int:
-    from qa.store.writer import compact
+    from qa.pipeline import compact_index
 
     config = _config(args)
-    print(compact(config.index_dir, config) + f" ({config.index_dir})")
+    print(compact_index(config) + f" ({config.index_dir})")
     return 0
 
 
@@ -262,10 +261,10 @@ def _plural_summary(summary: str) -> str:
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
-    from qa.store.index import count_noun, list_versions
+    from qa.pipeline import index_versions
 
     config = _config(args)
-    live, versions = list_versions(config.index_dir)
+    live, versions = index_versions(config)
     for v in versions:
         mark = "*" if v.name == live else " "
         print(f"{mark} {v.name}  {v.created}  {v.action:<8}  {count_noun(v.n_documents, 'document')}, "
@@ -275,10 +274,10 @@ def cmd_versions(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from qa.store.writer import rollback
+    from qa.pipeline import rollback_index
 
     config = _config(args)
-    print(rollback(config.index_dir, config, args.version) + f" ({config.index_dir})")
+    print(rollback_index(config, args.version) + f" ({config.index_dir})")
     return 0
 
 

@@ -47,6 +47,12 @@ class Config:
     rrf_k: int = 60
     # The hybrid retriever fuses the dense and BM25 rankings read this deep (at least k).
     hybrid_depth: int = 50
+    # BM25 (qa/store/lexical.py): Lucene's defaults, tf saturation k1 and length normalisation b.
+    bm25_k1: float = 1.5
+    bm25_b: float = 0.75
+    # A date range or one-copy-per-story filter asks the retriever for max(4 k, filter_depth)
+    # passages first, then four times deeper until k pass or the index is exhausted (qa/dates.py).
+    filter_depth: int = 50
     # Exact (flat inner product) search up to `ann_threshold` passages; beyond it an IVF-Flat
     # index: `ivf_nlist` k-means lists (0: about sqrt(n), a power of two, 1024 at 1M), trained
     # on `ivf_train_per_list` sampled vectors per list, searching the `ivf_nprobe` nearest lists.
@@ -187,7 +193,7 @@ def check_config(config: Config) -> None:
     _choice(config, "cpu_dtype", CPU_DTYPES)
     _choice(config, "retriever", RETRIEVERS)
     for name in ("max_seq_length", "batch_size", "chunk_tokens", "max_file_bytes", "top_k", "max_top_k", "rrf_k",
-                 "hybrid_depth", "ivf_nprobe", "ivf_train_per_list", "rerank_depth", "segment_chunks", "max_segments",
+                 "hybrid_depth", "filter_depth", "ivf_nprobe", "ivf_train_per_list", "rerank_depth", "segment_chunks", "max_segments",
                  "keep_versions", "max_question_chars"):
         _whole(config, name, 1)
     for name in ("chunk_overlap_tokens", "ann_threshold", "compress_threshold", "ivf_nlist", "open_verify_bytes"):
@@ -201,6 +207,8 @@ def check_config(config: Config) -> None:
     if config.abstain_threshold is not None:
         _number(config, "abstain_threshold", 0.0, 1.0)
     _number(config, "recency_margin", 0.0, 1.0)
+    _number(config, "bm25_k1", 0.0)
+    _number(config, "bm25_b", 0.0, 1.0)
     for name in ("story_detection", "distinct_stories"):
         if not isinstance(getattr(config, name), bool):
             raise ConfigError(f"Config.{name} must be True or False, not {getattr(config, name)!r}")

@@ -25,10 +25,11 @@ from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 
+from qa.config import Config
 from qa.errors import BadInputError
 from qa.protocols import RowRanker
 from qa.retrieve import RowRetriever
-from qa.store.index import LoadedIndex
+from qa.store.index import Index
 from qa.stories import distinct_stories
 
 _MONTHS = {m: i for i, m in enumerate(
@@ -153,18 +154,18 @@ class NewsRetriever(RowRetriever):
     each story (the best-ranked article's passages; qa/stories.py); for a question that asks for
     the latest news (`prefer_recent`), puts newer articles first among the closely relevant passages."""
 
-    def __init__(self, inner: RowRanker, index: LoadedIndex, dates: DateRange, prefer_recent: bool,
-                 recency_margin: float, distinct: bool = False):
+    def __init__(self, inner: RowRanker, index: Index, dates: DateRange, prefer_recent: bool,
+                 recency_margin: float, distinct: bool = False, depth: int = Config.filter_depth):
         self.inner, self.index = inner, index
         self.dates, self.prefer_recent, self.margin = dates, prefer_recent, recency_margin
-        self.distinct = distinct
+        self.distinct, self.depth = distinct, depth
 
     def _article_date(self, row: int) -> date | None:
         return parse_date(self.index.document(row).date)
 
     def _rows_in_range(self, question: str, k: int) -> list[tuple[int, float]]:
         """The best `k` rows whose article is in range, asking the inner retriever ever deeper."""
-        depth, n = max(4 * k, 50), self.index.n_chunks
+        depth, n = max(4 * k, self.depth), self.index.n_chunks
         while True:
             rows = self.inner.ranked_rows(question, min(depth, n))
             kept = [(r, s) for r, s in rows if self.dates.contains(self.index.document(r).date)]

@@ -34,6 +34,11 @@ def split_source(source: str) -> tuple[str, int | None]:
     return source, None
 
 
+def count_noun(n: int, noun: str) -> str:
+    """"1 document", "2,400 documents"."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def quote_name(name: str) -> str:
     """A file name in double quotes with escapes, so a newline or a quote in it cannot break the
     one-line message it appears in."""
@@ -66,6 +71,11 @@ class Chunk:
     start: int
     end: int
     text: str
+
+
+def chunk_id(doc_id: str, ordinal: int) -> str:
+    """The id of a document's `ordinal`-th chunk (from 0): "doc#3"."""
+    return f"{doc_id}#{ordinal}"
 
 
 @dataclass(frozen=True)

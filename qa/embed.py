@@ -19,13 +19,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# Idle OpenMP threads spin by default; on 2 cores shared with another process that made one
-# question embedding take ~0.5 s instead of ~12 ms.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 import numpy as np
 
+# Importing qa.base_model sets OMP_WAIT_POLICY and TOKENIZERS_PARALLELISM before torch loads.
+from qa.base_model import base_model_dir, cpu_dtype_in_use, load_wordpiece_tokenizer
 from qa.config import Config
 
 if TYPE_CHECKING:  # torch and the tokenizer load with the model, not with this module
@@ -102,7 +99,6 @@ def load_model(device: str = "auto", max_seq_length: int = 256, cpu_dtype: str =
     import torch
     from tokenizers import Tokenizer
 
-    from qa.base_model import base_model_dir, cpu_dtype_in_use, load_wordpiece_tokenizer
     from qa.encoder import load_base_encoder
 
     path = base_model_dir()

@@ -1,5 +1,9 @@
 """The project's exceptions. Each message names the file or index and says how to fix it."""
 
+from __future__ import annotations
+
+from pathlib import Path
+
 
 class QAError(Exception):
     """Base class: the CLI prints the message on one line and exits non-zero."""
@@ -31,3 +35,8 @@ class IndexLockedError(QAError):
 
 class ReaderModelError(QAError):
     """The reader's model files are missing, damaged or do not fit the installed base model."""
+
+
+def rebuild_hint(index_dir: Path) -> str:
+    """The fix that ends every message about an index that cannot be used as it is."""
+    return f"rebuild it with `qa ingest corpus --rebuild --index {index_dir}` (or your own article folders)"

@@ -1,7 +1,7 @@
 """Turn files and folders into Documents: find the files, read them (`qa/formats.py`), clean them
 (`qa/clean.py`), and report every file, folder or record left out, with the reason.
 
-`read_documents` is what `qa.pipeline.ingest_paths` calls; `read_file` is a strict one-file reader.
+`read_documents` is what `qa.pipeline.ingest_paths` calls.
 """
 
 from __future__ import annotations
@@ -13,20 +13,44 @@ import json
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa.clean import CleanedArticle, clean_article
 from qa.config import Config
-from qa.documents import Document, SkippedFile, quote_name, record_source, split_source
-from qa.errors import BadInputError
-from qa.formats import SUPPORTED_SUFFIXES, Advance, RawArticle, read_records
-
-__all__ = [
-    "SUPPORTED_SUFFIXES", "CleanedArticle", "SkippedFile", "clean_article", "content_hash", "expand_paths",
-    "file_documents", "make_document", "read_documents", "read_file", "slugify", "source_doc_id",
-]
+from qa.documents import Document, SkippedFile, count_noun, quote_name, record_source, split_source
+from qa.formats import Advance, RawArticle, read_records
 
 _MIN_HTML_BODY_WORDS = 8
+
+
+@dataclass
+class IngestReport:
+    """What an ingest or a removal did to the index, and what was left out (`qa ingest` prints `summary`)."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    removed_sources: list[str] = field(default_factory=list)  # the sources of `removed`, in order
+    uploads_kept: int = 0  # uploaded articles a rebuild took along from <index>/uploads/
+    skipped: list[SkippedFile] = field(default_factory=list)  # files, folders and records left out
+    chunks_added: int = 0
+    total_documents: int = 0
+    total_chunks: int = 0
+    segments_published: int = 0
+
+    def summary(self) -> str:
+        """One sentence: what changed (counts that are not zero; the ids removed), then what the index holds."""
+        done = [f"{len(ids)} {label}" for ids, label in (
+            (self.added, "added"), (self.updated, "updated"), (self.unchanged, "unchanged"), (self.skipped, "skipped")
+        ) if ids]
+        if self.removed:
+            done.insert(0, f"{len(self.removed)} removed ({', '.join(self.removed)})")
+        if self.chunks_added:
+            done.append(f"{count_noun(self.chunks_added, 'chunk')} embedded")
+        held = f"the index holds {count_noun(self.total_documents, 'document')}, {count_noun(self.total_chunks, 'chunk')}"
+        return f"{', '.join(done) or 'Nothing to do'}; {held}"
 
 
 def slugify(text: str) -> str:
@@ -138,17 +162,6 @@ def _articles(path: Path, config: Config, advance: Advance | None = None) -> Ite
             yield SkippedFile(item.path, f"no article text left in {what} after removing boilerplate", item.record)
         else:
             yield item, article
-
-
-def read_file(path: Path, config: Config) -> list[tuple[str, CleanedArticle]]:
-    """Every article of one file as (source, cleaned article); raises BadInputError on the first
-    part that cannot be used (`read_documents` skips such parts and goes on)."""
-    out = []
-    for item in _articles(path, config):
-        if isinstance(item, SkippedFile):
-            raise BadInputError(f"{quote_name(item.source)}: {item.reason}")
-        out.append((item[0].source, item[1]))
-    return out
 
 
 def file_documents(path: Path, config: Config, advance: Advance | None = None) -> tuple[list[Document], list[SkippedFile]]:

@@ -16,28 +16,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qa.config import Config
-from qa.documents import Answer, Document, Passage, SkippedFile, quote_name
+from qa.documents import Answer, Document, Passage
 from qa.errors import BadInputError, QAError
 from qa.formats import repair_surrogates
-from qa.ingest import read_documents
+from qa.ingest import IngestReport, read_documents
 from qa.protocols import PassageEncoder, Reader, TextEncoder
 from qa.store.catalog import DocRecord
-from qa.store.index import IngestReport, LoadedIndex, corrupt, current_version, open_index
+from qa.store.index import Index, corrupt, current_version, open_index
 from qa.uploads import StagedUploads, restore, stage, unused
 
 if TYPE_CHECKING:
     from qa.dates import DateRange
-
-
-def refuse_empty_rebuild(documents: list[Document], skipped: list[SkippedFile], rebuild: bool, config: Config) -> None:
-    """`qa ingest TYPO --rebuild` must not replace an index with nothing."""
-    if rebuild and not documents:
-        first = f"{quote_name(skipped[0].source)}: {skipped[0].reason}" if skipped else ""
-        reasons = f" ({first}{f' and {len(skipped) - 1} more' if len(skipped) > 1 else ''})" if skipped else ""
-        raise BadInputError(
-            f"{config.index_dir}: refusing to rebuild the index from nothing: no readable article in the given "
-            f"paths{reasons}; the index is unchanged"
-        )
+    from qa.store.catalog import Version
+    from qa.store.index import CheckReport
 
 
 def ingest_paths(
@@ -52,8 +43,11 @@ def ingest_paths(
     chunking, embedding, writing) shows a tqdm bar with an ETA. `embedder` (default: the
     configured model) turns the chunks into vectors.
     """
+    from qa.store.update import refuse_empty_rebuild
+
     documents, skipped = read_documents(paths, config, progress)
-    refuse_empty_rebuild(documents, skipped, rebuild, config)
+    if rebuild:
+        refuse_empty_rebuild(config.index_dir, documents, skipped)
     uploads = upload_dir(config)
     kept_uploads = 0
     if rebuild and uploads.is_dir() and not uploads.is_symlink() and not any(
@@ -101,6 +95,39 @@ def remove_documents(doc_ids: list[str], config: Config) -> IngestReport:
     return report
 
 
+def live_version(config: Config) -> str | None:
+    """The name of the index's live version ("v000007"); None when there is no index yet."""
+    return current_version(config.index_dir)
+
+
+def check_index(config: Config) -> CheckReport:
+    """Hash every part of every kept state of the index (`qa check`); the report names each damaged part."""
+    from qa.store.index import check_index as check_store
+
+    return check_store(config.index_dir, config)
+
+
+def index_versions(config: Config) -> tuple[str | None, list[Version]]:
+    """(the live version's name, every kept version oldest first) (`qa versions`)."""
+    from qa.store.index import list_versions
+
+    return list_versions(config.index_dir)
+
+
+def compact_index(config: Config) -> str:
+    """Merge the index's segments into one, dropping deleted documents; a one-line summary (`qa compact`)."""
+    from qa.store.writer import compact
+
+    return compact(config.index_dir, config)
+
+
+def rollback_index(config: Config, version: str | None = None) -> str:
+    """Make a kept state live again (default: the one before the live one); a one-line summary (`qa rollback`)."""
+    from qa.store.writer import rollback
+
+    return rollback(config.index_dir, config, version)
+
+
 @dataclass(frozen=True)
 class Question:
     """One question, cleaned once (`clean_question`)."""
@@ -136,11 +163,11 @@ class QA:
             embedder = Embedder(config)
         self.config = config
         self.embedder = embedder
-        self._index: LoadedIndex | None = None
+        self._index: Index | None = None
         self._reader = reader
         self._lock = threading.Lock()
 
-    def index(self) -> LoadedIndex:
+    def index(self) -> Index:
         with self._lock:
             live = current_version(self.config.index_dir)
             if self._index is None or (live is not None and live != self._index.version):
@@ -187,7 +214,8 @@ class QA:
         recent = asks_for_latest(text)
         distinct = self.config.distinct_stories
         if dates or recent or distinct:
-            found = NewsRetriever(found, index, dates, recent, self.config.recency_margin, distinct)
+            found = NewsRetriever(found, index, dates, recent, self.config.recency_margin, distinct,
+                                  self.config.filter_depth)
         return with_copies(index, found.search(text, k))
 
     @property
@@ -294,7 +322,7 @@ class DocumentList:
     version: str
 
 
-def list_documents(config: Config, index: LoadedIndex | None = None) -> DocumentList:
+def list_documents(config: Config, index: Index | None = None) -> DocumentList:
     """The documents of `index` (default: the index at `config.index_dir`, opened), by story.
     IndexCorruptError when the catalog disagrees with the segments."""
     from qa.stories import copy_order

@@ -26,9 +26,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qa.config import Config
-from qa.documents import Chunk, Document, SkippedFile
+from qa.documents import Chunk, Document, SkippedFile, chunk_id
 from qa.errors import BadInputError
-from qa.store.index import IngestReport
+from qa.ingest import IngestReport
 
 _EMBED_BATCH_DOCS = 16  # documents per actor call
 
@@ -106,8 +106,7 @@ def ingest_paths_ray(
     """`qa.pipeline.ingest_paths`, with reading, cleaning, chunking and embedding on a Ray cluster
     (`address`, e.g. "ray://head:10001" or "auto"; None starts a local instance)."""
     from qa.ingest import expand_paths
-    from qa.pipeline import refuse_empty_rebuild
-    from qa.store.update import Embedded, update_index
+    from qa.store.update import Embedded, refuse_empty_rebuild, update_index
 
     ray = _connect(address, workers, progress)
     files, skipped = expand_paths(paths)
@@ -119,7 +118,8 @@ def ingest_paths_ray(
                 skipped.append(SkippedFile(**json.loads(row["skipped"])))
             else:
                 documents.append(Document(**json.loads(row["document"])))
-    refuse_empty_rebuild(documents, skipped, rebuild, config)
+    if rebuild:
+        refuse_empty_rebuild(config.index_dir, documents, skipped)
     n_actors = max(1, int(ray.cluster_resources().get("CPU", 1)))
 
     def embed(changed: list[Document]) -> Iterator[Embedded]:
@@ -135,7 +135,7 @@ def ingest_paths_ray(
             if json.loads(row["document"])["source"] != doc.source:
                 raise RuntimeError("Ray Data returned documents out of order")
             spans = json.loads(row["spans"])
-            chunks = [Chunk(f"{doc.doc_id}#{n}", doc.doc_id, s, e, doc.text[s:e]) for n, (s, e) in enumerate(spans)]
+            chunks = [Chunk(chunk_id(doc.doc_id, n), doc.doc_id, s, e, doc.text[s:e]) for n, (s, e) in enumerate(spans)]
             yield doc, chunks, np.frombuffer(row["vectors"], dtype=np.float32).reshape(len(spans), -1)
 
     report = update_index(config.index_dir, documents, config, rebuild=rebuild, force=force, embed=embed)

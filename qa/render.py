@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from qa.documents import Answer, Copy, Passage
+from qa.documents import Answer, Copy, Passage, count_noun
 from qa.sources import (
     CLOSEST_SHOWN,
     NO_ANSWER,
@@ -27,11 +27,10 @@ from qa.sources import (
     publisher_name,
     quoted,
 )
-from qa.store.index import count_noun
 
 if TYPE_CHECKING:
+    from qa.ingest import IngestReport
     from qa.store.catalog import DocRecord
-    from qa.store.index import IngestReport
 
 SHOWN_QUESTION_CHARS = 400  # how much of a long question the chat echoes back
 

@@ -11,7 +11,7 @@ from qa.config import RETRIEVERS, Config
 from qa.documents import Passage
 from qa.errors import BadInputError
 from qa.protocols import QueryEncoder
-from qa.store.index import LoadedIndex
+from qa.store.index import Index
 from qa.terms import terms
 
 __all__ = [
@@ -20,7 +20,7 @@ __all__ = [
 ]
 
 
-def passage_at(index: LoadedIndex, row: int, score: float) -> Passage:
+def passage_at(index: Index, row: int, score: float) -> Passage:
     """The passage of chunk `row` with its article's metadata."""
     doc = index.document(row)
     return Passage(
@@ -32,7 +32,7 @@ def passage_at(index: LoadedIndex, row: int, score: float) -> Passage:
 class RowRetriever:
     """A retriever that ranks rows of `index`; `search` is the same for all of them."""
 
-    index: LoadedIndex
+    index: Index
 
     def ranked_rows(self, question: str, k: int) -> list[tuple[int, float]]:
         raise NotImplementedError
@@ -44,7 +44,7 @@ class RowRetriever:
 class DenseRetriever(RowRetriever):
     """Cosine similarity between the question vector and the chunk vectors."""
 
-    def __init__(self, index: LoadedIndex, embedder: QueryEncoder):
+    def __init__(self, index: Index, embedder: QueryEncoder):
         self.index, self.embedder = index, embedder
 
     def ranked_rows(self, question: str, k: int) -> list[tuple[int, float]]:
@@ -57,7 +57,7 @@ class DenseRetriever(RowRetriever):
 class BM25Retriever(RowRetriever):
     """Okapi BM25 over stemmed words (qa.terms), across every segment as one index."""
 
-    def __init__(self, index: LoadedIndex):
+    def __init__(self, index: Index):
         self.index = index
 
     def ranked_rows(self, question: str, k: int) -> list[tuple[int, float]]:
@@ -68,7 +68,7 @@ class HybridRetriever(RowRetriever):
     """Reciprocal rank fusion of dense and BM25 rankings: score = sum 1 / (rrf_k + rank), each
     ranking read `depth` deep (at least k)."""
 
-    def __init__(self, index: LoadedIndex, embedder: QueryEncoder, rrf_k: int = 60, depth: int = 50):
+    def __init__(self, index: Index, embedder: QueryEncoder, rrf_k: int, depth: int):
         self.index = index
         self.dense, self.bm25 = DenseRetriever(index, embedder), BM25Retriever(index)
         self.rrf_k, self.depth = rrf_k, depth
@@ -89,7 +89,7 @@ def checked_retriever(kind: object) -> str:
     return str(kind)
 
 
-def make_retriever(kind: str, index: LoadedIndex, embedder: QueryEncoder, config: Config) -> RowRetriever:
+def make_retriever(kind: str, index: Index, embedder: QueryEncoder, config: Config) -> RowRetriever:
     """The retriever called `kind` (one of RETRIEVERS) over `index`, with `config`'s fusion settings."""
     kind = checked_retriever(kind)
     if kind == "dense":

@@ -8,8 +8,8 @@ excerpt and the answers marked by offsets (`excerpt.text[start:end]`), never by 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
+from qa.clean import publisher_from_url
 from qa.documents import Citation, Copy, Passage
 
 # The words the CLI and the app both show.
@@ -40,13 +40,10 @@ class SourceCard:
 
 
 def publisher_name(publisher: str | None, url: str | None) -> str | None:
-    """The article's publisher, else the host of its URL without "www."."""
+    """The article's publisher, else the host of its URL as people write it (`publisher_from_url`)."""
     if publisher and publisher.strip():
         return publisher.strip()
-    if not url:
-        return None
-    host = urlsplit(url.strip()).hostname or ""
-    return host.removeprefix("www.") or None
+    return publisher_from_url(url)
 
 
 def quoted(text: str) -> str:

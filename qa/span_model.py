@@ -22,9 +22,9 @@ import torch
 from torch import nn
 
 from qa.base_model import load_wordpiece_tokenizer
+from qa.checksums import sha256_file
 from qa.encoder import BertEncoder, load_base_encoder
 from qa.errors import ReaderModelError
-from qa.store.segment import sha256_file
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from qa.documents import SkippedFile, split_source
 from qa.errors import BadInputError
-from qa.ingest import SUPPORTED_SUFFIXES
+from qa.formats import SUPPORTED_SUFFIXES
 
 UPLOAD_SUFFIXES = sorted(SUPPORTED_SUFFIXES)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from qa.base_model import load_wordpiece_tokenizer
 from qa.chunk import chunk_document, split_sentences
 from qa.config import Config
-from qa.ingest import make_document, read_file
+from qa.ingest import make_document, read_documents
 from tests.conftest import CORPUS
 
 
 def _doc(name: str):
-    [(source, article)] = read_file(CORPUS / name, Config())
-    return make_document(name.removesuffix(".txt"), source, article)
+    [doc], _ = read_documents([CORPUS / name], Config())
+    return doc
 
 
 def _tokens(text: str) -> int:
@@ -48,7 +48,7 @@ def test_sentence_splitter_keeps_abbreviations():
 
 
 def test_overlong_sentence_is_split_on_words():
-    from qa.ingest import CleanedArticle
+    from qa.clean import CleanedArticle
 
     text = " ".join(f"word{i}" for i in range(600)) + "."
     doc = make_document("long", "long", CleanedArticle(text=text, title="t"))

@@ -18,7 +18,8 @@ import pytest
 from qa.config import Config
 from qa.errors import IndexLockedError
 from qa.pipeline import QA, ingest_paths, remove_documents
-from qa.store.index import WriterLock, check_index, current_version, open_index
+from qa.store.index import check_index, current_version, open_index
+from qa.store.lock import WriterLock
 from tests.conftest import CORPUS, MASSIS, NHK
 from tests.reliability import (
     DEMO_QUESTION,

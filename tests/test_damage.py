@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from qa.config import Config
-from qa.errors import IndexCorruptError, IndexMismatchError
+from qa.errors import IndexCorruptError, IndexMismatchError, rebuild_hint
 from qa.pipeline import QA, ingest_paths, remove_documents
-from qa.store.index import check_index, current_version, open_index, rebuild_hint
+from qa.store.index import check_index, current_version, open_index
 from tests.conftest import CORPUS, MASSIS, NHK
 from tests.reliability import (
     DEMO_QUESTION,

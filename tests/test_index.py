@@ -9,7 +9,8 @@ import pytest
 
 from qa.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError
 from qa.pipeline import QA, ingest_paths, remove_documents
-from qa.store.index import WriterLock, current_version, open_index
+from qa.store.index import current_version, open_index
+from qa.store.lock import WriterLock
 from tests.conftest import CORPUS, MASSIS, NHK
 
 
@@ -143,9 +144,11 @@ def test_pruned_bm25_equals_scoring_every_row():
     from collections import Counter
 
     from bench.synth import ArticleGenerator, build_documents
-    from qa.store.lexical import K1, B, LexicalPart, bm25_top, build_postings
+    from qa.config import Config
+    from qa.store.lexical import LexicalPart, bm25_top, build_postings
     from qa.terms import terms_of_many
 
+    K1, B = Config().bm25_k1, Config().bm25_b
     docs, rows = build_documents(600)
     texts = [docs[int(r["doc"])].text[int(r["start"]) : int(r["end"])] for r in rows]
     alive = [None, np.random.default_rng(1).random(200) > 0.2]

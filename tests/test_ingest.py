@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from qa.clean import clean_article
 from qa.config import Config
-from qa.errors import BadInputError
-from qa.ingest import clean_article, read_file
+from qa.documents import Document, SkippedFile
+from qa.ingest import read_documents
 from tests.conftest import CORPUS
 
 BOILERPLATE = [
@@ -34,13 +35,27 @@ BOILERPLATE = [
 ]
 
 
+def _documents(path: Path, config: Config | None = None) -> list[Document]:
+    """The documents of one file, read by the ingest entry point; nothing of it may be skipped."""
+    documents, skipped = read_documents([path], config or Config())
+    assert not skipped, [s.message() for s in skipped]
+    return documents
+
+
+def _skipped(path: Path, config: Config | None = None) -> SkippedFile:
+    """The one part of a file that the ingest entry point leaves out."""
+    _, skipped = read_documents([path], config or Config())
+    [left_out] = skipped
+    return left_out
+
+
 def _paragraphs(text: str) -> list[str]:
     return [p for p in text.split("\n\n") if p]
 
 
 @pytest.mark.parametrize("name", ["nhk-stoltenberg-visits-armenia.txt", "massispost-armenia-nato-agenda.txt"])
 def test_bundled_articles_lose_boilerplate_and_repeats(name):
-    [(source, article)] = read_file(CORPUS / name, Config())
+    [article] = _documents(CORPUS / name)
     for phrase in BOILERPLATE:
         assert phrase not in article.text, phrase
     paragraphs = _paragraphs(article.text)
@@ -51,9 +66,9 @@ def test_bundled_articles_lose_boilerplate_and_repeats(name):
 
 
 def test_nhk_metadata_is_lifted_and_body_kept():
-    [(_, article)] = read_file(CORPUS / "nhk-stoltenberg-visits-armenia.txt", Config())
-    assert article.meta["url"] == "https://www3.nhk.or.jp/nhkworld/en/news/20240320_04/"
-    assert article.meta["date"] == "March 20, 2024"
+    [article] = _documents(CORPUS / "nhk-stoltenberg-visits-armenia.txt")
+    assert article.url == "https://www3.nhk.or.jp/nhkworld/en/news/20240320_04/"
+    assert article.date == "March 20, 2024"
     assert article.meta["id"] == "76dd88a1-3c5d-4c87-b4f3-0dad4e2272fa"
     assert article.meta["category"] == "nhk"
     assert article.title.startswith("NATO Secretary General Jens Stoltenberg has visited Armenia")
@@ -64,7 +79,7 @@ def test_nhk_metadata_is_lifted_and_body_kept():
 
 
 def test_massispost_body_is_complete():
-    [(_, article)] = read_file(CORPUS / "massispost-armenia-nato-agenda.txt", Config())
+    [article] = _documents(CORPUS / "massispost-armenia-nato-agenda.txt")
     assert article.text.startswith("BUENOS AIRES — Joining NATO is not on Armenia’s agenda")
     assert "After Armenia joined the Partnership for Peace program in 1994" in article.text
     assert article.text.endswith("there are good partners in the West,” he said.")
@@ -106,7 +121,7 @@ def test_html_page_body_extracted_with_trafilatura(tmp_path):
     <footer>Copyright © 2024 Springfield News. All rights reserved.</footer></body></html>"""
     path = tmp_path / "council.html"
     path.write_text(html, encoding="utf-8")
-    [(_, article)] = read_file(path, Config())
+    [article] = _documents(path)
     assert "approved a new budget of 12 million dollars" in article.text
     assert "Ana Lopez" in article.text
     for junk in ("Home", "Mayor visits school", "Leave a Reply", "All rights reserved"):
@@ -117,7 +132,7 @@ def test_html_page_body_extracted_with_trafilatura(tmp_path):
 def test_markdown_and_json_records(tmp_path):
     md = tmp_path / "note.md"
     md.write_text("# Bridge opens\n\nThe [new bridge](https://x.org) opened on **Sunday**.\n", encoding="utf-8")
-    [(_, article)] = read_file(md, Config())
+    [article] = _documents(md)
     assert article.title == "Bridge opens"
     assert "The new bridge opened" in article.text and "https://x.org" not in article.text
 
@@ -127,12 +142,12 @@ def test_markdown_and_json_records(tmp_path):
     ]
     jsonl = tmp_path / "news.jsonl"
     jsonl.write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
-    items = read_file(jsonl, Config())
-    assert [a.title for _, a in items] == ["A", "B"]
-    assert items[0][1].meta["url"] == "https://a.example" and items[0][0].endswith("#1")
+    items = _documents(jsonl)
+    assert [a.title for a in items] == ["A", "B"]
+    assert items[0].url == "https://a.example" and items[0].source.endswith("#1")
     as_json = tmp_path / "news.json"
     as_json.write_text(json.dumps(records), encoding="utf-8")
-    assert [a.text for _, a in read_file(as_json, Config())] == ["Alpha happened in Oslo.", "Beta happened in Rome."]
+    assert [a.text for a in _documents(as_json)] == ["Alpha happened in Oslo.", "Beta happened in Rome."]
 
 
 @pytest.mark.parametrize(
@@ -148,27 +163,24 @@ def test_markdown_and_json_records(tmp_path):
         ("empty.html", b"<html><body><nav>Home</nav></body></html>", "no article body"),
     ],
 )
-def test_bad_files_raise_one_line_naming_the_file(tmp_path, name, data, reason):
+def test_bad_files_are_skipped_with_one_line_naming_the_file(tmp_path, name, data, reason):
     path = tmp_path / name
     path.write_bytes(data)
-    with pytest.raises(BadInputError) as err:
-        read_file(path, Config())
-    message = str(err.value)
+    message = _skipped(path).message()
     assert str(path) in message and reason in message and "\n" not in message
 
 
 def test_latin1_and_cp1252_are_decoded(tmp_path):
     path = tmp_path / "old.txt"
     path.write_bytes("The café owner said “naïve” things about the 5€ coffee.".encode("cp1252"))
-    [(_, article)] = read_file(path, Config())
+    [article] = _documents(path)
     assert article.text == "The café owner said “naïve” things about the 5€ coffee."
 
 
 def test_size_limit(tmp_path):
     path = tmp_path / "big.txt"
     path.write_text("A sentence about the news. " * 100, encoding="utf-8")
-    with pytest.raises(BadInputError, match="limit"):
-        read_file(path, Config().with_(max_file_bytes=1000))
+    assert "limit" in _skipped(path, Config().with_(max_file_bytes=1000)).reason
 
 
 # ---------------------------------------------------------------- real archives: per record, any layout
@@ -243,8 +255,8 @@ def test_cnn_style_jsonl_ingests_every_good_record_with_its_full_text(tmp_path, 
 
 
 def test_bundled_articles_get_headlines_and_publishers():
-    [(_, nhk)] = read_file(CORPUS / "nhk-stoltenberg-visits-armenia.txt", Config())
-    [(_, massis)] = read_file(CORPUS / "massispost-armenia-nato-agenda.txt", Config())
+    [nhk] = _documents(CORPUS / "nhk-stoltenberg-visits-armenia.txt")
+    [massis] = _documents(CORPUS / "massispost-armenia-nato-agenda.txt")
     assert massis.title == "Joining NATO is not on Armenia’s agenda"
     assert nhk.title.startswith("NATO Secretary General Jens Stoltenberg has visited Armenia") and len(nhk.title) <= 101
     assert nhk.publisher == "nhk.or.jp" and massis.publisher is None
@@ -290,7 +302,7 @@ def test_skip_messages_are_one_sentence_with_the_name_quoted():
 
 def test_report_summary_reads_as_a_sentence():
     from qa.documents import SkippedFile
-    from qa.store.index import IngestReport
+    from qa.ingest import IngestReport
 
     one = IngestReport(added=["a"], skipped=[SkippedFile("x", "y")], chunks_added=1, total_documents=1, total_chunks=1)
     assert one.summary() == "1 added, 1 skipped, 1 chunk embedded; the index holds 1 document, 1 chunk"

@@ -10,11 +10,13 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from qa.store.lexical import K1, B, LexicalPart, bm25_top, build_postings, merge_postings
+from qa.config import Config
+from qa.store.lexical import LexicalPart, bm25_top, build_postings, merge_postings
 from qa.terms import terms, terms_of_many
 
 # Terms (qa.terms): [cat, chase, mice], [cat, sleep], [dog, chase, cat, cat, run] ("and" is a stop
 # word), [bird, sing]. Lengths 3, 2, 5, 2: N = 4, average length 12 / 4 = 3.
+K1, B = Config().bm25_k1, Config().bm25_b
 TINY = ["Cats chase mice.", "Cats sleep.", "Dogs chase cats and cats run.", "Birds sing."]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from qa.documents import Answer, Chunk, Citation, Copy, Passage, PossibleAnswer
+from qa.ingest import IngestReport
 from qa.render import (
     article_card,
     article_rows,
@@ -22,7 +23,6 @@ from qa.render import (
 )
 from qa.sources import Excerpt, SourceCard
 from qa.store.catalog import DocRecord
-from qa.store.index import IngestReport
 
 
 def _passage(text: str, url: str | None = "https://e.org/a", title: str = "Title") -> Passage:

@@ -36,7 +36,7 @@ def cite(p: Passage, words: str, nth: int = 0) -> Citation:
         (" Reuters ", "https://www.nhk.or.jp/a", "Reuters"),  # the named publisher wins, trimmed
         (None, "https://www.nhk.or.jp/news/1", "nhk.or.jp"),  # else the host without "www."
         ("  ", "http://WWW.Example.COM:8080/p?q=1", "example.com"),  # blank counts as none; host lower-cased
-        (None, "https://www3.nhk.or.jp/nhkworld/", "www3.nhk.or.jp"),  # only "www." itself is dropped
+        (None, "https://www3.nhk.or.jp/nhkworld/", "nhk.or.jp"),  # the one host rule: qa.clean.publisher_from_url
         (None, None, None),
         ("", "", None),
         (None, "not a url", None),
@@ -86,7 +86,7 @@ def test_cards_numbered_by_first_citation_one_per_article():
     assert [(c.number, c.doc_id) for c in cards] == [(1, "nhk"), (2, "massis")]
     nhk, massis = cards
     # The card takes its metadata from the article's first cited passage; the publisher falls back to the host.
-    assert (nhk.title, nhk.publisher, nhk.date, nhk.url) == ("NHK", "www3.nhk.or.jp", "March 20, 2024", "https://www3.nhk.or.jp/news/1")
+    assert (nhk.title, nhk.publisher, nhk.date, nhk.url) == ("NHK", "nhk.or.jp", "March 20, 2024", "https://www3.nhk.or.jp/news/1")
     assert (massis.title, massis.publisher) == ("MASSIS", "Massis Post")
     # Overlapping passages [0, 46) and [29, 67) become one excerpt [0, 67); marks in its offsets.
     assert nhk.excerpts == (Excerpt(NHK, 0, ((20, 27), (62, 66))),)

@@ -249,7 +249,7 @@ def test_compressed_segment_reranks_exactly_and_merges_with_float32_segments(tmp
     skipped, `qa check` passes, and merging float32 segments into it keeps every chunk's CRC."""
     from bench.synth import build_documents
     from bench.vectors import ClusteredVectors
-    from qa.store.index import CHUNK_DTYPE
+    from qa.store.segment import CHUNK_DTYPE
     from qa.store.writer import IndexWriter
 
     config = Config().with_(index_dir=tmp_path / "index", ann_threshold=1000, compress_threshold=1500,

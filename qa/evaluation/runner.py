@@ -154,8 +154,7 @@ def evaluate(
     questions = sample_questions(eval_set.questions, limit, seed)
     embedder = Embedder(config)
     config = prepare_index(eval_set, config, cache_dir, embedder=embedder, progress=progress)
-    qa = QA(config)
-    qa.embedder = embedder  # one model for indexing and asking
+    qa = QA(config, embedder=embedder)  # one model for indexing and asking
     threshold = qa.reader.default_threshold if threshold is None else threshold
     qa.ask("Who visited the capital on Tuesday?", k=config.top_k)  # warm-up: loads the models
     results = run_questions(qa, questions, config.retriever, config.top_k, progress=progress)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import bisect
 import time
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -24,14 +24,13 @@ from typing import Any
 import numpy as np
 
 from qa.config import Config
-from qa.documents import Chunk, Document, SkippedFile
-from qa.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexMissingError
+from qa.documents import Chunk, Document, chunk_id
+from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, rebuild_hint
 from qa.store.catalog import CATALOG, Catalog, CatalogError, CatalogFormatError, DocRecord, Version
 from qa.store.dense import IVF_FILE, DensePart, dense_top
 from qa.store.lexical import FILES as LEXICAL_FILES
 from qa.store.lexical import LexicalPart, bm25_top
-from qa.store.segment import (  # noqa: F401
-    CHUNK_DTYPE,
+from qa.store.segment import (
     CHUNKS,
     VECTORS,
     Segment,
@@ -46,77 +45,8 @@ SEGMENTS = "segments"
 UNREADABLE = "unreadable"
 
 
-def rebuild_hint(index_dir: Path) -> str:
-    return f"rebuild it with `qa ingest corpus --rebuild --index {index_dir}` (or your own article folders)"
-
-
 def corrupt(index_dir: Path, message: str) -> IndexCorruptError:
     return IndexCorruptError(f"{message}; {rebuild_hint(index_dir)}")
-
-
-@dataclass
-class IngestReport:
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    removed_sources: list[str] = field(default_factory=list)  # the sources of `removed`, in order
-    uploads_kept: int = 0  # uploaded articles a rebuild took along from <index>/uploads/
-    skipped: list[SkippedFile] = field(default_factory=list)  # files, folders and records left out
-    chunks_added: int = 0
-    total_documents: int = 0
-    total_chunks: int = 0
-    segments_published: int = 0
-
-    def summary(self) -> str:
-        """One sentence: what changed (counts that are not zero; the ids removed), then what the index holds."""
-        done = [f"{len(ids)} {label}" for ids, label in (
-            (self.added, "added"), (self.updated, "updated"), (self.unchanged, "unchanged"), (self.skipped, "skipped")
-        ) if ids]
-        if self.removed:
-            done.insert(0, f"{len(self.removed)} removed ({', '.join(self.removed)})")
-        if self.chunks_added:
-            done.append(f"{count_noun(self.chunks_added, 'chunk')} embedded")
-        held = f"the index holds {count_noun(self.total_documents, 'document')}, {count_noun(self.total_chunks, 'chunk')}"
-        return f"{', '.join(done) or 'Nothing to do'}; {held}"
-
-
-def count_noun(n: int, noun: str) -> str:
-    """"1 document", "2,400 documents"."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
-class WriterLock:
-    """An exclusive, non-blocking lock on the index folder; the OS drops it if the process dies."""
-
-    def __init__(self, index_dir: Path):
-        from filelock import FileLock
-
-        index_dir.mkdir(parents=True, exist_ok=True)
-        self.index_dir = index_dir
-        self._lock = FileLock(str(index_dir / ".lock"))
-
-    def __enter__(self) -> WriterLock:
-        from filelock import Timeout
-
-        lock = self.index_dir / ".lock"
-        if lock.is_symlink() or (lock.exists() and not lock.is_file()):  # never open (and truncate) through a link
-            raise IndexLockedError(f"{lock}: the index's lock is a symbolic link or not a file; remove it (qa makes "
-                                   "a plain file there) and try again")
-        try:
-            self._lock.acquire(timeout=0)
-        except Timeout:
-            raise IndexLockedError(
-                f"{self.index_dir}: another qa process is writing this index (lock {self.index_dir / '.lock'}); "
-                "wait for it to finish and try again"
-            ) from None
-        except OSError as e:
-            raise IndexLockedError(f"{lock}: cannot be opened as the index's lock ({e.strerror or e}); "
-                                   "remove it and try again") from None
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._lock.release()
 
 
 def current_version(index_dir: Path) -> str | None:
@@ -145,8 +75,9 @@ def current_version(index_dir: Path) -> str | None:
 class Index:
     """One state of the index, open for reading. Row i (0 <= i < n_chunks) is the i-th live chunk."""
 
-    def __init__(self, index_dir: Path, state: Version, segments: list[Segment]):
+    def __init__(self, index_dir: Path, state: Version, segments: list[Segment], config: Config):
         self.path, self.state, self.version = index_dir, state, state.name
+        self._bm25 = (config.bm25_k1, config.bm25_b)
         self.segments = segments
         self._live_rows: list[np.ndarray | None] = []
         self.alive: list[np.ndarray | None] = []  # per segment: which chunk rows are live (None: all)
@@ -193,7 +124,7 @@ class Index:
         text = doc.text[start:end]
         if end > len(doc.text) or chunk_crc(text, seg.vectors[local]) != crc:
             raise corrupt(self.path, f"{seg.path / 'chunks.npy'}: chunk {local} does not hold the text it was written with")
-        return Chunk(f"{doc.doc_id}#{ordinal}", doc.doc_id, start, end, text)
+        return Chunk(chunk_id(doc.doc_id, ordinal), doc.doc_id, start, end, text)
 
     def document(self, row: int) -> Document:
         seg, local = self.locate(row)
@@ -251,10 +182,11 @@ class Index:
 
     @property
     def vectors(self) -> np.ndarray:
-        """The live chunks' vectors, row i = chunk i (a copy: for tests and the benchmark)."""
+        """The live chunks' vectors, row i = chunk i (a copy: for tests and the benchmark); an
+        index without segments has no vector width: (0, 0)."""
         parts = [np.asarray(s.vectors if live is None else s.vectors[live], dtype=np.float32)
                  for s, live in zip(self.segments, self._live_rows)]
-        return np.concatenate(parts) if parts else np.zeros((0, 384), np.float32)
+        return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
 
     # -- search
 
@@ -275,16 +207,13 @@ class Index:
         return [(self._row(p, r), s) for p, r, s in dense_top(self._dense, query, k)]
 
     def search_lexical(self, terms: list[str], k: int) -> list[tuple[int, float]]:
-        """The k live chunks of highest BM25 score for the query `terms` (from qa.terms), best first."""
+        """The k live chunks of highest BM25 score (`Config.bm25_k1`, `bm25_b`) for the query `terms` (from qa.terms), best first."""
         self._verify((CHUNKS, *LEXICAL_FILES.values()))
         try:
-            found = bm25_top(self._lexical, terms, k)
+            found = bm25_top(self._lexical, terms, k, *self._bm25)
         except (IndexError, ValueError) as e:
             raise corrupt(self.path, f"{self.path / SEGMENTS}: a lexical index is damaged ({e})") from None
         return [(self._row(p, r), s) for p, r, s in found]
-
-
-LoadedIndex = Index  # the name the rest of the project used for an opened index
 
 
 # ---------------------------------------------------------------- opening
@@ -335,7 +264,7 @@ def open_state(index_dir: Path, catalog: Catalog, state: Version, config: Config
     dims = {s.manifest["dim"] for s in segments}
     if len(dims) > 1:
         raise corrupt(index_dir, f"{index_dir / SEGMENTS}: segments of different dimensions {sorted(dims)}")
-    return Index(index_dir, state, segments)
+    return Index(index_dir, state, segments, config)
 
 
 def open_index(index_dir: Path, config: Config, verify: bool | None = None) -> Index:

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from qa.config import Config
 from qa.terms import terms_of_many
 
-K1, B = 1.5, 0.75
 FILES = {
     "terms": "lexical.terms.npy",  # uint64 term hashes, sorted, unique
     "ptr": "lexical.ptr.npy",  # int64, len(terms) + 1: postings of term i are [ptr[i], ptr[i+1])
@@ -177,9 +177,12 @@ class LexicalPart:
         return cls(postings, alive, int(alive.sum()), int(lengths[alive].sum(dtype=np.int64)))
 
 
-def bm25_top(parts: list[LexicalPart], query_terms: list[str], k: int) -> list[tuple[int, int, float]]:
+def bm25_top(
+    parts: list[LexicalPart], query_terms: list[str], k: int, k1: float = Config.bm25_k1, b: float = Config.bm25_b,
+) -> list[tuple[int, int, float]]:
     """The k best (part, row, score) for the query terms (duplicates count twice), best first; only
-    rows holding at least one term. Statistics are over the live rows of all parts together.
+    rows holding at least one term. Statistics are over the live rows of all parts together;
+    `k1` and `b` are BM25's (default: `Config`'s).
 
     Exact, with MaxScore pruning: a term adds less than its idf to any score (tf / (tf + norm) < 1),
     so rows are gathered from the most selective terms first and scored in full (every term's tf
@@ -218,7 +221,7 @@ def bm25_top(parts: list[LexicalPart], query_terms: list[str], k: int) -> list[t
             new = holding[~np.isin(holding, gathered[part_no], assume_unique=True)] if len(gathered[part_no]) else holding
             if len(new):
                 gathered[part_no] = np.concatenate((gathered[part_no], new))
-                scored[part_no] = np.concatenate((scored[part_no], _bm25(part, found[part_no], idf, avg_length, new)))
+                scored[part_no] = np.concatenate((scored[part_no], _bm25(part, found[part_no], idf, avg_length, new, k1, b)))
         everything = np.concatenate(scored)
         if len(everything) >= k and rest[j + 1] * (1 + 1e-9) <= np.partition(everything, len(everything) - k)[-k]:
             break  # rows not gathered hold only terms order[j + 1:]: they score below the k-th
@@ -232,10 +235,10 @@ def bm25_top(parts: list[LexicalPart], query_terms: list[str], k: int) -> list[t
 
 def _bm25(
     part: LexicalPart, per_term: list[tuple[NDArray[np.int32], NDArray[np.uint16]]], idf: NDArray[np.float64],
-    avg_length: float, rows: NDArray[np.int64],
+    avg_length: float, rows: NDArray[np.int64], k1: float, b: float,
 ) -> NDArray[np.float64]:
     """Full BM25 scores of `rows` (live rows of `part`), term by term in query order."""
-    norm = K1 * (1 - B + B * np.asarray(part.postings.lengths)[rows] / avg_length)
+    norm = k1 * (1 - b + b * np.asarray(part.postings.lengths)[rows] / avg_length)
     scores = np.zeros(len(rows))
     for weight, (term_rows, term_tf) in zip(idf, per_term):
         if not len(term_rows):

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from qa.checksums import sha256_file
 from qa.config import Config
 from qa.documents import Document
 from qa.store.dense import (
@@ -87,14 +88,6 @@ def document_from_line(line: bytes) -> Document:
         raise ValueError("not a document record")
     # Fields this version does not know are ignored; fields it adds later take their defaults.
     return Document(**{k: v for k, v in record.items() if k in _DOCUMENT_FIELDS})
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def crc32_file(path: Path) -> int:

@@ -9,25 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from qa.config import Config
-from qa.documents import Chunk, Document
+from qa.documents import Chunk, Document, SkippedFile, count_noun, quote_name
 from qa.errors import BadInputError
+from qa.ingest import IngestReport
 from qa.protocols import PassageEncoder
 from qa.store.catalog import DocRecord
-from qa.store.index import IngestReport, count_noun
 from qa.store.segment import CHUNK_DTYPE
 from qa.store.writer import IndexWriter
-
-if TYPE_CHECKING:
-    pass
 
 # (document, its chunks, their vectors) for each changed document, in order.
 Embedded = tuple[Document, list[Chunk], NDArray[np.float32]]
@@ -46,13 +42,22 @@ def _assign_doc_ids(incoming: list[Document], taken: dict[str, str]) -> list[Doc
     return out
 
 
+def refuse_empty_rebuild(index_dir: Path, documents: Sequence[Document], skipped: Sequence[SkippedFile] = ()) -> None:
+    """BadInputError when a rebuild has no document: `qa ingest TYPO --rebuild` must not replace
+    an index with nothing. The message names the first of the `skipped` parts and counts the rest."""
+    if documents:
+        return
+    first = f"{quote_name(skipped[0].source)}: {skipped[0].reason}" if skipped else ""
+    reasons = f" ({first}{f' and {len(skipped) - 1} more' if len(skipped) > 1 else ''})" if skipped else ""
+    raise BadInputError(
+        f"{index_dir}: refusing to rebuild the index from nothing: no readable article in the given "
+        f"paths{reasons}; the index is unchanged"
+    )
+
+
 def _refuse_destructive_rebuild(writer: IndexWriter, incoming: list[Document], force: bool) -> None:
+    refuse_empty_rebuild(writer.index_dir, incoming)
     live = writer.live
-    if not incoming:
-        raise BadInputError(
-            f"{writer.index_dir}: refusing to rebuild the index from nothing (no readable article in the given "
-            "paths); the index is unchanged"
-        )
     if live is None or force or not live.n_documents:
         return
     # A document is kept when the rebuild is given its source, or a file of the same id (moved folder).
@@ -174,14 +179,15 @@ def publish_stream(writer: IndexWriter, embedded: Iterable[Embedded], replaced: 
         nonlocal drops, published, segments, last
         docs = [doc for doc, _, _ in buffer]
         gone = drops + [replaced[d.doc_id] for d in docs if d.doc_id in replaced]
-        if docs or gone:
+        action = "rebuild" if writer.rebuild else ("remove" if not docs else "ingest")
+        summary = ", ".join(p for p in (f"+{count_noun(len(docs), 'document')}" if docs else "", f"-{len(gone)}" if gone else "") if p)
+        if docs:
             rows = np.array([(i, n, c.start, c.end) for i, (_, chunks, _) in enumerate(buffer) for n, c in enumerate(chunks)],
                             dtype=CHUNK_DTYPE)
-            vectors = np.concatenate([v for _, _, v in buffer]) if buffer else np.zeros((0, 384), np.float32)
-            action = "rebuild" if writer.rebuild else ("remove" if not docs else "ingest")
-            summary = ", ".join(p for p in (f"+{count_noun(len(docs), 'document')}" if docs else "", f"-{len(gone)}" if gone else "") if p)
-            writer.publish(docs, rows, vectors, gone, action, summary)
-            published, segments = published + len(rows), segments + bool(docs)
+            writer.publish(docs, rows, np.concatenate([v for _, _, v in buffer]), gone, action, summary)
+            published, segments = published + len(rows), segments + 1
+        elif gone:
+            writer.delete(gone, action, summary)
         drops = []
         buffer.clear()
         last = time.monotonic()

@@ -22,22 +22,21 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qa.config import Config
-from qa.documents import Document
+from qa.documents import Document, count_noun
 from qa.errors import BadInputError, IndexCorruptError, IndexMismatchError
 from qa.store.catalog import CATALOG, Catalog, CatalogError, DocRecord, Version
 from qa.store.dense import dense_kind, stored_vectors
 from qa.store.index import (
     SEGMENTS,
     Index,
-    WriterLock,
     check_settings,
     corrupt,
-    count_noun,
     documents_table_problems,
     open_catalog,
     open_state,
 )
 from qa.store.lexical import Postings, build_postings, merge_postings
+from qa.store.lock import WriterLock
 from qa.store.segment import (
     CHUNK_DTYPE,
     NAME,
@@ -163,6 +162,10 @@ class IndexWriter:
         self._publish(lines, records, chunk_rows, crcs, vectors, postings or build_postings(texts), drop, action, summary,
                       sketches=sketches)
 
+    def delete(self, drop: Sequence[DocRecord], action: str, summary: str) -> None:
+        """Delete the documents `drop` as one new state (no new segment)."""
+        self._publish([], [], None, None, None, None, drop, action, summary)
+
     def _publish(
         self, lines: list[bytes], records: list[DocRecord], chunk_rows: NDArray[np.void] | None,
         crcs: NDArray[np.uint32] | None, vectors: NDArray[np.floating] | None, postings: Postings | None,
@@ -218,7 +221,7 @@ class IndexWriter:
         """Make the pending state live, without the documents of sources this rebuild was not given."""
         stale = [d for d in self.catalog.documents(self.work) if d.source not in sources] if self.work.segments else []
         if stale:
-            self._publish([], [], None, None, None, None, stale, "rebuild", "drop documents not given to the rebuild")
+            self.delete(stale, "rebuild", "drop documents not given to the rebuild")
         with self.catalog.write_transaction():
             version_id = self.catalog.add_version(
                 self.run, "rebuild", count_noun(self.work.n_documents, "document"), self.work.segments, self.work.tombstones,

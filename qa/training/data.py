@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from qa.calibration import norm_text
 from qa.config import Config
 from qa.documents import Document
 
@@ -173,17 +174,10 @@ def chunk_contexts(qaset: QASet, config: Config, progress: bool = False) -> dict
     return out
 
 
-_NORM = re.compile(r"\W+")
-
-
-def _norm(text: str) -> str:
-    return _NORM.sub(" ", text.lower()).strip()
-
-
 def mentions_answer(passage: str, answer_texts: tuple[str, ...]) -> bool:
     """Whether a passage contains any of the answers' words in order (a possible false negative)."""
-    padded = f" {_norm(passage)} "
-    return any(f" {_norm(a)} " in padded for a in answer_texts if _norm(a))
+    padded = f" {norm_text(passage)} "
+    return any(f" {norm_text(a)} " in padded for a in answer_texts if norm_text(a))
 
 
 def mine_retrieved_negatives(

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from qa.base_model import cpu_has_native_bf16
+from qa.calibration import overall_f1_at
 from qa.config import Config
 from qa.encoder import autocast
 from qa.span_model import (
@@ -81,6 +82,33 @@ class TrainSettings:
     not_covered: int = 0  # older data sets' questions asked of the news stories (no answer there)
 
 
+@dataclass(frozen=True)
+class TrainData:
+    """The training files: the older data sets (`data`), the SQuAD 2.0 file split by article,
+    and reader v3's NewsQA pool and SQuAD 2.0 train subset."""
+
+    data: tuple[Path, ...]
+    squad_v2: Path | None = None
+    train_articles: tuple[str, ...] = DEV_A_TRAIN_ARTICLES
+    heldout_articles: tuple[str, ...] = DEV_A_CALIBRATION_ARTICLES
+    newsqa: Path | None = None
+    squad2_train: Path | None = None
+
+
+@dataclass(frozen=True)
+class TrainRun:
+    """One `python -m qa.training.train` run: what to read, how to train, and where to write."""
+
+    data: TrainData
+    settings: TrainSettings
+    out: Path
+    work_dir: Path
+    eval_limit: int | None = None  # held-out questions read after each epoch (None: all)
+    threads: int | None = None
+    log_every: int = 50
+    checkpoint_every: int = 300
+
+
 def _log(work: Path, message: str) -> None:
     line = f"{time.strftime('%H:%M:%S')} {message}"
     print(line, flush=True)
@@ -93,16 +121,18 @@ def _log(work: Path, message: str) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def prepare(args: argparse.Namespace, work: Path, config: Config) -> Prepared:
-    files = training_files(args.data)
+def prepare(given: TrainData, settings: TrainSettings, work: Path, config: Config) -> Prepared:
+    """The training and held-out questions (chunked, with mined negatives or reader v3's groups),
+    cached in `work` by the files, the chunking and the grouping settings."""
+    files = training_files(list(given.data))
     sources = [{"path": str(p), "bytes": p.stat().st_size} for p in files]
-    if args.squad_v2:
-        sources.append({"path": str(args.squad_v2), "bytes": args.squad_v2.stat().st_size,
-                        "train_articles": list(args.train_articles), "heldout_articles": list(args.heldout_articles)})
-    for extra in (args.newsqa, args.squad2_train):
+    if given.squad_v2:
+        sources.append({"path": str(given.squad_v2), "bytes": given.squad_v2.stat().st_size,
+                        "train_articles": list(given.train_articles), "heldout_articles": list(given.heldout_articles)})
+    for extra in (given.newsqa, given.squad2_train):
         if extra:
             sources.append({"path": str(extra), "bytes": extra.stat().st_size})
-    grouping = [args.group_k, args.replay_questions, args.not_covered, args.seed] if args.group_k else []
+    grouping = [settings.group_k, settings.replay_questions, settings.not_covered, settings.seed] if settings.group_k else []
     key = hashlib.sha256(json.dumps([sources, config.chunk_tokens, config.chunk_overlap_tokens, *grouping]).encode()).hexdigest()[:16]
     cache = work / f"data-{key}.pkl"
     if cache.exists():
@@ -110,23 +140,23 @@ def prepare(args: argparse.Namespace, work: Path, config: Config) -> Prepared:
             prepared: Prepared = pickle.load(f)  # written below by this function
             return prepared
     train, heldout = QASet(), QASet()
-    if args.squad_v2:
-        read_squad(args.squad_v2, heldout, "squad2-dev-a-heldout", tuple(args.heldout_articles))
-    if args.group_k:
+    if given.squad_v2:
+        read_squad(given.squad_v2, heldout, "squad2-dev-a-heldout", given.heldout_articles)
+    if settings.group_k:
         groups = prepare_groups(
-            GroupSources(args.newsqa, args.squad2_train, args.squad_v2, tuple(args.train_articles), tuple(files),
-                         args.replay_questions, args.not_covered, args.group_k),
-            work, config, args.seed,
+            GroupSources(given.newsqa, given.squad2_train, given.squad_v2, given.train_articles, tuple(files),
+                         settings.replay_questions, settings.not_covered, settings.group_k),
+            work, config, settings.seed,
         )
         _log(work, "training groups: " + ", ".join(f"{kind} {len(g)}" for kind, g in groups.items()))
         prepared = Prepared(train, {}, {}, heldout, chunk_contexts(heldout, config), sources, groups)
     else:
         for path in files:
             read_training_file(path, train)
-        if args.squad_v2:
-            read_squad(args.squad_v2, train, "squad2-dev-a", tuple(args.train_articles))
+        if given.squad_v2:
+            read_squad(given.squad_v2, train, "squad2-dev-a", given.train_articles)
         if not train.examples:
-            raise SystemExit(f"no training questions found in {', '.join(map(str, args.data))}")
+            raise SystemExit(f"no training questions found in {', '.join(map(str, given.data))}")
         _log(work, f"read {len(train.examples)} training questions over {len(train.contexts)} contexts from {len(sources)} files")
         chunks = chunk_contexts(train, config, progress=True)
         negatives = mine_retrieved_negatives(train, chunks)
@@ -250,8 +280,9 @@ def heldout_metrics(
     model.train()
     answerable = [f1 for _, f1, a in results if a]
     best_overall, best_t = 0.0, 0.0
-    for t in sorted({round(m, 1) for m, _, _ in results} | {math.inf}):
-        overall = sum((f1 if m >= t else 0.0) if a else (0.0 if m >= t else 1.0) for m, f1, a in results) / max(len(results), 1)
+    margins, f1s, answerables = [m for m, _, _ in results], [f for _, f, _ in results], [a for _, _, a in results]
+    for t in sorted({round(m, 1) for m in margins} | {math.inf}):
+        overall = overall_f1_at(t, margins, f1s, answerables)
         if overall > best_overall:
             best_overall, best_t = overall, t
     return {
@@ -290,23 +321,17 @@ def save_checkpoint(
     os.replace(tmp, path)
 
 
-def train(args: argparse.Namespace) -> Path:
-    settings = TrainSettings(
-        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, dropout=args.dropout,
-        same_context_rate=args.same_context_rate, retrieved_rate=args.retrieved_rate, seed=args.seed,
-        max_examples=args.max_examples, max_steps=args.max_steps, swap_rate=args.swap_rate,
-        group_k=args.group_k, news_repeat=args.news_repeat, replay_questions=args.replay_questions, not_covered=args.not_covered,
-        init_from=str(args.init_from) if args.init_from else None,
-        oversample=dict((g, int(n)) for g, n in (o.split("=") for o in args.oversample)) if args.oversample else None,
-    )
+def train(run: TrainRun) -> Path:
+    """Train a reader as `run` says (resuming from `run.work_dir`'s checkpoint) and save it in `run.out`."""
+    settings = run.settings
     config, shape = Config(), ReaderShape()
-    work = Path(args.work_dir)
+    work = run.work_dir
     work.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(settings.seed)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if run.threads:
+        torch.set_num_threads(run.threads)
     started = time.time()
-    data = prepare(args, work, config)
+    data = prepare(run.data, settings, work, config)
     model = new_span_reader(dropout=settings.dropout).train()
     if settings.init_from:
         start_from, _, _ = load_reader(Path(settings.init_from))
@@ -356,14 +381,14 @@ def train(args: argparse.Namespace) -> Path:
             step += 1
             tokens += int(batch.attention_mask.sum())
             losses.append(loss.item())
-            if step % args.log_every == 0 or step == total:
+            if step % run.log_every == 0 or step == total:
                 rate = tokens / max(time.time() - t0, 1e-9)
                 eta = (total - step) * (time.time() - t0) / max(b + 1 - (batch0 if epoch == epoch0 else 0), 1)
-                _log(work, f"epoch {epoch + 1} step {step}/{total} loss {sum(losses[-args.log_every:]) / len(losses[-args.log_every:]):.3f} "
+                _log(work, f"epoch {epoch + 1} step {step}/{total} loss {sum(losses[-run.log_every:]) / len(losses[-run.log_every:]):.3f} "
                      f"lr {scheduler.get_last_lr()[0]:.2e} {rate:.0f} tok/s eta {eta / 60:.0f} min")
-            if step % args.checkpoint_every == 0:
+            if step % run.checkpoint_every == 0:
                 save_checkpoint(checkpoint, model, optimizer, scheduler, epoch, b + 1, step, asdict(settings))
-        metrics = heldout_metrics(model, shape, data.heldout, data.heldout_chunks, args.eval_limit) if data.heldout.examples else {}
+        metrics = heldout_metrics(model, shape, data.heldout, data.heldout_chunks, run.eval_limit) if data.heldout.examples else {}
         history.append({"epoch": epoch + 1, "step": step, "heldout": metrics})
         _log(work, f"epoch {epoch + 1} done; held-out (closed-domain, gold paragraph): {json.dumps(metrics)}")
         save_checkpoint(checkpoint, model, optimizer, scheduler, epoch + 1, 0, step, asdict(settings))
@@ -393,10 +418,10 @@ def train(args: argparse.Namespace) -> Path:
     }
     if settings.init_from:
         provenance["training"]["continued_from"] = read_manifest(Path(settings.init_from)).get("training")
-    save_reader(model, shape, Path(args.out), provenance)
-    write_model_card(Path(args.out))
-    _log(work, f"wrote {args.out} after {elapsed / 60:.1f} min")
-    return Path(args.out)
+    save_reader(model, shape, run.out, provenance)
+    write_model_card(run.out)
+    _log(work, f"wrote {run.out} after {elapsed / 60:.1f} min")
+    return run.out
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -418,27 +443,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--swap-rate", type=float, default=TrainSettings.swap_rate,
                    help="per answerable question, the chance of also training on it with a name or number swapped, as unanswerable")
     p.add_argument("--init-from", type=Path, help="continue from a saved reader folder")
-    p.add_argument("--group-k", type=int, default=0,
+    p.add_argument("--group-k", type=int, default=TrainSettings.group_k,
                    help="reader v3: read each question with the top K passages the retriever returns, under one softmax "
                         "(--data then names the older sets replayed, --replay-questions from each)")
     p.add_argument("--newsqa", type=Path, help="NewsQA.train-pool.jsonl.gz: its training stories (the rest calibrate)")
     p.add_argument("--squad2-train", type=Path, help="the SQuAD 2.0 train subset (less its calibration article)")
-    p.add_argument("--news-repeat", type=int, default=1, help="times the NewsQA groups are read per epoch")
-    p.add_argument("--replay-questions", type=int, default=0, help="with --group-k: questions sampled from each --data set")
-    p.add_argument("--not-covered", type=int, default=0,
+    p.add_argument("--news-repeat", type=int, default=TrainSettings.news_repeat, help="times the NewsQA groups are read per epoch")
+    p.add_argument("--replay-questions", type=int, default=TrainSettings.replay_questions,
+                   help="with --group-k: questions sampled from each --data set")
+    p.add_argument("--not-covered", type=int, default=TrainSettings.not_covered,
                    help="with --group-k: questions of the --data sets asked of the news stories, taught as unanswerable")
     p.add_argument("--oversample", nargs="+", metavar="GROUP=N", help="read a data set's questions N times per epoch (group: file name without suffixes)")
     p.add_argument("--max-examples", type=int, help="questions per epoch (smoke runs)")
     p.add_argument("--max-steps", type=int)
     p.add_argument("--eval-limit", type=int, help="held-out questions read after each epoch")
     p.add_argument("--threads", type=int)
-    p.add_argument("--log-every", type=int, default=50)
-    p.add_argument("--checkpoint-every", type=int, default=300)
+    p.add_argument("--log-every", type=int, default=TrainRun.log_every)
+    p.add_argument("--checkpoint-every", type=int, default=TrainRun.checkpoint_every)
     return p
 
 
+def run_from_args(args: argparse.Namespace) -> TrainRun:
+    """The typed run that `build_parser`'s arguments describe."""
+    settings = TrainSettings(
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr, dropout=args.dropout,
+        same_context_rate=args.same_context_rate, retrieved_rate=args.retrieved_rate, seed=args.seed,
+        max_examples=args.max_examples, max_steps=args.max_steps, swap_rate=args.swap_rate,
+        group_k=args.group_k, news_repeat=args.news_repeat, replay_questions=args.replay_questions, not_covered=args.not_covered,
+        init_from=str(args.init_from) if args.init_from else None,
+        oversample=dict((g, int(n)) for g, n in (o.split("=") for o in args.oversample)) if args.oversample else None,
+    )
+    data = TrainData(tuple(args.data), args.squad_v2, tuple(args.train_articles), tuple(args.heldout_articles),
+                     args.newsqa, args.squad2_train)
+    return TrainRun(data, settings, Path(args.out), Path(args.work_dir), args.eval_limit, args.threads,
+                    args.log_every, args.checkpoint_every)
+
+
 def main(argv: list[str] | None = None) -> int:
-    train(build_parser().parse_args(argv))
+    train(run_from_args(build_parser().parse_args(argv)))
     return 0
 
 

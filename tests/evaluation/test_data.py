@@ -20,7 +20,7 @@ GOLD_SET = REPO / DEFAULT_EVAL_FILE
 
 
 def test_bundled_gold_set_is_complete_and_copied_from_the_cleaned_articles(corpus_dir):
-    from qa.ingest import make_document, read_file, source_doc_id
+    from qa.ingest import read_documents
 
     eval_set = load_eval_file(GOLD_SET)
     assert eval_set.format == "qa-eval" and eval_set.documents is None
@@ -29,10 +29,9 @@ def test_bundled_gold_set_is_complete_and_copied_from_the_cleaned_articles(corpu
     assert len(answerable) >= 40 and len(unanswerable) >= 10
     tags = {t for q in eval_set.questions for t in q.tags}
     assert {"date", "person", "place", "organisation", "number", "yesno", "paraphrase"} <= tags
-    texts = {}
-    for path in sorted(corpus_dir.iterdir()):
-        for source, article in read_file(path, Config()):
-            texts[source_doc_id(source)] = make_document(source_doc_id(source), source, article).text
+    documents, skipped = read_documents(sorted(corpus_dir.iterdir()), Config())
+    assert not skipped
+    texts = {d.doc_id: d.text for d in documents}
     assert set(texts) == {NHK, MASSIS}
     for q in answerable:
         assert q.doc_ids and set(q.doc_ids) <= set(texts), q.qid
