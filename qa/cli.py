@@ -125,17 +125,12 @@ def format_answer(answer: Answer) -> str:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from qa.pipeline import RaySettings, ingest_paths
+
     config = _config(args)
     paths = [Path(p) for p in args.paths]
-    if args.ray is not None:
-        from qa.ray_ingest import ingest_paths_ray
-
-        report = ingest_paths_ray(paths, config, address=args.ray or None, rebuild=args.rebuild, force=args.force,
-                                  progress=True)
-    else:
-        from qa.pipeline import ingest_paths
-
-        report = ingest_paths(paths, config, rebuild=args.rebuild, progress=True, force=args.force)
+    ray = None if args.ray is None else RaySettings(address=args.ray or None)
+    report = ingest_paths(paths, config, rebuild=args.rebuild, progress=True, force=args.force, ray=ray)
     for skipped in report.skipped:
         print(skipped.message(), file=sys.stderr)
     print(report.summary() + f" ({config.index_dir})")

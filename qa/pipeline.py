@@ -10,13 +10,15 @@ import numbers
 import sys
 import threading
 import traceback
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qa.config import Config
-from qa.documents import Answer, Document, Passage
+from qa.documents import Answer, Document, Passage, SkippedFile
 from qa.errors import BadInputError, QAError
 from qa.formats import repair_surrogates
 from qa.ingest import IngestReport, read_documents
@@ -33,7 +35,7 @@ if TYPE_CHECKING:
 
 def ingest_paths(
     paths: list[Path], config: Config, rebuild: bool = False, progress: bool = False,
-    embedder: PassageEncoder | None = None, force: bool = False,
+    embedder: PassageEncoder | None = None, force: bool = False, ray: RaySettings | None = None,
 ) -> IngestReport:
     """Read, check and clean every file under `paths`, then add them to the index, publishing
     a segment every `Config.segment_chunks` chunks (a killed ingest keeps those; rerun it).
@@ -41,11 +43,21 @@ def ingest_paths(
     Bad files, folders and records are reported in `report.skipped` (`SkippedFile`s: the path, the
     record, the reason) and never reach the index. With `progress`, every long stage (reading,
     chunking, embedding, writing) shows a tqdm bar with an ETA. `embedder` (default: the
-    configured model) turns the chunks into vectors.
+    configured model) turns the chunks into vectors. With `ray`, files are read and cleaned, and
+    documents chunked and embedded, on a Ray cluster (`qa/ray_ingest.py`); the rest is the same.
     """
-    from qa.store.update import refuse_empty_rebuild
+    from qa.store.update import Embedded, refuse_empty_rebuild
 
-    documents, skipped = read_documents(paths, config, progress)
+    embed: Callable[[list[Document]], Iterable[Embedded]] | None = None
+    read: Callable[[list[Path]], tuple[list[Document], list[SkippedFile]]]
+    if ray is None:
+        read = partial(read_documents, config=config, progress=progress)
+    else:
+        from qa.ray_ingest import RayIngest
+
+        cluster = RayIngest(config, ray.address, ray.workers, progress)
+        read, embed = cluster.read, cluster.embed
+    documents, skipped = read(paths)
     if rebuild:
         refuse_empty_rebuild(config.index_dir, documents, skipped)
     uploads = upload_dir(config)
@@ -55,7 +67,7 @@ def ingest_paths(
     ):
         # Articles uploaded in the app live in <index>/uploads/ and stay in the index across a
         # rebuild (`qa remove` takes one out, deleting its copy there).
-        more, more_skipped = read_documents([uploads], config, progress)
+        more, more_skipped = read([uploads])
         documents, skipped, kept_uploads = documents + more, skipped + more_skipped, len(more)
     if not documents:
         report = IngestReport(skipped=skipped)
@@ -66,11 +78,21 @@ def ingest_paths(
     from qa.store.update import update_index
 
     report = update_index(
-        config.index_dir, documents, config, embedder=embedder, rebuild=rebuild, show_progress=progress, force=force
+        config.index_dir, documents, config, embedder=embedder, rebuild=rebuild, show_progress=progress, force=force,
+        embed=embed,
     )
     report.skipped = skipped
     report.uploads_kept = kept_uploads
     return report
+
+
+@dataclass(frozen=True)
+class RaySettings:
+    """`qa ingest --ray [ADDRESS]`: the cluster (e.g. "ray://head:10001" or "auto"; None starts a
+    local instance of `workers` CPUs, default all)."""
+
+    address: str | None = None
+    workers: int | None = None
 
 
 def upload_dir(config: Config) -> Path:

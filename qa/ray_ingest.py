@@ -2,7 +2,7 @@
 
 The workers read and clean the files (Ray tasks) and chunk and embed the documents (one Ray actor
 per CPU, each holding the model); this process, the driver, decides which documents are new or
-changed and writes their segments through the same writer as `qa ingest` (`update_index`), in
+changed and writes their segments through the same path as `qa ingest` (`qa.pipeline.ingest_paths`), in
 input order, publishing every `Config.segment_chunks` chunks. So the index is the one `qa ingest`
 builds: the same document and chunk ids, vectors equal within bfloat16 rounding; a killed run
 keeps what it published and the same command carries on.
@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from qa.config import Config
 from qa.documents import Chunk, Document, SkippedFile, chunk_id
 from qa.errors import BadInputError
-from qa.ingest import IngestReport
+from qa.store.update import Embedded
 
 _EMBED_BATCH_DOCS = 16  # documents per actor call
 
@@ -99,37 +99,43 @@ def _connect(address: str | None, workers: int | None, progress: bool) -> Module
     return ray
 
 
-def ingest_paths_ray(
-    paths: list[Path], config: Config, address: str | None = None, rebuild: bool = False, force: bool = False,
-    workers: int | None = None, progress: bool = False,
-) -> IngestReport:
-    """`qa.pipeline.ingest_paths`, with reading, cleaning, chunking and embedding on a Ray cluster
-    (`address`, e.g. "ray://head:10001" or "auto"; None starts a local instance)."""
-    from qa.ingest import expand_paths
-    from qa.store.update import Embedded, refuse_empty_rebuild, update_index
+class RayIngest:
+    """Reading and embedding on a Ray cluster, for `qa.pipeline.ingest_paths(..., ray=True)`:
+    `read` turns paths into documents and the parts left out, `embed` chunks and embeds the
+    changed documents in order (what `update_index` takes as `embed`)."""
 
-    ray = _connect(address, workers, progress)
-    files, skipped = expand_paths(paths)
-    documents: list[Document] = []
-    if files:
-        rows = ray.data.from_items([{"path": str(p)} for p in files]).flat_map(_read_rows, fn_kwargs={"config": config})
-        for row in rows.iter_rows():
-            if row["skipped"]:
-                skipped.append(SkippedFile(**json.loads(row["skipped"])))
-            else:
-                documents.append(Document(**json.loads(row["document"])))
-    if rebuild:
-        refuse_empty_rebuild(config.index_dir, documents, skipped)
-    n_actors = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    def __init__(self, config: Config, address: str | None = None, workers: int | None = None,
+                 progress: bool = False) -> None:
+        """Connect to the cluster at `address` (e.g. "ray://head:10001" or "auto"), or start a
+        local instance of `workers` CPUs when None."""
+        self.config = config
+        self.ray = _connect(address, workers, progress)
+        self.n_actors = max(1, int(self.ray.cluster_resources().get("CPU", 1)))
 
-    def embed(changed: list[Document]) -> Iterator[Embedded]:
+    def read(self, paths: list[Path]) -> tuple[list[Document], list[SkippedFile]]:
+        from qa.ingest import expand_paths
+
+        files, skipped = expand_paths(paths)
+        documents: list[Document] = []
+        if files:
+            rows = self.ray.data.from_items([{"path": str(p)} for p in files]).flat_map(
+                _read_rows, fn_kwargs={"config": self.config})
+            for row in rows.iter_rows():
+                if row["skipped"]:
+                    skipped.append(SkippedFile(**json.loads(row["skipped"])))
+                else:
+                    documents.append(Document(**json.loads(row["document"])))
+        return documents, skipped
+
+    def embed(self, changed: list[Document]) -> Iterator[Embedded]:
         if not changed:
             return
+        ray = self.ray
         ds = ray.data.from_items([{"document": json.dumps(asdict(d), ensure_ascii=False)} for d in changed])
-        actors = min(n_actors, max(1, -(-len(changed) // _EMBED_BATCH_DOCS)))
+        actors = min(self.n_actors, max(1, -(-len(changed) // _EMBED_BATCH_DOCS)))
         out = ds.map_batches(
             _ChunkAndEmbed, batch_size=_EMBED_BATCH_DOCS, batch_format="numpy", num_cpus=1,
-            compute=ray.data.ActorPoolStrategy(size=actors), fn_constructor_kwargs={"config": config, "threads": 1},
+            compute=ray.data.ActorPoolStrategy(size=actors), fn_constructor_kwargs={"config": self.config, "threads": 1},
         )
         for row, doc in zip(out.iter_rows(), changed):
             if json.loads(row["document"])["source"] != doc.source:
@@ -137,7 +143,3 @@ def ingest_paths_ray(
             spans = json.loads(row["spans"])
             chunks = [Chunk(chunk_id(doc.doc_id, n), doc.doc_id, s, e, doc.text[s:e]) for n, (s, e) in enumerate(spans)]
             yield doc, chunks, np.frombuffer(row["vectors"], dtype=np.float32).reshape(len(spans), -1)
-
-    report = update_index(config.index_dir, documents, config, rebuild=rebuild, force=force, embed=embed)
-    report.skipped = skipped
-    return report

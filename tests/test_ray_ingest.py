@@ -43,12 +43,12 @@ def generated(tmp_path_factory):
 
 def test_ray_ingest_builds_the_same_index_as_qa_ingest(cluster, generated, tmp_path, embedder, capsys):
     from bench.synth import ArticleGenerator
-    from qa.ray_ingest import ingest_paths_ray
+    from qa.pipeline import RaySettings
 
     local = Config().with_(index_dir=tmp_path / "local")
     distributed = Config().with_(index_dir=tmp_path / "ray")
     ingest_paths([CORPUS, generated], local, embedder=embedder)
-    report = ingest_paths_ray([CORPUS, generated], distributed, address=cluster.address)
+    report = ingest_paths([CORPUS, generated], distributed, ray=RaySettings(address=cluster.address))
     assert len(report.added) == ARTICLES + 2 and not report.skipped
 
     a, b = open_index(local.index_dir, local), open_index(distributed.index_dir, distributed)
