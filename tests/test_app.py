@@ -137,7 +137,7 @@ def test_odd_questions_get_a_sensible_reply(served, question):
         _check_shape(result, question)
 
     # The chat never crashes either: one user message, one reply, with the question's text escaped.
-    history, cleared, asked = chat.add_question(question, [])
+    history, cleared, asked = chat.chat.add_question(question, [])
     assert cleared == "" and asked == question and len(history) == 1
     history, _ = chat.answer(history, asked, 5, "hybrid", 0.5)
     assert len(history) == 2 and history[1]["role"] == "assistant" and history[1]["content"].strip()
@@ -215,7 +215,7 @@ def test_highlight_escapes_then_marks_by_offsets():
 
 def test_chat_reply_has_verdict_then_one_card_per_article(served):
     _, chat, _ = served
-    history, _, asked = chat.add_question(NATO_Q, [])
+    history, _, asked = chat.chat.add_question(NATO_Q, [])
     history, read = chat.answer(history, asked, 5, "hybrid", 0.25)
     reply = history[-1]["content"]
     assert reply.startswith('<div class="qa-verdict">')
@@ -283,9 +283,9 @@ def test_sentence_answers_never_double_their_quotation_marks():
 
 def test_search_lists_passages_with_scores(served):
     _, chat, _ = served
-    out = chat.search("Kremlin spokesperson Peskov", 3, "hybrid")
+    out = chat.chat.search("Kremlin spokesperson Peskov", 3, "hybrid")
     assert out.count('class="qa-card"') == 3 and "score" in out and "Peskov" in out
-    assert "Type a question" in chat.search("   ", 3, "hybrid")
+    assert "Type a question" in chat.chat.search("   ", 3, "hybrid")
 
 
 # ---------------------------------------------------------------- uploads
@@ -294,7 +294,7 @@ def test_search_lists_passages_with_scores(served):
 def test_bad_uploads_show_a_message_and_change_nothing(served, tmp_path):
     client, chat, config = served
     before_version = current_version(config.index_dir)
-    before_docs = [d.doc_id for d in chat.qa.documents()]
+    before_docs = [d.doc_id for d in chat.chat.qa.documents()]
     before_answer = client.predict(NATO_Q, api_name="/ask")
     bad = {
         "binary.txt": b"\x00\x01\x02\x03PK\x03\x04" * 200,
@@ -316,7 +316,7 @@ def test_bad_uploads_show_a_message_and_change_nothing(served, tmp_path):
     assert "unchanged" in message
     assert str(tmp_path) not in message  # names, not server paths
     assert current_version(config.index_dir) == before_version
-    assert [d.doc_id for d in chat.qa.documents()] == before_docs
+    assert [d.doc_id for d in chat.chat.qa.documents()] == before_docs
     assert not any((config.index_dir / "uploads").glob("*"))
     assert client.predict(NATO_Q, api_name="/ask") == before_answer
     assert "Choose one or more files" in chat.upload([], progress=_no_progress)
@@ -333,7 +333,7 @@ def test_upload_is_seen_by_new_questions_then_remove(served, tmp_path):
     )
     message = chat.upload([str(article)], progress=_no_progress)
     assert "Added: harbour-ferry" in message, message
-    assert "harbour-ferry" in [d.doc_id for d in chat.qa.documents()]
+    assert "harbour-ferry" in [d.doc_id for d in chat.chat.qa.documents()]
     table, choices = chat.articles()
     assert "harbour-ferry" in [row[0] for row in table["data"]]
 
@@ -344,12 +344,12 @@ def test_upload_is_seen_by_new_questions_then_remove(served, tmp_path):
 
     # The same file again changes nothing; removing it takes it out of the answers.
     assert "Unchanged: harbour-ferry" in chat.upload([str(article)], progress=_no_progress)
-    assert "Removed: harbour-ferry" in chat.remove(["harbour-ferry"])
-    assert "harbour-ferry" not in [d.doc_id for d in chat.qa.documents()]
+    assert "Removed: harbour-ferry" in chat.chat.remove(["harbour-ferry"])
+    assert "harbour-ferry" not in [d.doc_id for d in chat.chat.qa.documents()]
     after = client.predict("Who took command of the Skerry Bay harbour ferry?", api_name="/ask")
     assert all(p["doc_id"] != "harbour-ferry" for p in after["passages"])
-    assert "Select one or more" in chat.remove([])
-    assert "no document with id" in chat.remove(["no-such-article"])
+    assert "Select one or more" in chat.chat.remove([])
+    assert "no document with id" in chat.chat.remove(["no-such-article"])
 
 
 def test_two_uploads_with_the_same_name_are_both_kept(served, tmp_path):
@@ -361,10 +361,10 @@ def test_two_uploads_with_the_same_name_are_both_kept(served, tmp_path):
                         encoding="utf-8")
     message = chat.upload([str(first), str(second)], progress=_no_progress)
     assert "Added: report, report-2." in message, message
-    texts = {d.doc_id: d.text for d in chat.qa.documents()}
+    texts = {d.doc_id: d.text for d in chat.chat.qa.documents()}
     assert "Quillmarsh" in texts["report"] and "Vintrabelle" in texts["report-2"]
     assert sorted(p.name for p in (config.index_dir / "uploads").glob("report*")) == ["report-2.txt", "report.txt"]
-    assert "Removed" in chat.remove(["report", "report-2"])
+    assert "Removed" in chat.chat.remove(["report", "report-2"])
 
 
 def test_upload_of_a_deeply_nested_json_is_one_skip_and_the_rest_goes_in(served, tmp_path):
@@ -381,7 +381,7 @@ def test_upload_of_a_deeply_nested_json_is_one_skip_and_the_rest_goes_in(served,
     assert "Added: wires-1." in lines and "Skipped: skipped" not in message
     assert not (config.index_dir / "uploads" / "deep.json").exists()  # nothing of it was indexed
     assert (config.index_dir / "uploads" / "wires.jsonl").exists()
-    assert "Removed: wires-1" in chat.remove(["wires-1"])
+    assert "Removed: wires-1" in chat.chat.remove(["wires-1"])
 
 
 def test_server_refuses_uploads_over_the_configured_limit_and_staged_files_are_deleted(bundled_index, tmp_path):
@@ -454,9 +454,9 @@ def test_first_start_builds_the_index_and_ask_waits_for_it(tmp_path):
 
 def test_questions_during_the_first_build_wait_for_it(tmp_path, embedder):
     chat = app.ChatApp(Config().with_(index_dir=tmp_path / "index"), build_from=REPO / "corpus")
-    assert chat.first_build.running  # the question below is asked while the index is being built
+    assert chat.chat.first_build.running  # the question below is asked while the index is being built
     result = chat.ask_json(NATO_Q)
-    assert not chat.first_build.running and "Stoltenberg" in (result["answer"] or "")
+    assert not chat.chat.first_build.running and "Stoltenberg" in (result["answer"] or "")
     history, _ = chat.answer([], NATO_Q, 5, "hybrid", 0.25)
     assert "Stoltenberg</strong>" in history[-1]["content"]
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qa.chat import Chat
 from qa.config import Config
 from qa.errors import IndexCorruptError
 from qa.ingest import expand_paths, read_documents
@@ -248,8 +249,6 @@ def test_flipped_bytes_in_catalog_pages_give_one_line_with_the_way_out(two_versi
 
 
 def test_upload_named_like_a_symlink_in_uploads_never_writes_through_it(bundled_index, tmp_path):
-    import app
-
     config = copy_index(bundled_index, tmp_path / "index")
     outside = tmp_path / "outside.txt"
     outside.write_text("precious\n", encoding="utf-8")
@@ -259,8 +258,8 @@ def test_upload_named_like_a_symlink_in_uploads_never_writes_through_it(bundled_
     staged = tmp_path / "staged" / "link.txt"
     staged.parent.mkdir()
     staged.write_text(GOOD + "\n", encoding="utf-8")
-    chat = app.ChatApp(config)
-    reply = chat._ingest_uploads([staged], lambda *a, **k: None)
+    chat = Chat(config)
+    reply = chat.upload([staged], lambda *a, **k: None)
     assert outside.read_text(encoding="utf-8") == "precious\n"
     assert "symbolic link" in reply and (uploads / "link.txt").is_symlink()
 
@@ -277,17 +276,15 @@ def test_write_commands_with_a_mistyped_index_refuse_without_creating_it(command
 
 
 def test_removing_an_uploaded_article_deletes_its_copy_and_rebuild_keeps_uploads(bundled_index, tmp_path, embedder, capsys):
-    import app
-
     config = copy_index(bundled_index, tmp_path / "index")
     staged = tmp_path / "staged"
     staged.mkdir()
     for name, text in (("kiln.txt", "The brick kiln in Ostrava was restored and fired again this week."),
                        ("ferry.txt", GOOD)):
         (staged / name).write_text(text + "\n", encoding="utf-8")
-    chat = app.ChatApp(config)
+    chat = Chat(config)
     chat.qa.embedder = embedder
-    reply = chat._ingest_uploads([staged / "kiln.txt", staged / "ferry.txt"], lambda *a, **k: None)
+    reply = chat.upload([staged / "kiln.txt", staged / "ferry.txt"], lambda *a, **k: None)
     assert "Added: kiln, ferry." in reply
     uploads = config.index_dir / "uploads"
     assert sorted(p.name for p in uploads.iterdir()) == ["ferry.txt", "kiln.txt"]
@@ -313,11 +310,9 @@ def test_symlinked_lock_is_a_clear_message_and_its_target_untouched(bundled_inde
 
 
 def test_app_status_on_a_damaged_index_gives_the_rebuild_not_upload(bundled_index, tmp_path):
-    import app
-
     config = copy_index(bundled_index, tmp_path / "index")
     (config.index_dir / "segments" / "s000001" / "chunks.npy").write_bytes(b"")
-    status = app.ChatApp(config).status()
+    status = Chat(config).status()
     assert "--rebuild" in status and "Upload" not in status
 
 

@@ -1,0 +1,50 @@
+"""qa/chat.py: the app's replies without Gradio, over a copy of the bundled index with the real model."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.chat import Chat
+from qa.errors import BadInputError, QAError
+from tests.conftest import MASSIS, NHK
+from tests.reliability import copy_index
+
+NATO_Q = "Who was the first NATO secretary general to visit Armenia?"
+
+
+@pytest.fixture(scope="module")
+def chat(bundled_index, tmp_path_factory, embedder) -> Chat:
+    chat = Chat(copy_index(bundled_index, tmp_path_factory.mktemp("chat") / "index"))
+    chat.qa.embedder = embedder
+    return chat
+
+
+def test_an_answer_is_appended_with_the_passages_read(chat):
+    history, cleared, asked = chat.add_question(NATO_Q, [])
+    assert cleared == "" and asked == NATO_Q and history[-1]["role"] == "user"
+    history, passages = chat.answer(history, asked, 5, "hybrid", 0.17)
+    assert history[-1]["role"] == "assistant" and "Stoltenberg" in history[-1]["content"]
+    assert passages is not None and "Passages read" in passages
+
+
+def test_an_empty_question_gets_a_hint_and_leaves_the_passages(chat):
+    history, passages = chat.answer([], "   ", 5, "hybrid", 0.17)
+    assert "Type a question" in history[-1]["content"] and passages is None
+
+
+def test_ask_json_refuses_with_the_librarys_messages(chat):
+    with pytest.raises(BadInputError, match="the question is empty"):
+        chat.ask_json("  ")
+    with pytest.raises(QAError, match="unknown retriever"):
+        chat.ask_json(NATO_Q, retriever="fuzzy")
+    assert "Stoltenberg" in (chat.ask_json(NATO_Q)["answer"] or "")
+
+
+def test_search_and_articles(chat):
+    assert "Peskov" in chat.search("Kremlin spokesperson Peskov", 3, "hybrid")
+    rows, choices = chat.articles()
+    assert sorted(r[0] for r in rows) == sorted([MASSIS, NHK]) and len(choices) == 2
+
+
+def test_status_says_what_the_index_holds(chat):
+    assert "2 articles" in chat.status()
