@@ -117,11 +117,6 @@ def remove_documents(doc_ids: list[str], config: Config) -> IngestReport:
     return report
 
 
-def live_version(config: Config) -> str | None:
-    """The name of the index's live version ("v000007"); None when there is no index yet."""
-    return current_version(config.index_dir)
-
-
 def check_index(config: Config) -> CheckReport:
     """Hash every part of every kept state of the index (`qa check`); the report names each damaged part."""
     from qa.store.index import check_index as check_store
