@@ -1,6 +1,10 @@
-"""Wires the stages together: ingest files into an index, and search or ask against it.
+"""The front door: the CLI, the app (through `qa/chat.py`) and the evaluation call only this module
+(and format its results); nothing else of theirs reaches into `qa/store/` or the models.
 
-The CLI, the app and the evaluation call these functions and only format their results.
+- ingest: `ingest_paths` (on a Ray cluster with `RaySettings`), `remove_documents`;
+- the index: `index_exists`, `check_index`, `index_versions`, `compact_index`, `rollback_index`;
+- questions: `QA.search`, `QA.ask` (inputs checked by `clean_question`, `checked_k`, `checked_threshold`);
+- the app: `stage_uploads` / `add_uploads`, `list_documents`, `FirstBuild`.
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ def ingest_paths(
     configured model) turns the chunks into vectors. With `ray`, files are read and cleaned, and
     documents chunked and embedded, on a Ray cluster (`qa/ray_ingest.py`); the rest is the same.
     """
-    from qa.store.update import Embedded, refuse_empty_rebuild
+    from qa.store.update import Embedded, refuse_empty_rebuild, update_index
 
     embed: Callable[[list[Document]], Iterable[Embedded]] | None = None
     read: Callable[[list[Path]], tuple[list[Document], list[SkippedFile]]]
@@ -75,8 +79,6 @@ def ingest_paths(
             index = open_index(config.index_dir, config)
             report.total_documents, report.total_chunks = index.n_documents, index.n_chunks
         return report
-    from qa.store.update import update_index
-
     report = update_index(
         config.index_dir, documents, config, embedder=embedder, rebuild=rebuild, show_progress=progress, force=force,
         embed=embed,
@@ -115,6 +117,11 @@ def remove_documents(doc_ids: list[str], config: Config) -> IngestReport:
         for f in files - still:
             f.unlink(missing_ok=True)  # a link is removed itself, never followed
     return report
+
+
+def index_exists(config: Config) -> bool:
+    """Whether there is an index at `config.index_dir` (readable or not): nothing should build over it."""
+    return current_version(config.index_dir) is not None
 
 
 def check_index(config: Config) -> CheckReport:
@@ -221,13 +228,12 @@ class QA:
         """`search` for a question already cleaned and settings already checked."""
         from qa.dates import NewsRetriever, asks_for_latest
         from qa.retrieve import make_retriever
+        from qa.stories import with_copies
 
         if not text:
             return []
         index = self.index()
         found = make_retriever(kind, index, self.embedder, self.config)
-        from qa.stories import with_copies
-
         recent = asks_for_latest(text)
         distinct = self.config.distinct_stories
         if dates or recent or distinct:
@@ -294,11 +300,6 @@ def _finite_number(value: object) -> float | None:
 def _shown(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
-
-
-def index_exists(config: Config) -> bool:
-    """Whether there is an index at `config.index_dir` (readable or not): nothing should build over it."""
-    return current_version(config.index_dir) is not None
 
 
 def stage_uploads(paths: list[Path], config: Config) -> StagedUploads:
