@@ -131,7 +131,7 @@ def squad_documents_and_questions(data: object, path: Path) -> EvalSet:
                     doc_id=doc_id,
                     title=title,
                     text=context,
-                    source=f"{path}#{raw_title}/{p_idx}",
+                    source=f"{Path(path).name}#{raw_title}/{p_idx}",  # the same whichever folder it is read from
                     content_hash=content_hash(context, title, None, None),
                 )
             )

@@ -43,10 +43,11 @@ def default_cache_dir() -> Path:
 
 
 def squad_index_dir(path: Path, config: Config, cache_dir: Path | None = None, articles: Sequence[str] = ()) -> Path:
-    """The cached index folder for a SQuAD file: keyed by the file's bytes, the articles kept and
-    the index settings."""
+    """The cached index folder for a SQuAD file: keyed by the file's name and bytes (its paragraphs'
+    sources are "NAME#Title/N"), the articles kept and the index settings; not by its folder, so
+    the same file given by another path finds the same index."""
     digest = hashlib.sha256(Path(path).read_bytes())
-    digest.update(json.dumps([config.index_settings(), sorted(articles)], sort_keys=True).encode("utf-8"))
+    digest.update(json.dumps([Path(path).name, config.index_settings(), sorted(articles)], sort_keys=True).encode("utf-8"))
     name = f"{slugify(Path(path).stem)[:40]}-{digest.hexdigest()[:16]}"
     return Path(cache_dir or default_cache_dir()) / name
 

@@ -30,6 +30,10 @@ def test_squad_cache_dir_depends_on_file_and_settings(tmp_path):
     assert base == squad_index_dir(SQUAD_MINI, Config(), tmp_path) and base.parent == tmp_path
     assert base != squad_index_dir(other, Config(), tmp_path)
     assert base != squad_index_dir(SQUAD_MINI, Config().with_(chunk_tokens=64), tmp_path)
+    elsewhere = tmp_path / "copy" / SQUAD_MINI.name
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(SQUAD_MINI.read_bytes())
+    assert squad_index_dir(elsewhere, Config(), tmp_path) == base  # the same file in another folder
 
 
 # ---------------------------------------------------------------- the command, end to end
@@ -73,13 +77,13 @@ def test_eval_command_on_squad_file_end_to_end(tmp_path, capsys):
     assert "always abstain" in md and "| hybrid (answering) |" in md and "recall_at_k.png" in md
     assert json.loads(files["results.json"].read_text(encoding="utf-8"))["questions"]["total"] == 20
 
-    # second run, through the `qa` command: cached index (nothing embedded), --limit samples
-    # with the fixed seed, the table is printed
-    result = run_qa("eval", str(SQUAD_MINI), "--cache", str(tmp_path / "cache"), "--limit", "5", "--retriever", "bm25")
+    # second run, through the `qa` command and the file's relative path: cached index (nothing
+    # embedded, no paragraph indexed twice), --limit samples with the fixed seed, the table is printed
+    result = run_qa("eval", str(SQUAD_MINI.relative_to(REPO)), "--cache", str(tmp_path / "cache"), "--limit", "5", "--retriever", "bm25")
     assert result.returncode == 0, result.stderr
     assert "5 of 20 questions" in result.stdout and "always-abstain" in result.stdout
     assert "answers (retriever bm25" in result.stdout.lower()
-    assert "0 passages embedded now" in result.stderr
+    assert "0 passages embedded now" in result.stderr and "4 paragraphs indexed" in result.stderr
     assert len(list((tmp_path / "cache").iterdir())) == 1
 
 
