@@ -48,7 +48,6 @@ class ChatApp:
 
     def __init__(self, config: Config, build_from: Path | None = None):
         self.chat = Chat(config, build_from)
-        self.config = config
 
     def answer(self, history: Messages | None, question: str, k: float, retriever: str, threshold: float,
                since: str | None = None, until: str | None = None) -> tuple[Messages, str | dict[str, Any]]:
@@ -248,7 +247,7 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, **
     """Start `demo` with the app's stylesheet and the upload size limit of its config
     (`Config.max_file_bytes`, enforced by the server while the file arrives); returns what
     `Blocks.launch` returns."""
-    kwargs.setdefault("max_file_size", demo.qa_app.config.max_file_bytes)  # type: ignore[attr-defined]  # set by build_app
+    kwargs.setdefault("max_file_size", demo.qa_app.chat.config.max_file_bytes)  # type: ignore[attr-defined]  # set by build_app
     return demo.launch(server_name=host, server_port=port, css=CSS, theme=gr.themes.Soft(),
                        footer_links=["api"], **kwargs)
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from qa.config import Config
 from qa.dates import DateRange
+from qa.documents import count_noun
 from qa.errors import BadInputError, IndexMissingError, QAError
 from qa.pipeline import QA, FirstBuild, add_uploads, list_documents, remove_documents, stage_uploads
 from qa.render import (
@@ -140,9 +141,8 @@ class Chat:
         except Exception as e:  # noqa: BLE001
             traceback.print_exc()
             return message(f"Search failed ({type(e).__name__}: {e}).")
-        n = len(passages)
         scope = f", articles {dates.describe()}" if dates else ""
-        return format_passages(passages, f"Top {n} passage{'s' if n != 1 else ''} ({retriever} retriever{scope}):")
+        return format_passages(passages, f"Top {count_noun(len(passages), 'passage')} ({retriever} retriever{scope}):")
 
     # -- Articles
 

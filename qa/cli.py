@@ -136,7 +136,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     print(report.summary() + f" ({config.index_dir})")
     if report.uploads_kept:
         uploads = config.index_dir / "uploads"
-        print(f"The rebuild kept {report.uploads_kept} uploaded article{'s' * (report.uploads_kept != 1)} from "
+        print(f"The rebuild kept {count_noun(report.uploads_kept, 'uploaded article')} from "
               f"{uploads} (`qa remove DOC_ID` takes one out and deletes its copy there).")
     return 1 if report.skipped else 0
 
@@ -218,7 +218,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     for copies in listed.stories:
         for n, r in enumerate(copies):
             lead = "" if n == 0 else "  = "
-            print(f"{lead}{r.doc_id}\t{r.n_chunks} chunk{'s' * (r.n_chunks != 1)}\t{r.date or '-'}\t"
+            print(f"{lead}{r.doc_id}\t{count_noun(r.n_chunks, 'chunk')}\t{r.date or '-'}\t"
                   f"{publisher_name(r.publisher, r.url) or '-'}\t{_shorten(r.title or '', 100)}")
     n_stories = len(listed.stories)
     print(f"{n_stories:,} {'story' if n_stories == 1 else 'stories'}, {count_noun(len(listed.records), 'document')}, "

@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from qa.documents import SkippedFile, split_source
 from qa.errors import BadInputError
@@ -88,20 +89,22 @@ def unused(files: Iterable[StagedFile], sources: Iterable[str]) -> list[StagedFi
     return [f for f in files if str(f.path) not in used]
 
 
+def _open_nofollow(target: Path) -> BinaryIO:
+    """`target` opened for writing, never through a symbolic link there (O_NOFOLLOW: a link is an error)."""
+    return os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644), "wb")
+
+
 def write_nofollow(target: Path, data: bytes) -> None:
-    """Write `target` without following a symbolic link there (O_NOFOLLOW: a link is an error)."""
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-    with os.fdopen(fd, "wb") as f:
+    """Write `target` without following a symbolic link there."""
+    with _open_nofollow(target) as f:
         f.write(data)
 
 
 def copy_nofollow(source: Path, target: Path) -> None:
     """Copy `source` to `target` without following a link there; nothing is created when `source`
     cannot be read."""
-    with open(source, "rb") as f:
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-        with os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(f, out)
+    with open(source, "rb") as f, _open_nofollow(target) as out:
+        shutil.copyfileobj(f, out)
 
 
 def free_name(name: str, taken: set[str]) -> str:

@@ -395,7 +395,7 @@ def compact(index_dir: Path, config: Config) -> str:
         writer.collect_garbage()
         if not merged:
             return f"nothing to compact: {before} segment, no deleted documents ({writer.work.name})"
-        return (f"compacted {before} segment{'s' if before != 1 else ''} into 1 without deleted documents "
+        return (f"compacted {count_noun(before, 'segment')} into 1 without deleted documents "
                 f"({writer.work.name}: {count_noun(writer.work.n_documents, 'document')}, {count_noun(writer.work.n_chunks, 'chunk')})")
 
 
