@@ -51,6 +51,20 @@ def cpu_has_native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+@lru_cache(maxsize=1)
+def cpu_model() -> str:
+    """The CPU's model name (Linux), else the machine type: named beside every speed figure."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def cpu_dtype_in_use(cpu_dtype: str) -> str:
     """"bfloat16" or "float32": what `Config.cpu_dtype` ("auto" follows the CPU) means here."""
     if cpu_dtype not in CPU_DTYPES:

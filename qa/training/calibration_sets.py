@@ -1,16 +1,20 @@
-"""The calibration set: three parts, built reproducibly from ../shared, each a SQuAD 2.0 file that
+"""The calibration set: four parts, built reproducibly from ../shared, each a SQuAD 2.0 file that
 `qa eval` and `python -m qa.training.fit_calibrator` read like any other.
 
   (a) news.json        answerable news questions over their stories' archive: the NewsQA stories
-                       kept out of training (`qa.training.groups.newsqa_story_split`), cleaned as
-                       `qa ingest` cleans them, one paragraph per story;
+                       of both pools (train and dev) kept out of training
+                       (`qa.training.groups.newsqa_story_split`), cleaned as `qa ingest` cleans
+                       them, one paragraph per story;
   (b) not-covered.json questions the archive does not cover: SQuAD 1.1 dev questions (Wikipedia)
                        asked of the same news stories; none of them is answered there;
   (c) traps.json       in-article unanswerable questions: SQuAD 2.0 dev-a's calibration articles
                        and the SQuAD 2.0 train subset's held-out article, open-domain over their
-                       paragraphs (their answerable questions come along, as in the product).
+                       paragraphs (their answerable questions come along, as in the product);
+  (d) clean.json       clean, well-formed articles: SQuADShifts' new Wikipedia articles
+                       (`CLEAN_ARTICLES`, kept out of reader v4's training), open-domain over
+                       their paragraphs, `CLEAN_QUESTIONS` questions sampled with a fixed seed.
 
-`python -m qa.training.calibration_sets --shared ../shared --out runs/calibration` writes the three files.
+`python -m qa.training.calibration_sets --shared ../shared --out runs/calibration` writes the four files.
 The default threshold maximises overall F1 on the mix `MIX` of these parts.
 """
 
@@ -29,12 +33,18 @@ from qa.training.groups import SQUAD2_TRAIN_CALIBRATION_ARTICLES, newsqa_story_s
 # What a news archive is asked, by kind of question (the mix the default threshold is fitted
 # to): mostly questions its articles answer, then questions it does not cover at all, then the
 # rarest kind, questions that look answerable from an article that is about the same thing.
-MIX = {"news": 0.60, "not-covered": 0.25, "traps": 0.15}
+# Clean articles are the fourth kind: what a tidy archive (the bundled articles) looks like.
+MIX = {"news": 0.50, "not-covered": 0.25, "traps": 0.10, "clean": 0.15}
 PARTS = tuple(MIX)
 NOT_COVERED_QUESTIONS = 300
+CLEAN_QUESTIONS = 600
 SEED = 0
 
-NEWSQA = Path("train/newsqa/NewsQA.train-pool.jsonl.gz")
+NEWSQA = (Path("train/newsqa/NewsQA.train-pool.jsonl.gz"), Path("train/newsqa/NewsQA.dev-pool.jsonl.gz"))
+SQUADSHIFTS_WIKI = Path("train/squadshifts/new_wiki_v1.0.json")
+# Eight of SQuADShifts' 48 new Wikipedia articles, chosen by title before any model was run on them.
+CLEAN_ARTICLES = ("Acronym", "Andes", "Baltic_Sea", "Cardiovascular_disease", "Drum_and_bass", "Latin",
+                  "Rotterdam", "Saxophone")
 SQUAD11 = Path("train/mrqa_squad/SQuAD11-dev.minus-evals.jsonl.gz")
 SQUAD2_TRAIN = Path("train/squad2_train/train-v2.0.first10.json")
 DEV_A = Path("eval/squad-v2.0-dev-a.json")
@@ -45,9 +55,10 @@ def news_stories(shared: Path) -> list[dict[str, Any]]:
     from qa.clean import clean_article
 
     paragraphs = []
-    with gzip.open(shared / NEWSQA, "rt", encoding="utf-8") as f:
-        for line in f:
-            record = json.loads(line)
+    for pool in NEWSQA:
+        with gzip.open(shared / pool, "rt", encoding="utf-8") as f:
+            records = [json.loads(line) for line in f]
+        for record in records:
             if "header" in record or newsqa_story_split(record["id"]) != "calibration":
                 continue
             text = clean_article(record["context"]).text
@@ -73,8 +84,20 @@ def not_covered_questions(shared: Path, n: int, seed: int) -> list[str]:
     return random.Random(seed).sample(sorted(set(questions)), n)
 
 
-def build_parts(shared: Path, out: Path, n_not_covered: int = NOT_COVERED_QUESTIONS, seed: int = SEED) -> dict[str, Path]:
-    """Write news.json, not-covered.json and traps.json into `out`; returns their paths."""
+def clean_articles(shared: Path, n: int, seed: int) -> list[dict[str, Any]]:
+    """`CLEAN_ARTICLES` of SQuADShifts' Wikipedia file with `n` of their questions (fixed seed)."""
+    articles = [a for a in json.loads((shared / SQUADSHIFTS_WIKI).read_text(encoding="utf-8"))["data"]
+                if a["title"] in CLEAN_ARTICLES]
+    ids = sorted(q["id"] for a in articles for p in a["paragraphs"] for q in p["qas"])
+    keep = set(random.Random(seed).sample(ids, min(n, len(ids))))
+    return [{"title": a["title"], "paragraphs": [
+        {"context": p["context"], "qas": [{**q, "is_impossible": False} for q in p["qas"] if q["id"] in keep]}
+        for p in a["paragraphs"]]} for a in articles]
+
+
+def build_parts(shared: Path, out: Path, n_not_covered: int = NOT_COVERED_QUESTIONS, seed: int = SEED,
+                n_clean: int = CLEAN_QUESTIONS) -> dict[str, Path]:
+    """Write news.json, not-covered.json, traps.json and clean.json into `out`; returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
     stories = news_stories(shared)
     news = {"version": "v2.0", "data": [{"title": "CNN", "paragraphs": stories}]}
@@ -90,8 +113,9 @@ def build_parts(shared: Path, out: Path, n_not_covered: int = NOT_COVERED_QUESTI
     squad2 = json.loads((shared / SQUAD2_TRAIN).read_text(encoding="utf-8"))["data"]
     traps = {"version": "v2.0", "data": [a for a in dev if a["title"] in DEV_A_CALIBRATION_ARTICLES]
              + [a for a in squad2 if a["title"] in SQUAD2_TRAIN_CALIBRATION_ARTICLES]}
+    clean = {"version": "v2.0", "data": clean_articles(shared, n_clean, seed)}
     paths = {}
-    for name, data in (("news", news), ("not-covered", not_covered), ("traps", traps)):
+    for name, data in (("news", news), ("not-covered", not_covered), ("traps", traps), ("clean", clean)):
         paths[name] = out / f"{name}.json"
         paths[name].write_text(json.dumps(data, ensure_ascii=False) + "\n", encoding="utf-8")
     return paths

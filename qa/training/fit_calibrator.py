@@ -81,7 +81,8 @@ def collect(part: str, eval_file: Path, config: Config, progress: bool = True) -
             "answer": text, "f1": f1, "right": bool(right),
             # Sentence answers are scored by whether they hold the answer (what the reader of the card needs).
             "score": (1.0 if holds else 0.0) if reading.kind == "sentence" else f1,
-            "fold": q.doc_ids[0] if part != "traps" else (q.tags[0] if q.tags else q.doc_ids[0]),
+            # Folds by story (news) or by article (the Wikipedia parts).
+            "fold": q.doc_ids[0] if part in ("news", "not-covered") else (q.tags[0] if q.tags else q.doc_ids[0]),
             "cited_gold_first": bool(q.doc_ids) and passages[reading.candidate.passage_index].doc_id in q.doc_ids,
             "features": reading.features,
         })

@@ -200,7 +200,7 @@ def bm25_groups(qaset: QASet, chunks: dict[str, list[tuple[int, int]]], k: int, 
 class GroupSources:
     """What reader v3 trains on (see `prepare_groups`)."""
 
-    newsqa: Path | None = None  # NewsQA.train-pool.jsonl.gz: its training stories
+    newsqa: tuple[Path, ...] = ()  # NewsQA pools (train, dev): their training stories
     squad2_train: Path | None = None  # SQuAD 2.0 train subset, less SQUAD2_TRAIN_CALIBRATION_ARTICLES
     squad2_dev: Path | None = None  # SQuAD 2.0 dev-a, `dev_articles` only
     dev_articles: tuple[str, ...] = ()
@@ -217,7 +217,8 @@ def prepare_groups(sources: GroupSources, work: Path, config: Config, seed: int)
     out: dict[str, list[TrainGroup]] = {}
     if sources.newsqa:
         news = QASet()
-        read_newsqa(sources.newsqa, news, "train")
+        for pool in sources.newsqa:
+            read_newsqa(pool, news, "train")
         out["news"] = hybrid_groups(news, work, "newsqa-train", config, sources.k, "news")
     if sources.squad2_train:
         squad2 = QASet()

@@ -15,7 +15,6 @@ import json
 import math
 import os
 import pickle
-import platform
 import random
 import sys
 import time
@@ -25,7 +24,7 @@ from typing import Any
 
 import torch
 
-from qa.base_model import cpu_has_native_bf16
+from qa.base_model import cpu_has_native_bf16, cpu_model
 from qa.calibration import overall_f1_at
 from qa.config import Config
 from qa.encoder import autocast
@@ -91,7 +90,7 @@ class TrainData:
     squad_v2: Path | None = None
     train_articles: tuple[str, ...] = DEV_A_TRAIN_ARTICLES
     heldout_articles: tuple[str, ...] = DEV_A_CALIBRATION_ARTICLES
-    newsqa: Path | None = None
+    newsqa: tuple[Path, ...] = ()
     squad2_train: Path | None = None
 
 
@@ -129,7 +128,7 @@ def prepare(given: TrainData, settings: TrainSettings, work: Path, config: Confi
     if given.squad_v2:
         sources.append({"path": str(given.squad_v2), "bytes": given.squad_v2.stat().st_size,
                         "train_articles": list(given.train_articles), "heldout_articles": list(given.heldout_articles)})
-    for extra in (given.newsqa, given.squad2_train):
+    for extra in (*given.newsqa, given.squad2_train):
         if extra:
             sources.append({"path": str(extra), "bytes": extra.stat().st_size})
     grouping = [settings.group_k, settings.replay_questions, settings.not_covered, settings.seed] if settings.group_k else []
@@ -251,7 +250,8 @@ def shared_loss(start: torch.Tensor, end: torch.Tensor, batch: EncodedBatch, gro
 
 
 def heldout_metrics(
-    model: SpanReader, shape: ReaderShape, data: QASet, chunks: dict[str, list[tuple[int, int]]], limit: int | None = None
+    model: SpanReader, shape: ReaderShape, data: QASet, chunks: dict[str, list[tuple[int, int]]], limit: int | None = None,
+    device: torch.device | None = None,
 ) -> dict[str, float | None]:
     """Answerable F1 (always answering) and the best overall F1 over no-answer margins, over
     the held-out questions, reading all passages of each question's paragraph."""
@@ -260,7 +260,8 @@ def heldout_metrics(
     model.eval()
     examples = data.examples[:limit] if limit else data.examples
     results = []  # (margin, f1 if answered, answerable)
-    with torch.inference_mode(), autocast("cpu"):
+    device = device or torch.device("cpu")
+    with torch.inference_mode(), training_autocast(device):
         for ex in examples:
             text = data.contexts[ex.context_id]
             passages = [text[s:e] for s, e in chunks[ex.context_id]]
@@ -268,8 +269,8 @@ def heldout_metrics(
                 continue
             q = truncate_question(ex.question, shape.max_question_tokens)
             batch = encode_pairs([q] * len(passages), passages, shape)
-            start, end = model(batch.input_ids, batch.attention_mask, batch.token_type_ids)
-            spans = best_spans(start, end, batch.context_mask, shape.max_answer_tokens, batch.line_ids)
+            start, end = model(batch.input_ids.to(device), batch.attention_mask.to(device), batch.token_type_ids.to(device))
+            spans = best_spans(start.cpu(), end.cpu(), batch.context_mask, shape.max_answer_tokens, batch.line_ids)
             best = max(
                 ((sp.score - sp.null_score, row, sp) for row, sp in enumerate(spans) if sp), key=lambda t: t[0]
             )
@@ -297,6 +298,24 @@ def heldout_metrics(
 # ---------------------------------------------------------------------------------------------
 # Training loop with checkpoints.
 # ---------------------------------------------------------------------------------------------
+
+
+def training_device() -> torch.device:
+    """CUDA when a GPU is present (the same command, minutes instead of hours), else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)}, bf16 autocast)"
+    return f"cpu (bf16 autocast {'on' if cpu_has_native_bf16() else 'off'})"
+
+
+def training_autocast(device: torch.device) -> torch.autocast:
+    """bf16 on a GPU (no loss scaling needed, unlike fp16); on the CPU as `qa.encoder.autocast`."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return autocast(device)
 
 
 def _param_groups(model: SpanReader, weight_decay: float) -> list[dict[str, object]]:
@@ -332,11 +351,13 @@ def train(run: TrainRun) -> Path:
         torch.set_num_threads(run.threads)
     started = time.time()
     data = prepare(run.data, settings, work, config)
+    device = training_device()
     model = new_span_reader(dropout=settings.dropout).train()
     if settings.init_from:
         start_from, _, _ = load_reader(Path(settings.init_from))
         model.load_state_dict(start_from.trainable_state(), strict=False)
         _log(work, f"continuing from {settings.init_from}")
+    model.to(device)
     names = name_pool(data.train, seed=settings.seed) if settings.swap_rate else None
     optimizer = torch.optim.AdamW(_param_groups(model, settings.weight_decay), lr=settings.learning_rate)
     per_epoch = len(make_batches(epoch_groups(data, settings, 0, names), settings.batch_size, random.Random(0)))
@@ -350,7 +371,7 @@ def train(run: TrainRun) -> Path:
     checkpoint = work / "checkpoint.pt"
     epoch0, batch0, step = 0, 0, 0
     if checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
+        state = torch.load(checkpoint, weights_only=False, map_location=device)
         if state["settings"] != asdict(settings):
             raise SystemExit(f"{checkpoint}: written with other settings; use another --work-dir or delete it")
         model.load_state_dict(state["model"], strict=False)
@@ -358,7 +379,7 @@ def train(run: TrainRun) -> Path:
         scheduler.load_state_dict(state["scheduler"])
         epoch0, batch0, step = state["epoch"], state["batch"], state["step"]
         _log(work, f"resumed at epoch {epoch0 + 1}, batch {batch0}, step {step}")
-    _log(work, f"{per_epoch} batches per epoch, {total} steps, bf16={cpu_has_native_bf16()}, threads={torch.get_num_threads()}")
+    _log(work, f"{per_epoch} batches per epoch, {total} steps on {device_name(device)}, threads={torch.get_num_threads()}")
     history = []
     for epoch in range(epoch0, settings.epochs):
         batches = make_batches(epoch_groups(data, settings, epoch, names), settings.batch_size, random.Random(settings.seed * 1000 + epoch))
@@ -369,9 +390,9 @@ def train(run: TrainRun) -> Path:
             chunk = batches[b]
             questions = [truncate_question(g.question, shape.max_question_tokens) for g in chunk for _ in g.passages]
             batch = encode_pairs(questions, [p for g in chunk for p in g.passages], shape)
-            gold_start, gold_end = gold_masks(chunk, batch)
-            with autocast("cpu"):
-                start, end = model(batch.input_ids, batch.attention_mask, batch.token_type_ids)
+            gold_start, gold_end = (m.to(device) for m in gold_masks(chunk, batch))
+            with training_autocast(device):
+                start, end = model(batch.input_ids.to(device), batch.attention_mask.to(device), batch.token_type_ids.to(device))
             loss = shared_loss(start, end, batch, chunk, gold_start, gold_end)
             loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -388,7 +409,7 @@ def train(run: TrainRun) -> Path:
                      f"lr {scheduler.get_last_lr()[0]:.2e} {rate:.0f} tok/s eta {eta / 60:.0f} min")
             if step % run.checkpoint_every == 0:
                 save_checkpoint(checkpoint, model, optimizer, scheduler, epoch, b + 1, step, asdict(settings))
-        metrics = heldout_metrics(model, shape, data.heldout, data.heldout_chunks, run.eval_limit) if data.heldout.examples else {}
+        metrics = heldout_metrics(model, shape, data.heldout, data.heldout_chunks, run.eval_limit, device) if data.heldout.examples else {}
         history.append({"epoch": epoch + 1, "step": step, "heldout": metrics})
         _log(work, f"epoch {epoch + 1} done; held-out (closed-domain, gold paragraph): {json.dumps(metrics)}")
         save_checkpoint(checkpoint, model, optimizer, scheduler, epoch + 1, 0, step, asdict(settings))
@@ -411,14 +432,13 @@ def train(run: TrainRun) -> Path:
             "settings": asdict(settings),
             "steps": step,
             "seconds": round(elapsed),
-            "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-                        f"bf16 autocast {'on' if cpu_has_native_bf16() else 'off'}",
+            "hardware": f"{cpu_model()}, {os.cpu_count()} cores, torch {torch.__version__}, {device_name(device)}",
             "history": history,
         },
     }
     if settings.init_from:
         provenance["training"]["continued_from"] = read_manifest(Path(settings.init_from)).get("training")
-    save_reader(model, shape, run.out, provenance)
+    save_reader(model.cpu(), shape, run.out, provenance)
     write_model_card(run.out)
     _log(work, f"wrote {run.out} after {elapsed / 60:.1f} min")
     return run.out
@@ -446,7 +466,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--group-k", type=int, default=TrainSettings.group_k,
                    help="reader v3: read each question with the top K passages the retriever returns, under one softmax "
                         "(--data then names the older sets replayed, --replay-questions from each)")
-    p.add_argument("--newsqa", type=Path, help="NewsQA.train-pool.jsonl.gz: its training stories (the rest calibrate)")
+    p.add_argument("--newsqa", type=Path, nargs="+", default=[],
+                   help="NewsQA pools (train, dev): their training stories (the rest calibrate)")
     p.add_argument("--squad2-train", type=Path, help="the SQuAD 2.0 train subset (less its calibration article)")
     p.add_argument("--news-repeat", type=int, default=TrainSettings.news_repeat, help="times the NewsQA groups are read per epoch")
     p.add_argument("--replay-questions", type=int, default=TrainSettings.replay_questions,
@@ -474,7 +495,7 @@ def run_from_args(args: argparse.Namespace) -> TrainRun:
         oversample=dict((g, int(n)) for g, n in (o.split("=") for o in args.oversample)) if args.oversample else None,
     )
     data = TrainData(tuple(args.data), args.squad_v2, tuple(args.train_articles), tuple(args.heldout_articles),
-                     args.newsqa, args.squad2_train)
+                     tuple(args.newsqa), args.squad2_train)
     return TrainRun(data, settings, Path(args.out), Path(args.work_dir), args.eval_limit, args.threads,
                     args.log_every, args.checkpoint_every)
 
