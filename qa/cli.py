@@ -17,12 +17,14 @@ from qa.errors import BadInputError, QAError, rebuild_hint
 from qa.evaluation.data import DEFAULT_EVAL_FILE, SEED
 from qa.sources import (
     CLOSEST_SHOWN,
+    FIELD_MISSING,
     NO_ANSWER,
     POSSIBLE_ANSWER,
     SourceCard,
     byline,
     citation_cards,
     day_words,
+    field_source,
     passage_cards,
     publisher_name,
     quoted,
@@ -92,6 +94,14 @@ def format_answer(answer: Answer) -> str:
     """The verdict first (the answer with its citation numbers, a possible answer to check, or
     that the articles don't say), its confidence in words, then one block per article."""
     lines = [f"Q: {answer.question}"]
+    if answer.answer_type == "field" and answer.article_field and answer.citations:
+        # A question about the article itself: its own field, or that it lacks one.
+        if answer.answer is None:
+            lines += [f"A: {FIELD_MISSING[answer.article_field]} [1]", ""]
+        else:
+            lines += [f"A: {answer.answer} [1]", f"   {field_source(answer.article_field)}", ""]
+        lines += _card_block(citation_cards(answer.citations)[0])
+        return "\n".join(lines)
     if answer.answer is None or not answer.citations:
         possible = answer.candidate
         if possible is not None:

@@ -190,13 +190,17 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)  # what was read, best first
     # "span": a short answer copied from the passage; "sentence": the evidence sentence, for
-    # questions that no short span answers (yes/no, why, "what did X say"); None: abstained.
+    # questions that no short span answers (yes/no, why, "what did X say"); "field": the article's
+    # own date, publisher or author (`article_field`); None: abstained.
     answer_type: str | None = None
     # Confident answers from other stories that differ from this one, best (or, for a question
     # asking for the latest news, newest) first.
     alternatives: list[Alternative] = field(default_factory=list)
     band: str | None = None  # the confidence in words ("high", "medium", "low"), from the calibrator's measured bands
     candidate: PossibleAnswer | None = None  # when abstaining: a possible answer above the fitted floor
+    # A question about the article itself (qa/article_fields.py): answer_type "field", the field
+    # ("date", "publisher", "author") and its value as stored; answer None when the article lacks it.
+    article_field: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         d: dict[str, object] = {
@@ -209,6 +213,8 @@ class Answer:
             "passages": [p.to_dict() for p in self.passages],
             "alternatives": [a.to_dict() for a in self.alternatives],
         }
+        if self.article_field is not None:
+            d["field"] = self.article_field
         if self.answer is None:
             d["candidate"] = self.candidate.to_dict() if self.candidate else None
         return d

@@ -32,6 +32,7 @@ from qa.store.index import Index, corrupt, current_version, open_index
 from qa.uploads import StagedUploads, restore, stage, unused
 
 if TYPE_CHECKING:
+    from qa.article_fields import FieldQuestion
     from qa.dates import DateRange
     from qa.store.catalog import Version
     from qa.store.index import CheckReport
@@ -261,11 +262,34 @@ class QA:
     ) -> Answer:
         """The reader's answer from the `k` best passages (see `search`); the Answer carries the
         question as asked."""
+        from qa.article_fields import field_question
+
         q = clean_question(question, self.config)
         k, kind, dates = self._checked(k, retriever, since, until)
         threshold = checked_threshold(threshold)
+        about_article = field_question(q.text)
+        if about_article is not None:
+            return self._ask_field(q, about_article, k, kind, dates)
         passages = self._retrieve(q.text, k, kind, dates)
         return self.reader.answer(q.text, passages, threshold=threshold, asked=q.asked)
+
+    def _ask_field(self, q: Question, fq: FieldQuestion, k: int, kind: str, dates: DateRange) -> Answer:
+        """A question about an article's own date, publisher or author: answered from the field of
+        the article it names (or the best-ranked one), never from the text."""
+        from qa.article_fields import field_answer, pick_article
+
+        passages = self._retrieve(fq.search_text, k, kind, dates)
+        index = self.index()
+        sources = {r.doc_id: r.source for r in index.records("doc_id", {p.doc_id for p in passages})}
+        chosen = pick_article(fq, passages, sources)
+        value: str | None = None
+        if chosen is not None:
+            if fq.field == "author":
+                document = index.document_by_id(chosen.doc_id)
+                value = document.meta.get("author") if document else None
+            else:
+                value = chosen.date if fq.field == "date" else chosen.publisher
+        return field_answer(q.asked, fq, chosen, value, passages)
 
 
 def checked_k(k: object, config: Config) -> int:

@@ -42,9 +42,9 @@ _QUANTITY_HOW = "many much long old far big large often tall high few soon early
 # "What did Peskov say?", "What does the minister think about it?": the question ends at the verb
 # of saying (or its "about ..." topic); "What did he say he welcomes?" asks for a span.
 _SAYING = re.compile(
-    r"^(?:and |so |but )?what (?:did|does|do|has|have|had|will|would) .+? "
+    r"^(?:and |so |but )?what (?:did|does|do|has|have|had|will|would) (?P<speaker>.+?) "
     r"(?:say|said|think|tell|told|claim|mean|announce|warn|write|argue|believe|state|report|reveal|"
-    r"suggest|propose|promise|explain|note|stress)(?:\s+(?:about|on|regarding)\s+[^?]+)?\s*\??\s*$",
+    r"suggest|propose|promise|explain|note|stress)(?:\s+(?:about|on|regarding)\s+(?P<topic>[^?]+))?\s*\??\s*$",
     re.IGNORECASE,
 )
 _IMPERATIVE = re.compile(r"^(?:please )?(?:explain|describe|summari[sz]e|tell me (?:about|why|how))\b", re.IGNORECASE)
@@ -67,6 +67,63 @@ def answer_kind(question: str, yes_no: bool = False) -> str:
     if _SAYING.search(question) or _IMPERATIVE.search(question):
         return "sentence"
     return "span"
+
+
+# "What did X say?": the answer is a statement attributed to X — a sentence where X (a word of
+# the speaker's name or title) is near a verb of saying in the active voice ("Stoltenberg said he
+# welcomes …", "“…,” Mirzoyan noted", "according to the minister"), never "X is said to be …".
+_SPEECH = re.compile(
+    r"\b(?:said|says|say|told|tells|noted|notes|added|adds|stated|states|emphasi[sz]ed|stressed|warned|warns|"
+    r"argued|claimed|explained|announced|insisted|replied|wrote|writes|remarked|declared|acknowledged|urged|"
+    r"according to)\b",
+    re.IGNORECASE,
+)
+_PASSIVE_SAID = re.compile(r"\b(?:is|are|was|were|be|been|being)\s+(?:also\s+)?said\s+to\b", re.IGNORECASE)
+_WORDS = re.compile(r"\w[\w’'-]*")
+
+
+def speaker_of(question: str) -> str | None:
+    """X of "What did X say (about Y)?", None for other questions."""
+    m = _SAYING.search(question.strip())
+    return m.group("speaker") if m else None
+
+
+def attributed_to(sentence: str, speaker_terms: set[str], window: int = 8) -> bool:
+    """Whether `sentence` reports something said by the speaker: a verb of saying in the active
+    voice with one of the speaker's terms (stemmed) at most `window` words before it or 4 after."""
+    from qa.terms import stem
+
+    if not speaker_terms:
+        return False
+    active = _PASSIVE_SAID.sub(lambda m: " " * len(m.group(0)), sentence)
+    words = [(m.start(), stem(m.group(0).lower().strip("’'"))) for m in _WORDS.finditer(active)]
+    for verb in _SPEECH.finditer(active):
+        at = sum(1 for start, _ in words if start < verb.start())
+        if any(w in speaker_terms for _, w in words[max(0, at - window) : at + 4]):
+            return True
+    return False
+
+
+def attributed_sentence(text: str, speaker_terms: set[str], start: int, end: int) -> tuple[int, int] | None:
+    """The statement of the speaker in `text` nearest to [start, end) — the sentence holding it
+    when it is one — widened back to the opening quotation mark of a quote that began in an
+    earlier sentence; None when the passage attributes nothing to the speaker."""
+    best: tuple[int, int] | None = None
+    best_distance = math.inf
+    for s, e in split_sentences(text):
+        if not attributed_to(text[s:e], speaker_terms):
+            continue
+        distance = 0 if s < end and start < e else min(abs(s - end), abs(start - e))
+        if distance < best_distance:
+            best, best_distance = (s, e), distance
+    if best is None:
+        return None
+    s, e = best
+    paragraph_start = text.rfind("\n", 0, s) + 1
+    opening = text.rfind("“", paragraph_start, s)
+    if opening >= 0 and "”" not in text[opening:s]:
+        s = opening
+    return s, e
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,9 +257,10 @@ class NeuralReader:
     def choose(self, candidates: list[Candidate]) -> Candidate:
         """The winning span: the highest score when scores compare across passages, else the
         largest margin over the passage's own no-answer score."""
-        if self.scoring == "shared":
-            return max(candidates, key=lambda c: c.score)
-        return max(candidates, key=lambda c: c.margin)
+        return max(candidates, key=self._strength)
+
+    def _strength(self, c: Candidate) -> float:
+        return c.score if self.scoring == "shared" else c.margin
 
     def best(self, question: str, passages: list[Passage]) -> Reading:
         """The winning span (no abstention decision): the answer's offsets, its kind, the other
@@ -214,11 +272,19 @@ class NeuralReader:
         if not candidates:
             return Reading(None, kind, 0, 0)
         best = self.choose(candidates)
+        speaker = speaker_of(question)
+        if kind == "sentence" and speaker is not None:
+            # A statement attributed to the speaker, in the best-scoring passage that has one; else none.
+            said = self._statement(candidates, passages, set(terms(speaker)))
+            if said is None:
+                return Reading(None, kind, 0, 0)
+            best, (start, end) = said
+        else:
+            start, end = best.start, best.end
         key = norm_text(best.text)
         agreeing = tuple(c for c in candidates if c is not best and norm_text(c.text) == key)
         text = passages[best.passage_index].text
-        start, end = best.start, best.end
-        if kind == "sentence":
+        if kind == "sentence" and speaker is None:
             start, end = sentence_around(text, start, end)
             if answer_kind(question, yes_no=True) == "yes/no":
                 start, end = deciding_sentence(question, text, start, end)
@@ -226,6 +292,16 @@ class NeuralReader:
             question, best, candidates, terms(question), terms(text), terms(text[start:end]), best.passage_index
         )
         return Reading(best, kind, start, end, agreeing, features, tuple(candidates))
+
+    def _statement(self, candidates: list[Candidate], passages: list[Passage],
+                   speaker_terms: set[str]) -> tuple[Candidate, tuple[int, int]] | None:
+        """The best candidate (by `choose`'s order) whose passage attributes a statement to the
+        speaker, and that statement's offsets (`attributed_sentence`)."""
+        for c in sorted(candidates, key=self._strength, reverse=True):
+            span = attributed_sentence(passages[c.passage_index].text, speaker_terms, c.start, c.end)
+            if span is not None:
+                return c, span
+        return None
 
     def candidate_confidence(self, question: str, c: Candidate, candidates: tuple[Candidate, ...], passages: list[Passage]) -> float:
         """The calibrated confidence of one passage's best span as if it had been chosen."""

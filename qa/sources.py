@@ -16,6 +16,19 @@ from qa.documents import Citation, Copy, Passage
 NO_ANSWER = "The indexed articles don't say."
 POSSIBLE_ANSWER = "Possible answer — low confidence, check the source"
 CLOSEST_SHOWN = 3  # passages shown with an abstention (folded away in the app)
+# Questions about the article itself (qa/article_fields.py): where the answer came from, and what
+# is said when the article lacks the field.
+FIELD_NAMES = {"date": "publication date", "publisher": "publisher", "author": "author"}
+FIELD_MISSING = {
+    "date": "The article is undated: the index has no publication date for it.",
+    "publisher": "The index has no publisher for the article.",
+    "author": "The index has no author (byline) for the article.",
+}
+
+
+def field_source(field: str) -> str:
+    """"from the article's publication date field": where a field answer comes from."""
+    return f"from the article's {FIELD_NAMES.get(field, field)} field"
 
 
 @dataclass(frozen=True)

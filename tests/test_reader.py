@@ -9,7 +9,8 @@ import pytest
 from qa.config import Config
 from qa.documents import Answer
 from qa.errors import ReaderModelError
-from qa.reader import NeuralReader, answer_kind, deciding_sentence, sentence_around
+from qa.reader import NeuralReader, answer_kind, attributed_sentence, attributed_to, deciding_sentence, sentence_around, speaker_of
+from qa.terms import terms
 from qa.span_model import default_model_dir, load_reader, read_manifest
 
 
@@ -82,6 +83,40 @@ def test_a_yes_no_answer_leads_with_the_sentence_that_decides_it(qa):
     answer = qa.ask("Does Armenia want to join NATO?")
     shown = answer.answer if answer.answer is not None else answer.candidate.text
     assert shown.startswith("This issue is not on Armenia’s agenda today"), shown
+
+
+def test_what_did_x_say_gets_a_statement_attributed_to_x(qa):
+    answer = qa.ask("What did Stoltenberg say?")
+    shown = answer.answer if answer.answer is not None else answer.candidate.text
+    assert "Stoltenberg said he welcomes" in shown, answer.to_dict()
+    assert "is said to be" not in shown
+
+
+def test_what_did_x_say_declines_when_nothing_is_attributed_to_x(qa):
+    answer = qa.ask("What did Putin say?")
+    assert answer.answer is None and answer.candidate is None
+
+
+@pytest.mark.parametrize(
+    "sentence, speaker, attributed",
+    [
+        ("Stoltenberg said he welcomes Armenia's solidarity with Ukraine.", "Stoltenberg", True),
+        ("Stoltenberg is said to be the first NATO secretary general to visit Armenia.", "Stoltenberg", False),
+        ("“This issue is not on Armenia’s agenda today,” Mirzoyan noted.", "Mirzoyan", True),
+        ("According to the minister, the border is calm.", "the foreign minister", True),
+        ("Pashinyan said his country is keen to develop the dialogue.", "Stoltenberg", False),
+        ("Stoltenberg visited Yerevan on Tuesday.", "Stoltenberg", False),
+    ],
+)
+def test_attributed_to(sentence, speaker, attributed):
+    assert attributed_to(sentence, set(terms(speaker))) is attributed
+    assert speaker_of(f"What did {speaker} say?") == speaker
+
+
+def test_an_attributed_quote_is_taken_from_its_opening_mark():
+    text = "Intro line.\n“We cooperate with NATO. This issue is not on the agenda,” Mirzoyan noted. Then more."
+    s, e = attributed_sentence(text, set(terms("Mirzoyan")), 0, 5)
+    assert text[s:e] == "“We cooperate with NATO. This issue is not on the agenda,” Mirzoyan noted."
 
 
 def test_deciding_sentence_prefers_a_short_direct_statement_in_the_paragraph():

@@ -130,6 +130,14 @@ class Index:
         seg, local = self.locate(row)
         return self._document(seg, seg.chunk_span(local)[0])
 
+    def document_by_id(self, doc_id: str) -> Document | None:
+        """The live document `doc_id` (its text and every field, `meta` included), None if absent."""
+        by_name = {seg.name: seg for seg in self.segments}
+        for record in self.records("doc_id", [doc_id]):
+            if record.segment in by_name:
+                return self._document(by_name[record.segment], record.row)
+        return None
+
     def _document(self, seg: Segment, doc_row: int) -> Document:
         try:
             return seg.document(doc_row)
