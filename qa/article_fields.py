@@ -37,12 +37,12 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("publisher", rf"^(?:which|what) {_OUTLET} (?:is|was) (?P<about>.+?) (?:from|in|by|on)\b"),
         ("publisher", r"^who (?:published|posted|ran|put out) (?P<about>.+)"),
         ("publisher", r"^(?:what|which|who) (?:is|was) the (?:source|publisher|outlet) (?:of|for|behind) (?P<about>.+)"),
-        ("publisher", rf"^where (?:was|were|is) (?P<about>.+?) (?:published|posted|printed|run)\b"),
+        ("publisher", r"^where (?:was|were|is) (?P<about>.+?) (?:published|posted|printed|run)\b"),
         # "Who wrote the NHK article?", "Who is the author of the interview?"
         ("author", rf"^who (?:wrote|authored|penned|filed|reported) (?P<about>.*\b{_ARTICLE}\b.*)"),
-        ("author", rf"^who (?:is|was) (?:the )?(?:author|writer|reporter|journalist) (?:of|behind|who wrote) (?P<about>.+)"),
-        ("author", rf"^(?:what|which) (?:is|was) the (?:byline|author|writer)(?:'s name)? (?:of|on|for) (?P<about>.+)"),
-        ("author", rf"^by whom (?:was|were|is) (?P<about>.+?) (?:written|reported|authored)\b"),
+        ("author", r"^who (?:is|was) (?:the )?(?:author|writer|reporter|journalist) (?:of|behind|who wrote) (?P<about>.+)"),
+        ("author", r"^(?:what|which) (?:is|was) the (?:byline|author|writer)(?:'s name)? (?:of|on|for) (?P<about>.+)"),
+        ("author", r"^by whom (?:was|were|is) (?P<about>.+?) (?:written|reported|authored)\b"),
     )
 )
 _ARTICLE_WORDS = re.compile(rf"\b(?:the|a|an|this|that)?\s*\b{_ARTICLE}\b", re.IGNORECASE)

@@ -9,9 +9,17 @@ import pytest
 from qa.config import Config
 from qa.documents import Answer
 from qa.errors import ReaderModelError
-from qa.reader import NeuralReader, answer_kind, attributed_sentence, attributed_to, deciding_sentence, sentence_around, speaker_of
-from qa.terms import terms
+from qa.reader import (
+    NeuralReader,
+    answer_kind,
+    attributed_sentence,
+    attributed_to,
+    deciding_sentence,
+    sentence_around,
+    speaker_of,
+)
 from qa.span_model import default_model_dir, load_reader, read_manifest
+from qa.terms import terms
 
 
 @pytest.fixture(scope="module")

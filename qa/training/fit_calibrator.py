@@ -69,7 +69,9 @@ def collect(part: str, eval_file: Path, config: Config, progress: bool = True) -
     records = []
     for q in tqdm(eval_set.questions, desc=f"calibration: {part}", unit="q", disable=not progress, file=sys.stderr):
         passages = qa.search(q.question)
+        started = time.perf_counter()
         reading = reader.best(q.question, passages)
+        read_ms = (time.perf_counter() - started) * 1000
         if reading.candidate is None or reading.features is None:
             continue
         text = passages[reading.candidate.passage_index].text[reading.start : reading.end]
@@ -85,6 +87,7 @@ def collect(part: str, eval_file: Path, config: Config, progress: bool = True) -
             "fold": q.doc_ids[0] if part in ("news", "not-covered") else (q.tags[0] if q.tags else q.doc_ids[0]),
             "cited_gold_first": bool(q.doc_ids) and passages[reading.candidate.passage_index].doc_id in q.doc_ids,
             "features": reading.features,
+            "read_ms": round(read_ms, 1),
         })
     return records
 
@@ -95,15 +98,17 @@ def _reader_key(folder: Path) -> str:
     return str(read_manifest(folder).get("weights_sha256", ""))[:12]
 
 
-def load_records(parts_dir: Path, config: Config, reader_dir: Path) -> list[dict[str, Any]]:
-    """The records of every part for this reader, collected once and cached beside the parts."""
+def load_records(parts_dir: Path, config: Config, reader_dir: Path, parts: Sequence[str] = PARTS) -> list[dict[str, Any]]:
+    """The records of every part for this reader, collected once and cached beside the parts
+    (by the part's bytes, the reader, the passages read and their length, the retriever)."""
     records = []
-    for part in PARTS:
+    for part in parts:
         path = parts_dir / f"{part}.json"
         if not path.exists():
             raise SystemExit(f"{path}: missing; build the calibration set first with `python -m qa.training.calibration_sets`")
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-        cache = parts_dir / f"records-{part}-{digest}-{_reader_key(reader_dir)}-k{config.top_k}-{config.retriever}.jsonl"
+        cache = parts_dir / (f"records-{part}-{digest}-{_reader_key(reader_dir)}-k{config.top_k}-"
+                             f"c{config.chunk_tokens}-{config.retriever}.jsonl")
         if not cache.exists():
             rows = collect(part, path, config)
             cache.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
