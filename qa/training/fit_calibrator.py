@@ -231,6 +231,19 @@ def part_metrics(records: Sequence[dict[str, Any]], conf: Sequence[float], thres
     return out
 
 
+def bands_by_part(records: Sequence[dict[str, Any]], conf: Sequence[float], bands: tuple[float, float]) -> dict[str, dict[str, Any]]:
+    """Per part, how often answers labelled "high" and "medium" were right: the bands must mean
+    the same accuracy on every kind of archive."""
+    out: dict[str, dict[str, Any]] = {}
+    for part in PARTS:
+        row: dict[str, Any] = {}
+        for band, low, high in (("high", bands[1], 2.0), ("medium", bands[0], bands[1])):
+            right = [r["right"] for r, c in zip(records, conf) if r["part"] == part and low <= c < high]
+            row[band] = {"answers": len(right), "right": round(float(np.mean(right)), 4) if right else None}
+        out[part] = row
+    return out
+
+
 def calibrate(records: list[dict[str, Any]], command: str, parts_dir: Path) -> Calibrator:
     """Fit everything on `records` (see the module docstring)."""
     started = time.time()
@@ -265,6 +278,8 @@ def calibrate(records: list[dict[str, Any]], command: str, parts_dir: Path) -> C
         "at_threshold": part_metrics(records, conf, threshold),
         "out_of_fold": {"mix_overall_f1": round(oof_mix_f1(records, names, weight), 4),
                         "at_threshold": part_metrics(records, oof, threshold)},
+        "bands_by_part": bands_by_part(records, conf, bands),
+        "bands_by_part_out_of_fold": bands_by_part(records, oof, bands),
         "features_tried": tried,
         "reliability": {k: reliability_table([c for c, r in zip(conf, records) if r["kind"] == k],
                                              [r["right"] for r in records if r["kind"] == k]) for k in KINDS},
@@ -273,11 +288,24 @@ def calibrate(records: list[dict[str, Any]], command: str, parts_dir: Path) -> C
     return Calibrator(models, threshold, floor, bands, BAND_ACCURACY, provenance)
 
 
+def baseline_record(baseline: Path, parts_dir: Path, config: Config, command: str) -> dict[str, Any]:
+    """Another reader calibrated on the same parts by the same rules (never saved): its metrics at
+    its own threshold, out of fold, and always answering."""
+    records = load_records(parts_dir, config.with_(reader_model_dir=baseline), baseline)
+    fitted = calibrate(records, command, parts_dir)
+    return {"reader": str(baseline), "weights_sha256": _reader_key(baseline), "threshold": fitted.threshold,
+            "at_threshold": fitted.provenance["at_threshold"], "out_of_fold": fitted.provenance["out_of_fold"],
+            "bands": list(fitted.bands), "bands_by_part": fitted.provenance["bands_by_part"]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qa.training.fit_calibrator", description=__doc__.splitlines()[0])
     parser.add_argument("--parts", type=Path, default=Path("runs/calibration"), help="the folder `python -m qa.training.calibration_sets` wrote")
     parser.add_argument("--model", type=Path, help="reader folder (default: the shipped qa/reader_model)")
     parser.add_argument("--report-only", action="store_true", help="print the metrics of the saved calibrator; write nothing")
+    parser.add_argument("--baseline", type=Path,
+                        help="another reader folder (the one shipped before) calibrated the same way, out of fold, "
+                             "for the comparison recorded with the calibrator and shown on the model card")
     args = parser.parse_args(argv)
     from qa.reader import NeuralReader
 
@@ -289,7 +317,10 @@ def main(argv: list[str] | None = None) -> int:
         conf = [calibrator.probability(r["kind"], r["features"]) for r in records]
         print(json.dumps(part_metrics(records, conf, calibrator.threshold), indent=1))
         return 0
-    calibrator = calibrate(records, "python -m qa.training.fit_calibrator " + " ".join(argv if argv is not None else sys.argv[1:]), args.parts)
+    command = "python -m qa.training.fit_calibrator " + " ".join(argv if argv is not None else sys.argv[1:])
+    calibrator = calibrate(records, command, args.parts)
+    if args.baseline:
+        calibrator.provenance["baseline"] = baseline_record(args.baseline, args.parts, config, command)
     path = calibrator.save(folder)
     write_model_card(folder)
     at = calibrator.provenance["at_threshold"]
