@@ -97,19 +97,21 @@ def qrels_file(folder: Path, split: str) -> Path:
 
 
 def _lines(path: Path, what: str) -> Iterator[tuple[int, str]]:
-    """(line number, line) of a UTF-8 text file, blank lines skipped."""
-    lineno = 0
+    """(line number, line) of a UTF-8 text file, blank lines skipped; `what` says what a line holds."""
     try:
-        with open(path, encoding="utf-8-sig") as f:
-            for lineno, line in enumerate(f, start=1):
-                if line.strip():
-                    yield lineno, line
+        f = open(path, "rb")  # noqa: SIM115 - opened apart from `with` so only open() errors are caught here
     except FileNotFoundError:
-        raise BadInputError(f"{path}: no such file; {what}") from None
+        raise BadInputError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise BadInputError(f"{path}: is a folder; {what}") from None
-    except UnicodeDecodeError:
-        raise BadInputError(f"{path}: not UTF-8 text after line {lineno}; save it as UTF-8") from None
+    with f:
+        for lineno, raw in enumerate(f, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if lineno == 1 else "utf-8")
+            except UnicodeDecodeError:
+                raise BadInputError(f"{path}:{lineno}: not UTF-8 text; save the file as UTF-8") from None
+            if line.strip():
+                yield lineno, line
 
 
 def _jsonl_records(path: Path, what: str) -> Iterator[tuple[str, str, dict[str, object]]]:

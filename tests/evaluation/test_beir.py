@@ -146,6 +146,8 @@ def test_trec_files_are_read_and_ties_broken_as_trec_eval_does(tmp_path):
         (lambda f: (f / "qrels" / "test.tsv").unlink(), "qrels/test.tsv: no such file; the splits here are dev "
                                                         "(choose one with --split NAME)"),
         (lambda f: _append(f / "corpus.jsonl", '{"_id": "d9", "text": "cut off'), "corpus.jsonl:7: malformed JSON"),
+        (lambda f: _append(f / "corpus.jsonl", "\udcff latin-1"), "corpus.jsonl:7: not UTF-8 text"),
+        (lambda f: _append(f / "corpus.jsonl", '{"_id": "d9", "title": "no text"}'), 'corpus.jsonl:7: no "text" string'),
         (lambda f: _append(f / "corpus.jsonl", '{"_id": "d1", "text": "again"}'),
          "corpus.jsonl:7: duplicate _id 'd1' (first on line 1)"),
         (lambda f: _append(f / "queries.jsonl", '{"id": "q7", "text": "no _id"}'), 'queries.jsonl:6: no "_id"'),
@@ -161,17 +163,22 @@ def test_bad_beir_folders_are_one_line_errors_naming_the_file_and_line(beir, dam
 
 
 def _append(path: Path, line: str) -> None:
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(line + "\n")
+    with open(path, "ab") as f:
+        f.write(line.encode("utf-8", "surrogateescape") + b"\n")  # a lone surrogate escape: a byte that is not UTF-8
 
 
 def test_judgments_without_query_text_or_document_are_counted_warnings(tmp_path):
-    folder = write_beir(tmp_path / "harbour", QRELS + [("q8", "d1", 1), ("q1", "gone", 1), ("q3", "lost", 2)])
+    more = [("q6", "d1", 0), ("q8", "d1", 1), ("q1", "gone", 1), ("q3", "lost", 2), ("q2", "d7", 1)]
+    folder = write_beir(tmp_path / "harbour", QRELS + more)
+    _append(folder / "corpus.jsonl", '{"_id": "d7", "title": "Only a title", "text": " "}')
     collection = load_collection(folder)
-    assert "q8" not in collection.qrels and set(collection.queries) == {"q1", "q2", "q3", "q4"}
+    assert set(collection.qrels) == set(collection.queries) == {"q1", "q2", "q3", "q4"}
+    assert "d7" not in {d.doc_id for d in collection.documents}
     assert collection.warnings == [
+        "left out 1 query with no document judged relevant (relevance above 0) (q6)",
         "left out 1 of 5 judged queries: no text in queries.jsonl (q8)",
-        "counted as not found: 2 of 7 relevant documents, not in corpus.jsonl or without text (gone, lost)",
+        "not indexed: 1 document of corpus.jsonl without text (d7)",
+        "counted as not found: 3 of 8 relevant documents, not in corpus.jsonl or without text (d7, gone, lost)",
     ]
     nothing = write_beir(tmp_path / "ids", [("q1", "D1", 1), ("q2", "D3", 1)])  # ids that match nothing
     with pytest.raises(BadInputError, match="none of the relevant documents of qrels/test.tsv \\(D1, D3\\) is here"):
