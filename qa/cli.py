@@ -300,9 +300,15 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "file",
         nargs="?",
-        default=str(DEFAULT_EVAL_FILE),
-        help=f"question file: the project's JSON Lines format or SQuAD v1.1/v2.0 JSON (default {DEFAULT_EVAL_FILE})",
+        help=f"question file: the project's JSON Lines format or SQuAD v1.1/v2.0 JSON (default {DEFAULT_EVAL_FILE}); "
+        "or a BEIR folder (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv): its corpus is indexed and its queries "
+        "searched with every retriever, scored on retrieval (nDCG@10, R@k, MRR@10)",
     )
+    parser.add_argument("--split", metavar="NAME", help="BEIR folders: score the judgments in qrels/NAME.tsv (default test)")
+    parser.add_argument("--qrels", metavar="FILE", help="TREC qrels (qid 0 docid relevance) or a BEIR qrels .tsv, "
+                        "to score the --run against")
+    parser.add_argument("--run", metavar="FILE", help="a TREC run (qid Q0 docid rank score tag) to score as it is, "
+                        "against --qrels FILE or a BEIR folder's qrels; nothing is indexed")
     parser.add_argument(
         "--retriever",
         choices=RETRIEVERS,
@@ -321,7 +327,8 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cache",
         metavar="DIR",
-        help="where indexes of SQuAD files are cached by file hash (default $QA_EVAL_CACHE or ~/.cache/news-qa/eval); "
+        help="where indexes of SQuAD files and BEIR corpora are cached by file hash (default $QA_EVAL_CACHE or "
+        "~/.cache/news-qa/eval); "
         "--index applies to the project's own question files",
     )
 
@@ -332,6 +339,8 @@ def run_eval_command(args: argparse.Namespace, config: Config) -> int:
     from qa.evaluation.reports import format_table, write_report
     from qa.evaluation.runner import evaluate
 
+    if args.run or args.qrels or args.split or (args.file and Path(args.file).is_dir()):
+        return run_collection_eval(args, config)
     eval_set = load_eval_file(Path(args.file or DEFAULT_EVAL_FILE))
     if args.articles:
         eval_set = select_articles(eval_set, args.articles)
@@ -356,6 +365,40 @@ def run_eval_command(args: argparse.Namespace, config: Config) -> int:
         print(json.dumps(summary, ensure_ascii=False, indent=1))
     else:
         print(format_table(summary))
+    if args.report:
+        paths = write_report(summary, Path(args.report))
+        print(f"report written: {', '.join(str(p) for p in paths)}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+# Options that only mean something when the reader answers questions.
+_ANSWER_OPTIONS = (("retriever", "--retriever"), ("k", "-k"), ("threshold", "--threshold"), ("articles", "--articles"),
+                   ("reader", "--reader"))
+
+
+def run_collection_eval(args: argparse.Namespace, config: Config) -> int:
+    """`qa eval FOLDER` (a BEIR folder) or `qa eval --qrels FILE --run FILE`: retrieval only."""
+    from qa.evaluation.beir import load_collection
+    from qa.evaluation.reports import format_collection_table, write_report
+    from qa.evaluation.runner import evaluate_collection
+
+    given = [flag for name, flag in _ANSWER_OPTIONS if getattr(args, name, None) is not None]
+    if given:
+        raise BadInputError(f"{given[0]} applies to question files: a BEIR folder or a TREC run is scored on "
+                            "retrieval only (every retriever, no answers)")
+    if args.limit is not None and args.limit < 1:
+        raise BadInputError(f"--limit must be at least 1, got {args.limit}")
+    collection = load_collection(
+        Path(args.file) if args.file else None, args.split,
+        Path(args.qrels) if args.qrels else None, Path(args.run) if args.run else None,
+    )
+    for warning in collection.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    summary = evaluate_collection(
+        collection, config, limit=args.limit, seed=args.seed, cache_dir=Path(args.cache) if args.cache else None,
+        progress=sys.stderr.isatty() and not args.json,
+    )
+    print(json.dumps(summary, ensure_ascii=False, indent=1) if args.json else format_collection_table(summary))
     if args.report:
         paths = write_report(summary, Path(args.report))
         print(f"report written: {', '.join(str(p) for p in paths)}", file=sys.stderr if args.json else sys.stdout)
@@ -440,7 +483,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("version", nargs="?", help="a state from `qa versions` (default: the one before the live one)")
     p.set_defaults(func=cmd_rollback)
 
-    p = with_index(sub.add_parser("eval", help="measure retrieval and answers on a question set"))
+    p = with_index(sub.add_parser("eval", help="measure retrieval and answers on a question set, or retrieval on a "
+                                               "BEIR folder or a TREC run"))
     add_eval_arguments(p)
     p.set_defaults(func=cmd_eval)
     return parser

@@ -34,9 +34,9 @@ def split_source(source: str) -> tuple[str, int | None]:
     return source, None
 
 
-def count_noun(n: int, noun: str) -> str:
-    """"1 document", "2,400 documents"."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+def count_noun(n: int, noun: str, plural: str | None = None) -> str:
+    """"1 document", "2,400 documents"; `plural` for a noun that does not take an s ("queries")."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
 def quote_name(name: str) -> str:

@@ -1,7 +1,8 @@
 """The front door: the CLI, the app (through `qa/chat.py`) and the evaluation call only this module
 (and format its results); nothing else of theirs reaches into `qa/store/` or the models.
 
-- ingest: `ingest_paths` (on a Ray cluster with `RaySettings`), `remove_documents`;
+- ingest: `ingest_paths` (on a Ray cluster with `RaySettings`), `index_documents` (documents already
+  read: an evaluation set's paragraphs or corpus), `remove_documents`;
 - the index: `index_exists`, `check_index`, `index_versions`, `compact_index`, `rollback_index`;
 - questions: `QA.search`, `QA.ask` (inputs checked by `clean_question`, `checked_k`, `checked_threshold`);
 - the app: `stage_uploads` / `add_uploads`, `list_documents`, `FirstBuild`.
@@ -87,6 +88,19 @@ def ingest_paths(
     report.skipped = skipped
     report.uploads_kept = kept_uploads
     return report
+
+
+def index_documents(
+    documents: list[Document], config: Config, embedder: PassageEncoder | None = None, progress: bool = False,
+    rebuild: bool = False,
+) -> IngestReport:
+    """Add or update documents already read, as `ingest_paths` does with the documents of files:
+    unchanged ones (same source and content) cost nothing. With `rebuild`, a fresh index of
+    `documents` replaces whatever the folder held (an evaluation cache in an older format)."""
+    from qa.store.update import update_index
+
+    return update_index(config.index_dir, documents, config, embedder=embedder, show_progress=progress,
+                        rebuild=rebuild, force=rebuild)
 
 
 @dataclass(frozen=True)

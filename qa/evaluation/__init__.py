@@ -1,9 +1,12 @@
-"""`qa eval`: retrieval and answer quality on a question set, with a table, JSON and a report.
+"""`qa eval`: retrieval and answer quality on a question set, or retrieval on a test collection
+(a BEIR folder, TREC qrels beside a run), with a table, JSON and a report.
 
-`data` reads question files, `metrics` scores (pure functions), `runner` asks the questions,
-`reports` summarises and formats a run, `plots` draws it; the command itself is in `qa.cli`.
+`data` reads question files, `beir` test collections, `metrics` scores (pure functions), `runner`
+asks the questions or searches the queries, `reports` summarises and formats a run, `plots` draws
+it; the command itself is in `qa.cli`.
 """
 
+from qa.evaluation.beir import Collection, load_collection
 from qa.evaluation.data import (
     DEFAULT_EVAL_FILE,
     SEED,
@@ -20,19 +23,32 @@ from qa.evaluation.metrics import (
     reliability_table,
     retrieval_metrics,
 )
-from qa.evaluation.reports import format_markdown, format_table, summarise, write_report
-from qa.evaluation.runner import evaluate, prepare_index
+from qa.evaluation.reports import (
+    format_collection_markdown,
+    format_collection_table,
+    format_markdown,
+    format_table,
+    summarise,
+    summarise_collection,
+    write_report,
+)
+from qa.evaluation.runner import evaluate, evaluate_collection, prepare_index
 
 __all__ = [
     "DEFAULT_EVAL_FILE",
     "SEED",
+    "Collection",
     "EvalQuestion",
     "EvalSet",
     "evaluate",
+    "evaluate_collection",
     "exact_match",
     "f1_score",
+    "format_collection_markdown",
+    "format_collection_table",
     "format_markdown",
     "format_table",
+    "load_collection",
     "load_eval_file",
     "normalize_answer",
     "prepare_index",
@@ -41,5 +57,6 @@ __all__ = [
     "sample_questions",
     "select_articles",
     "summarise",
+    "summarise_collection",
     "write_report",
 ]
