@@ -41,6 +41,7 @@ FEATURES = {
     "sentence_overlap": "share of the question's content words found in the answer's sentence",
     "answer_words": "log(1 + words in the answer)",
     "long_for_type": "log(1 + words) beyond 3 for who/when/where/which/how-many questions",
+    "question_words": "log(1 + words in the question): short questions are vaguer",
 }
 
 
@@ -110,6 +111,7 @@ def reading_features(
         "sentence_overlap": content_overlap(question_terms, sentence_terms),
         "answer_words": math.log1p(words),
         "long_for_type": math.log1p(max(words - 3, 0)) if short else 0.0,
+        "question_words": math.log1p(len(question.split())),
     }
 
 

@@ -171,22 +171,36 @@ def oof_mix_f1(records: Sequence[dict[str, Any]], names: dict[str, tuple[str, ..
     return float(total / weight.sum())
 
 
-def select_features(records: Sequence[dict[str, Any]], weight: np.ndarray, base: dict[str, tuple[str, ...]]) -> tuple[dict[str, tuple[str, ...]], list[dict[str, Any]]]:
-    """Greedy forward selection per kind: add the feature that most improves out-of-fold mix F1,
-    while it improves it by at least 0.002."""
+def oof_log_likelihood(records: Sequence[dict[str, Any]], names: dict[str, tuple[str, ...]], weight: np.ndarray) -> float:
+    """Mean log-likelihood of the labels under out-of-fold confidences, each part weighing its
+    share of the mix: a proper score, so it rewards confidences that mean the same on every part."""
+    conf = np.clip(np.array(out_of_fold(records, names, weight)), 1e-6, 1 - 1e-6)
+    right = np.array([1.0 if r["right"] else 0.0 for r in records])
+    return float(np.sum(weight * (right * np.log(conf) + (1 - right) * np.log(1 - conf))) / weight.sum())
+
+
+OBJECTIVES = {"mix-f1": (oof_mix_f1, 0.002), "log-likelihood": (oof_log_likelihood, 0.001)}
+
+
+def select_features(records: Sequence[dict[str, Any]], weight: np.ndarray, base: dict[str, tuple[str, ...]],
+                    objective: str = "mix-f1") -> tuple[dict[str, tuple[str, ...]], list[dict[str, Any]]]:
+    """Greedy forward selection per kind: add the feature that most improves the out-of-fold
+    `objective` (mix F1, or the mix-weighted log-likelihood), while it improves it by at least
+    its minimum gain."""
+    score_of, min_gain = OBJECTIVES[objective]
     names = dict(base)
     tried: list[dict[str, Any]] = []
-    score = oof_mix_f1(records, names, weight)
-    tried.append({"features": {k: list(v) for k, v in names.items()}, "oof_mix_overall_f1": round(score, 4)})
+    score = score_of(records, names, weight)
+    tried.append({"features": {k: list(v) for k, v in names.items()}, f"oof_{objective}": round(score, 4)})
     for kind in KINDS:
         while True:
-            best_gain, best_name = 0.002, None
+            best_gain, best_name = min_gain, None
             for name in FEATURES:
                 if name in names[kind]:
                     continue
                 trial = {**names, kind: names[kind] + (name,)}
-                s = oof_mix_f1(records, trial, weight)
-                tried.append({"kind": kind, "added": name, "oof_mix_overall_f1": round(s, 4)})
+                s = score_of(records, trial, weight)
+                tried.append({"kind": kind, "added": name, f"oof_{objective}": round(s, 4)})
                 if s - score > best_gain:
                     best_gain, best_name = s - score, name
             if best_name is None:
@@ -244,12 +258,12 @@ def bands_by_part(records: Sequence[dict[str, Any]], conf: Sequence[float], band
     return out
 
 
-def calibrate(records: list[dict[str, Any]], command: str, parts_dir: Path) -> Calibrator:
-    """Fit everything on `records` (see the module docstring)."""
+def calibrate(records: list[dict[str, Any]], command: str, parts_dir: Path, objective: str = "mix-f1") -> Calibrator:
+    """Fit everything on `records` (see the module docstring); features chosen by `objective`."""
     started = time.time()
     weight = mix_weights(records)
     base: dict[str, tuple[str, ...]] = {"span": ("margin", "log_probability"), "sentence": ("margin", "log_probability")}
-    names, tried = select_features(records, weight, base)
+    names, tried = select_features(records, weight, base, objective)
     models = {}
     for kind in KINDS:
         idx = [i for i, r in enumerate(records) if r["kind"] == kind]
@@ -280,6 +294,7 @@ def calibrate(records: list[dict[str, Any]], command: str, parts_dir: Path) -> C
                         "at_threshold": part_metrics(records, oof, threshold)},
         "bands_by_part": bands_by_part(records, conf, bands),
         "bands_by_part_out_of_fold": bands_by_part(records, oof, bands),
+        "feature_selection": f"greedy forward, out-of-fold {objective}",
         "features_tried": tried,
         "reliability": {k: reliability_table([c for c, r in zip(conf, records) if r["kind"] == k],
                                              [r["right"] for r in records if r["kind"] == k]) for k in KINDS},
@@ -288,11 +303,11 @@ def calibrate(records: list[dict[str, Any]], command: str, parts_dir: Path) -> C
     return Calibrator(models, threshold, floor, bands, BAND_ACCURACY, provenance)
 
 
-def baseline_record(baseline: Path, parts_dir: Path, config: Config, command: str) -> dict[str, Any]:
+def baseline_record(baseline: Path, parts_dir: Path, config: Config, command: str, objective: str) -> dict[str, Any]:
     """Another reader calibrated on the same parts by the same rules (never saved): its metrics at
     its own threshold, out of fold, and always answering."""
     records = load_records(parts_dir, config.with_(reader_model_dir=baseline), baseline)
-    fitted = calibrate(records, command, parts_dir)
+    fitted = calibrate(records, command, parts_dir, objective)
     return {"reader": str(baseline), "weights_sha256": _reader_key(baseline), "threshold": fitted.threshold,
             "at_threshold": fitted.provenance["at_threshold"], "out_of_fold": fitted.provenance["out_of_fold"],
             "bands": list(fitted.bands), "bands_by_part": fitted.provenance["bands_by_part"]}
@@ -303,6 +318,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parts", type=Path, default=Path("runs/calibration"), help="the folder `python -m qa.training.calibration_sets` wrote")
     parser.add_argument("--model", type=Path, help="reader folder (default: the shipped qa/reader_model)")
     parser.add_argument("--report-only", action="store_true", help="print the metrics of the saved calibrator; write nothing")
+    parser.add_argument("--objective", choices=sorted(OBJECTIVES), default="mix-f1",
+                        help="what feature selection maximises out of fold: the mix's overall F1, or the mix-weighted "
+                             "log-likelihood (confidences that mean the same on every part)")
     parser.add_argument("--baseline", type=Path,
                         help="another reader folder (the one shipped before) calibrated the same way, out of fold, "
                              "for the comparison recorded with the calibrator and shown on the model card")
@@ -318,9 +336,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(part_metrics(records, conf, calibrator.threshold), indent=1))
         return 0
     command = "python -m qa.training.fit_calibrator " + " ".join(argv if argv is not None else sys.argv[1:])
-    calibrator = calibrate(records, command, args.parts)
+    calibrator = calibrate(records, command, args.parts, args.objective)
     if args.baseline:
-        calibrator.provenance["baseline"] = baseline_record(args.baseline, args.parts, config, command)
+        calibrator.provenance["baseline"] = baseline_record(args.baseline, args.parts, config, command, args.objective)
     path = calibrator.save(folder)
     write_model_card(folder)
     at = calibrator.provenance["at_threshold"]
