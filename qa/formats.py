@@ -211,7 +211,20 @@ def _html_article(raw: str, path: str) -> RawArticle:
                             ("publisher", "sitename"))
         if extracted.get(source)
     }
-    return RawArticle(path, extracted.get("text") or "", fields, html=True)
+    return RawArticle(path, headline_apart(extracted.get("text") or "", fields.get("title")), fields, html=True)
+
+
+def headline_apart(body: str, title: str | None) -> str:
+    """`body` with a leading `title` on a line of its own. On a short page trafilatura falls back
+    to the whole <article>'s text on one line, so the <h1> would run into the first sentence
+    ("...after flood repairs The Riverside public library..."); the title field keeps the headline."""
+    words = (title or "").split()
+    if not words:
+        return body
+    glued = re.match(r"\s*" + r"\s+".join(map(re.escape, words)) + r"([ \t\u00a0]+)(?=\S)", body, re.IGNORECASE)
+    if glued is None:
+        return body
+    return body[: glued.start(1)] + "\n" + body[glued.end(1) :]
 
 
 def _markdown_to_text(raw: str) -> tuple[str, str | None]:
