@@ -32,6 +32,7 @@ from qa.render import (
     shown_question,
     upload_lines,
 )
+from qa.sources import undated_note
 
 EXAMPLE_QUESTION = "Who was the first NATO secretary general to visit Armenia?"
 FIRST_BUILD_WAIT_S = 900  # how long a question waits for the first index build
@@ -135,14 +136,15 @@ class Chat:
             return message(reply)
         try:
             dates = DateRange.parse(since, until)
-            passages = self.qa.search(question, k=int(k), retriever=retriever, since=dates.since, until=dates.until)
+            found = self.qa.retrieve(question, k=int(k), retriever=retriever, since=dates.since, until=dates.until)
         except QAError as e:
             return message(str(e))
         except Exception as e:  # noqa: BLE001
             traceback.print_exc()
             return message(f"Search failed ({type(e).__name__}: {e}).")
         scope = f", articles {dates.describe()}" if dates else ""
-        return format_passages(passages, f"Top {count_noun(len(passages), 'passage')} ({retriever} retriever{scope}):")
+        heading = f"Top {count_noun(len(found.passages), 'passage')} ({retriever} retriever{scope}):"
+        return format_passages(found.passages, " ".join(filter(None, (heading, undated_note(found.undated_left_out)))))
 
     # -- Articles
 

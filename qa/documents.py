@@ -181,6 +181,15 @@ class PossibleAnswer:
 
 
 @dataclass(frozen=True)
+class SearchResult:
+    """The passages found for a question, best first, and how many undated articles a date range
+    left out of them (0 without a range)."""
+
+    passages: list[Passage]
+    undated_left_out: int = 0
+
+
+@dataclass(frozen=True)
 class Answer:
     """The reply to one question: a span copied from the citations, or None to abstain."""
 
@@ -197,6 +206,7 @@ class Answer:
     alternatives: list[Alternative] = field(default_factory=list)
     band: str | None = None  # the confidence in words ("high", "medium", "low"), from the calibrator's measured bands
     candidate: PossibleAnswer | None = None  # when abstaining: a possible answer above the fitted floor
+    undated_left_out: int = 0  # undated articles a date range left out of what was read (qa/dates.py)
 
     def to_dict(self) -> dict[str, object]:
         d: dict[str, object] = {
@@ -208,6 +218,7 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "passages": [p.to_dict() for p in self.passages],
             "alternatives": [a.to_dict() for a in self.alternatives],
+            "undated_left_out": self.undated_left_out,
         }
         if self.answer is None:
             d["candidate"] = self.candidate.to_dict() if self.candidate else None

@@ -48,3 +48,13 @@ def test_search_and_articles(chat):
 
 def test_status_says_what_the_index_holds(chat):
     assert "2 articles" in chat.status()
+
+
+def test_a_date_range_says_how_many_undated_articles_it_left_out(chat):
+    question = "Is joining NATO on Armenia's agenda, according to Mirzoyan?"
+    note = "1 undated article left out by the date range."
+    history, _ = chat.answer([], question, 5, "hybrid", 0.17, since="2024-03-01")
+    assert note in history[-1]["content"]
+    assert note in chat.search(question, 5, "hybrid", since="2024-03-01")
+    history, _ = chat.answer([], question, 5, "hybrid", 0.17)
+    assert "undated" not in history[-1]["content"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from qa.documents import Answer, Chunk, Citation, Copy, Passage, PossibleAnswer
 from qa.ingest import IngestReport
 from qa.render import (
@@ -21,7 +23,7 @@ from qa.render import (
     shown_question,
     upload_lines,
 )
-from qa.sources import Excerpt, SourceCard
+from qa.sources import Excerpt, SourceCard, undated_note
 from qa.store.catalog import DocRecord
 
 
@@ -85,22 +87,46 @@ def test_abstention_without_passages():
 def test_answer_possible_answer_and_abstention_shapes():
     p = _passage("Jens Stoltenberg visited Yerevan.")
     answer = format_answer(Answer("Who?", "Jens  Stoltenberg", 0.9, [Citation(p, 0, 16)], [p], "span", band="high"), 0.25)
-    assert answer.startswith('<div class="qa-verdict"><p class="qa-answer"><strong>Jens Stoltenberg</strong>'
+    assert answer.startswith('<div class="qa-verdict qa-answered"><p class="qa-answer"><strong>Jens Stoltenberg</strong>'
                              '<sup class="qa-ref">[1]</sup></p>')
-    assert ">high confidence</span> · 1 article</div></div>" in answer
+    assert ">high confidence (0.90)</span> · 1 article</div></div>" in answer
     assert "<mark>Jens Stoltenberg</mark> visited Yerevan." in answer and "\n" not in answer
+    # An answer below "medium" is a low-confidence answer; without a band, only the number.
+    low = format_answer(Answer("Who?", "Jens Stoltenberg", 0.2, [Citation(p, 0, 16)], [p], "span", band="low"), 0.17)
+    assert ">low confidence (0.20)</span>" in low and "qa-confidence-low" in low
+    unbanded = format_answer(Answer("Who?", "Jens Stoltenberg", 0.2, [Citation(p, 0, 16)], [p], "span"), 0.17)
+    assert ">confidence 0.20</span>" in unbanded and "low" not in unbanded
 
     possible = format_answer(
         Answer("Who?", None, 0.2, [], [p], candidate=PossibleAnswer("Stoltenberg", 0.2, Citation(p, 5, 16))), 0.3
     )
-    assert possible.startswith('<div class="qa-verdict qa-possible"><p class="qa-meta"><strong>Possible answer — '
-                               "low confidence, check the source</strong></p>")
-    assert ">low confidence</span> (below the threshold 0.30)</div></div>" in possible
+    # "check the source" comes before the text, in its own class, with no band word
+    assert possible.startswith('<div class="qa-verdict qa-possible"><p class="qa-possible-label">'
+                               '<span class="qa-icon" aria-hidden="true">?</span>'
+                               "Possible answer — check the source before relying on it</p>"
+                               '<p class="qa-possible-text">Stoltenberg<sup class=qa-ref>[1]</sup></p>')
+    assert '<div class="qa-meta">confidence 0.20, below the 0.30 needed to answer</div></div>' in possible
+    assert "low confidence" not in possible and "<strong>" not in possible
     assert possible.count('class="qa-card"') == 1 and "Jens <mark>Stoltenberg</mark>" in possible
 
     abstain = format_answer(Answer("Why?", None, 0.1, [], [p, p, p, p]), 0.25)
     assert '<details class="qa-closest"><summary>The closest passages (1 article)</summary>' in abstain
     assert "<mark>" not in abstain
+
+
+def test_undated_articles_left_out_are_counted_under_each_state():
+    p = _passage("Jens Stoltenberg visited Yerevan.")
+    note = '<div class="qa-meta qa-undated">2 undated articles left out by the date range.</div></div>'
+    shapes = [
+        Answer("Who?", "Jens Stoltenberg", 0.9, [Citation(p, 0, 16)], [p], "span", band="high", undated_left_out=2),
+        Answer("Who?", None, 0.2, [], [p], candidate=PossibleAnswer("Stoltenberg", 0.2, Citation(p, 5, 16)),
+               undated_left_out=2),
+        Answer("Why?", None, 0.1, [], [p], undated_left_out=2),
+    ]
+    for shape in shapes:
+        assert note in format_answer(shape, 0.3)
+    assert "undated" not in format_answer(replace(shapes[0], undated_left_out=0), 0.3)
+    assert undated_note(1) == "1 undated article left out by the date range." and undated_note(0) == ""
 
 
 def test_passages_are_ranked_with_their_scores():
