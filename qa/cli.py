@@ -29,6 +29,7 @@ from qa.sources import (
     passage_cards,
     publisher_name,
     quoted,
+    shorten_headline,
     undated_note,
 )
 
@@ -59,12 +60,6 @@ def _source_line(p: Passage) -> str:
     """Headline | publisher | date | link  (doc id)."""
     parts = [p.title] + [part for part in (p.publisher, p.date, p.url) if part]
     return " | ".join(parts) + f"  (doc {p.doc_id})"
-
-
-def _shorten(text: str, width: int) -> str:
-    """A headline cut at a word boundary for a one-line listing (the index keeps it whole)."""
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1].rsplit(" ", 1)[0] + "…"
 
 
 def _indent(text: str, prefix: str = "    ") -> str:
@@ -238,7 +233,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         for n, r in enumerate(copies):
             lead = "" if n == 0 else "  = "
             print(f"{lead}{r.doc_id}\t{count_noun(r.n_chunks, 'chunk')}\t{r.date or '-'}\t"
-                  f"{publisher_name(r.publisher, r.url) or '-'}\t{_shorten(r.title or '', 100)}")
+                  f"{publisher_name(r.publisher, r.url) or '-'}\t{shorten_headline(r.title or '', 100)}")
     n_stories = len(listed.stories)
     print(f"{n_stories:,} {'story' if n_stories == 1 else 'stories'}, {count_noun(len(listed.records), 'document')}, "
           f"{count_noun(listed.n_chunks, 'chunk')} ({config.index_dir}, {listed.version})")

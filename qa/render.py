@@ -29,6 +29,7 @@ from qa.sources import (
     passage_cards,
     publisher_name,
     quoted,
+    shorten_headline,
     undated_note,
 )
 
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from qa.store.catalog import DocRecord
 
 SHOWN_QUESTION_CHARS = 400  # how much of a long question the chat echoes back
+REMOVE_LABEL_CHARS = 160  # a headline in the Remove list: whole up to here (wrapped), then cut at a word
 
 
 def escape(text: str | None) -> str:
@@ -230,6 +232,14 @@ def upload_lines(report: IngestReport) -> list[str]:
     return lines
 
 
+def removal_question(chosen: Sequence[tuple[str, str]]) -> str:
+    """The question asked before removing the chosen (doc_id, headline) articles: each whole headline."""
+    items = "".join(f"<li>{escape(title or doc_id)} <span class='qa-meta'>({escape(doc_id)})</span></li>"
+                    for doc_id, title in chosen)
+    return (f"<p><strong>Remove {count_noun(len(chosen), 'article')} from the index?</strong></p>"
+            f"<ul class='qa-remove-list'>{items}</ul>")
+
+
 def removed_line(report: IngestReport) -> str:
     """The reply to a removal: the ids taken out and how many articles are left."""
     return f"Removed: {', '.join(report.removed)}. The index holds {count_noun(report.total_documents, 'article')}."
@@ -238,12 +248,12 @@ def removed_line(report: IngestReport) -> str:
 def article_rows(stories: Sequence[Sequence[DocRecord]]) -> tuple[list[list[str | int]], list[tuple[str, str]]]:
     """The Articles table (doc_id, headline, date, URL, passages), one story after another, a copy's
     headline marked "=" (the same story as the row above); and the (label, doc_id) choices of
-    articles to remove."""
+    articles to remove: the whole headline (a very long one cut at a word, "…") and the id."""
     rows: list[list[str | int]] = []
     choices: list[tuple[str, str]] = []
     for copies in stories:
         for n, r in enumerate(copies):
             title = r.title or r.doc_id
             rows.append([r.doc_id, f"= {title}" if n else title, r.date or "", r.url or "", r.n_chunks])
-            choices.append((f"{title[:80]} ({r.doc_id})", r.doc_id))
+            choices.append((f"{shorten_headline(title, REMOVE_LABEL_CHARS)} ({r.doc_id})", r.doc_id))
     return rows, choices

@@ -20,6 +20,13 @@ CLOSEST_HEADING = "The closest passages"
 CLOSEST_SHOWN = 3  # passages shown with an abstention (folded away in the app)
 
 
+def shorten_headline(text: str, width: int) -> str:
+    """A headline on one line, cut at a word boundary with "…" when longer than `width` (listings
+    only: the index keeps it whole)."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1].rsplit(" ", 1)[0] + "…"
+
+
 def confidence_label(confidence: float, band: str | None) -> str:
     """"high confidence (0.82)": an answer's calibrated band in words (`NeuralReader.band`, from
     `Calibrator.bands`) with the number; "confidence 0.82" when the reader gave no band."""

@@ -18,6 +18,7 @@ from qa.render import (
     index_holds,
     link,
     message,
+    removal_question,
     removed_line,
     safe_url,
     shown_question,
@@ -169,3 +170,18 @@ def test_article_rows_list_each_story_with_its_copies_marked():
     assert choices == [("Stoltenberg visits Armenia (nhk)", "nhk"), ("Stoltenberg in Yerevan (nhk-2)", "nhk-2"),
                        ("massis (massis)", "massis")]
     assert article_rows([]) == ([], [])
+    # A long headline is listed whole up to 160 characters, else cut at a word with "…", never mid-word.
+    whole = "Armenia's foreign minister says joining NATO is not on the agenda as Yerevan deepens ties with the West"
+    long = whole + " while its security partnership with Moscow frays over Nagorno-Karabakh and the CSTO"
+    _, choices = article_rows([[record("a", whole, 1)], [record("b", long, 1)]])
+    assert choices[0] == (f"{whole} (a)", "a")
+    label = choices[1][0]
+    assert label.endswith("… (b)") and long.startswith(label[: -len("… (b)")]) and len(label) <= 160 + 4
+    assert long[len(label) - len("… (b)")] == " "  # cut at a word boundary
+
+
+def test_removal_question_names_each_whole_headline():
+    html = removal_question([("nhk", "Stoltenberg <visits> Armenia"), ("x", "")])
+    assert html.startswith("<p><strong>Remove 2 articles from the index?</strong></p>")
+    assert "<li>Stoltenberg &lt;visits&gt; Armenia <span class='qa-meta'>(nhk)</span></li>" in html
+    assert "<li>x <span class='qa-meta'>(x)</span></li>" in html
