@@ -168,7 +168,7 @@ class Alternative:
 @dataclass(frozen=True)
 class PossibleAnswer:
     """The reader's best candidate when it is below the abstention threshold but above the floor:
-    shown as "Possible answer — low confidence, check the source", never as the answer."""
+    shown as a possible answer to check against its source (`qa.sources.POSSIBLE_ANSWER`), never as the answer."""
 
     text: str
     confidence: float
