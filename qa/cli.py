@@ -16,18 +16,23 @@ from qa.documents import Answer, Copy, Passage, count_noun
 from qa.errors import BadInputError, QAError, rebuild_hint
 from qa.evaluation.data import DEFAULT_EVAL_FILE, SEED
 from qa.sources import (
+    CLOSEST_HEADING,
     CLOSEST_SHOWN,
     FIELD_MISSING,
     NO_ANSWER,
     POSSIBLE_ANSWER,
     SourceCard,
+    below_threshold,
     byline,
     citation_cards,
+    confidence_label,
     day_words,
     field_source,
     passage_cards,
     publisher_name,
     quoted,
+    shorten_headline,
+    undated_note,
 )
 
 # Heavy libraries (torch, the model, FAISS, spaCy, Gradio) are imported inside the commands that
@@ -59,12 +64,6 @@ def _source_line(p: Passage) -> str:
     return " | ".join(parts) + f"  (doc {p.doc_id})"
 
 
-def _shorten(text: str, width: int) -> str:
-    """A headline cut at a word boundary for a one-line listing (the index keeps it whole)."""
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1].rsplit(" ", 1)[0] + "…"
-
-
 def _indent(text: str, prefix: str = "    ") -> str:
     return textwrap.fill(" ".join(text.split()), width=100, initial_indent=prefix, subsequent_indent=prefix)
 
@@ -90,30 +89,37 @@ def _card_block(card: SourceCard) -> list[str]:
     return lines
 
 
-def format_answer(answer: Answer) -> str:
-    """The verdict first (the answer with its citation numbers, a possible answer to check, or
-    that the articles don't say), its confidence in words, then one block per article."""
+def format_answer(answer: Answer, threshold: float | None = None) -> str:
+    """The verdict first, in one of three states: the answer with its citation numbers and its
+    calibrated band in words ("high confidence (0.82)"); a possible answer, "check the source"
+    before its text and its confidence below `threshold` (no band word); or that the articles
+    don't say, with the closest passages. A note on undated articles a date range left out, then
+    one block per article."""
     lines = [f"Q: {answer.question}"]
+    note = undated_note(answer.undated_left_out)
+    notes = [f"   {note}"] if note else []
     if answer.answer_type == "field" and answer.article_field and answer.citations:
         # A question about the article itself: its own field, or that it lacks one.
         if answer.answer is None:
-            lines += [f"A: {FIELD_MISSING[answer.article_field]} [1]", ""]
+            lines += [f"A: {FIELD_MISSING[answer.article_field]} [1]", *notes, ""]
         else:
-            lines += [f"A: {answer.answer} [1]", f"   {field_source(answer.article_field)}", ""]
+            lines += [f"A: {answer.answer} [1]", f"   {field_source(answer.article_field)}", *notes, ""]
         lines += _card_block(citation_cards(answer.citations)[0])
         return "\n".join(lines)
     if answer.answer is None or not answer.citations:
         possible = answer.candidate
         if possible is not None:
             shown = quoted(possible.text) if possible.answer_type == "sentence" else " ".join(possible.text.split())
-            lines += [f"A: {POSSIBLE_ANSWER}: {shown} [1]", f"   low confidence ({possible.confidence:.2f})", ""]
+            why = below_threshold(possible.confidence, threshold) if threshold is not None else f"confidence {possible.confidence:.2f}"
+            lines += [f"A: {POSSIBLE_ANSWER}: {shown} [1]", f"   {why}", *notes, ""]
             lines += _card_block(citation_cards([possible.citation])[0])
             return "\n".join(lines)
         lines.append(f"A: {NO_ANSWER}")
         lines.append(f"   (the best candidate's confidence was {answer.confidence:.2f})")
+        lines += notes
         cards = passage_cards(answer.passages[:CLOSEST_SHOWN])
         if cards:
-            lines.append("Closest passages:")
+            lines.append(f"{CLOSEST_HEADING}:")
             for card in cards:
                 lines += ["", *_card_block(card)]  # a blank line between articles
         return "\n".join(lines)
@@ -121,13 +127,13 @@ def format_answer(answer: Answer) -> str:
     refs = " ".join(f"[{c.number}]" for c in cards)
     text = " ".join(answer.answer.split())
     shown = quoted(text) if answer.answer_type == "sentence" else text
-    words = f"{answer.band or 'low'} confidence ({answer.confidence:.2f})"
-    lines += [f"A: {shown} {refs}", f"   {words}"]
+    lines += [f"A: {shown} {refs}", f"   {confidence_label(answer.confidence, answer.band)}"]
     for n, other in enumerate(answer.alternatives):
         label = "Other articles:" if n == 0 else " " * len("Other articles:")
         p = other.citation.passage
         lines.append(f"   {label} {' '.join(other.text.split())} — {byline(p.publisher, p.url, p.date)}"
                      f" ({other.confidence:.2f}; {p.title})")
+    lines += notes
     lines.append("")
     for n, card in enumerate(cards):
         lines += ([""] if n else []) + _card_block(card)
@@ -156,13 +162,18 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     config = _config(args)
     qa = QA(config)
-    passages = qa.search(args.question, k=args.k, since=args.since, until=args.until)
+    result = qa.retrieve(args.question, k=args.k, since=args.since, until=args.until)
+    passages, note = result.passages, undated_note(result.undated_left_out)
     if args.json:
         print(json.dumps([p.to_dict() for p in passages], ensure_ascii=False, indent=1))
+        if note:
+            print(note, file=sys.stderr)
         return 0
     if not passages:
         dated = args.since or args.until
         print("no passages found" + (" in articles dated in that range (undated articles are left out)" if dated else ""))
+        if note:
+            print(note)
         return 0
     # A fused score (0.033) means nothing to a reader: say where each retriever ranked the passage.
     kind = config.retriever
@@ -183,6 +194,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         shown.add(p.doc_id)
         print(_indent(p.text))
         print()
+    if note:
+        print(note)
     return 0
 
 
@@ -206,7 +219,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
         else:
-            print(format_answer(answer) + "\n", flush=True)
+            threshold = qa.reader.default_threshold if args.threshold is None else args.threshold
+            print(format_answer(answer, threshold) + "\n", flush=True)
     if asked == 0:
         print("error: no question given", file=sys.stderr)
         return 1
@@ -229,7 +243,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         for n, r in enumerate(copies):
             lead = "" if n == 0 else "  = "
             print(f"{lead}{r.doc_id}\t{count_noun(r.n_chunks, 'chunk')}\t{r.date or '-'}\t"
-                  f"{publisher_name(r.publisher, r.url) or '-'}\t{_shorten(r.title or '', 100)}")
+                  f"{publisher_name(r.publisher, r.url) or '-'}\t{shorten_headline(r.title or '', 100)}")
     n_stories = len(listed.stories)
     print(f"{n_stories:,} {'story' if n_stories == 1 else 'stories'}, {count_noun(len(listed.records), 'document')}, "
           f"{count_noun(listed.n_chunks, 'chunk')} ({config.index_dir}, {listed.version})")

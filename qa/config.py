@@ -71,7 +71,7 @@ class Config:
     compress_threshold: int = 500_000
     rerank_depth: int = 400
 
-    # Index segments (see README, "Index"). A long ingest publishes a segment every
+    # Index segments (see docs/architecture.md, "The index"). A long ingest publishes a segment every
     # `segment_chunks` chunks or `segment_seconds`, whichever comes first, so a killed ingest
     # loses at most that much. Past `max_segments` live segments the smallest are merged (taking the
     # next smallest while it is no bigger than those taken: geometric tiers, as Lucene's merge policies).

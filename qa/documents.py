@@ -168,7 +168,7 @@ class Alternative:
 @dataclass(frozen=True)
 class PossibleAnswer:
     """The reader's best candidate when it is below the abstention threshold but above the floor:
-    shown as "Possible answer — low confidence, check the source", never as the answer."""
+    shown as a possible answer to check against its source (`qa.sources.POSSIBLE_ANSWER`), never as the answer."""
 
     text: str
     confidence: float
@@ -178,6 +178,15 @@ class PossibleAnswer:
     def to_dict(self) -> dict[str, object]:
         return {"text": self.text, "confidence": round(float(self.confidence), 4), "answer_type": self.answer_type,
                 "citation": self.citation.to_dict()}
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The passages found for a question, best first, and how many undated articles a date range
+    left out of them (0 without a range)."""
+
+    passages: list[Passage]
+    undated_left_out: int = 0
 
 
 @dataclass(frozen=True)
@@ -201,6 +210,7 @@ class Answer:
     # A question about the article itself (qa/article_fields.py): answer_type "field", the field
     # ("date", "publisher", "author") and its value as stored; answer None when the article lacks it.
     article_field: str | None = None
+    undated_left_out: int = 0  # undated articles a date range left out of what was read (qa/dates.py)
 
     def to_dict(self) -> dict[str, object]:
         d: dict[str, object] = {
@@ -212,6 +222,7 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "passages": [p.to_dict() for p in self.passages],
             "alternatives": [a.to_dict() for a in self.alternatives],
+            "undated_left_out": self.undated_left_out,
         }
         if self.article_field is not None:
             d["field"] = self.article_field

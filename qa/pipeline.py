@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qa.config import Config
-from qa.documents import Answer, Document, Passage, SkippedFile
+from qa.documents import Answer, Document, Passage, SearchResult, SkippedFile
 from qa.errors import BadInputError, QAError
 from qa.formats import repair_surrogates
 from qa.ingest import IngestReport, read_documents
@@ -227,6 +227,17 @@ class QA:
         """The `k` best passages, from articles dated `since`..`until` (inclusive ISO dates; with
         either given, undated articles are left out). A question asking for the latest news puts
         newer articles first among closely relevant passages (qa/dates.py)."""
+        return self.retrieve(question, k, retriever, since, until).passages
+
+    def retrieve(
+        self,
+        question: str,
+        k: int | None = None,
+        retriever: str | None = None,
+        since: str | date | None = None,
+        until: str | date | None = None,
+    ) -> SearchResult:
+        """`search`'s passages, with how many undated articles the date range left out of them."""
         q = clean_question(question, self.config)
         return self._retrieve(q.text, *self._checked(k, retriever, since, until))
 
@@ -239,22 +250,25 @@ class QA:
 
         return checked_k(k, self.config), checked_retriever(retriever or self.config.retriever), DateRange.parse(since, until)
 
-    def _retrieve(self, text: str, k: int, kind: str, dates: DateRange) -> list[Passage]:
-        """`search` for a question already cleaned and settings already checked."""
-        from qa.dates import NewsRetriever, asks_for_latest
-        from qa.retrieve import make_retriever
+    def _retrieve(self, text: str, k: int, kind: str, dates: DateRange) -> SearchResult:
+        """`retrieve` for a question already cleaned and settings already checked."""
+        from qa.dates import NewsRetriever, Ranked, asks_for_latest
+        from qa.retrieve import make_retriever, passage_at
         from qa.stories import with_copies
 
         if not text:
-            return []
+            return SearchResult([])
         index = self.index()
         found = make_retriever(kind, index, self.embedder, self.config)
         recent = asks_for_latest(text)
         distinct = self.config.distinct_stories
         if dates or recent or distinct:
-            found = NewsRetriever(found, index, dates, recent, self.config.recency_margin, distinct,
-                                  self.config.filter_depth)
-        return with_copies(index, found.search(text, k))
+            ranked = NewsRetriever(found, index, dates, recent, self.config.recency_margin, distinct,
+                                   self.config.filter_depth).rank(text, k)
+        else:
+            ranked = Ranked(found.ranked_rows(text, k))
+        passages = [passage_at(index, row, score) for row, score in ranked.rows]
+        return SearchResult(with_copies(index, passages), ranked.undated_left_out)
 
     @property
     def reader(self) -> Reader:
@@ -284,15 +298,17 @@ class QA:
         about_article = field_question(q.text)
         if about_article is not None:
             return self._ask_field(q, about_article, k, kind, dates)
-        passages = self._retrieve(q.text, k, kind, dates)
-        return self.reader.answer(q.text, passages, threshold=threshold, asked=q.asked)
+        found = self._retrieve(q.text, k, kind, dates)
+        answer = self.reader.answer(q.text, found.passages, threshold=threshold, asked=q.asked)
+        return replace(answer, undated_left_out=found.undated_left_out) if found.undated_left_out else answer
 
     def _ask_field(self, q: Question, fq: FieldQuestion, k: int, kind: str, dates: DateRange) -> Answer:
         """A question about an article's own date, publisher or author: answered from the field of
         the article it names (or the best-ranked one), never from the text."""
         from qa.article_fields import field_answer, pick_article
 
-        passages = self._retrieve(fq.search_text, k, kind, dates)
+        found = self._retrieve(fq.search_text, k, kind, dates)
+        passages = found.passages
         index = self.index()
         sources = {r.doc_id: r.source for r in index.records("doc_id", {p.doc_id for p in passages})}
         chosen = pick_article(fq, passages, sources)
@@ -303,7 +319,8 @@ class QA:
                 value = document.meta.get("author") if document else None
             else:
                 value = chosen.date if fq.field == "date" else chosen.publisher
-        return field_answer(q.asked, fq, chosen, value, passages)
+        answer = field_answer(q.asked, fq, chosen, value, passages)
+        return replace(answer, undated_left_out=found.undated_left_out) if found.undated_left_out else answer
 
 
 def checked_k(k: object, config: Config) -> int:

@@ -48,3 +48,31 @@ def test_search_and_articles(chat):
 
 def test_status_says_what_the_index_holds(chat):
     assert "2 articles" in chat.status()
+
+
+def test_a_date_range_says_how_many_undated_articles_it_left_out(chat):
+    question = "Is joining NATO on Armenia's agenda, according to Mirzoyan?"
+    note = "1 undated article left out by the date range."
+    history, _ = chat.answer([], question, 5, "hybrid", 0.17, since="2024-03-01")
+    assert note in history[-1]["content"]
+    assert note in chat.search(question, 5, "hybrid", since="2024-03-01")
+    history, _ = chat.answer([], question, 5, "hybrid", 0.17)
+    assert "undated" not in history[-1]["content"]
+
+
+def test_removing_asks_first_with_the_whole_headlines(chat):
+    """The confirmation names each chosen article by its whole headline; nothing is removed by asking."""
+    prompt, why_not = chat.removal_prompt([NHK])
+    assert why_not == "" and "Remove 1 article from the index?" in prompt
+    assert "NATO Secretary General Jens Stoltenberg has visited Armenia in a move to strengthen ties" in prompt
+    assert chat.removal_prompt([]) == (None, "Select one or more articles to remove.")
+    rows, choices = chat.articles()
+    assert sorted(r[0] for r in rows) == sorted([MASSIS, NHK])  # still there
+    nhk_label = dict((doc_id, label) for label, doc_id in choices)[NHK]
+    assert nhk_label.startswith("NATO Secretary General Jens Stoltenberg has visited Armenia in a move")
+
+
+def test_the_folded_options_show_a_date_range_that_is_set(chat):
+    assert chat.options_label(None, None) == "Date range and settings"
+    assert chat.options_label("2024-03-01", "") == "Date range and settings: articles dated 2024-03-01 or later"
+    assert "not a date" in chat.options_label("March", None)

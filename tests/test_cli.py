@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from qa.sources import NO_ANSWER, POSSIBLE_ANSWER
 from tests.conftest import CORPUS, MASSIS, NHK
 
 QA_BIN = [sys.executable, "-m", "qa.cli"]
@@ -200,7 +201,7 @@ def test_ask_text_puts_the_verdict_first_with_numbered_citations(bundled_index, 
 
     assert main(["ask", "What is the capital of France?", "--index", str(bundled_index.index_dir)]) == 0
     declined = capsys.readouterr().out.splitlines()
-    assert declined[1] == "A: The indexed articles don't say." and declined[3] == "Closest passages:"
+    assert declined[1] == f"A: {NO_ANSWER}" and declined[3] == "The closest passages:"
 
 
 def test_since_until_restrict_the_sources(dated_index, capsys):
@@ -220,6 +221,24 @@ def test_since_until_restrict_the_sources(dated_index, capsys):
     assert "no passages found in articles dated in that range" in capsys.readouterr().out
     bad = run_qa("ask", question, "--since", "March 1", "--index", index)
     assert bad.returncode == 2 and "is not a date; write it as YYYY-MM-DD" in bad.stderr
+
+
+def test_a_date_range_says_how_many_undated_articles_it_left_out(bundled_index, capsys):
+    """The bundled Massis Post interview is undated: --since leaves it out, and the reply says so."""
+    from qa.cli import main
+
+    index = str(bundled_index.index_dir)
+    question = "Is joining NATO on Armenia's agenda, according to Mirzoyan?"
+    note = "1 undated article left out by the date range."
+    assert main(["ask", question, "--since", "2024-03-01", "--index", index]) == 0
+    assert f"   {note}" in capsys.readouterr().out.splitlines()
+    assert main(["ask", question, "--since", "2024-03-01", "--index", index, "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["undated_left_out"] == 1 and MASSIS not in {p["doc_id"] for p in answer["passages"]}
+    assert main(["search", question, "--until", "2030-12-31", "--index", index]) == 0
+    assert capsys.readouterr().out.rstrip().endswith(note)
+    assert main(["ask", question, "--index", index]) == 0
+    assert "undated" not in capsys.readouterr().out
 
 
 def test_versions_counts_in_the_singular_where_one(cli_index):
@@ -243,7 +262,9 @@ def test_a_candidate_below_the_threshold_is_a_possible_answer(bundled_index, cap
     assert cited["passage"][cited["answer_start"] : cited["answer_end"]] == candidate["text"]
     assert main(["ask", NATO_Q, "--index", index, "--threshold", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[1].startswith("A: Possible answer — low confidence, check the source: ") and lines[1].endswith("[1]")
+    assert lines[1].startswith(f"A: {POSSIBLE_ANSWER}: ") and lines[1].endswith("[1]")  # check the source, then the text
+    assert lines[2] == f"   confidence {candidate['confidence']:.2f}, below the 1.00 needed to answer"
+    assert "low confidence" not in "\n".join(lines)
     assert any(f"[[{candidate['text']}]]" in line for line in lines)  # highlighted in its passage
     # Below the floor it is not even a possible answer.
     assert main(["ask", "What is the capital of France?", "--index", index, "--json"]) == 0
