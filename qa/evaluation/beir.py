@@ -301,3 +301,45 @@ def _add_run(collection: Collection, path: Path) -> None:
         collection.warnings.append(f"scored 0: {len(unranked)} of {_queries(len(collection.qrels), 'judged ')}, not in "
                                    f"{path.name} ({_first(unranked)})")
     collection.run, collection.run_path = run, path
+
+
+def write_beir(eval_set: object, out: Path) -> Path:
+    """A SQuAD file's paragraphs and answerable questions as a BEIR folder (each question judged
+    relevant to its own paragraph): the same collection, in the format other systems read."""
+    from qa.evaluation.data import EvalSet
+
+    assert isinstance(eval_set, EvalSet) and eval_set.documents is not None
+    (out / "qrels").mkdir(parents=True, exist_ok=True)
+    with open(out / "corpus.jsonl", "w", encoding="utf-8") as f:
+        for d in eval_set.documents:
+            f.write(json.dumps({"_id": d.doc_id, "title": d.title, "text": d.text}, ensure_ascii=False) + "\n")
+    asked = [q for q in eval_set.questions if q.answerable and q.doc_ids]
+    with open(out / "queries.jsonl", "w", encoding="utf-8") as f:
+        for q in asked:
+            f.write(json.dumps({"_id": q.qid, "text": q.question}, ensure_ascii=False) + "\n")
+    with open(out / "qrels" / f"{DEFAULT_SPLIT}.tsv", "w", encoding="utf-8") as f:
+        f.write("query-id\tcorpus-id\tscore\n")
+        f.writelines(f"{q.qid}\t{d}\t1\n" for q in asked for d in q.doc_ids)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m qa.evaluation.beir SQUAD.json [--articles ...] --out DIR`: a SQuAD file as a BEIR folder."""
+    import argparse
+
+    from qa.evaluation.data import load_eval_file, select_articles
+
+    parser = argparse.ArgumentParser(prog="python -m qa.evaluation.beir", description=main.__doc__)
+    parser.add_argument("squad", type=Path)
+    parser.add_argument("--articles", nargs="+", help="only these articles (titles as in the file)")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    eval_set = load_eval_file(args.squad)
+    if args.articles:
+        eval_set = select_articles(eval_set, args.articles)
+    print(write_beir(eval_set, args.out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -291,3 +291,17 @@ def test_cli_bad_beir_folder_is_one_line_and_exit_1(tmp_path, beir):
     result = run_qa("eval", str(beir))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0 and "no queries.jsonl" in result.stderr
+
+
+def test_a_squad_file_is_written_as_a_beir_folder_with_the_same_questions(tmp_path):
+    from qa.evaluation.beir import main as to_beir
+    from qa.evaluation.data import load_eval_file
+
+    squad = REPO / "tests" / "data" / "tiny_squad.json"
+    assert to_beir([str(squad), "--out", str(tmp_path / "b")]) == 0
+    collection = load_collection(tmp_path / "b")
+    eval_set = load_eval_file(squad)
+    answerable = [q for q in eval_set.questions if q.answerable]
+    assert collection.queries == {q.qid: q.question for q in answerable}
+    assert collection.qrels == {q.qid: {d: 1 for d in q.doc_ids} for q in answerable}
+    assert [(d.doc_id, d.text) for d in collection.documents] == [(d.doc_id, d.text) for d in eval_set.documents]
