@@ -15,6 +15,10 @@ RETRIEVERS = ("dense", "bm25", "hybrid")
 CPU_DTYPES = ("auto", "bfloat16", "float32")
 DEVICES = "auto, cpu, cuda, cuda:N or mps"
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+# `qa eval`'s default question file and the seed of its `--limit` sample (here, not in
+# qa.evaluation, so that the CLI names them without importing the evaluation package).
+DEFAULT_EVAL_FILE = Path("eval/questions.jsonl")
+EVAL_SEED = 0
 
 
 @dataclass(frozen=True)
