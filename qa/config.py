@@ -35,6 +35,12 @@ class Config:
     # (avx512_bf16 or AMX; 2.5x faster here, vectors at cosine >= 0.999 to fp32), else float32 (emulated
     # bf16 is far slower on an AVX2-only CPU; dynamic int8 there gave cosine 0.978 to fp32: not used).
     cpu_dtype: str = "auto"  # auto | bfloat16 | float32
+    # Where passages are encoded in float32 on a CPU (qa/embed.py: ONNX Runtime), they go through the
+    # network this many at a time (after `batch_size`-sized length-sorted groups are formed): larger
+    # batches' attention and GELU intermediates leave the cache. Measured on the Xeon (AVX-512), CPU
+    # time, fused attention: 49.6 chunks per CPU-second at 8, 43.7 at 16, 37.1 at 64 (PyTorch float32
+    # 42-45 at any size; `python -m bench.precision_gates` and bench/README.md).
+    onnx_batch_size: int = 8
 
     # Chunking: sentence-aligned chunks of at most `chunk_tokens` word pieces
     # (the model window is 256), overlapping by up to `chunk_overlap_tokens` of whole sentences.
@@ -196,7 +202,7 @@ def check_config(config: Config) -> None:
         raise ConfigError(f"Config.device must be one of {DEVICES}, not {config.device!r}")
     _choice(config, "cpu_dtype", CPU_DTYPES)
     _choice(config, "retriever", RETRIEVERS)
-    for name in ("max_seq_length", "batch_size", "chunk_tokens", "max_file_bytes", "top_k", "max_top_k", "rrf_k",
+    for name in ("max_seq_length", "batch_size", "onnx_batch_size", "chunk_tokens", "max_file_bytes", "top_k", "max_top_k", "rrf_k",
                  "hybrid_depth", "filter_depth", "ivf_nprobe", "ivf_train_per_list", "rerank_depth", "segment_chunks", "max_segments",
                  "keep_versions", "max_question_chars"):
         _whole(config, name, 1)

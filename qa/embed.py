@@ -141,8 +141,9 @@ class OnnxModel:
     dtype: str = "float32"
     runtime: str = "onnxruntime"
 
-    def encode(self, texts: list[str], batch_size: int = 64) -> NDArray[np.float32]:
-        """Vectors of `texts` (row i = text i), longest first in batches to limit padding."""
+    def encode(self, texts: list[str], batch_size: int = 8) -> NDArray[np.float32]:
+        """Vectors of `texts` (row i = text i), longest first in batches to limit padding
+        (`Config.onnx_batch_size`: small batches run faster here than large ones)."""
         return encode_by_length(texts, batch_size, self.dimension, lambda batch: self.graph.encode(*tokenize(self.tokenizer, batch)))
 
 
@@ -214,16 +215,17 @@ class Embedder:
         model = self.model
         if isinstance(model, Model) and model.device.startswith("cuda"):
             return encode_pipelined(model, texts, self.config.batch_size, show_progress)
+        batch = self.config.onnx_batch_size if isinstance(model, OnnxModel) else self.config.batch_size
         # On a CPU the model and the tokenizer share the same cores: overlapping them only adds contention.
         if not show_progress:
-            return model.encode(texts, self.config.batch_size)
+            return model.encode(texts, batch)
         from tqdm import tqdm
 
         step = self.config.batch_size * 4
         parts = []
         with tqdm(total=len(texts), desc="embedding", unit="chunk") as progress:
             for start in range(0, len(texts), step):
-                parts.append(model.encode(texts[start : start + step], self.config.batch_size))
+                parts.append(model.encode(texts[start : start + step], batch))
                 progress.update(len(parts[-1]))
         return np.concatenate(parts)
 

@@ -57,17 +57,22 @@ class _Layer(nn.Module):
         self.output_norm = nn.LayerNorm(h, eps=shape.layer_norm_eps)
         self.dropout = dropout
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        b, n, h = x.shape
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Multi-head attention of projected queries, keys and values (batch, tokens, hidden) under
+        the boolean key mask (batch, 1, 1, tokens); the heads' outputs concatenated (the ONNX
+        export replaces this one method by ONNX Runtime's fused MultiHeadAttention)."""
+        b, n, h = q.shape
 
         def heads(t: torch.Tensor) -> torch.Tensor:
             return t.view(b, n, self.heads, h // self.heads).transpose(1, 2)
 
         p = self.dropout if self.training else 0.0
-        attended = F.scaled_dot_product_attention(
-            heads(self.query(x)), heads(self.key(x)), heads(self.value(x)), attn_mask=mask, dropout_p=p
-        )
-        attended = attended.transpose(1, 2).reshape(b, n, h)
+        attended = F.scaled_dot_product_attention(heads(q), heads(k), heads(v), attn_mask=mask, dropout_p=p)
+        return attended.transpose(1, 2).reshape(b, n, h)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        p = self.dropout if self.training else 0.0
+        attended = self.attend(self.query(x), self.key(x), self.value(x), mask)
         x = self.attention_norm(x + F.dropout(self.attention_out(attended), p, self.training))
         inner = F.gelu(self.intermediate(x))
         out: torch.Tensor = self.output_norm(x + F.dropout(self.output(inner), p, self.training))

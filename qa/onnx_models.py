@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -143,13 +144,27 @@ class SpanReaderGraph:
         return start, end
 
 
+# The app answers several questions at once: the first ones must not each build a session.
+_LOADING = threading.Lock()
+
+
 @lru_cache(maxsize=1)
-def sentence_encoder() -> SentenceEncoderGraph:
-    """The sentence encoder, loaded once per process."""
+def _sentence_encoder() -> SentenceEncoderGraph:
     return SentenceEncoderGraph()
 
 
 @lru_cache(maxsize=2)
+def _span_reader(folder: str) -> SpanReaderGraph:
+    return SpanReaderGraph.load(Path(folder))
+
+
+def sentence_encoder() -> SentenceEncoderGraph:
+    """The sentence encoder, loaded once per process."""
+    with _LOADING:
+        return _sentence_encoder()
+
+
 def span_reader(folder: str) -> SpanReaderGraph:
     """The reader in `folder`, loaded once per process."""
-    return SpanReaderGraph.load(Path(folder))
+    with _LOADING:
+        return _span_reader(folder)
