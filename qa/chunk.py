@@ -11,6 +11,8 @@ from qa.config import Config
 from qa.documents import Chunk, Document, chunk_id
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from spacy.language import Language
 
 _PARAGRAPH = re.compile(r"[^\n]+")
@@ -24,7 +26,7 @@ class _NoTorchForThinc:
 
     def find_spec(self, fullname: str, path: object = None, target: object = None) -> None:
         if fullname == "torch" or fullname.startswith("torch."):
-            frame = sys._getframe(1)
+            frame: FrameType | None = sys._getframe(1)
             while frame is not None:
                 if frame.f_globals.get("__name__") == "thinc.compat":
                     raise ModuleNotFoundError("torch is not needed by the sentencizer", name=fullname)
@@ -36,11 +38,11 @@ class _NoTorchForThinc:
 def _sentencizer() -> Language:
     """spaCy's rule-based sentence splitter (tokenizer exceptions keep "Mr." and "U.S." whole)."""
     hook = _NoTorchForThinc()
-    sys.meta_path.insert(0, hook)  # type: ignore[arg-type]
+    sys.meta_path.insert(0, hook)
     try:
         import spacy
     finally:
-        sys.meta_path.remove(hook)  # type: ignore[arg-type]
+        sys.meta_path.remove(hook)
 
     nlp = spacy.blank("en")
     nlp.add_pipe("sentencizer")

@@ -57,8 +57,8 @@ class _FusedAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor, heads: int) -> torch.Tensor:
         b, n, h = q.shape
-        split = [t.view(b, n, heads, h // heads).transpose(1, 2) for t in (q, k, v)]
-        out = torch.nn.functional.scaled_dot_product_attention(*split, attn_mask=mask)
+        qh, kh, vh = (t.view(b, n, heads, h // heads).transpose(1, 2) for t in (q, k, v))
+        out = torch.nn.functional.scaled_dot_product_attention(qh, kh, vh, attn_mask=mask)
         return out.transpose(1, 2).reshape(b, n, h)
 
     @staticmethod
@@ -75,7 +75,7 @@ def _fused_attention() -> Iterator[None]:
     from qa.encoder import _Layer
 
     original = _Layer.attend
-    _Layer.attend = lambda self, q, k, v, mask: _FusedAttention.apply(q, k, v, mask, self.heads)  # type: ignore[method-assign]
+    _Layer.attend = lambda self, q, k, v, mask: _FusedAttention.apply(q, k, v, mask, self.heads)  # type: ignore[method-assign, no-untyped-call]
     try:
         yield
     finally:

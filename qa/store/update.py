@@ -177,7 +177,7 @@ def chunk_and_embed(
                     finished = True
                 else:
                     waiting.append(item)
-                    progress.total += len(item[1])
+                    progress.total = (progress.total or 0) + len(item[1])
                     if sum(len(c) for _, c in waiting) < step:
                         continue
                 if not waiting:
