@@ -15,6 +15,7 @@ PyTorch float32 ones within 1e-5.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -144,8 +145,10 @@ class SpanReaderGraph:
         return start, end
 
 
-# The app answers several questions at once: the first ones must not each build a session.
-_LOADING = threading.Lock()
+# The app answers several questions at once: the first ones must not each build a session. One
+# lock per network, so that the reader can be built while the question is encoded.
+_ENCODER_LOCK = threading.Lock()
+_READER_LOCK = threading.Lock()
 
 
 @lru_cache(maxsize=1)
@@ -160,11 +163,23 @@ def _span_reader(folder: str) -> SpanReaderGraph:
 
 def sentence_encoder() -> SentenceEncoderGraph:
     """The sentence encoder, loaded once per process."""
-    with _LOADING:
+    with _ENCODER_LOCK:
         return _sentence_encoder()
 
 
 def span_reader(folder: str) -> SpanReaderGraph:
     """The reader in `folder`, loaded once per process."""
-    with _LOADING:
+    with _READER_LOCK:
         return _span_reader(folder)
+
+
+def preload_span_reader(folder: str) -> None:
+    """Start building the reader of `folder` in a background thread, so that a cold `qa ask`
+    reads its weights and builds the session while the question is encoded and retrieved
+    (hashing, numpy and ONNX Runtime release the GIL). Errors are left for `span_reader` to raise."""
+
+    def load() -> None:
+        with contextlib.suppress(Exception):
+            span_reader(folder)
+
+    threading.Thread(target=load, name="qa-reader-preload", daemon=True).start()

@@ -264,8 +264,9 @@ class QA:
         q = clean_question(question, self.config)
         k, kind, dates = self._checked(k, retriever, since, until)
         threshold = checked_threshold(threshold)
+        reader = self.reader  # made before retrieval: the neural reader's network loads meanwhile
         passages = self._retrieve(q.text, k, kind, dates)
-        return self.reader.answer(q.text, passages, threshold=threshold, asked=q.asked)
+        return reader.answer(q.text, passages, threshold=threshold, asked=q.asked)
 
 
 def checked_k(k: object, config: Config) -> int:

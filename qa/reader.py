@@ -137,6 +137,10 @@ class NeuralReader:
         self.model_dir = Path(model_dir or config.reader_model_dir or default_model_dir())
         self.calibrator: Calibrator = load_calibrator(self.model_dir)
         self.scoring = str(read_manifest(self.model_dir).get("scoring", "per-passage"))
+        # --- issue 31: the network starts loading now, in the background (qa/onnx_models.py) ---
+        from qa.onnx_models import preload_span_reader
+
+        preload_span_reader(str(self.model_dir))
 
     @property
     def default_threshold(self) -> float:
