@@ -127,7 +127,7 @@ def run(args) -> dict:
             from bench.coldstart import measure
 
             print(f"[bench] cold start: qa list / search / ask, {args.cold_runs} fresh processes each ...", flush=True)
-            results["cold_start"] = measure(args.cold_runs, workdir)
+            results["cold_start"] = measure(args.cold_runs, workdir, warm=args.warm_questions)
         if args.api_requests:
             from bench.api import measure as measure_api
 
@@ -294,6 +294,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", type=lambda s: [int(x.replace("_", "")) for x in s.split(",") if x], default=[10_000, 100_000, 1_000_000])
     p.add_argument("--cold-runs", type=int, default=5, help="fresh processes per command for cold starts (0: skip)")
+    p.add_argument("--warm-questions", type=int, default=30, help="questions of the warm ask after the cold starts (0: skip)")
     p.add_argument("--api-requests", type=int, default=200,
                    help="concurrent /ask requests against the app (0: skip; bench/api.py)")
     p.add_argument("--api-limits", default="1,4", help="questions the app answers at once, compared (default 1,4)")
