@@ -11,10 +11,9 @@ import textwrap
 from datetime import date
 from pathlib import Path
 
-from qa.config import RETRIEVERS, Config
+from qa.config import DEFAULT_EVAL_FILE, EVAL_SEED, RETRIEVERS, Config
 from qa.documents import Answer, Copy, Passage, count_noun
 from qa.errors import BadInputError, QAError, rebuild_hint
-from qa.evaluation.data import DEFAULT_EVAL_FILE, SEED
 from qa.sources import (
     CLOSEST_HEADING,
     CLOSEST_SHOWN,
@@ -335,7 +334,7 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--articles", nargs="+", metavar="TITLE", help="SQuAD files: only these articles' paragraphs and questions")
     parser.add_argument("--reader", metavar="DIR", help="a reader folder to evaluate (default: the shipped qa/reader_model)")
     parser.add_argument("--limit", type=int, metavar="N", help="evaluate N questions sampled with a fixed seed")
-    parser.add_argument("--seed", type=int, default=SEED, help=f"seed for --limit (default {SEED})")
+    parser.add_argument("--seed", type=int, default=EVAL_SEED, help=f"seed for --limit (default {EVAL_SEED})")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of the table")
     parser.add_argument("--report", metavar="DIR", help="write report.md, results.json and PNG plots into DIR")
     parser.add_argument(

@@ -37,6 +37,10 @@ class ReaderModelError(QAError):
     """The reader's model files are missing, damaged or do not fit the installed base model."""
 
 
+class ModelGraphError(QAError):
+    """An ONNX graph of the encoder or the reader (`qa/onnx/`) is missing, damaged or does not fit its weights."""
+
+
 def rebuild_hint(index_dir: Path) -> str:
     """The fix that ends every message about an index that cannot be used as it is."""
     return f"rebuild it with `qa ingest corpus --rebuild --index {index_dir}` (or your own article folders)"

@@ -298,8 +298,9 @@ class QA:
         about_article = field_question(q.text)
         if about_article is not None:
             return self._ask_field(q, about_article, k, kind, dates)
+        reader = self.reader  # made before retrieval: the neural reader's network loads meanwhile
         found = self._retrieve(q.text, k, kind, dates)
-        answer = self.reader.answer(q.text, found.passages, threshold=threshold, asked=q.asked)
+        answer = reader.answer(q.text, found.passages, threshold=threshold, asked=q.asked)
         return replace(answer, undated_left_out=found.undated_left_out) if found.undated_left_out else answer
 
     def _ask_field(self, q: Question, fq: FieldQuestion, k: int, kind: str, dates: DateRange) -> Answer:

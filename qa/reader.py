@@ -16,9 +16,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from qa.alternatives import differing_answers, supporting
 from qa.calibration import Calibrator, Candidate, band_of, load_calibrator, norm_text, reading_features
@@ -26,9 +25,6 @@ from qa.chunk import split_sentences
 from qa.config import Config
 from qa.dates import asks_for_latest
 from qa.documents import Alternative, Answer, Citation, Passage, PossibleAnswer
-
-if TYPE_CHECKING:  # torch loads only when the reader first reads
-    from qa.span_model import ReaderShape, SpanReader
 
 # ---------------------------------------------------------------------------------------------
 # Questions that a short span cannot answer: the evidence sentence is the answer.
@@ -144,13 +140,6 @@ class Reading:
     candidates: tuple[Candidate, ...] = ()  # every passage's best span (for the answers of other stories)
 
 
-@lru_cache(maxsize=2)
-def _load(folder: str) -> tuple[SpanReader, ReaderShape, dict[str, Any]]:
-    from qa.span_model import load_reader
-
-    return load_reader(Path(folder))
-
-
 def sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
     """The sentence(s) of `text` that hold [start, end), without an opening quote or bracket
     that the sentence splitter left at the end."""
@@ -199,12 +188,16 @@ class NeuralReader:
     """The trained span reader behind the `qa.protocols.Reader` protocol. The model loads on first use."""
 
     def __init__(self, config: Config, model_dir: Path | None = None):
-        from qa.span_model import default_model_dir, read_manifest
+        from qa.span_io import default_model_dir, read_manifest  # issue 31: torch-free (was qa.span_model)
 
         self.config = config
         self.model_dir = Path(model_dir or config.reader_model_dir or default_model_dir())
         self.calibrator: Calibrator = load_calibrator(self.model_dir)
         self.scoring = str(read_manifest(self.model_dir).get("scoring", "per-passage"))
+        # --- issue 31: the network starts loading now, in the background (qa/onnx_models.py) ---
+        from qa.onnx_models import preload_span_reader
+
+        preload_span_reader(str(self.model_dir))
 
     @property
     def default_threshold(self) -> float:
@@ -217,7 +210,7 @@ class NeuralReader:
 
     def describe(self) -> dict[str, Any]:
         """What the evaluation report says about the reader."""
-        from qa.span_model import read_manifest
+        from qa.span_io import read_manifest  # issue 31: torch-free (was qa.span_model)
 
         training = read_manifest(self.model_dir).get("training", {})
         return {
@@ -232,19 +225,19 @@ class NeuralReader:
 
     def read(self, question: str, passages: list[Passage]) -> list[Candidate]:
         """Every passage's best span, in passage order (one batched forward pass)."""
-        import torch
-
-        from qa.encoder import autocast
-        from qa.span_model import best_spans, encode_pairs, truncate_question
+        # --- issue 31: the network runs on ONNX Runtime in float32 (qa/onnx_models.py), without torch ---
+        from qa.onnx_models import span_reader
+        from qa.span_io import best_spans, encode_pair_arrays, truncate_question
 
         texts = [p.text for p in passages]
         if not question.strip() or not any(t.strip() for t in texts):
             return []
-        model, shape, _ = _load(str(self.model_dir))
+        network = span_reader(str(self.model_dir))
+        shape = network.shape
         question = truncate_question(question, shape.max_question_tokens)
-        batch = encode_pairs([question] * len(texts), texts, shape)
-        with torch.inference_mode(), autocast("cpu", self.config.cpu_dtype):
-            start, end = model(batch.input_ids, batch.attention_mask, batch.token_type_ids)
+        batch = encode_pair_arrays([question] * len(texts), texts, shape)
+        start, end = network.logits(batch)
+        # --- end of the issue-31 change ---
         out = []
         for row, span in enumerate(best_spans(start, end, batch.context_mask, shape.max_answer_tokens, batch.line_ids)):
             if span is None:

@@ -177,6 +177,20 @@ def test_light_commands_never_import_torch(cli_index, tmp_path):
     assert MASSIS not in run_qa("list", "--index", str(copy)).stdout  # the remove did happen
 
 
+def test_ask_and_search_serve_without_torch_or_the_evaluation_package(cli_index):
+    """Questions are answered on ONNX Runtime (qa/onnx_models.py): torch and `qa eval`'s package stay unloaded."""
+    code = IMPORTS_AFTER.replace(repr(HEAVY), repr(("torch", "qa.evaluation", "transformers", "sentence_transformers")))
+    out = {}
+    why = "Why is Russia on the alert?"  # answered with a sentence: spaCy's splitter, without torch
+    for args in (["ask", NATO_Q, "--index", str(cli_index)], ["search", NATO_Q, "--index", str(cli_index)],
+                 ["list", "--index", str(cli_index)], ["ask", why, "--index", str(cli_index)]):
+        result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
+        seen = json.loads(result.stderr.strip().splitlines()[-1])
+        assert seen == {"code": 0, "heavy": []}, (args, seen)
+        out[args[0], args[1]] = result.stdout
+    assert out["ask", NATO_Q].startswith(f"Q: {NATO_Q}\nA: Stoltenberg [1]")
+
+
 def test_empty_question_is_an_error_before_any_model_loads(cli_index):
     for question in ("", "   "):
         result = run_qa("ask", question, "--index", str(cli_index))

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from qa.config import DEFAULT_EVAL_FILE as DEFAULT_EVAL_FILE
+from qa.config import EVAL_SEED
 from qa.documents import Document
 from qa.errors import BadInputError
 from qa.ingest import slugify
 
-DEFAULT_EVAL_FILE = Path("eval/questions.jsonl")
-SEED = 0
+SEED = EVAL_SEED
 FORMAT_HINT = "see eval/README.md for the format"
 T = TypeVar("T")
 
