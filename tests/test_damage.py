@@ -382,10 +382,11 @@ ROW_EDITS = {  # same-length edits of the rows the catalog serves, each still we
 
 
 @pytest.mark.parametrize("case", list(ROW_EDITS))
-def test_same_length_edit_of_a_catalog_row_is_named_and_never_served(case, two_versions, tmp_path, capsys):
+def test_same_length_edit_of_a_catalog_row_is_named_and_never_served(case, two_versions, tmp_path, capsys, embedder):
     """A tombstone moved to another row, the live state set back, a date, headline, link or story
     changed in place: `qa list`, `qa search`, `qa ask`, `qa check` and the app name the row in one
-    line and exit non-zero; nothing of it is shown."""
+    line and exit non-zero; nothing of it is shown. The ways out work: `qa rollback VERSION` past a
+    damaged state's entry, a rebuild past any."""
     from qa.chat import Chat
 
     config = copy_index(two_versions, tmp_path / "index")
@@ -402,6 +403,12 @@ def test_same_length_edit_of_a_catalog_row_is_named_and_never_served(case, two_v
         assert "catalog.sqlite" in result.stderr and "fails its checksum" in result.stderr, (command, result.stderr)
     status = Chat(config).status()
     assert "fails its checksum" in status and "2024" not in status.replace(index, "")
+    if case in ("tombstone", "head"):
+        result = run_cli(capsys, "rollback", "v000001", "--index", index)
+        assert result.returncode == 0 and "restored v000001" in result.stdout, result.stderr
+    else:  # a document's row: every kept state has it
+        ingest_paths([CORPUS], config, rebuild=True, embedder=embedder)
+    assert sorted(doc_ids(config)) == [MASSIS, NHK] and not check_index(config.index_dir, config).problems
 
 
 @pytest.mark.parametrize("offset", [0, 20, 28, 32, 47, 52, 64])

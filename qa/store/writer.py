@@ -134,9 +134,16 @@ class IndexWriter:
             catalog = open_catalog(d, write=True)
             try:
                 check_settings(d, catalog, self.config)
+                if self.rebuild:  # every served row read once: a rebuild starts afresh from a damaged catalog
+                    catalog.head(), catalog.versions(), catalog.pending()
+                    for name in catalog.all_segment_names():
+                        catalog.segment_documents(name), catalog.signatures(name)
             except IndexMismatchError:
                 catalog.close()
                 raise
+            except CatalogError as e:
+                catalog.close()
+                raise catalog_failure(d, e) from None
             return catalog
         except (IndexMismatchError, IndexCorruptError):
             if not self.rebuild:
