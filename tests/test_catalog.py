@@ -213,7 +213,10 @@ def test_create_replaces_a_damaged_catalog_with_an_empty_one(catalog):
     (index_dir / CATALOG).write_bytes(b"garbage")
     fresh = Catalog.create(index_dir, {"model_name": "other"})
     assert fresh.versions() == [] and fresh.settings == {"model_name": "other"}
-    assert not list(index_dir.glob(".tmp-catalog-*")) and last_committed(index_dir) == "0\n"
+    # Its states are numbered after the last one committed in this folder: v000002 is never reused.
+    assert not list(index_dir.glob(".tmp-catalog-*")) and last_committed(index_dir) == "2\n"
+    with fresh.write_transaction():
+        assert fresh.add_version("run-3", "rebuild", "1 document", [], {}, 0, 0) == 3
     fresh.close()
 
 

@@ -29,7 +29,7 @@ from qa.store.segment import NAME, SegmentRecord, fsync_dir
 
 CATALOG = "catalog.sqlite"
 # The number of the last state committed, written after each commit: `qa check` compares it with the
-# catalog, so a catalog that went back in time (a lost write-ahead log, a restored old copy) is noticed.
+# catalog, so a catalog that went back in time (a restored old copy, a damaged journal) is noticed.
 LAST_COMMITTED = "catalog.last-version"
 # 3: stories (a document's story and publisher; MinHash signatures and LSH band keys); 4: row checksums
 FORMAT_VERSION = 4
@@ -205,16 +205,23 @@ class Catalog:
 
     @classmethod
     def create(cls, index_dir: Path, settings: Mapping[str, object]) -> Catalog:
-        """A new, empty catalog, written beside and renamed into place (replacing a damaged one)."""
+        """A new, empty catalog, written beside and renamed into place (replacing a damaged one).
+        Its states are numbered after the last one committed in this folder (never one twice)."""
         index_dir.mkdir(parents=True, exist_ok=True)
         tmp = index_dir / f".tmp-catalog-{os.getpid()}.sqlite"
         for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm"), Path(f"{tmp}-journal")):
             p.unlink(missing_ok=True)
+        try:
+            numbered = max(0, int((index_dir / LAST_COMMITTED).read_text(encoding="utf-8").strip()))
+        except (OSError, ValueError):
+            numbered = 0
         conn = sqlite3.connect(tmp, isolation_level=None)
         conn.executescript(_SCHEMA)
         conn.executemany("INSERT INTO meta VALUES (?, ?)", [
             ("format_version", str(FORMAT_VERSION)), ("settings", json.dumps(settings, sort_keys=True)), ("created", _now()),
         ])
+        if numbered:
+            conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('version', ?)", (numbered,))
         conn.close()
         path = index_dir / CATALOG
         # A log or journal left by the catalog being replaced would be replayed into the new one.
