@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.resources import files as package_files
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,9 @@ EXAMPLES = [
     "Where did Stoltenberg and Pashinyan hold a news conference?",
 ]
 QA_CONCURRENCY = 4  # questions (chat, search, /ask) answered at once
+# How long `launch` lets the new server take to answer its first request on localhost: Gradio gives it
+# one 3-second try and otherwise refuses to start; a loaded 2-core machine took longer.
+LOCALHOST_WAIT_S = 120
 ARTICLE_COLUMNS = ["doc_id", "title", "date", "url", "passages"]
 
 
@@ -268,13 +274,42 @@ def build_app(config: Config, build_from: Path | None = None) -> gr.Blocks:
     return demo
 
 
+@contextmanager
+def _patient_localhost_check() -> Iterator[None]:
+    """Gradio's launch checks that its server answers on localhost with a single request of 3 s
+    and otherwise refuses to start ("a shareable link must be created"): the same check, retried
+    for up to LOCALHOST_WAIT_S."""
+    import httpx
+    from gradio import networking
+
+    quick = networking.url_ok
+
+    def patient(url: str) -> bool:
+        deadline = time.monotonic() + LOCALHOST_WAIT_S
+        while time.monotonic() < deadline:
+            try:
+                if httpx.head(url, timeout=30, verify=False).status_code in (200, 401, 301, 302, 303, 307, 308):
+                    return True
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        return quick(url)
+
+    networking.url_ok = patient  # Gradio looks it up on its module at launch
+    try:
+        yield
+    finally:
+        networking.url_ok = quick
+
+
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, **kwargs: Any) -> tuple[Any, str, str]:
     """Start `demo` with the app's stylesheet and the upload size limit of its config
     (`Config.max_file_bytes`, enforced by the server while the file arrives); returns what
     `Blocks.launch` returns."""
     kwargs.setdefault("max_file_size", demo.qa_app.chat.config.max_file_bytes)  # type: ignore[attr-defined]  # set by build_app
-    return demo.launch(server_name=host, server_port=port, css=CSS, theme=gr.themes.Soft(),
-                       footer_links=["api"], **kwargs)
+    with _patient_localhost_check():
+        return demo.launch(server_name=host, server_port=port, css=CSS, theme=gr.themes.Soft(),
+                           footer_links=["api"], **kwargs)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -254,11 +254,15 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     config = _config(args)
     report = check_index(config)
-    for problem in report.problems:
-        print(f"damaged: {problem}", file=sys.stderr)
     if report.problems:
-        print(f"error: {config.index_dir} is damaged; `qa rollback` may restore an undamaged state, or "
-              f"{rebuild_hint(config.index_dir)}", file=sys.stderr)
+        way_out = ("" if report.catalog_damaged else "`qa rollback` may restore an undamaged state, or ") + \
+            rebuild_hint(config.index_dir)
+        if len(report.problems) == 1:  # one problem, one line
+            print(f"error: {config.index_dir} is damaged: {report.problems[0]}; {way_out}", file=sys.stderr)
+            return 1
+        for problem in report.problems:
+            print(f"damaged: {problem}", file=sys.stderr)
+        print(f"error: {config.index_dir} is damaged ({len(report.problems)} problems above); {way_out}", file=sys.stderr)
         return 1
     print(f"ok: {report.segments} segments, {report.files} files, {report.bytes:,} bytes verified "
           f"(live {report.live}; {config.index_dir})")
@@ -287,6 +291,10 @@ def cmd_versions(args: argparse.Namespace) -> int:
         mark = "*" if v.name == live else " "
         print(f"{mark} {v.name}  {v.created}  {v.action:<8}  {count_noun(v.n_documents, 'document')}, "
               f"{count_noun(v.n_chunks, 'chunk')}, {count_noun(len(v.segments), 'segment')}  {_plural_summary(v.summary)}")
+    if live is None and versions:
+        print(f"error: {config.index_dir}: the entry naming the live state is damaged (`qa check` names it); "
+              "`qa rollback VERSION` makes one of these states live again", file=sys.stderr)
+        return 1
     print(f"live: {live} ({config.index_dir}); `qa rollback VERSION` makes a kept state live again")
     return 0
 

@@ -30,7 +30,11 @@ class IndexCorruptError(QAError):
 
 
 class IndexLockedError(QAError):
-    """Another writer holds the index lock."""
+    """Another writer holds the index lock (or readers kept its catalog busy past the wait)."""
+
+
+class IndexAccessError(QAError):
+    """This user may not read or change the index (permissions, a read-only file system); it is not damaged."""
 
 
 class ReaderModelError(QAError):

@@ -52,8 +52,10 @@ def ingest_paths(
     configured model) turns the chunks into vectors. With `ray`, files are read and cleaned, and
     documents chunked and embedded, on a Ray cluster (`qa/ray_ingest.py`); the rest is the same.
     """
+    from qa.store.lock import checked_index_folder
     from qa.store.update import Embedded, refuse_empty_rebuild, update_index
 
+    checked_index_folder(config.index_dir)  # before anything is read: `--index afile` fails at once
     embed: Callable[[list[Document]], Iterable[Embedded]] | None = None
     read: Callable[[list[Path]], tuple[list[Document], list[SkippedFile]]]
     if ray is None:
@@ -118,13 +120,19 @@ def upload_dir(config: Config) -> Path:
 
 
 def remove_documents(doc_ids: list[str], config: Config) -> IngestReport:
-    """Take documents out of the index; a removed document's file in <index>/uploads/ is deleted
-    too once no indexed document comes from it (so a rebuild does not bring it back)."""
+    """Take documents out of the index (an id given twice counts once); a removed document's file in
+    <index>/uploads/ is deleted too once no indexed document comes from it (so a rebuild does not bring
+    it back). Only a file directly in that real folder is deleted, never through a link."""
+    import os
+
     from qa.documents import split_source
     from qa.store.update import update_index
 
-    report = update_index(config.index_dir, [], config, remove_ids=tuple(doc_ids))
-    uploads = upload_dir(config).resolve()
+    report = update_index(config.index_dir, [], config, remove_ids=tuple(dict.fromkeys(doc_ids)))
+    # Sources are absolute, resolved paths; the index folder is resolved, its uploads/ folder is not.
+    uploads = Path(os.path.realpath(config.index_dir)) / "uploads"
+    if uploads.is_symlink() or not uploads.is_dir():
+        return report
     files = {Path(split_source(s)[0]) for s in report.removed_sources}
     files = {f for f in files if f.parent == uploads}
     if files:

@@ -10,6 +10,7 @@ Screenshots go to test-output/ (git-ignored).
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,11 @@ The engineer Marisol Quintero led the restoration of the Port Elwynn lighthouse.
 
 The town council said the lighthouse would be open every weekend during the summer.
 """
-TIMEOUT_MS = 90_000
+TIMEOUT_MS = 90_000  # one step in the page (a reply, a click) once the app is ready
+# The most the app may take to become ready: its server answering, its models loaded by a first
+# question, its page rendered. Waits are on those events, each polled, never one fixed sleep; the
+# bound only ends a wait for an app that never gets there (a loaded 2-core machine took minutes).
+READY_S = 600
 NATO_Q = "Who was the first NATO secretary general to visit Armenia?"
 MARS_Q = "What is the boiling point of mercury on Mars?"
 LIGHTHOUSE = "Port Elwynn lighthouse reopens after restoration"
@@ -60,12 +65,32 @@ VERDICT_BOXES_JS = """(reply) => {
 }"""
 
 
+def _wait_until_ready(url: str) -> None:
+    """Block until the app serves its page's config and has answered one question through its own
+    API (so the embedder and the reader are loaded): what the page's first question waits on."""
+    import httpx
+
+    deadline = time.monotonic() + READY_S
+    while True:
+        try:
+            if httpx.get(url + "config", timeout=30).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, f"the app at {url} never served its config"
+        time.sleep(0.5)
+    event = httpx.post(url + "gradio_api/call/ask", json={"data": [NATO_Q]}, timeout=READY_S).json()["event_id"]
+    reply = httpx.get(url + f"gradio_api/call/ask/{event}", timeout=max(1.0, deadline - time.monotonic())).text
+    assert "event: complete" in reply, reply[-2000:]
+
+
 @pytest.fixture(scope="module")
 def app_url(bundled_index, tmp_path_factory):
-    """The app launched in-process on a free port, over a writable copy of the bundled index."""
+    """The app launched in-process on a free port, over a writable copy of the bundled index, ready."""
     if not CHROMIUM.exists():
         pytest.skip("needs Debian's Chromium at /usr/bin/chromium (apt-get install -y chromium)")
     demo, url, config = launch_app_over_copy(bundled_index, tmp_path_factory.mktemp("browser") / "index")
+    _wait_until_ready(url)
     yield url, config
     demo.close()
 
@@ -81,12 +106,23 @@ def browser(app_url):
 
 
 def _open(browser, url: str, size: tuple[int, int]):
+    """A page of the (ready) app, once its question box is drawn. A first load that the browser
+    never finishes drawing (its scripts starved of CPU) is loaded again until READY_S is spent."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     context = browser.new_context(viewport={"width": size[0], "height": size[1]})
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
-    page.goto(url)
-    page.wait_for_selector("#qa-question textarea")
-    return context, page
+    deadline = time.monotonic() + READY_S
+    while True:
+        left_ms = max(1_000, (deadline - time.monotonic()) * 1000)
+        try:
+            page.goto(url, timeout=left_ms)
+            page.wait_for_selector("#qa-question textarea", timeout=min(left_ms, TIMEOUT_MS))
+            return context, page
+        except PlaywrightTimeout:
+            if time.monotonic() >= deadline:
+                raise
 
 
 @pytest.fixture(scope="module")

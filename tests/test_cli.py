@@ -284,3 +284,82 @@ def test_a_candidate_below_the_threshold_is_a_possible_answer(bundled_index, cap
     assert main(["ask", "What is the capital of France?", "--index", index, "--json"]) == 0
     declined = json.loads(capsys.readouterr().out)
     assert declined["answer"] is None and declined["candidate"] is None
+
+
+# ---------------------------------------------------------------- issue 28: the index folder and permissions
+
+
+def test_ingest_into_an_index_path_that_is_a_file_fails_at_once(tmp_path, monkeypatch, capsys):
+    """`--index afile`: one line naming the path and the fix, before a single article is read."""
+    from qa import ingest
+    from qa.cli import main
+
+    afile = tmp_path / "afile"
+    afile.write_text("not an index\n", encoding="utf-8")
+
+    def never(*args, **kwargs):
+        raise AssertionError("articles were read before the index folder was checked")
+
+    monkeypatch.setattr(ingest, "read_documents", never)
+    monkeypatch.setattr("qa.pipeline.read_documents", never)
+    for index in (afile, afile / "index"):
+        assert main(["ingest", str(CORPUS), "--index", str(index)]) == 1
+        out, err = capsys.readouterr()
+        assert out == "" and err.count("\n") == 1 and "unexpected" not in err
+        assert err.startswith(f"error: {afile} is a file, not a folder") and "give --index a folder" in err
+    assert afile.read_text(encoding="utf-8") == "not an index\n"
+
+
+def _as_another_user(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """`qa ARGS` run by a user who does not own the index: `nobody` when this is root (who may read
+    and write anything), else this user (the files are made unreadable to their owner too)."""
+    import os
+
+    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+           "HOME": str(cwd), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([*prefix, *QA_BIN, *args], capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
+
+
+@pytest.fixture
+def shared_copy(cli_index):
+    """A copy of the CLI's index in a folder every user may enter (pytest's tmp folders are private)."""
+    import os
+    import shutil
+    import stat
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="qa-perm-"))
+    root.chmod(0o755)
+    copy = root / "index"
+    shutil.copytree(cli_index, copy)
+    for path in (copy, *copy.rglob("*")):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    yield copy
+    for path in (copy, *copy.rglob("*")):  # writable again, so it can be deleted
+        os.chmod(path, stat.S_IRWXU | (stat.S_IRWXU if path.is_dir() else 0))
+    shutil.rmtree(root)
+
+
+def test_permission_problems_are_named_as_such_never_damage(shared_copy):
+    """An unreadable catalog is a permission problem (a rebuild would drop every kept state), and
+    `qa remove` on an index this user may not write does not say to delete `.lock`."""
+    catalog = shared_copy / "catalog.sqlite"
+    catalog.chmod(0o000)
+    for command in (["list"], ["check"], ["versions"], ["search", "Armenia", "--retriever", "bm25"]):
+        result = _as_another_user(*command, "--index", str(shared_copy), cwd=shared_copy.parent)
+        assert result.returncode == 1, (command, result.stderr)
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+        assert "may not read" in result.stderr and "not damaged" in result.stderr, result.stderr
+        assert "rebuild" not in result.stderr and "damaged:" not in result.stderr, result.stderr
+    catalog.chmod(0o644)
+
+    (shared_copy / ".lock").touch()
+    for path in (shared_copy, shared_copy / ".lock"):
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    result = _as_another_user("remove", MASSIS, "--index", str(shared_copy), cwd=shared_copy.parent)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert "may not change the index" in result.stderr and "not damaged" in result.stderr, result.stderr
+    assert "remove it" not in result.stderr and "rebuild" not in result.stderr, result.stderr
+    shared_copy.chmod(0o755)
+    assert MASSIS in run_qa("list", "--index", str(shared_copy)).stdout

@@ -95,6 +95,7 @@ def update_index(
     they are chunked and embedded here with `embedder`.
     """
     report = IngestReport()
+    remove_ids = tuple(dict.fromkeys(remove_ids))  # `qa remove X X` removes (and counts) X once
     with IndexWriter(Path(index_dir), config, rebuild=rebuild, create=bool(incoming) or rebuild) as writer:
         if rebuild:
             _refuse_destructive_rebuild(writer, incoming, force)
