@@ -270,15 +270,3 @@ def best_threshold(
     top = max(scores)
     best = [t for t, s in zip(grid, scores) if s >= top - 1e-12]
     return best[len(best) // 2]
-
-
-def band_edge(confidence: Sequence[float], right: Sequence[bool], accuracy: float, weight: Sequence[float] | None = None,
-              min_answers: int = 20) -> float:
-    """The lowest confidence c (0.01 grid) such that the answers at confidence >= c were right at
-    least `accuracy` of the time (weighted), among at least `min_answers` answers; 1.0 if none."""
-    weights = [1.0] * len(confidence) if weight is None else list(weight)
-    for c in [round(float(t), 2) for t in np.arange(0.0, 1.0001, 0.01)]:
-        kept = [(r, w) for conf, r, w in zip(confidence, right, weights) if conf >= c]
-        if len(kept) >= min_answers and sum(w for r, w in kept if r) >= accuracy * sum(w for _, w in kept):
-            return c
-    return 1.0

@@ -122,6 +122,33 @@ def attributed_sentence(text: str, speaker_terms: set[str], start: int, end: int
     return s, e
 
 
+# "Why …?": an evidence sentence that points back to its reason ("It is for this reason that …",
+# "That is why …", "Thus …") is answered together with the sentence before it, which gives it.
+_BACK_TO_REASON = re.compile(
+    r"\b(?:for (?:this|that|these|those) reasons?|(?:this|that) is why|because of (?:this|that)|as a result|"
+    r"therefore|thus|hence|consequently|so)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_why(question: str) -> bool:
+    return "why" in re.findall(r"[\w']+", question.lower())[:4]
+
+
+def with_reason(text: str, start: int, end: int) -> tuple[int, int]:
+    """[start, end) widened back over the sentence before it, in the same paragraph, when its
+    first clause points back to a reason given there (`_BACK_TO_REASON`)."""
+    sentences = split_sentences(text)
+    at = [i for i, (s, e) in enumerate(sentences) if s < end and start < e]
+    if not at or at[0] == 0:
+        return start, end
+    first_clause = re.split(r"[,;:]", text[sentences[at[0]][0] : sentences[at[0]][1]], maxsplit=1)[0]
+    previous = sentences[at[0] - 1]
+    if not _BACK_TO_REASON.search(first_clause) or "\n" in text[previous[0] : start]:
+        return start, end
+    return min(start, previous[0]), end
+
+
 # ---------------------------------------------------------------------------------------------
 # Reading
 # ---------------------------------------------------------------------------------------------
@@ -281,6 +308,8 @@ class NeuralReader:
             start, end = sentence_around(text, start, end)
             if answer_kind(question, yes_no=True) == "yes/no":
                 start, end = deciding_sentence(question, text, start, end)
+            elif asks_why(question):
+                start, end = with_reason(text, start, end)
         features = reading_features(
             question, best, candidates, terms(question), terms(text), terms(text[start:end]), best.passage_index
         )

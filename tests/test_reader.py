@@ -17,6 +17,7 @@ from qa.reader import (
     deciding_sentence,
     sentence_around,
     speaker_of,
+    with_reason,
 )
 from qa.span_model import default_model_dir, load_reader, read_manifest
 from qa.terms import terms
@@ -125,6 +126,17 @@ def test_an_attributed_quote_is_taken_from_its_opening_mark():
     text = "Intro line.\n“We cooperate with NATO. This issue is not on the agenda,” Mirzoyan noted. Then more."
     s, e = attributed_sentence(text, set(terms("Mirzoyan")), 0, 5)
     assert text[s:e] == "“We cooperate with NATO. This issue is not on the agenda,” Mirzoyan noted."
+
+
+def test_a_why_answer_that_points_back_to_its_reason_brings_the_reason_along():
+    text = ("Intro.\n“Thus, the security mechanisms that we had did not work. It is for this reason that we were "
+            "forced to ask the European Union to send a mission,” the minister said.")
+    start = text.index("It is")
+    assert text[slice(*with_reason(text, start, len(text)))].startswith("“Thus, the security mechanisms")
+    plain = "First.\nThe vote was held. Officials said it went well."
+    start = plain.index("Officials")
+    assert with_reason(plain, start, len(plain)) == (start, len(plain)), "no pointer back: the sentence alone"
+    assert with_reason(plain, 0, 6) == (0, 6), "nothing before the first sentence"
 
 
 def test_deciding_sentence_prefers_a_short_direct_statement_in_the_paragraph():

@@ -36,7 +36,6 @@ from qa.calibration import (
     KINDS,
     Calibrator,
     Logistic,
-    band_edge,
     best_threshold,
     fit_logistic,
     norm_text,
@@ -245,6 +244,37 @@ def part_metrics(records: Sequence[dict[str, Any]], conf: Sequence[float], thres
     return out
 
 
+# The parts whose answers the bands must describe (the not-covered part has no right answer).
+BAND_PARTS = ("news", "traps", "clean")
+
+
+def part_bands(records: Sequence[dict[str, Any]], conf: Sequence[float], min_answers: int = 20) -> tuple[tuple[float, float], dict[str, Any]]:
+    """Bands that mean the same on every kind of archive: "high" from the lowest confidence at
+    which, on each part, the answers at or above it were right >= 80 % of the time; "medium" from
+    the lowest confidence at which, on each part, the answers between it and "high" were right
+    >= 50 %. Each edge is the highest of the parts' edges (0.01 grid); a part that reaches an
+    accuracy at no confidence (with `min_answers` answers) is left out of that edge and named."""
+    grid = [round(float(t), 2) for t in np.arange(0.0, 1.0001, 0.01)]
+    by_part = {p: ([c for c, r in zip(conf, records) if r["part"] == p], [r["right"] for r in records if r["part"] == p])
+               for p in BAND_PARTS}
+
+    def lowest(part: str, accuracy: float, top: float) -> float | None:
+        c, right = by_part[part]
+        for t in grid:
+            kept = [r for ci, r in zip(c, right) if t <= ci < top]
+            if len(kept) >= min_answers and sum(kept) >= accuracy * len(kept):
+                return t
+        return None
+
+    high_edges = {p: lowest(p, BAND_ACCURACY[1], 2.0) for p in BAND_PARTS if by_part[p][0]}
+    high = max((e for e in high_edges.values() if e is not None), default=1.0)
+    medium_edges = {p: lowest(p, BAND_ACCURACY[0], high) for p in BAND_PARTS if by_part[p][0]}
+    medium = min(high, max((e for e in medium_edges.values() if e is not None), default=high))
+    return (medium, high), {"high": high_edges, "medium": medium_edges,
+                            "unreachable": {"high": [p for p, e in high_edges.items() if e is None],
+                                            "medium": [p for p, e in medium_edges.items() if e is None]}}
+
+
 def bands_by_part(records: Sequence[dict[str, Any]], conf: Sequence[float], bands: tuple[float, float]) -> dict[str, dict[str, Any]]:
     """Per part, how often answers labelled "high" and "medium" were right: the bands must mean
     the same accuracy on every kind of archive."""
@@ -275,8 +305,7 @@ def calibrate(records: list[dict[str, Any]], command: str, parts_dir: Path, obje
     uncovered = sorted(c for c, r in zip(conf, records) if r["part"] == "not-covered")
     floor = uncovered[min(len(uncovered) - 1, int((1 - NOT_COVERED_REACHING_FLOOR) * len(uncovered)))] if uncovered else threshold
     floor = round(min(floor + 0.005, threshold), 3)
-    right = [r["right"] for r in records]
-    bands = (band_edge(conf, right, BAND_ACCURACY[0], weight.tolist()), band_edge(conf, right, BAND_ACCURACY[1], weight.tolist()))
+    bands, band_edges = part_bands(records, conf)
     oof = out_of_fold(records, names, weight)
     provenance: dict[str, object] = {
         "command": command,
@@ -286,7 +315,10 @@ def calibrate(records: list[dict[str, Any]], command: str, parts_dir: Path, obje
         "label": "answer right: a span with F1 >= 0.5 against a gold answer, a sentence that holds one; any answer to an unanswerable question is wrong",
         "threshold_rule": "maximises overall F1 on the mix (sentence answers count 1 when they hold a gold answer)",
         "floor_rule": f"at most {NOT_COVERED_REACHING_FLOOR:.0%} of the not-covered questions reach it",
-        "band_rule": f"lowest confidence where answers were right >= {BAND_ACCURACY[1]:.0%} (high) / {BAND_ACCURACY[0]:.0%} (medium) of the time, mix-weighted",
+        "band_rule": f"on every part ({', '.join(BAND_PARTS)}): answers at or above 'high' right >= {BAND_ACCURACY[1]:.0%} "
+                     f"of the time, answers between 'medium' and 'high' right >= {BAND_ACCURACY[0]:.0%}; each edge the highest "
+                     "of the parts' edges (a part that reaches the accuracy at no confidence is left out and named)",
+        "band_edges_by_part": band_edges,
         "questions": {p: sum(1 for r in records if r["part"] == p) for p in PARTS},
         "kinds": {k: sum(1 for r in records if r["kind"] == k) for k in KINDS},
         "at_threshold": part_metrics(records, conf, threshold),
