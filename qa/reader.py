@@ -123,7 +123,8 @@ def attributed_sentence(text: str, speaker_terms: set[str], start: int, end: int
 
 
 # "Why …?": an evidence sentence that points back to its reason ("It is for this reason that …",
-# "That is why …", "Thus …") is answered together with the sentence before it, which gives it.
+# "That is why …", "Thus …") is answered together with the sentence before it, which gives it; so
+# is a reason whose sentence before it says what it is the reason for (restates the question).
 _BACK_TO_REASON = re.compile(
     r"\b(?:for (?:this|that|these|those) reasons?|(?:this|that) is why|because of (?:this|that)|as a result|"
     r"therefore|thus|hence|consequently|so)\b",
@@ -135,16 +136,24 @@ def asks_why(question: str) -> bool:
     return "why" in re.findall(r"[\w']+", question.lower())[:4]
 
 
-def with_reason(text: str, start: int, end: int) -> tuple[int, int]:
+def with_reason(question: str, text: str, start: int, end: int) -> tuple[int, int]:
     """[start, end) widened back over the sentence before it, in the same paragraph, when its
-    first clause points back to a reason given there (`_BACK_TO_REASON`)."""
+    first clause points back to a reason given there (`_BACK_TO_REASON`), or when that sentence
+    shares more of the question's words (it says what the reason is for)."""
+    from qa.terms import terms
+
     sentences = split_sentences(text)
     at = [i for i, (s, e) in enumerate(sentences) if s < end and start < e]
     if not at or at[0] == 0:
         return start, end
-    first_clause = re.split(r"[,;:]", text[sentences[at[0]][0] : sentences[at[0]][1]], maxsplit=1)[0]
+    first = sentences[at[0]]
     previous = sentences[at[0] - 1]
-    if not _BACK_TO_REASON.search(first_clause) or "\n" in text[previous[0] : start]:
+    if "\n" in text[previous[0] : start]:
+        return start, end
+    first_clause = re.split(r"[,;:]", text[first[0] : first[1]], maxsplit=1)[0]
+    wanted = set(terms(question))
+    restates = len(wanted & set(terms(text[previous[0] : previous[1]]))) > len(wanted & set(terms(text[first[0] : first[1]])))
+    if not _BACK_TO_REASON.search(first_clause) and not restates:
         return start, end
     return min(start, previous[0]), end
 
@@ -309,7 +318,7 @@ class NeuralReader:
             if answer_kind(question, yes_no=True) == "yes/no":
                 start, end = deciding_sentence(question, text, start, end)
             elif asks_why(question):
-                start, end = with_reason(text, start, end)
+                start, end = with_reason(question, text, start, end)
         features = reading_features(
             question, best, candidates, terms(question), terms(text), terms(text[start:end]), best.passage_index
         )

@@ -292,7 +292,9 @@ def calibrate(records: list[dict[str, Any]], command: str, parts_dir: Path, obje
     """Fit everything on `records` (see the module docstring); features chosen by `objective`."""
     started = time.time()
     weight = mix_weights(records)
-    base: dict[str, tuple[str, ...]] = {"span": ("margin", "log_probability"), "sentence": ("margin", "log_probability")}
+    # A sentence answer is judged whole: how much of the question it covers starts in its model.
+    base: dict[str, tuple[str, ...]] = {"span": ("margin", "log_probability"),
+                                        "sentence": ("margin", "log_probability", "sentence_overlap")}
     names, tried = select_features(records, weight, base, objective)
     models = {}
     for kind in KINDS:

@@ -45,6 +45,16 @@ def group_lines(training: dict[str, Any], manifest: dict[str, Any]) -> list[str]
     ]
 
 
+def averaged_lines(manifest: dict[str, Any]) -> list[str]:
+    """The weight averaging that made the artifact (`python -m qa.training.average`), if any."""
+    averaged = manifest.get("averaged_with")
+    if not averaged:
+        return []
+    return [f"- then averaged with the reader it was fine-tuned from (`python -m qa.training.average`): "
+            f"{averaged['weight']} × `{averaged['reader']}` (weights `{str(averaged['weights_sha256'])[:12]}…`) + "
+            f"{1 - averaged['weight']:.2g} × the fine-tuned weights (weight-space ensembling, Wortsman et al. 2022)"]
+
+
 def _row(cells: list[object]) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
@@ -79,6 +89,7 @@ def write_model_card(folder: Path) -> Path:
         f"- trained by: `{training.get('command')}` in {training.get('seconds', 0) / 60:.0f} min on {training.get('hardware')}",
         *[f"  - continuing a reader trained by: `{t.get('command')}` in {t.get('seconds', 0) / 60:.0f} min"
           for t in lineage(training)[1:]],
+        *averaged_lines(manifest),
         f"- total training time: {sum(t.get('seconds', 0) for t in lineage(training)) / 60:.0f} min",
         "",
         "## Training data",
