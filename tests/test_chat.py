@@ -76,3 +76,23 @@ def test_the_folded_options_show_a_date_range_that_is_set(chat):
     assert chat.options_label(None, None) == "Date range and settings"
     assert chat.options_label("2024-03-01", "") == "Date range and settings: articles dated 2024-03-01 or later"
     assert "not a date" in chat.options_label("March", None)
+
+
+def test_questions_about_the_article_itself_in_the_app_and_ask_json(chat):
+    """Issue 27's cases through the app's replies and `/ask`: the date and publisher fields, an
+    undated article said to be undated, a statement attributed to its speaker, a why-answer."""
+    reply = chat.ask_json("When was the NHK article published?")
+    assert (reply["answer"], reply["answer_type"], reply["field"]) == ("March 20, 2024", "field", "date")
+    assert reply["citations"][0]["doc_id"] == NHK
+    reply = chat.ask_json("Which outlet reported Stoltenberg's visit?")
+    assert (reply["answer"], reply["field"]) == ("nhk.or.jp", "publisher")
+    reply = chat.ask_json("When was the Massis Post interview published?")
+    assert reply["answer"] is None and reply["field"] == "date" and reply["citations"][0]["doc_id"] == MASSIS
+    said = chat.ask_json("What did Stoltenberg say?")
+    shown = said["answer"] or said["candidate"]["text"]
+    assert "Stoltenberg said he welcomes" in shown
+    why = chat.ask_json("Why did Armenia ask the EU to send a mission?")
+    assert "did not work" in (why["answer"] or why["candidate"]["text"])
+    history, _, asked = chat.add_question("When was the Massis Post interview published?", [])
+    history, _ = chat.answer(history, asked, 5, "hybrid", 0.17)
+    assert "The article is undated" in history[-1]["content"] and "qa-field" in history[-1]["content"]
