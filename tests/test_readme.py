@@ -16,10 +16,13 @@ from qa.cli import format_answer
 from qa.documents import Answer, Chunk, Citation, Passage, PossibleAnswer
 from qa.sources import (
     CLOSEST_HEADING,
+    FIELD_MISSING,
+    FIELD_NAMES,
     NO_ANSWER,
     POSSIBLE_ANSWER,
     below_threshold,
     confidence_label,
+    field_source,
     undated_note,
 )
 
@@ -46,6 +49,7 @@ def _printed_messages() -> set[str]:
         *(confidence_label(x, band) for x in NUMBERS for band in bands),
         *(below_threshold(x, t) for x in NUMBERS for t in NUMBERS),
         *(undated_note(n) for n in range(1, 100)),
+        *FIELD_MISSING.values(), *(field_source(f) for f in FIELD_NAMES),
     }
 
 
@@ -85,16 +89,18 @@ def _printed_replies() -> list[list[str]]:
     nato = "Who was the first NATO secretary general to visit Armenia?"
     cited = Citation(_passage(), 0, len("Stoltenberg"))
     answers = [
-        (Answer(nato, "Stoltenberg", 0.71, [cited], [_passage()], "span", band="medium"), 0.17),
+        (Answer(nato, "Stoltenberg", 0.81, [cited], [_passage()], "span", band="high"), 0.17),
         (Answer(nato, None, 0.71, [], [_passage()], candidate=PossibleAnswer("Stoltenberg", 0.71, cited)), 0.9),
         (Answer("What is the capital of France?", None, 0.0, [], [_passage()]), 0.17),
+        (Answer("When was the NHK article published?", "March 20, 2024", 1.0, [Citation(_passage(), 0, 0)], [_passage()],
+                "field", article_field="date"), 0.17),
     ]
     return [format_answer(answer, threshold).split("\n") for answer, threshold in answers]
 
 
 def test_the_answer_cards_sample_replies_are_what_qa_ask_prints():
     blocks = _code_blocks(_section(README, "The answer card"), "text")
-    assert len(blocks) == 3
+    assert len(blocks) == 4
     for block, printed in zip(blocks, _printed_replies()):
         lines = block.rstrip("\n").split("\n")
         assert lines == printed[: len(lines)]
