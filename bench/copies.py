@@ -35,7 +35,7 @@ import numpy as np
 
 from bench.synth import ArticleGenerator
 from qa.config import Config
-from qa.documents import Document
+from qa.documents import ArticleMeta, Document
 from qa.store.catalog import Catalog, Version
 from qa.store.segment import SegmentRecord, segment_name
 from qa.stories import assign_stories, own_story, stored_sketch
@@ -86,7 +86,7 @@ def synthetic_archive(stories: int, seed: int = 0, start: int = 0) -> tuple[list
         texts += [copy_of(paragraphs, rng) for _ in range(int(rng.choice([0, 0, 1, 2, 3, 4])))]
         for n, text in enumerate(texts):
             doc_id = f"story{i:06d}-{n}"
-            docs.append(Document(doc_id, title, text, doc_id, content_hash=f"{i:06d}{n:02d}{'0' * 8}"))
+            docs.append(Document(ArticleMeta(doc_id, title), text, doc_id, content_hash=f"{i:06d}{n:02d}{'0' * 8}"))
             labels.append(f"story{i}")
     return docs, labels
 
@@ -172,7 +172,7 @@ def detection_cost(n_docs: int, new: int, config: Config, workdir: Path) -> dict
     while made < n_docs:
         size = min(4000, n_docs - made)
         name = segment_name(len(segments) + 1)
-        fillers = [Document(f"filler-{made + i}", "filler", "", f"filler-{made + i}", content_hash=f"f{made + i:015d}")
+        fillers = [Document(ArticleMeta(f"filler-{made + i}", "filler"), "", f"filler-{made + i}", content_hash=f"f{made + i:015d}")
                    for i in range(size)]
         sigs = rng.integers(0, 2**32, size=(size, config.story_permutations), dtype=np.uint64).astype(np.uint32)
         with catalog.write_transaction():
@@ -191,7 +191,7 @@ def detection_cost(n_docs: int, new: int, config: Config, workdir: Path) -> dict
         if i % 2 == 0:
             _, paragraphs = generator.article(originals[int(rng.integers(0, len(originals)))])
             text = copy_of(paragraphs, rng)
-            arrivals.append(Document(f"new-copy-{i}", "copy", text, f"new-copy-{i}", content_hash=f"newcopy{i:08d}"))
+            arrivals.append(Document(ArticleMeta(f"new-copy-{i}", "copy"), text, f"new-copy-{i}", content_hash=f"newcopy{i:08d}"))
         else:
             arrivals.append(fresh[i])
     detect, detect_cpu, register, joined = [], [], [], {"copy": 0, "new": 0}
@@ -226,8 +226,7 @@ def detection_cost(n_docs: int, new: int, config: Config, workdir: Path) -> dict
 def _record(segment: str, row: int, doc: Document, story: str):  # -> DocRecord
     from qa.store.catalog import DocRecord
 
-    return DocRecord(segment, row, doc.doc_id, doc.source, doc.content_hash, 1, doc.title, doc.date, doc.url,
-                     doc.publisher, story)
+    return DocRecord(segment, row, doc.article, doc.source, doc.content_hash, 1, story)
 
 
 class _Zeros:
@@ -245,7 +244,7 @@ def ingest_throughput(n_stories: int, workdir: Path, real_model: bool, repeats: 
     folder.mkdir(parents=True)
     docs, _ = synthetic_archive(n_stories, seed=21)
     for d in docs:
-        (folder / f"{d.doc_id}.txt").write_text(f"{d.title}\n\n{d.text}\n", encoding="utf-8")
+        (folder / f"{d.doc_id}.txt").write_text(f"{d.article.title}\n\n{d.text}\n", encoding="utf-8")
     embedder = None
     if real_model:
         from qa.embed import Embedder

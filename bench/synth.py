@@ -182,7 +182,7 @@ def build_documents(n_chunks: int, seed: int = 0, block: int = 0):
     (3-5 sentences, about 90-150 word pieces, like the real chunker's 128-token chunks),
     bypassing sentence splitting and embedding. Returns (documents, chunk_rows). `block` > 0
     gives another set of documents (ids from block * 10^7 on), for an index built in parts."""
-    from qa.documents import Document
+    from qa.documents import ArticleMeta, Document
     from qa.ingest import content_hash
     from qa.store.segment import CHUNK_DTYPE
 
@@ -208,12 +208,9 @@ def build_documents(n_chunks: int, seed: int = 0, block: int = 0):
         doc_id = f"synthetic-{i:07d}" if i < 10_000_000 else f"synthetic-{i:09d}"
         docs.append(
             Document(
-                doc_id=doc_id,
-                title=title,
+                article=ArticleMeta(doc_id=doc_id, title=title, url=url, date=date),
                 text=text,
                 source=f"synthetic://{doc_id}",
-                url=url,
-                date=date,
                 meta={},
                 content_hash=content_hash(text, title, url, date),
             )

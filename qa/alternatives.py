@@ -34,7 +34,7 @@ def _story(option: Alternative) -> str:
 def _date(option: Alternative) -> date | None:
     from qa.dates import parse_date
 
-    return parse_date(option.citation.passage.date)
+    return parse_date(option.citation.passage.article.date)
 
 
 def differing_answers(

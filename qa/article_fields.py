@@ -86,11 +86,12 @@ def _names(passage: Passage, source: str | None) -> set[str]:
     """What a question may call an article by: its publisher, its web address's site name, its
     file name's first word ("massispost" of massispost-armenia-nato-agenda.txt)."""
     names = set()
-    if passage.publisher:
-        names.add(_letters(passage.publisher))
-        names.add(_letters(passage.publisher.split(".")[0]))
-    if passage.url:
-        host = urlsplit(passage.url).hostname or ""
+    publisher, url = passage.article.publisher, passage.article.url
+    if publisher:
+        names.add(_letters(publisher))
+        names.add(_letters(publisher.split(".")[0]))
+    if url:
+        host = urlsplit(url).hostname or ""
         labels = [x for x in host.split(".") if x not in ("www", "www2", "www3", "m", "amp", "edition", "en")]
         if labels:
             names.add(_letters(labels[0]))

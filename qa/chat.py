@@ -203,7 +203,7 @@ class Chat:
         if not doc_ids:
             return None, "Select one or more articles to remove."
         try:
-            titles = {r.doc_id: r.title or "" for r in list_documents(self.config, self.qa.index()).records}
+            titles = {r.doc_id: r.article.title or "" for r in list_documents(self.config, self.qa.index()).records}
         except QAError as e:
             return None, f"Error: {e}"
         return removal_question([(doc_id, titles.get(doc_id, "")) for doc_id in doc_ids]), ""

@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from qa.config import DEFAULT_EVAL_FILE, EVAL_SEED, RETRIEVERS, Config
-from qa.documents import Answer, Copy, Passage, count_noun
+from qa.documents import Answer, ArticleMeta, Passage, count_noun
 from qa.errors import BadInputError, QAError, rebuild_hint
 from qa.sources import (
     CLOSEST_HEADING,
@@ -59,7 +59,8 @@ def _mark(text: str, marks: tuple[tuple[int, int], ...]) -> str:
 
 def _source_line(p: Passage) -> str:
     """Headline | publisher | date | link  (doc id)."""
-    parts = [p.title] + [part for part in (p.publisher, p.date, p.url) if part]
+    a = p.article
+    parts = [a.title] + [part for part in (a.publisher, a.date, a.url) if part]
     return " | ".join(parts) + f"  (doc {p.doc_id})"
 
 
@@ -67,7 +68,7 @@ def _indent(text: str, prefix: str = "    ") -> str:
     return textwrap.fill(" ".join(text.split()), width=100, initial_indent=prefix, subsequent_indent=prefix)
 
 
-def _copies_line(copies: tuple[Copy, ...], prefix: str = "    ") -> list[str]:
+def _copies_line(copies: tuple[ArticleMeta, ...], prefix: str = "    ") -> list[str]:
     """"also published by Reuters (1 March 2024, https://...); ...": a story's other copies."""
     if not copies:
         return []
@@ -80,8 +81,9 @@ def _copies_line(copies: tuple[Copy, ...], prefix: str = "    ") -> list[str]:
 def _card_block(card: SourceCard) -> list[str]:
     """One article: [n] headline, then publisher · date · link, the story's other copies, then
     its passages, answers marked."""
-    meta = [m for m in (card.publisher, card.date, card.url) if m]
-    lines = [f"[{card.number}] {card.title}", f"    {' · '.join(meta + [f'doc {card.doc_id}'])}"]
+    a = card.article
+    meta = [m for m in (a.publisher, a.date, a.url) if m]
+    lines = [f"[{card.number}] {a.title}", f"    {' · '.join(meta + [f'doc {a.doc_id}'])}"]
     lines += _copies_line(card.copies)
     for n, excerpt in enumerate(card.excerpts):
         lines += ([""] if n else []) + [_indent(_mark(excerpt.text, excerpt.marks), "      ")]
@@ -129,9 +131,9 @@ def format_answer(answer: Answer, threshold: float | None = None) -> str:
     lines += [f"A: {shown} {refs}", f"   {confidence_label(answer.confidence, answer.band)}"]
     for n, other in enumerate(answer.alternatives):
         label = "Other articles:" if n == 0 else " " * len("Other articles:")
-        p = other.citation.passage
-        lines.append(f"   {label} {' '.join(other.text.split())} — {byline(p.publisher, p.url, p.date)}"
-                     f" ({other.confidence:.2f}; {p.title})")
+        a = other.citation.passage.article
+        lines.append(f"   {label} {' '.join(other.text.split())} — {byline(a.publisher, a.url, a.date)}"
+                     f" ({other.confidence:.2f}; {a.title})")
     lines += notes
     lines.append("")
     for n, card in enumerate(cards):
@@ -232,8 +234,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     config = _config(args)
     listed = list_documents(config)
     if args.json:
-        print(json.dumps([{"doc_id": r.doc_id, "title": r.title, "source": r.source, "url": r.url, "date": r.date,
-                           "publisher": r.publisher, "story": r.story, "content_hash": r.content_hash,
+        print(json.dumps([{"doc_id": r.doc_id, "title": r.article.title, "source": r.source, "url": r.article.url,
+                           "date": r.article.date, "publisher": r.article.publisher, "story": r.story, "content_hash": r.content_hash,
                            "chunks": r.n_chunks} for r in listed.records],
                          ensure_ascii=False, indent=1))
         return 0
@@ -241,8 +243,9 @@ def cmd_list(args: argparse.Namespace) -> int:
     for copies in listed.stories:
         for n, r in enumerate(copies):
             lead = "" if n == 0 else "  = "
-            print(f"{lead}{r.doc_id}\t{count_noun(r.n_chunks, 'chunk')}\t{r.date or '-'}\t"
-                  f"{publisher_name(r.publisher, r.url) or '-'}\t{shorten_headline(r.title or '', 100)}")
+            a = r.article
+            print(f"{lead}{r.doc_id}\t{count_noun(r.n_chunks, 'chunk')}\t{a.date or '-'}\t"
+                  f"{publisher_name(a.publisher, a.url) or '-'}\t{shorten_headline(a.title or '', 100)}")
     n_stories = len(listed.stories)
     print(f"{n_stories:,} {'story' if n_stories == 1 else 'stories'}, {count_noun(len(listed.records), 'document')}, "
           f"{count_noun(listed.n_chunks, 'chunk')} ({config.index_dir}, {listed.version})")

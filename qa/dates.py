@@ -171,7 +171,7 @@ class NewsRetriever(RowRetriever):
         self.distinct, self.depth = distinct, depth
 
     def _article_date(self, row: int) -> date | None:
-        return parse_date(self.index.document(row).date)
+        return parse_date(self.index.document(row).article.date)
 
     def _rows_in_range(self, question: str, k: int) -> Ranked:
         """The best `k` rows whose article is in range, asking the inner retriever ever deeper, and
@@ -179,7 +179,7 @@ class NewsRetriever(RowRetriever):
         depth, n = max(4 * k, self.depth), self.index.n_chunks
         while True:
             rows = self.inner.ranked_rows(question, min(depth, n))
-            kept = [(r, s) for r, s in rows if self.dates.contains(self.index.document(r).date)]
+            kept = [(r, s) for r, s in rows if self.dates.contains(self.index.document(r).article.date)]
             if self.distinct:
                 kept = distinct_stories(kept, lambda r: self.index.document(r).doc_id, self.index.stories)
             if len(kept) >= k or len(rows) < min(depth, n) or depth >= n:
@@ -193,7 +193,7 @@ class NewsRetriever(RowRetriever):
         if not self.dates:
             return 0
         seen = len(rows) if len(kept) < k else [r for r, _ in rows].index(kept[-1][0])
-        return len({doc.doc_id for doc in (self.index.document(r) for r, _ in rows[:seen]) if parse_date(doc.date) is None})
+        return len({doc.doc_id for doc in (self.index.document(r) for r, _ in rows[:seen]) if parse_date(doc.article.date) is None})
 
     def rank(self, question: str, k: int) -> Ranked:
         """The best `k` rows (see the class), with the count of undated articles left out."""

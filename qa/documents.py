@@ -3,22 +3,59 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ArticleMeta:
+    """What is known of an article besides its text: the one declaration of it. A document, its
+    catalog row, a passage, a source card and a copy of a story all carry this record, so a field
+    added here travels from ingest to the answer card (fill it in `qa.ingest.make_document`, show
+    it in qa/render.py and qa/cli.py; a field a story's copies show needs a catalog column too)."""
+
+    doc_id: str
+    title: str
+    url: str | None = None
+    date: str | None = None
+    publisher: str | None = None  # og:site_name, a metadata line, or the URL's host
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
 class Document:
     """A cleaned article. `text` is the cleaned body; chunk offsets index into it."""
 
-    doc_id: str
-    title: str
+    article: ArticleMeta
     text: str
     source: str  # file path, with "#N" for the N-th record of a JSON/JSONL file (`record_source`)
-    url: str | None = None
-    date: str | None = None
     meta: dict[str, str] = field(default_factory=dict)  # other lifted metadata (ID, Category, ...)
     content_hash: str = ""
-    publisher: str | None = None  # og:site_name, a metadata line, or the URL's host
+
+    @property
+    def doc_id(self) -> str:
+        return self.article.doc_id
+
+    def to_record(self) -> dict[str, object]:
+        """The document as one flat JSON object (a segment's documents.jsonl line, a Ray row), its
+        keys in the order segments have always stored them; new article fields go last."""
+        a = self.article.to_dict()
+        return {"doc_id": a.pop("doc_id"), "title": a.pop("title"), "text": self.text, "source": self.source,
+                "url": a.pop("url"), "date": a.pop("date"), "meta": self.meta, "content_hash": self.content_hash, **a}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Document:
+        """The document of a `to_record` object: keys this version does not know are ignored, and
+        fields it adds later take their defaults."""
+        article = ArticleMeta(**{k: v for k, v in record.items() if k in _ARTICLE_FIELDS})
+        return cls(article, **{k: v for k, v in record.items() if k in _DOCUMENT_FIELDS})
+
+
+_ARTICLE_FIELDS = {f.name for f in fields(ArticleMeta)}
+_DOCUMENT_FIELDS = {f.name for f in fields(Document)} - {"article"}
 
 
 def record_source(path: str, record: int | None = None) -> str:
@@ -78,18 +115,10 @@ def chunk_id(doc_id: str, ordinal: int) -> str:
     return f"{doc_id}#{ordinal}"
 
 
-@dataclass(frozen=True)
-class Copy:
-    """Another indexed copy of a passage's story (qa/stories.py): a reprint of the same article."""
-
-    doc_id: str
-    title: str
-    publisher: str | None
-    date: str | None
-    url: str | None
-
-    def to_dict(self) -> dict[str, object]:
-        return {"doc_id": self.doc_id, "title": self.title, "publisher": self.publisher, "date": self.date, "url": self.url}
+def copy_dict(copy: ArticleMeta) -> dict[str, object]:
+    """Another indexed copy of a story in JSON, its keys in the order `qa ask --json` has always given them."""
+    d = copy.to_dict()
+    return {k: d.pop(k) for k in ("doc_id", "title", "publisher", "date", "url")} | d
 
 
 @dataclass(frozen=True)
@@ -97,13 +126,11 @@ class Passage:
     """A retrieved chunk with its score and the metadata of its article."""
 
     chunk: Chunk
-    title: str
-    url: str | None
-    date: str | None
+    article: ArticleMeta
     score: float
-    publisher: str | None = None
     story: str | None = None  # the story its article is a copy of (None: not looked up)
-    copies: tuple[Copy, ...] = ()  # the story's other indexed copies, oldest first
+    # The story's other indexed copies (qa/stories.py: reprints of the same article), oldest first.
+    copies: tuple[ArticleMeta, ...] = ()
 
     @property
     def doc_id(self) -> str:
@@ -115,18 +142,14 @@ class Passage:
 
     def to_dict(self) -> dict[str, object]:
         return {
-            "doc_id": self.chunk.doc_id,
-            "title": self.title,
-            "url": self.url,
-            "date": self.date,
-            "publisher": self.publisher,
+            **self.article.to_dict(),
             "chunk_id": self.chunk.chunk_id,
             "text": self.chunk.text,
             "start": self.chunk.start,
             "end": self.chunk.end,
             "score": round(float(self.score), 6),
             "story": self.story,
-            "copies": [c.to_dict() for c in self.copies],
+            "copies": [copy_dict(c) for c in self.copies],
         }
 
 
@@ -141,7 +164,8 @@ class Citation:
     def to_dict(self) -> dict[str, object]:
         d = self.passage.to_dict()
         return {
-            **{k: d[k] for k in ("doc_id", "title", "url", "date", "publisher", "chunk_id")},
+            **self.passage.article.to_dict(),
+            "chunk_id": d["chunk_id"],
             "passage": d["text"],
             "answer_start": self.answer_start,
             "answer_end": self.answer_end,

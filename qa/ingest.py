@@ -18,7 +18,7 @@ from pathlib import Path
 
 from qa.clean import CleanedArticle, clean_article
 from qa.config import Config
-from qa.documents import Document, SkippedFile, count_noun, quote_name, record_source, split_source
+from qa.documents import ArticleMeta, Document, SkippedFile, count_noun, quote_name, record_source, split_source
 from qa.formats import Advance, RawArticle, read_records
 
 _MIN_HTML_BODY_WORDS = 8
@@ -68,15 +68,11 @@ def make_document(doc_id: str, source: str, article: CleanedArticle) -> Document
     url, date = article.meta.get("url"), article.meta.get("date")
     title = article.title or doc_id
     return Document(
-        doc_id=doc_id,
-        title=title,
+        article=ArticleMeta(doc_id=doc_id, title=title, url=url, date=date, publisher=article.publisher),
         text=article.text,
         source=source,
-        url=url,
-        date=date,
         meta=meta,
         content_hash=content_hash(article.text, title, url, date, article.publisher),
-        publisher=article.publisher,
     )
 
 

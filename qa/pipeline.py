@@ -327,7 +327,7 @@ class QA:
                 document = index.document_by_id(chosen.doc_id)
                 value = document.meta.get("author") if document else None
             else:
-                value = chosen.date if fq.field == "date" else chosen.publisher
+                value = chosen.article.date if fq.field == "date" else chosen.article.publisher
         answer = field_answer(q.asked, fq, chosen, value, passages)
         return replace(answer, undated_left_out=found.undated_left_out) if found.undated_left_out else answer
 

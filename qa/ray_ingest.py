@@ -48,7 +48,7 @@ def _read_rows(row: dict[str, Any], config: Config) -> list[dict[str, str]]:
     from qa.ingest import file_documents
 
     documents, skipped = file_documents(Path(row["path"]), config)
-    return [{"document": json.dumps(asdict(d), ensure_ascii=False), "skipped": ""} for d in documents] + [
+    return [{"document": json.dumps(d.to_record(), ensure_ascii=False), "skipped": ""} for d in documents] + [
         {"document": "", "skipped": json.dumps(asdict(s), ensure_ascii=False)} for s in skipped]
 
 
@@ -67,7 +67,7 @@ class _ChunkAndEmbed:
     def __call__(self, batch: dict[str, NDArray[np.object_]]) -> dict[str, NDArray[np.object_]]:
         from qa.chunk import chunk_document
 
-        docs = [Document(**json.loads(d)) for d in batch["document"]]
+        docs = [Document.from_record(json.loads(d)) for d in batch["document"]]
         chunked = [chunk_document(doc, self.config) for doc in docs]
         vectors = self.embedder.encode_passages([c.text for chunks in chunked for c in chunks])
         spans, blobs, start = [], [], 0
@@ -124,14 +124,14 @@ class RayIngest:
                 if row["skipped"]:
                     skipped.append(SkippedFile(**json.loads(row["skipped"])))
                 else:
-                    documents.append(Document(**json.loads(row["document"])))
+                    documents.append(Document.from_record(json.loads(row["document"])))
         return documents, skipped
 
     def embed(self, changed: list[Document]) -> Iterator[Embedded]:
         if not changed:
             return
         ray = self.ray
-        ds = ray.data.from_items([{"document": json.dumps(asdict(d), ensure_ascii=False)} for d in changed])
+        ds = ray.data.from_items([{"document": json.dumps(d.to_record(), ensure_ascii=False)} for d in changed])
         actors = min(self.n_actors, max(1, -(-len(changed) // _EMBED_BATCH_DOCS)))
         out = ds.map_batches(
             _ChunkAndEmbed, batch_size=_EMBED_BATCH_DOCS, batch_format="numpy", num_cpus=1,

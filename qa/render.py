@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from qa.documents import Answer, Copy, Passage, count_noun
+from qa.documents import Answer, ArticleMeta, Passage, count_noun
 from qa.sources import (
     CLOSEST_HEADING,
     CLOSEST_SHOWN,
@@ -84,7 +84,7 @@ def link(title: str, url: str | None) -> str:
     return f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">{title}</a>'
 
 
-def copies_line(copies: Sequence[Copy]) -> str:
+def copies_line(copies: Sequence[ArticleMeta]) -> str:
     """"also published by Reuters (1 March 2024) · AP (...)": a story's other copies, each linked."""
     if not copies:
         return ""
@@ -101,24 +101,25 @@ def alternatives_block(answer: Answer) -> str:
         return ""
     rows = []
     for other in answer.alternatives:
-        p = other.citation.passage
+        a = other.citation.passage.article
         rows.append(f"<li><strong>{escape(' '.join(other.text.split()))}</strong> — "
-                    f"{link(escape(byline(p.publisher, p.url, p.date)), p.url)}"
-                    f' <span class="qa-meta" title="{escape(p.title)}">({other.confidence:.2f})</span></li>')
+                    f"{link(escape(byline(a.publisher, a.url, a.date)), a.url)}"
+                    f' <span class="qa-meta" title="{escape(a.title)}">({other.confidence:.2f})</span></li>')
     return f'<div class="qa-alternatives">Other articles:<ul>{"".join(rows)}</ul></div>'
 
 
 def article_card(card: SourceCard) -> str:
     """One article: [n], headline linked to the article, publisher · date, the story's other
     copies, then its passages with the answer marked by offsets."""
-    meta = " · ".join(escape(m) for m in (card.publisher, card.date) if m)
+    a = card.article
+    meta = " · ".join(escape(m) for m in (a.publisher, a.date) if m)
     passages = "".join(
         f'<div class="qa-card-passage">{highlight_spans(e.text, e.marks)}</div>' for e in card.excerpts
     )
     return (
         '<div class="qa-card">'
         f'<div class="qa-card-head"><span class="qa-num">[{card.number}]</span>'
-        f"{link(escape(card.title) or escape(card.doc_id), card.url)}</div>"
+        f"{link(escape(a.title) or escape(a.doc_id), a.url)}</div>"
         f'{f"<div class=qa-meta>{meta}</div>" if meta else ""}{copies_line(card.copies)}{passages}</div>'
     )
 
@@ -273,7 +274,7 @@ def article_rows(stories: Sequence[Sequence[DocRecord]]) -> tuple[list[list[str 
     choices: list[tuple[str, str]] = []
     for copies in stories:
         for n, r in enumerate(copies):
-            title = r.title or r.doc_id
-            rows.append([r.doc_id, f"= {title}" if n else title, r.date or "", r.url or "", r.n_chunks])
+            title = r.article.title or r.doc_id
+            rows.append([r.doc_id, f"= {title}" if n else title, r.article.date or "", r.article.url or "", r.n_chunks])
             choices.append((f"{shorten_headline(title, REMOVE_LABEL_CHARS)} ({r.doc_id})", r.doc_id))
     return rows, choices

@@ -22,11 +22,7 @@ __all__ = [
 
 def passage_at(index: Index, row: int, score: float) -> Passage:
     """The passage of chunk `row` with its article's metadata."""
-    doc = index.document(row)
-    return Passage(
-        chunk=index.chunk(row), title=doc.title, url=doc.url, date=doc.date, score=float(score),
-        publisher=doc.publisher,
-    )
+    return Passage(chunk=index.chunk(row), article=index.document(row).article, score=float(score))
 
 
 class RowRetriever:

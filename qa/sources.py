@@ -7,10 +7,10 @@ excerpt and the answers marked by offsets (`excerpt.text[start:end]`), never by 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from qa.clean import publisher_from_url
-from qa.documents import Citation, Copy, Passage, count_noun
+from qa.documents import ArticleMeta, Citation, Passage, count_noun
 
 # The words the CLI and the app both show (the README's answer card quotes them; tests/test_readme.py).
 NO_ANSWER = "The indexed articles don't say."
@@ -69,13 +69,9 @@ class Excerpt:
 @dataclass(frozen=True)
 class SourceCard:
     number: int  # the [n] the answer cites
-    doc_id: str
-    title: str
-    publisher: str | None
-    date: str | None
-    url: str | None
+    article: ArticleMeta  # its publisher as shown: the host of its URL when it has none (`publisher_name`)
     excerpts: tuple[Excerpt, ...]
-    copies: tuple[Copy, ...] = ()  # the story's other indexed copies ("also published by ...")
+    copies: tuple[ArticleMeta, ...] = ()  # the story's other indexed copies ("also published by ...")
 
 
 def publisher_name(publisher: str | None, url: str | None) -> str | None:
@@ -158,6 +154,11 @@ def _merge(pieces: list[tuple[int, str, list[tuple[int, int]]]]) -> tuple[Excerp
     return tuple(excerpts)
 
 
+def _shown(article: ArticleMeta) -> ArticleMeta:
+    """The article as a card shows it: its publisher, else the host of its URL (`publisher_name`)."""
+    return replace(article, publisher=publisher_name(article.publisher, article.url))
+
+
 def _cards(items: list[tuple[Passage, tuple[int, int] | None]]) -> list[SourceCard]:
     order: list[str] = []
     first: dict[str, Passage] = {}
@@ -176,11 +177,7 @@ def _cards(items: list[tuple[Passage, tuple[int, int] | None]]) -> list[SourceCa
     return [
         SourceCard(
             number=n,
-            doc_id=doc,
-            title=first[doc].title,
-            publisher=publisher_name(first[doc].publisher, first[doc].url),
-            date=first[doc].date,
-            url=first[doc].url,
+            article=_shown(first[doc].article),
             excerpts=_merge(list(pieces[doc].values())),
             copies=first[doc].copies,
         )

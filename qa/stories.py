@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qa.config import Config
-from qa.documents import Copy, Document, Passage
+from qa.documents import Document, Passage
 
 if TYPE_CHECKING:
     from qa.store.catalog import Catalog, DocRecord, Version
@@ -170,7 +170,7 @@ def copy_order(record: DocRecord) -> tuple[date, str]:
     """Copies of a story oldest first, undated last, then by id."""
     from qa.dates import parse_date
 
-    return parse_date(record.date) or date.max, record.doc_id
+    return parse_date(record.article.date) or date.max, record.doc_id
 
 
 def with_copies(index: Index, passages: list[Passage]) -> list[Passage]:
@@ -187,6 +187,6 @@ def with_copies(index: Index, passages: list[Passage]) -> list[Passage]:
     for p in passages:
         story = stories.get(p.doc_id)
         others = sorted((r for r in members.get(story or "", []) if r.doc_id != p.doc_id), key=copy_order)
-        copies = tuple(Copy(r.doc_id, r.title or r.doc_id, r.publisher, r.date, r.url) for r in others)
+        copies = tuple(replace(r.article, title=r.article.title or r.doc_id) for r in others)
         out.append(replace(p, story=story, copies=copies))
     return out

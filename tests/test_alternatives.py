@@ -4,13 +4,13 @@ reader on the generated archive's two flood reports (12 dead on 28 February, 40 
 from __future__ import annotations
 
 from qa.alternatives import agree, differing_answers, supporting
-from qa.documents import Alternative, Chunk, Citation, Passage
+from qa.documents import Alternative, ArticleMeta, Chunk, Citation, Passage
 
 
 def option(text: str, confidence: float, doc: str, day: str | None, story: str | None = None) -> Alternative:
     body = f"The toll is {text} people."
-    passage = Passage(Chunk(f"{doc}#0", doc, 0, len(body), body), f"Report {doc}", f"https://x.example/{doc}", day,
-                      1.0, f"Publisher {doc}", story or doc)
+    article = ArticleMeta(doc, f"Report {doc}", f"https://x.example/{doc}", day, f"Publisher {doc}")
+    passage = Passage(Chunk(f"{doc}#0", doc, 0, len(body), body), article, 1.0, story or doc)
     return Alternative(text, confidence, Citation(passage, 12, 12 + len(text)))
 
 
@@ -35,7 +35,7 @@ def test_latest_question_puts_the_newest_confident_answer_first():
                option("31", 0.6, "late-feb", "2024-02-29")]
     lead, others = differing_answers(options, chosen, latest=True, threshold=0.41)
     assert lead.text == "40"
-    assert [(o.text, o.citation.passage.date) for o in others] == [("31", "2024-02-29"), ("12", "2024-02-28"),
+    assert [(o.text, o.citation.passage.article.date) for o in others] == [("31", "2024-02-29"), ("12", "2024-02-28"),
                                                                    ("25", None)]
     # Nothing newer that disagrees: the chosen answer stays.
     assert differing_answers([chosen], chosen, latest=True, threshold=0.41) == (chosen, [])
@@ -57,7 +57,7 @@ def test_changed_answer_shows_both_with_dates(archive_index, embedder, capsys):
     assert "Other articles: 40 — Reuters, 1 March 2024" in shown or "Other articles: 12 — " in shown, shown
 
     latest = qa.ask("Latest news: how many people died in the Valdoria floods?", threshold=0.3)
-    assert latest.answer == "40" and latest.citations[0].passage.date == "2024-03-01"
+    assert latest.answer == "40" and latest.citations[0].passage.article.date == "2024-03-01"
     assert [a.text for a in latest.alternatives] == ["12"]
-    assert latest.alternatives[0].citation.passage.date.startswith("2024-02-2")
+    assert latest.alternatives[0].citation.passage.article.date.startswith("2024-02-2")
     assert "Other articles: 12 — " in format_answer(latest)

@@ -18,7 +18,7 @@ import pytest
 
 import app
 from qa.config import Config
-from qa.documents import Answer, Chunk, Citation, Passage, PossibleAnswer
+from qa.documents import Answer, ArticleMeta, Chunk, Citation, Passage, PossibleAnswer
 from qa.render import format_answer, highlight
 from qa.sources import POSSIBLE_ANSWER
 from qa.store.index import current_version
@@ -244,7 +244,7 @@ def test_chat_reply_has_verdict_then_one_card_per_article(served):
 
 def _passage(doc_id: str, start: int, text: str, title: str = "T", url: str | None = None) -> Passage:
     chunk = Chunk(f"{doc_id}#{start}", doc_id, start, start + len(text), text)
-    return Passage(chunk, title, url, "2024-03-20", 0.5, publisher="Example News")
+    return Passage(chunk, ArticleMeta(doc_id, title, url, "2024-03-20", "Example News"), 0.5)
 
 
 def test_answer_card_groups_citations_by_article_and_numbers_them():
@@ -481,14 +481,14 @@ def test_missing_index_and_corpus_is_a_clear_error(tmp_path, capsys):
 
 def test_card_lists_the_storys_copies_and_the_other_articles_answers():
     """A story shows once, with "also published by" links; other stories' answers follow the verdict."""
-    from qa.documents import Alternative, Answer, Chunk, Citation, Copy, Passage
+    from qa.documents import Alternative, Answer, ArticleMeta, Chunk, Citation, Passage
 
     def passage(doc: str, text: str, day: str, publisher: str, copies=()) -> Passage:
-        return Passage(Chunk(f"{doc}#0", doc, 0, len(text), text), f"Headline {doc}", f"https://x.example/{doc}", day,
-                       1.0, publisher, doc, tuple(copies))
+        article = ArticleMeta(doc, f"Headline {doc}", f"https://x.example/{doc}", day, publisher)
+        return Passage(Chunk(f"{doc}#0", doc, 0, len(text), text), article, 1.0, doc, tuple(copies))
 
     feb = passage("feb", "The floods have killed 12 people.", "2024-02-28", "Northern Courier",
-                  [Copy("feb-reprint", "Reprint", "Alpine Post", "2024-02-29", "https://alpine.example/r")])
+                  [ArticleMeta("feb-reprint", "Reprint", "https://alpine.example/r", "2024-02-29", "Alpine Post")])
     mar = passage("mar", "The floods have killed 40 people.", "2024-03-01", "Reuters")
     answer = Answer("How many died?", "12", 0.8, [Citation(feb, 22, 24)], [feb, mar], "span",
                     [Alternative("40", 0.6, Citation(mar, 22, 24))])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from qa.article_fields import FieldQuestion, field_question, named_in
-from qa.documents import Chunk, Passage
+from qa.documents import ArticleMeta, Chunk, Passage
 
 
 @pytest.mark.parametrize(
@@ -39,7 +39,7 @@ def test_questions_about_the_text_are_not_field_questions(question):
 
 
 def _passage(doc_id: str, publisher: str | None = None, url: str | None = None) -> Passage:
-    return Passage(Chunk(f"{doc_id}#0", doc_id, 0, 4, "text"), "A headline", url, None, 1.0, publisher)
+    return Passage(Chunk(f"{doc_id}#0", doc_id, 0, 4, "text"), ArticleMeta(doc_id, "A headline", url, None, publisher), 1.0)
 
 
 def test_an_article_is_named_by_its_publisher_site_or_file():

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from qa.documents import ArticleMeta
 from qa.store.catalog import (
     CATALOG,
     FORMAT_VERSION,
@@ -25,10 +26,10 @@ from qa.store.segment import SegmentRecord
 SETTINGS = {"model_name": "m", "chunk_tokens": 128}
 S1 = SegmentRecord("s000001", 2, 5, "a" * 64)
 S2 = SegmentRecord("s000002", 1, 2, "b" * 64)
-HARBOUR = DocRecord("s000001", 0, "harbour", "in/harbour.txt", "h1", 3, "Harbour reopens", "2024-02-10",
-                    "https://example.org/harbour", "example.org", "story-harbour")
-MILL = DocRecord("s000001", 1, "mill", "in/feed.jsonl#2", "m1", 2, "Mill grinds", story="story-mill")
-HARBOUR_EDITED = DocRecord("s000002", 0, "harbour", "in/harbour.txt", "h2", 2, "Harbour reopens again",
+HARBOUR = DocRecord("s000001", 0, ArticleMeta("harbour", "Harbour reopens", "https://example.org/harbour", "2024-02-10",
+                                               "example.org"), "in/harbour.txt", "h1", 3, "story-harbour")
+MILL = DocRecord("s000001", 1, ArticleMeta("mill", "Mill grinds"), "in/feed.jsonl#2", "m1", 2, story="story-mill")
+HARBOUR_EDITED = DocRecord("s000002", 0, ArticleMeta("harbour", "Harbour reopens again"), "in/harbour.txt", "h2", 2,
                            story="story-harbour")
 
 

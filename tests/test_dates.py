@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from qa.dates import DateRange, NewsRetriever, asks_for_latest, newer_first_when_close, parse_date
-from qa.documents import Chunk, Document, SearchResult
+from qa.documents import ArticleMeta, Chunk, Document, SearchResult
 from qa.errors import BadInputError
 from tests.conftest import FERRY_FEB, FERRY_MAR
 
@@ -79,7 +79,7 @@ class _FakeIndex:
     """The public read API of an index: n_chunks, document(row), chunk(row)."""
 
     def __init__(self, dates: list[str | None]):
-        self.docs = [Document(f"d{i}", f"T{i}", "text", "src", date=d) for i, d in enumerate(dates)]
+        self.docs = [Document(ArticleMeta(f"d{i}", f"T{i}", date=d), "text", "src") for i, d in enumerate(dates)]
 
     @property
     def n_chunks(self) -> int:

@@ -220,7 +220,7 @@ def test_html_headline_stays_out_of_the_first_sentence(tmp_path):
     path = tmp_path / "riverside.html"
     path.write_text(RIVERSIDE, encoding="utf-8")
     [doc], skipped = read_documents([path], Config())
-    assert not skipped and doc.title == "Riverside library reopens after flood repairs"
+    assert not skipped and doc.article.title == "Riverside library reopens after flood repairs"
     assert doc.text.split("\n\n") == [
         "Riverside library reopens after flood repairs",
         "By Ana Ruiz, March 3, 2024",

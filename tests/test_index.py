@@ -18,7 +18,7 @@ def test_bundled_index_contents(bundled_index):
     index = open_index(bundled_index.index_dir, bundled_index)
     assert [d.doc_id for d in index.documents] == [MASSIS, NHK]
     nhk = next(d for d in index.documents if d.doc_id == NHK)
-    assert nhk.url == "https://www3.nhk.or.jp/nhkworld/en/news/20240320_04/" and nhk.date == "March 20, 2024"
+    assert nhk.article.url == "https://www3.nhk.or.jp/nhkworld/en/news/20240320_04/" and nhk.article.date == "March 20, 2024"
     assert index.vectors.shape == (index.n_chunks, 384)
     assert np.allclose(np.linalg.norm(index.vectors, axis=1), 1.0, atol=1e-4)
     assert index.settings["model_name"].endswith("all-MiniLM-L6-v2")
@@ -134,7 +134,7 @@ def test_search_puts_nhk_first_for_the_demo_question(bundled_index):
     for kind in ("dense", "bm25", "hybrid"):
         hits = qa.search("first NATO secretary general to visit Armenia", k=3, retriever=kind)
         assert hits[0].doc_id == NHK, kind
-        assert hits[0].url == "https://www3.nhk.or.jp/nhkworld/en/news/20240320_04/"
+        assert hits[0].article.url == "https://www3.nhk.or.jp/nhkworld/en/news/20240320_04/"
         assert "first NATO secretary general" in hits[0].text
 
 

@@ -67,11 +67,11 @@ def test_bundled_articles_lose_boilerplate_and_repeats(name):
 
 def test_nhk_metadata_is_lifted_and_body_kept():
     [article] = _documents(CORPUS / "nhk-stoltenberg-visits-armenia.txt")
-    assert article.url == "https://www3.nhk.or.jp/nhkworld/en/news/20240320_04/"
-    assert article.date == "March 20, 2024"
+    assert article.article.url == "https://www3.nhk.or.jp/nhkworld/en/news/20240320_04/"
+    assert article.article.date == "March 20, 2024"
     assert article.meta["id"] == "76dd88a1-3c5d-4c87-b4f3-0dad4e2272fa"
     assert article.meta["category"] == "nhk"
-    assert article.title.startswith("NATO Secretary General Jens Stoltenberg has visited Armenia")
+    assert article.article.title.startswith("NATO Secretary General Jens Stoltenberg has visited Armenia")
     assert article.text.startswith("NATO Secretary General Jens Stoltenberg has visited Armenia")
     assert "Stoltenberg is said to be the first NATO secretary general to visit Armenia." in article.text
     assert article.text.endswith("will not enhance stability.")
@@ -126,14 +126,14 @@ def test_html_page_body_extracted_with_trafilatura(tmp_path):
     assert "Ana Lopez" in article.text
     for junk in ("Home", "Mayor visits school", "Leave a Reply", "All rights reserved"):
         assert junk not in article.text
-    assert article.title == "Council approves budget"
+    assert article.article.title == "Council approves budget"
 
 
 def test_markdown_and_json_records(tmp_path):
     md = tmp_path / "note.md"
     md.write_text("# Bridge opens\n\nThe [new bridge](https://x.org) opened on **Sunday**.\n", encoding="utf-8")
     [article] = _documents(md)
-    assert article.title == "Bridge opens"
+    assert article.article.title == "Bridge opens"
     assert "The new bridge opened" in article.text and "https://x.org" not in article.text
 
     records = [
@@ -143,8 +143,8 @@ def test_markdown_and_json_records(tmp_path):
     jsonl = tmp_path / "news.jsonl"
     jsonl.write_text("\n".join(json.dumps(r) for r in records), encoding="utf-8")
     items = _documents(jsonl)
-    assert [a.title for a in items] == ["A", "B"]
-    assert items[0].url == "https://a.example" and items[0].source.endswith("#1")
+    assert [a.article.title for a in items] == ["A", "B"]
+    assert items[0].article.url == "https://a.example" and items[0].source.endswith("#1")
     as_json = tmp_path / "news.json"
     as_json.write_text(json.dumps(records), encoding="utf-8")
     assert [a.text for a in _documents(as_json)] == ["Alpha happened in Oslo.", "Beta happened in Rome."]
@@ -249,17 +249,17 @@ def test_cnn_style_jsonl_ingests_every_good_record_with_its_full_text(tmp_path, 
         if record["paragraphs"]:
             doc = docs[f"cnn-{n}"]
             assert doc.text == "\n\n".join(record["paragraphs"])  # every paragraph, the copyright line out
-            assert doc.publisher == "edition.cnn.com" and doc.url == record["url"]
-    assert docs["cnn-1"].title.startswith("Jennifer Lopez and Marc Anthony are ending their marriage")
-    assert docs["cnn-2"].title.startswith("A second explosion rocked the Fukushima Daiichi nuclear plant")
+            assert doc.article.publisher == "edition.cnn.com" and doc.article.url == record["url"]
+    assert docs["cnn-1"].article.title.startswith("Jennifer Lopez and Marc Anthony are ending their marriage")
+    assert docs["cnn-2"].article.title.startswith("A second explosion rocked the Fukushima Daiichi nuclear plant")
 
 
 def test_bundled_articles_get_headlines_and_publishers():
     [nhk] = _documents(CORPUS / "nhk-stoltenberg-visits-armenia.txt")
     [massis] = _documents(CORPUS / "massispost-armenia-nato-agenda.txt")
-    assert massis.title == "Joining NATO is not on Armenia’s agenda"
-    assert nhk.title.startswith("NATO Secretary General Jens Stoltenberg has visited Armenia") and len(nhk.title) <= 101
-    assert nhk.publisher == "nhk.or.jp" and massis.publisher is None
+    assert massis.article.title == "Joining NATO is not on Armenia’s agenda"
+    assert nhk.article.title.startswith("NATO Secretary General Jens Stoltenberg has visited Armenia") and len(nhk.article.title) <= 101
+    assert nhk.article.publisher == "nhk.or.jp" and massis.article.publisher is None
 
 
 def test_unreadable_subfolder_and_missing_path_are_reported(tmp_path, monkeypatch):
@@ -357,7 +357,7 @@ def test_control_characters_escaped_inside_json_never_reach_a_document(tmp_path)
                     + "\n", encoding="utf-8")
     [doc], skipped = read_documents([path], Config())
     assert not skipped
-    assert doc.text == "Nul inside a record about the harbour." and doc.title == "Nul title"
+    assert doc.text == "Nul inside a record about the harbour." and doc.article.title == "Nul title"
 
 
 def test_a_record_source_is_its_file_and_number_and_its_id_says_both():
@@ -388,7 +388,7 @@ def test_ingest_dot_skips_the_index_folder(tmp_path, monkeypatch, capsys, embedd
         assert ("1 added" if run == 0 else "1 unchanged") in out and "the index holds 1 document," in out
     config = Config().with_(index_dir=work / "index")
     [doc] = open_index(config.index_dir, config).documents
-    assert doc.doc_id == "harbour" and doc.publisher is None
+    assert doc.doc_id == "harbour" and doc.article.publisher is None
 
     assert main(["ingest", "index", "index/segments", "--index", "index"]) == 1
     err = capsys.readouterr().err

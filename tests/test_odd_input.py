@@ -89,7 +89,7 @@ def _check_good_documents(config: Config, good: dict[str, str]) -> None:
         assert docs[doc_id].text == text
     assert "café" in docs["cafe-latin1"].text and "naïve" in docs["cafe-latin1"].text
     assert docs["quotes-cp1252"].text.startswith("“Nobody") and "strike,”" in docs["quotes-cp1252"].text
-    assert not docs["harbour-bom"].title.startswith("\ufeff")
+    assert not docs["harbour-bom"].article.title.startswith("\ufeff")
     bridge = next(d for d in docs.values() if d.doc_id == "bridge")
     assert "four hundred rivets" in bridge.text and "All rights reserved" not in bridge.text
 

@@ -88,5 +88,6 @@ def test_list_documents_keeps_index_order_and_groups_copies_by_story(archive, ar
     assert starts == sorted(starts)  # stories in the order their first copy was indexed
     for story in listed.stories:
         assert len({r.story for r in story}) == 1
-        days = [parse_date(r.date) for r in story if r.date]
-        assert days == sorted(days) and [r.date for r in story if not r.date] == [r.date for r in story][len(days):]
+        dated = [r.article.date for r in story]
+        days = [parse_date(d) for d in dated if d]
+        assert days == sorted(days) and [d for d in dated if not d] == dated[len(days):]

@@ -13,7 +13,7 @@ import pytest
 
 from qa.calibration import band_of
 from qa.cli import format_answer
-from qa.documents import Answer, Chunk, Citation, Passage, PossibleAnswer
+from qa.documents import Answer, ArticleMeta, Chunk, Citation, Passage, PossibleAnswer
 from qa.sources import (
     CLOSEST_HEADING,
     FIELD_MISSING,
@@ -79,8 +79,10 @@ def _passage() -> Passage:
     text = "Stoltenberg is said to be the first NATO secretary general to visit Armenia."
     return Passage(
         Chunk("nhk-stoltenberg-visits-armenia#2", "nhk-stoltenberg-visits-armenia", 900, 900 + len(text), text),
-        "NATO Secretary General Jens Stoltenberg has visited Armenia in a move to strengthen ties…",
-        "https://www3.nhk.or.jp/nhkworld/en/news/20240320_04/", "March 20, 2024", 0.03, publisher="nhk.or.jp",
+        ArticleMeta("nhk-stoltenberg-visits-armenia",
+                    "NATO Secretary General Jens Stoltenberg has visited Armenia in a move to strengthen ties…",
+                    "https://www3.nhk.or.jp/nhkworld/en/news/20240320_04/", "March 20, 2024", "nhk.or.jp"),
+        0.03,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from qa.documents import Answer, Chunk, Citation, Copy, Passage, PossibleAnswer
+from qa.documents import Answer, ArticleMeta, Chunk, Citation, Passage, PossibleAnswer
 from qa.ingest import IngestReport
 from qa.render import (
     article_card,
@@ -29,7 +29,7 @@ from qa.store.catalog import DocRecord
 
 
 def _passage(text: str, url: str | None = "https://e.org/a", title: str = "Title") -> Passage:
-    return Passage(Chunk("a#0", "a", 0, len(text), text), title, url, "2024-03-20", 0.5, publisher="Example News")
+    return Passage(Chunk("a#0", "a", 0, len(text), text), ArticleMeta("a", title, url, "2024-03-20", "Example News"), 0.5)
 
 
 def test_escape_quotes_markup_and_folds_line_breaks():
@@ -57,7 +57,7 @@ def test_only_http_urls_become_links_and_are_escaped():
 
 
 def test_card_escapes_its_title_and_never_links_an_unsafe_url():
-    card = SourceCard(2, "doc", "<b>Big</b> news", "Example News", "2024-03-20", "javascript:alert(1)",
+    card = SourceCard(2, ArticleMeta("doc", "<b>Big</b> news", "javascript:alert(1)", "2024-03-20", "Example News"),
                       (Excerpt("He said x.", 0, ((8, 9),)),))
     assert article_card(card) == (
         '<div class="qa-card"><div class="qa-card-head"><span class="qa-num">[2]</span>&lt;b&gt;Big&lt;/b&gt; news</div>'
@@ -66,8 +66,8 @@ def test_card_escapes_its_title_and_never_links_an_unsafe_url():
 
 
 def test_copies_line_names_the_publisher_and_links_only_safe_urls():
-    copies = [Copy("r1", "Reprint", "Alpine Post", "2024-02-29", "https://alpine.example/r"),
-              Copy("r2", "Other", None, None, "javascript:x")]
+    copies = [ArticleMeta("r1", "Reprint", "https://alpine.example/r", "2024-02-29", "Alpine Post"),
+              ArticleMeta("r2", "Other", "javascript:x")]
     assert copies_line(copies) == (
         '<div class="qa-meta qa-copies">also published by <a href="https://alpine.example/r" target="_blank" '
         'rel="noopener noreferrer">Alpine Post</a> (29 February 2024) · r2</div>'
@@ -157,7 +157,7 @@ def test_index_and_upload_replies():
 
 def test_article_rows_list_each_story_with_its_copies_marked():
     def record(doc_id: str, title: str | None, n_chunks: int) -> DocRecord:
-        return DocRecord("s000001", 0, doc_id, f"{doc_id}.txt", "h", n_chunks, title, "2024-03-20", None, None)
+        return DocRecord("s000001", 0, ArticleMeta(doc_id, title, None, "2024-03-20"), f"{doc_id}.txt", "h", n_chunks)
 
     stories = [[record("nhk", "Stoltenberg visits Armenia", 4), record("nhk-2", "Stoltenberg in Yerevan", 4)],
                [record("massis", None, 5)]]

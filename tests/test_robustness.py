@@ -36,7 +36,7 @@ def test_nul_in_first_8kb_keeps_good_records_of_a_jsonl_file(tmp_path):
     good = [json.dumps({"title": f"Story {i}", "text": f"{GOOD} Story number {i}."}) for i in range(3)]
     path.write_bytes(("\n".join(good) + "\n").encode() + b'{"title": "cut", "text": "half\x00\x00\x00\x00' + b"\x00" * 400)
     docs, skipped = read_documents([path], Config())
-    assert [d.title for d in docs] == ["Story 0", "Story 1", "Story 2"]
+    assert [d.article.title for d in docs] == ["Story 0", "Story 1", "Story 2"]
     assert [s.record for s in skipped] == [":4"]
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from qa.config import Config
-from qa.documents import Document
+from qa.documents import ArticleMeta, Document
 from qa.store.lexical import FILES as LEXICAL_FILES
 from qa.store.lexical import build_postings
 from qa.store.segment import (
@@ -36,9 +36,9 @@ from qa.store.segment import (
     write_segment,
 )
 
-HARBOUR = Document(doc_id="harbour", title="Harbour reopens", text="The harbour reopened. Ferries sail again.",
-                   source="harbour.txt", url="https://example.org/harbour", date="2024-02-10")
-MILL = Document(doc_id="mill", title="Mill grinds", text="The old mill ground flour.", source="feed.jsonl#2")
+HARBOUR = Document(ArticleMeta("harbour", "Harbour reopens", url="https://example.org/harbour", date="2024-02-10"),
+                   text="The harbour reopened. Ferries sail again.", source="harbour.txt")
+MILL = Document(ArticleMeta("mill", "Mill grinds"), text="The old mill ground flour.", source="feed.jsonl#2")
 # (document row, ordinal, start, end): two chunks of the harbour article, one of the mill's.
 SPANS = [(0, 0, 0, 21), (0, 1, 22, 41), (1, 0, 0, 26)]
 TEXTS = ["The harbour reopened.", "Ferries sail again.", "The old mill ground flour."]
@@ -72,6 +72,8 @@ def test_names_and_document_lines_round_trip():
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     assert document_from_line(line) == MILL
     record = json.loads(line)
+    # One flat object in the layout segments have always had (the article's fields are not nested).
+    assert list(record) == ["doc_id", "title", "text", "source", "url", "date", "meta", "content_hash", "publisher"]
     record["added_later"] = 1  # a field of a later version is ignored
     del record["publisher"]  # a field this version added takes its default
     assert document_from_line(json.dumps(record).encode()) == MILL

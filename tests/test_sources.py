@@ -3,20 +3,22 @@ cards with merged excerpts, on hand-made Passage / Citation records."""
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
+
 import pytest
 
-from qa.documents import Chunk, Citation, Copy, Passage
-from qa.sources import Excerpt, citation_cards, passage_cards, publisher_name, quoted
+from qa.documents import ArticleMeta, Chunk, Citation, Passage
+from qa.sources import Excerpt, SourceCard, citation_cards, passage_cards, publisher_name, quoted
 
 # "Stoltenberg visited Yerevan." is [0, 28), " He met Pashinyan." [28, 46), " They discussed NATO." [46, 67).
 NHK = "Stoltenberg visited Yerevan. He met Pashinyan. They discussed NATO."
 MASSIS = "Armenia will stay in the CSTO, the minister said."
 
 
-def passage(doc_id: str, text: str, start: int, end: int, chunk_no: int, **meta) -> Passage:
+def passage(doc_id: str, text: str, start: int, end: int, chunk_no: int, copies=(), **meta) -> Passage:
     chunk = Chunk(f"{doc_id}:{chunk_no}", doc_id, start, end, text[start:end])
-    return Passage(chunk=chunk, title=meta.pop("title", doc_id.upper()), url=meta.pop("url", None),
-                   date=meta.pop("date", None), score=1.0, **meta)
+    return Passage(chunk=chunk, article=ArticleMeta(doc_id, meta.pop("title", doc_id.upper()), **meta), score=1.0,
+                   copies=copies)
 
 
 def cite(p: Passage, words: str, nth: int = 0) -> Citation:
@@ -83,11 +85,11 @@ def test_cards_numbered_by_first_citation_one_per_article():
     other = passage("massis", MASSIS, 0, len(MASSIS), 0, publisher="Massis Post")
     later = passage("nhk", NHK, 29, 67, 1)  # overlaps `first`: " He met Pashinyan." is in both
     cards = citation_cards([cite(first, "Yerevan"), cite(other, "CSTO"), cite(later, "NATO")])
-    assert [(c.number, c.doc_id) for c in cards] == [(1, "nhk"), (2, "massis")]
+    assert [(c.number, c.article.doc_id) for c in cards] == [(1, "nhk"), (2, "massis")]
     nhk, massis = cards
     # The card takes its metadata from the article's first cited passage; the publisher falls back to the host.
-    assert (nhk.title, nhk.publisher, nhk.date, nhk.url) == ("NHK", "nhk.or.jp", "March 20, 2024", "https://www3.nhk.or.jp/news/1")
-    assert (massis.title, massis.publisher) == ("MASSIS", "Massis Post")
+    assert nhk.article == ArticleMeta("nhk", "NHK", "https://www3.nhk.or.jp/news/1", "March 20, 2024", "nhk.or.jp")
+    assert (massis.article.title, massis.article.publisher) == ("MASSIS", "Massis Post")
     # Overlapping passages [0, 46) and [29, 67) become one excerpt [0, 67); marks in its offsets.
     assert nhk.excerpts == (Excerpt(NHK, 0, ((20, 27), (62, 66))),)
     assert [nhk.excerpts[0].text[a:b] for a, b in nhk.excerpts[0].marks] == ["Yerevan", "NATO"]
@@ -114,7 +116,7 @@ def test_separate_passages_stay_apart_in_article_order_and_touching_ones_join():
 
 
 def test_copies_come_with_the_card():
-    copy = Copy("massis-copy", "Armenia stays", "Azatutyun", "2024-03-21", None)
+    copy = ArticleMeta("massis-copy", "Armenia stays", None, "2024-03-21", "Azatutyun")
     p = passage("massis", MASSIS, 0, len(MASSIS), 0, copies=(copy,))
     (card,) = citation_cards([cite(p, "minister")])
     assert card.copies == (copy,)
@@ -122,7 +124,7 @@ def test_copies_come_with_the_card():
 
 def test_passage_cards_have_no_marks():
     cards = passage_cards([passage("nhk", NHK, 0, 28, 0), passage("massis", MASSIS, 0, 7, 0), passage("nhk", NHK, 29, 46, 1)])
-    assert [(c.number, c.doc_id) for c in cards] == [(1, "nhk"), (2, "massis")]
+    assert [(c.number, c.article.doc_id) for c in cards] == [(1, "nhk"), (2, "massis")]
     assert cards[0].excerpts == (Excerpt(NHK[:28], 0), Excerpt("He met Pashinyan.", 29))
     assert cards[1].excerpts == (Excerpt("Armenia", 0),)
     assert citation_cards([]) == [] and passage_cards([]) == []
@@ -130,3 +132,23 @@ def test_passage_cards_have_no_marks():
 
 def test_quoted_straight_quotes_alternate_whatever_precedes_them():
     assert quoted('He said:"We stay." Then he left.') == "“He said:‘We stay.’ Then he left.”"
+
+
+def test_an_articles_metadata_is_declared_once_and_carried_by_every_record():
+    """A document, its catalog row, a passage and a card hold the one `ArticleMeta`, and a story's
+    copies are `ArticleMeta`s too: none declares a field of its own for the article's metadata."""
+    from typing import get_type_hints
+
+    from qa.documents import Document
+    from qa.store.catalog import DocRecord
+
+    names = {f.name for f in fields(ArticleMeta)}
+    for record in (Document, DocRecord, Passage, SourceCard):
+        hints = get_type_hints(record)
+        assert hints["article"] is ArticleMeta and not names & {f.name for f in fields(record)}, record
+    for record in (Passage, SourceCard):
+        assert get_type_hints(record)["copies"] == tuple[ArticleMeta, ...]
+    # The card shows its passage's record (the publisher, when missing, taken from the URL's host).
+    p = passage("nhk", NHK, 0, 28, 0, title="Stoltenberg visits", url="https://www3.nhk.or.jp/news/1", date="2024-03-20")
+    (card,) = citation_cards([cite(p, "Yerevan")])
+    assert card.article == replace(p.article, publisher="nhk.or.jp")

@@ -13,7 +13,7 @@ import pytest
 from bench.archive import MASSIS, NHK
 from qa.cli import main
 from qa.config import Config
-from qa.documents import Chunk, Document, Passage
+from qa.documents import ArticleMeta, Chunk, Document, Passage
 from qa.store.index import open_index
 from qa.stories import distinct_stories, shingles, signature, similarity
 
@@ -81,7 +81,7 @@ def test_distinct_stories_keeps_the_best_ranked_copy_with_all_its_passages():
 def test_copies_are_one_story_and_similar_stories_stay_apart(archive, archive_index):
     assert groups(archive_index) == expected(archive[1])
     records = {r.doc_id: r for r in open_index(archive_index.index_dir, archive_index).document_records()}
-    assert records["nhk-copy-trimmed"].publisher == "Transcaucasus Today"
+    assert records["nhk-copy-trimmed"].article.publisher == "Transcaucasus Today"
     assert records[NHK].story != records[MASSIS].story  # the same visit, another story
 
 
@@ -187,14 +187,15 @@ def test_cli_search_list_and_card(archive, archive_index, capsys):
 
 def test_card_shows_the_story_once_with_its_copies():
     from qa.cli import format_answer
-    from qa.documents import Answer, Citation, Copy
+    from qa.documents import Answer, ArticleMeta, Citation
 
     text = "Floods in the Valdoria river valley have killed 12 people."
     chunk = Chunk("flood-february#0", "flood-february", 0, len(text), text)
-    copy = Copy("flood-february-reprint", "Valdoria river bursts its banks, twelve dead", "Alpine Post", "2024-02-29",
-                "https://alpine-post.example/valdoria-river-floods")
-    passage = Passage(chunk, "Floods in Valdoria valley kill 12", "https://northern-courier.example/f", "2024-02-28",
-                      1.0, "Northern Courier", "story-1", (copy,))
+    copy = ArticleMeta("flood-february-reprint", "Valdoria river bursts its banks, twelve dead",
+                       "https://alpine-post.example/valdoria-river-floods", "2024-02-29", "Alpine Post")
+    article = ArticleMeta("flood-february", "Floods in Valdoria valley kill 12", "https://northern-courier.example/f",
+                          "2024-02-28", "Northern Courier")
+    passage = Passage(chunk, article, 1.0, "story-1", (copy,))
     at = text.index("12")
     answer = Answer("How many died?", "12", 0.9, [Citation(passage, at, at + 2)], [passage], "span")
     shown = " ".join(format_answer(answer).split())
@@ -214,8 +215,8 @@ def test_copies_within_one_batch_are_one_story(tmp_path):
             return np.eye(len(texts), 8, dtype=np.float32)
 
     config = Config().with_(index_dir=tmp_path / "index")
-    docs = [Document(f"d{i}", f"T{i}", "Same words in every document of this batch. " * 20, f"s{i}", publisher="P",
-                     content_hash=f"h{i}") for i in range(3)]
+    docs = [Document(ArticleMeta(f"d{i}", f"T{i}", publisher="P"), "Same words in every document of this batch. " * 20,
+                     f"s{i}", content_hash=f"h{i}") for i in range(3)]
     update_index(config.index_dir, docs, config, embedder=Tiny())
     records = open_index(config.index_dir, config).document_records()
-    assert {r.story for r in records} == {"h0"} and {r.publisher for r in records} == {"P"}
+    assert {r.story for r in records} == {"h0"} and {r.article.publisher for r in records} == {"P"}

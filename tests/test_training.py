@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from qa.config import Config
-from qa.documents import Chunk, Passage
+from qa.documents import ArticleMeta, Chunk, Passage
 from qa.reader import NeuralReader
 from qa.span_model import load_reader, read_manifest
 from qa.training.data import QASet, epoch_items, read_squad
@@ -41,7 +41,7 @@ def test_training_smoke_run_writes_a_loadable_reader(tmp_path):
     assert (tmp_path / "work" / "train.log").read_text().count("step ") >= 3
     load_reader(out)  # hashes check out
     text = "Relations between Armenia and NATO began in 1992."
-    passage = Passage(Chunk("d#0", "d", 0, len(text), text), "t", None, None, 1.0)
+    passage = Passage(Chunk("d#0", "d", 0, len(text), text), ArticleMeta("d", "t"), 1.0)
     answer = NeuralReader(Config(reader_model_dir=out)).answer("When did relations begin?", [passage], threshold=0.0)
     assert answer.answer is not None and text[answer.citations[0].answer_start : answer.citations[0].answer_end] == answer.answer
 

@@ -215,7 +215,7 @@ def test_documents_keep_every_field(fresh_index, embedder, tmp_path):
     index = open_index(fresh_index.index_dir, fresh_index)
     doc = index.documents[-1]
     stored = open_index(fresh_index.index_dir, fresh_index).document(index.n_chunks - 1)
-    assert stored == doc and stored.url == "https://example.org/ferry" and stored.date == "2024-03-02"
+    assert stored == doc and stored.article.url == "https://example.org/ferry" and stored.article.date == "2024-03-02"
     assert stored.content_hash and isinstance(stored.meta, dict)
 
 
@@ -273,7 +273,7 @@ def test_compressed_segment_reranks_exactly_and_merges_with_float32_segments(tmp
 
     # A small float32 segment beside it, a tombstone, then everything merged into one float16 segment.
     extra_docs, extra_rows = build_documents(20, seed=9)
-    extra_docs = [replace(d, doc_id=f"extra-{i}", source=f"extra-{i}") for i, d in enumerate(extra_docs)]
+    extra_docs = [replace(d, article=replace(d.article, doc_id=f"extra-{i}"), source=f"extra-{i}") for i, d in enumerate(extra_docs)]
     with IndexWriter(config.index_dir, config) as writer:
         writer.publish(extra_docs, extra_rows.astype(CHUNK_DTYPE), ClusteredVectors(20, seed=9).passages())
     victim = docs[int(rows[int(index.search_dense(queries[1], 1)[0][0])]["doc"])].doc_id

@@ -312,7 +312,7 @@ def write_beir(eval_set: object, out: Path) -> Path:
     (out / "qrels").mkdir(parents=True, exist_ok=True)
     with open(out / "corpus.jsonl", "w", encoding="utf-8") as f:
         for d in eval_set.documents:
-            f.write(json.dumps({"_id": d.doc_id, "title": d.title, "text": d.text}, ensure_ascii=False) + "\n")
+            f.write(json.dumps({"_id": d.doc_id, "title": d.article.title, "text": d.text}, ensure_ascii=False) + "\n")
     asked = [q for q in eval_set.questions if q.answerable and q.doc_ids]
     with open(out / "queries.jsonl", "w", encoding="utf-8") as f:
         for q in asked:

@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from qa.config import DEFAULT_EVAL_FILE as DEFAULT_EVAL_FILE
 from qa.config import EVAL_SEED
-from qa.documents import Document
+from qa.documents import ArticleMeta, Document
 from qa.errors import BadInputError
 from qa.ingest import slugify
 
@@ -131,8 +131,7 @@ def squad_documents_and_questions(data: object, path: Path) -> EvalSet:
             context = paragraph["context"]
             documents.append(
                 Document(
-                    doc_id=doc_id,
-                    title=title,
+                    article=ArticleMeta(doc_id=doc_id, title=title),
                     text=context,
                     source=f"{Path(path).name}#{raw_title}/{p_idx}",  # the same whichever folder it is read from
                     content_hash=content_hash(context, title, None, None),

@@ -25,6 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
+from qa.documents import ArticleMeta
 from qa.store.segment import NAME, SegmentRecord, fsync_dir
 
 CATALOG = "catalog.sqlite"
@@ -96,17 +97,19 @@ class Version:
 
 @dataclass(frozen=True)
 class DocRecord:
+    """A document's row: where it is stored, its article's metadata, and its story."""
+
     segment: str
     row: int
-    doc_id: str
+    article: ArticleMeta
     source: str
     content_hash: str
     n_chunks: int
-    title: str | None = None
-    date: str | None = None
-    url: str | None = None
-    publisher: str | None = None
     story: str = ""  # the story (qa/stories.py) this document is a copy of
+
+    @property
+    def doc_id(self) -> str:
+        return self.article.doc_id
 
 
 def version_name(version_id: int) -> str:
@@ -124,8 +127,17 @@ def row_crc(table: str, values: Sequence[object], blob: bytes = b"") -> int:
 
 
 def _doc_values(d: DocRecord) -> tuple[object, ...]:
-    return (d.segment, d.row, d.doc_id, d.source, d.content_hash, d.n_chunks, d.title, d.date, d.url, d.publisher,
+    """A document row's columns as stored (and checksummed), in the table's order."""
+    a = d.article
+    return (d.segment, d.row, a.doc_id, d.source, d.content_hash, d.n_chunks, a.title, a.date, a.url, a.publisher,
             d.story)
+
+
+def _doc_record(values: Sequence[Any]) -> DocRecord:
+    """The record of a document row's columns (`_doc_values` read back)."""
+    segment, row, doc_id, source, content_hash, n_chunks, title, date, url, publisher, story = values
+    return DocRecord(segment, row, ArticleMeta(doc_id, title, url, date, publisher), source, content_hash, n_chunks,
+                     story)
 
 
 def _access_problem(path: Path, write: bool) -> str | None:
@@ -358,7 +370,7 @@ class Catalog:
 
     def _document(self, row: Sequence[Any]) -> DocRecord:
         """A document row (all columns, its checksum last), checked."""
-        record = DocRecord(*row[:-1])
+        record = _doc_record(row[:-1])
         if row[-1] != row_crc("document", row[:-1]):
             raise self._damaged_row(f"the entry of document row {record.row} of segment {record.segment} "
                                     f"({record.doc_id!r}: id, title, date, URL, publisher, story)")

@@ -448,10 +448,10 @@ def _check_once(index_dir: Path, config: Config) -> tuple[CheckReport, bool]:
 
 def documents_table_problems(catalog: Catalog, seg: Segment, rows: list[DocRecord] | None = None) -> list[str]:
     """The catalog's document rows of `seg` (read now, or `rows`) compared with the segment's documents."""
-    found = [(d.row, d.doc_id, d.source, d.content_hash, d.n_chunks, d.title, d.date, d.url, d.publisher)
+    found = [(d.row, d.article, d.source, d.content_hash, d.n_chunks)
              for d in (catalog.segment_documents(seg.name) if rows is None else rows)]
     counts = np.bincount(seg.chunks["doc"], minlength=seg.n_documents) if seg.n_chunks else np.zeros(seg.n_documents)
-    expected = [(r, d.doc_id, d.source, d.content_hash, int(counts[r]), d.title, d.date, d.url, d.publisher)
+    expected = [(r, d.article, d.source, d.content_hash, int(counts[r]))
                 for r, d in ((r, seg.document(r)) for r in range(seg.n_documents))]
     if found != expected:
         return [f"{catalog.path}: the document table disagrees with segment {seg.name}"]

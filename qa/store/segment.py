@@ -28,7 +28,7 @@ import time
 import zlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -67,7 +67,6 @@ REQUIRED = {DOCS, DOC_ROWS, CHUNKS, VECTORS, *LEXICAL_FILES.values()}
 CHUNK_DTYPE = np.dtype([("doc", "<i4"), ("ordinal", "<i4"), ("start", "<i8"), ("end", "<i8")])
 STORED_CHUNK_DTYPE = np.dtype(CHUNK_DTYPE.descr + [("crc32", "<u4")])
 DOC_ROW_DTYPE = np.dtype([("start", "<i8"), ("end", "<i8"), ("crc32", "<u4")])
-_DOCUMENT_FIELDS = {f.name for f in fields(Document)}
 
 
 class SegmentError(Exception):
@@ -79,15 +78,14 @@ def segment_name(number: int) -> str:
 
 
 def document_line(doc: Document) -> bytes:
-    return json.dumps(asdict(doc), ensure_ascii=False).encode("utf-8") + b"\n"
+    return json.dumps(doc.to_record(), ensure_ascii=False).encode("utf-8") + b"\n"
 
 
 def document_from_line(line: bytes) -> Document:
     record = json.loads(line)
     if not isinstance(record, dict) or not all(isinstance(record.get(k), str) for k in ("doc_id", "text", "source")):
         raise ValueError("not a document record")
-    # Fields this version does not know are ignored; fields it adds later take their defaults.
-    return Document(**{k: v for k, v in record.items() if k in _DOCUMENT_FIELDS})
+    return Document.from_record(record)
 
 
 def crc32_file(path: Path) -> int:

@@ -28,6 +28,10 @@ from qa.store.writer import IndexWriter
 # (document, its chunks, their vectors) for each changed document, in order.
 Embedded = tuple[Document, list[Chunk], NDArray[np.float32]]
 
+def _with_id(doc: Document, doc_id: str) -> Document:
+    return replace(doc, article=replace(doc.article, doc_id=doc_id))
+
+
 def _assign_doc_ids(incoming: list[Document], taken: dict[str, str]) -> list[Document]:
     """Keep each document's id unless another source already uses it; then add a short source hash."""
     out = []
@@ -36,7 +40,7 @@ def _assign_doc_ids(incoming: list[Document], taken: dict[str, str]) -> list[Doc
         owner = taken.get(doc.doc_id)
         if owner is not None and owner != doc.source:
             suffix = hashlib.sha1(doc.source.encode("utf-8")).hexdigest()[:6]
-            doc = replace(doc, doc_id=f"{doc.doc_id}-{suffix}")
+            doc = _with_id(doc, f"{doc.doc_id}-{suffix}")
         taken[doc.doc_id] = doc.source
         out.append(doc)
     return out
@@ -100,7 +104,7 @@ def update_index(
         if rebuild:
             _refuse_destructive_rebuild(writer, incoming, force)
         by_source = writer.lookup("source", [d.source for d in incoming])
-        incoming = [replace(d, doc_id=by_source[d.source].doc_id) if d.source in by_source else d for d in incoming]
+        incoming = [_with_id(d, by_source[d.source].doc_id) if d.source in by_source else d for d in incoming]
         by_id = writer.lookup("doc_id", [d.doc_id for d in incoming] + list(remove_ids))
         missing = [doc_id for doc_id in remove_ids if doc_id not in by_id]
         if missing:

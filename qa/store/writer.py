@@ -179,7 +179,7 @@ class IndexWriter:
         # Each document's story: the copies it has among the live rows and in this batch (qa/stories.py).
         stories, sketches = assign_stories(documents, self.catalog, self.work, {(d.segment, d.row) for d in drop},
                                            self.config)
-        records = [DocRecord("", i, d.doc_id, d.source, d.content_hash, int(n), d.title, d.date, d.url, d.publisher, story)
+        records = [DocRecord("", i, d.article, d.source, d.content_hash, int(n), story)
                    for i, (d, n, story) in enumerate(zip(documents, counts, stories))]
         vectors = stored_vectors(vectors, dense_kind(len(chunk_rows), self.config))  # CRCs are of the stored values
         crcs = np.array([chunk_crc(t, v) for t, v in zip(texts, vectors)], dtype=np.uint32)

@@ -18,7 +18,7 @@ from typing import Any
 
 from qa.calibration import norm_text
 from qa.config import Config
-from qa.documents import Document
+from qa.documents import ArticleMeta, Document
 
 # The SQuAD 2.0 dev-a articles: the reader trains on four (with their unanswerable questions);
 # of the four held out, two fit the confidence calibrator and two are only ever reported on.
@@ -169,7 +169,7 @@ def chunk_contexts(qaset: QASet, config: Config, progress: bool = False) -> dict
 
     out = {}
     for cid, text in tqdm(qaset.contexts.items(), desc="chunking", unit="context", disable=not progress):
-        doc = Document(doc_id=cid, title="", text=text, source="")
+        doc = Document(ArticleMeta(cid, ""), text, "")
         out[cid] = [(c.start, c.end) for c in chunk_document(doc, config)]
     return out
 

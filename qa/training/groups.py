@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa.config import Config
-from qa.documents import Document
+from qa.documents import ArticleMeta, Document
 from qa.training.data import QASet, TrainItem, chunk_contexts, mentions_answer, read_squad, read_training_file
 
 # NewsQA stories whose id hashes into these buckets (of 10) are kept out of training: their
@@ -153,7 +153,7 @@ def hybrid_groups(
 
     ids = {cid: cid.replace(":", "-") for cid in qaset.contexts}
     back = {v: k for k, v in ids.items()}
-    documents = [Document(doc_id=ids[cid], title="", text=text, source=cid) for cid, text in qaset.contexts.items()]
+    documents = [Document(ArticleMeta(ids[cid], ""), text, cid) for cid, text in qaset.contexts.items()]
     index_config = config.with_(index_dir=work / "indexes" / name)
     update_index(index_config.index_dir, documents, index_config, show_progress=progress)
     qa = QA(index_config)

@@ -119,7 +119,7 @@ def test_beir_folder_is_read_with_graded_judgments(beir):
     assert collection.qrels == {"q1": {"d2": 2, "d1": 1}, "q2": {"d3": 2}, "q3": {"d5": 1}, "q4": {"d4": 2, "d6": 0}}
     assert collection.queries == {q: QUERIES[q] for q in ("q1", "q2", "q3", "q4")}  # q5 is judged in dev only
     assert [d.doc_id for d in collection.documents] == [d for d, _, _ in DOCUMENTS]
-    assert collection.documents[1].title == "New ferry captain" and collection.documents[1].text == DOCUMENTS[1][2]
+    assert collection.documents[1].article.title == "New ferry captain" and collection.documents[1].text == DOCUMENTS[1][2]
     assert collection.warnings == []
     dev = load_collection(beir, split="dev")
     assert dev.qrels == {"q5": {"d6": 1}} and dev.queries == {"q5": QUERIES["q5"]}

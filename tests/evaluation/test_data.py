@@ -45,7 +45,7 @@ def test_load_squad_v2_and_v11(tmp_path):
     assert len(eval_set.documents) == 4 and len(eval_set.questions) == 20
     docs = {d.doc_id: d for d in eval_set.documents}
     assert set(docs) == {"normans-0", "huguenot-0", "packet-switching-0", "scottish-parliament-0"}
-    assert docs["packet-switching-0"].title == "Packet switching"
+    assert docs["packet-switching-0"].article.title == "Packet switching"
     q = next(q for q in eval_set.questions if q.question == "In what country is Normandy located?")
     assert q.answers == ("France",) and q.doc_ids == ("normans-0",)  # duplicates of a gold answer dropped
     assert sum(not q.answerable for q in eval_set.questions) == 8
