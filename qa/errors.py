@@ -30,7 +30,7 @@ class IndexCorruptError(QAError):
 
 
 class IndexLockedError(QAError):
-    """Another writer holds the index lock (or readers kept its catalog busy past the wait)."""
+    """Another writer holds the index lock (or queries kept its catalog busy past the wait)."""
 
 
 class IndexAccessError(QAError):
