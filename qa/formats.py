@@ -1,6 +1,6 @@
-"""Read article files into raw records, one reader per format: text, Markdown, HTML, JSON, JSON Lines.
+"""Read article files into raw records, one parser per format: text, Markdown, HTML, JSON, JSON Lines.
 
-A reader yields one `RawArticle` per article, or a `SkippedFile` naming the file (or the record:
+A parser yields one `RawArticle` per article, or a `SkippedFile` naming the file (or the record:
 `file:line` in JSON Lines, `file#N` in a JSON array) and the reason. A bad record never stops the
 records after it. JSON Lines files are streamed line by line; a JSON array is decoded once and
 its items are parsed one at a time, so a large file is never held as several copies.
