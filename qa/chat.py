@@ -24,8 +24,8 @@ from qa.errors import BadInputError, IndexMissingError, QAError, empty_question
 from qa.formats import SUPPORTED_NAMES
 from qa.pipeline import QA, FirstBuild, add_uploads, list_documents, remove_documents, stage_uploads
 from qa.render import (
+    answer_html,
     article_rows,
-    format_answer,
     format_passages,
     index_holds,
     message,
@@ -106,7 +106,7 @@ class Chat:
             answer = self.qa.ask(question, k=int(k), retriever=retriever, threshold=float(threshold),
                                  since=dates.since, until=dates.until)
             scope = f"in articles {dates.describe()}" if dates else ""
-            content = format_answer(answer, float(threshold), scope)
+            content = answer_html(answer, float(threshold), scope)
             passages_html = format_passages(answer.passages, "Passages read for the last question:")
         except QAError as e:
             content = message(str(e))

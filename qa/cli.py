@@ -22,13 +22,13 @@ from qa.sources import (
     FIELD_MISSING,
     NO_ANSWER,
     POSSIBLE_ANSWER,
-    SourceCard,
+    ArticleCard,
     below_threshold,
     byline,
     citation_cards,
     confidence_label,
     day_words,
-    field_source,
+    field_origin,
     passage_cards,
     publisher_name,
     quoted,
@@ -61,7 +61,7 @@ def _mark(text: str, marks: tuple[tuple[int, int], ...]) -> str:
     return "".join(out) + text[at:]
 
 
-def _source_line(p: Passage) -> str:
+def _passage_line(p: Passage) -> str:
     """Headline | publisher | date | link  (doc id)."""
     parts = [p.title] + [part for part in (p.publisher, p.date, p.url) if part]
     return " | ".join(parts) + f"  (doc {p.doc_id})"
@@ -81,7 +81,7 @@ def _copies_line(copies: tuple[Copy, ...], prefix: str = "    ") -> list[str]:
                           subsequent_indent=prefix + "  ", break_on_hyphens=False, break_long_words=False)]
 
 
-def _card_block(card: SourceCard) -> list[str]:
+def _card_block(card: ArticleCard) -> list[str]:
     """One article: [n] headline, then publisher · date · link, the story's other copies, then
     its passages, answers marked."""
     meta = [m for m in (card.publisher, card.date, card.url) if m]
@@ -92,7 +92,7 @@ def _card_block(card: SourceCard) -> list[str]:
     return lines
 
 
-def format_answer(answer: Answer, threshold: float | None = None) -> str:
+def answer_text(answer: Answer, threshold: float | None = None) -> str:
     """The verdict first, in one of three states: the answer with its citation numbers and its
     calibrated band in words ("high confidence (0.82)"); a possible answer, "check the source"
     before its text and its confidence below `threshold` (no band word); or that the articles
@@ -106,7 +106,7 @@ def format_answer(answer: Answer, threshold: float | None = None) -> str:
         if answer.answer is None:
             lines += [f"A: {FIELD_MISSING[answer.article_field]} [1]", *notes, ""]
         else:
-            lines += [f"A: {answer.answer} [1]", f"   {field_source(answer.article_field)}", *notes, ""]
+            lines += [f"A: {answer.answer} [1]", f"   {field_origin(answer.article_field)}", *notes, ""]
         lines += _card_block(citation_cards(answer.citations)[0])
         return "\n".join(lines)
     if answer.answer is None or not answer.citations:
@@ -177,7 +177,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         if note:
             print(note)
         return 0
-    # A fused score (0.033) means nothing to a reader: say where each retriever ranked the passage.
+    # A fused score (0.033) means nothing to a person: say where each retriever ranked the passage.
     kind = config.retriever
     parts = ("dense", "bm25") if kind == "hybrid" else (kind,)
     depth = min(config.hybrid_depth, config.max_top_k)
@@ -189,7 +189,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         found = [f"{part} #{ranks[part][p.chunk.chunk_id]}" for part in parts if p.chunk.chunk_id in ranks[part]]
         missed = [part for part in parts if p.chunk.chunk_id not in ranks[part]]
         how = ", ".join(found) + (f" (not in {' or '.join(missed)}'s top {depth})" if missed and found else "")
-        print(f"{rank}. {_source_line(p)}")
+        print(f"{rank}. {_passage_line(p)}")
         print(f"    found by {how or kind}")
         for line in _copies_line(p.copies if p.doc_id not in shown else (), "    "):
             print(line)
@@ -222,7 +222,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
         else:
             threshold = qa.reader.default_threshold if args.threshold is None else args.threshold
-            print(format_answer(answer, threshold) + "\n", flush=True)
+            print(answer_text(answer, threshold) + "\n", flush=True)
     if asked == 0:
         print("error: no question given", file=sys.stderr)
         return 1
