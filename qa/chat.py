@@ -20,11 +20,12 @@ from typing import Any
 from qa.config import Config
 from qa.dates import DateRange
 from qa.documents import count_noun
-from qa.errors import BadInputError, IndexMissingError, QAError
+from qa.errors import BadInputError, IndexMissingError, QAError, empty_question
+from qa.formats import SUPPORTED_NAMES
 from qa.pipeline import QA, FirstBuild, add_uploads, list_documents, remove_documents, stage_uploads
 from qa.render import (
+    answer_html,
     article_rows,
-    format_answer,
     format_passages,
     index_holds,
     message,
@@ -39,6 +40,7 @@ EXAMPLE_QUESTION = "Who was the first NATO secretary general to visit Armenia?"
 FIRST_BUILD_WAIT_S = 900  # how long a question waits for the first index build
 NOTHING_ADDED = "Nothing was added; the index is unchanged."
 OPTIONS_LABEL = "Date range and settings"
+SELECT_TO_REMOVE = "Select one or more articles to remove."
 
 Messages = list[dict[str, str]]  # the chat's history: {"role": "user" | "assistant", "content": HTML}
 Progress = Callable[..., object]  # gr.Progress, or a stand-in: progress(fraction, desc=...)
@@ -104,7 +106,7 @@ class Chat:
             answer = self.qa.ask(question, k=int(k), retriever=retriever, threshold=float(threshold),
                                  since=dates.since, until=dates.until)
             scope = f"in articles {dates.describe()}" if dates else ""
-            content = format_answer(answer, float(threshold), scope)
+            content = answer_html(answer, float(threshold), scope)
             passages_html = format_passages(answer.passages, "Passages read for the last question:")
         except QAError as e:
             content = message(str(e))
@@ -119,7 +121,7 @@ class Chat:
         """The object `qa ask --json` prints. A refused request (the question, k, the retriever, the
         threshold, the dates: the library checks them) raises QAError with the message to send back."""
         if not isinstance(question, str) or not question.strip():  # as `qa ask ""` (exit 1)
-            raise BadInputError('the question is empty; ask something, e.g. "Who visited Armenia?"')
+            raise BadInputError(empty_question())
         waited = self._wait_for_first_build()
         if waited is not None:
             raise QAError(waited)
@@ -172,7 +174,7 @@ class Chat:
         it) and ingest them; the reply. Two files of the same name are both kept; a file that gives
         no article is reported and leaves the uploads folder and the index as they were."""
         if not paths:
-            return "Choose one or more files first (.txt, .md, .html, .json or .jsonl)."
+            return f"Choose one or more files first ({SUPPORTED_NAMES})."
         reply = self._wait_for_first_build()
         if reply is not None:
             return reply
@@ -201,7 +203,7 @@ class Chat:
         if self.first_build.running:
             return None, "The index is still being built; remove articles once it is ready."
         if not doc_ids:
-            return None, "Select one or more articles to remove."
+            return None, SELECT_TO_REMOVE
         try:
             titles = {r.doc_id: r.article.title or "" for r in list_documents(self.config, self.qa.index()).records}
         except QAError as e:
@@ -214,7 +216,7 @@ class Chat:
         if reply is not None:
             return reply
         if not doc_ids:
-            return "Select one or more articles to remove."
+            return SELECT_TO_REMOVE
         try:
             with self._write_lock:
                 report = remove_documents(list(doc_ids), self.config)

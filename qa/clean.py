@@ -1,12 +1,12 @@
 """Clean a scraped article's text into its body, its metadata, a headline and a publisher.
 
 Works on any layout: one paragraph per line, paragraphs separated by blank lines, by runs of
-spaces (the CNN/NewsQA dump layout) or by nothing at all. The text is cut into segments (lines,
-and pieces of a line between runs of spaces), and each segment into sentences; boilerplate rules
-drop a whole segment ("You May Also Like" ends the page, a "Date: ..." line is lifted into the
-metadata) or a single sentence (a copyright notice, a sign-up prompt, "See the full article at
-..."), never the body text around it. `CleanedArticle.text` is the body: every later offset
-(chunks, answers) indexes into it.
+spaces (the CNN/NewsQA dump layout) or by nothing at all. The text is cut into pieces (lines, or
+the parts of a line between runs of spaces), and each piece into sentences; boilerplate rules drop
+a whole piece ("You May Also Like" ends the page, a "Date: ..." line is lifted into the metadata)
+or a single sentence (a copyright notice, a sign-up prompt, "See the full article at ..."), never
+the body text around it. `CleanedArticle.text` is the body: every later offset (chunks, answers)
+indexes into it.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ _SPACE_RUN = re.compile(r"[ \t\u00a0\u3000]{3,}")
 # "?The" and "!The" together. Not "3.5" or "U.S.".
 _GLUED = re.compile(r"(?<=[a-z0-9)\]][.!?])(?=[A-Z]|[“\"(\[][A-Z0-9])|(?<=[a-z][.!?])(?=\d)")
 
-# "Key: value" segments that scrapers add to an article; the key names the field it is lifted into.
+# "Key: value" pieces that scrapers add to an article; the key names the field it is lifted into.
 _META_KEYS = {
     "url": "url", "link": "url", "source url": "url", "canonical url": "url",
     "date": "date", "published": "date", "published on": "date", "publication date": "date",
@@ -40,7 +40,7 @@ _META_KEYS = {
     "last read": "last_read",
     "tags": "tags",
 }
-_META_SEGMENT = re.compile(r"^([A-Za-z][A-Za-z ]{0,20}?)\s*:\s*(\S.{0,299}?)\s*$")
+_META_PIECE = re.compile(r"^([A-Za-z][A-Za-z ]{0,20}?)\s*:\s*(\S.{0,299}?)\s*$")
 _DATE_KEYS = {"date", "created", "updated", "last_read"}
 _DATE_WORDS = set(
     "jan feb mar apr may jun jul aug sep sept oct nov dec january february march april june july august "
@@ -59,7 +59,7 @@ _TAIL_HEADINGS = re.compile(
     r"join the (discussion|conversation)|statistics|details|tags|share this( article| story)?)$",
     re.IGNORECASE,
 )
-# A sentence (or segment) that is page furniture on its own.
+# A sentence (or piece) that is page furniture on its own.
 _FURNITURE = re.compile(
     r"(advertisement|advertising|sponsored( content)?|skip to (main )?content|share|print|email|"
     r"tweet|facebook|twitter|whatsapp|linkedin|subscribe( now)?|sign up|log ?in|register|"
@@ -86,7 +86,7 @@ _SHORT_FURNITURE_PHRASE = re.compile(
 _SHORT_WORDS = 15
 
 _DEDUP_MIN_WORDS = 6  # a repeated sentence this long is a repeated page block, not a refrain
-_LONG_SEGMENT = 1000  # a segment longer than this without breaks is regrouped into paragraphs
+_LONG_PIECE = 1000  # a piece longer than this without breaks is regrouped into paragraphs
 _PARAGRAPH_CHARS = 400
 
 # Headlines.
@@ -130,12 +130,12 @@ def _looks_like_date(value: str) -> bool:
     return any(c.isdigit() for c in value) and len(value) <= 40 and all(w.lower() in _DATE_WORDS for w in words)
 
 
-def _meta_field(segment: str) -> tuple[str, str] | None:
-    """("date", "March 20, 2024") for a segment that is a whole "Key: value" metadata line.
+def _meta_field(piece: str) -> tuple[str, str] | None:
+    """("date", "March 20, 2024") for a piece that is a whole "Key: value" metadata line.
 
     Values are checked per key, so a key glued to body text ("URL: https://x Officials said ...")
     is left in the text rather than lifted with the body."""
-    m = _META_SEGMENT.match(segment)
+    m = _META_PIECE.match(piece)
     if not m:
         return None
     key = _META_KEYS.get(m.group(1).strip().lower())
@@ -155,9 +155,9 @@ def _meta_field(segment: str) -> tuple[str, str] | None:
     return (key, value) if ok else None
 
 
-def _is_tail_heading(segment: str) -> bool:
+def _is_tail_heading(piece: str) -> bool:
     # "Similar Readings (5 items)" and "Comments (3)" are headings too.
-    bare = re.sub(r"\s*[\(\[]\s*\d+[^)\]]*[\)\]]\s*$", "", segment).strip(" :.-–—|#*")
+    bare = re.sub(r"\s*[\(\[]\s*\d+[^)\]]*[\)\]]\s*$", "", piece).strip(" :.-–—|#*")
     return bool(_TAIL_HEADINGS.fullmatch(bare))
 
 
@@ -169,7 +169,7 @@ def is_furniture(sentence: str) -> bool:
     return len(s.split()) <= _SHORT_WORDS and bool(_SHORT_FURNITURE_PHRASE.search(s))
 
 
-def _segments(text: str) -> list[str]:
+def _line_pieces(text: str) -> list[str]:
     """Candidate paragraphs: lines (a hard-wrapped line joined to the next when that one goes on in
     lower case), each cut at runs of spaces."""
     lines: list[str] = []
@@ -181,46 +181,46 @@ def _segments(text: str) -> list[str]:
             lines[-1] += " " + line
         else:
             lines.append(line)
-    return [seg.strip() for line in lines for seg in _SPACE_RUN.split(line) if seg.strip()]
+    return [part.strip() for line in lines for part in _SPACE_RUN.split(line) if part.strip()]
 
 
-def _sentences(segments: list[str]) -> list[list[tuple[int, int]]]:
-    """The sentence spans of each segment (segments hold no line break), split in one spaCy pass."""
+def _sentences(pieces: list[str]) -> list[list[tuple[int, int]]]:
+    """The sentence spans of each piece (pieces hold no line break), split in one spaCy pass."""
     from qa.chunk import split_sentences
 
     starts, offset = [], 0
-    for segment in segments:
+    for piece in pieces:
         starts.append(offset)
-        offset += len(segment) + 1
-    out: list[list[tuple[int, int]]] = [[] for _ in segments]
-    joined, n = "\n".join(segments), 0
+        offset += len(piece) + 1
+    out: list[list[tuple[int, int]]] = [[] for _ in pieces]
+    joined, n = "\n".join(pieces), 0
     for s, e in split_sentences(joined):
         while n + 1 < len(starts) and starts[n + 1] <= s:
             n += 1
         s, e = s - starts[n], e - starts[n]
-        segment = segments[n]
-        cuts = [s] + [s + m.start() for m in _GLUED.finditer(segment[s:e]) if m.start() > 0] + [e]
-        out[n].extend((a, b) for a, b in zip(cuts, cuts[1:]) if segment[a:b].strip())
+        piece = pieces[n]
+        cuts = [s] + [s + m.start() for m in _GLUED.finditer(piece[s:e]) if m.start() > 0] + [e]
+        out[n].extend((a, b) for a, b in zip(cuts, cuts[1:]) if piece[a:b].strip())
     return out
 
 
-def _paragraphs(segment: str, spans: list[tuple[int, int]], keep: list[bool]) -> list[str]:
-    """The kept sentences of a segment as paragraphs. Neighbouring kept sentences keep the spacing
-    between them; a long segment (a whole article on one line) is regrouped into paragraphs of a
+def _paragraphs(piece: str, spans: list[tuple[int, int]], keep: list[bool]) -> list[str]:
+    """The kept sentences of a piece as paragraphs. Neighbouring kept sentences keep the spacing
+    between them; a long piece (a whole article on one line) is regrouped into paragraphs of a
     few sentences."""
     kept = [(i, s, e) for i, ((s, e), k) in enumerate(zip(spans, keep)) if k]
     groups: list[list[tuple[int, int, int]]] = [[]]
     for item in kept:
         groups[-1].append(item)
-        if len(segment) > _LONG_SEGMENT and item[2] - groups[-1][0][1] >= _PARAGRAPH_CHARS:
+        if len(piece) > _LONG_PIECE and item[2] - groups[-1][0][1] >= _PARAGRAPH_CHARS:
             groups.append([])
     paragraphs = []
     for group in groups:
         if not group:
             continue
-        text, (last, _, prev_end) = segment[group[0][1] : group[0][2]], group[0]
+        text, (last, _, prev_end) = piece[group[0][1] : group[0][2]], group[0]
         for i, s, e in group[1:]:
-            text += segment[prev_end:e] if i == last + 1 else " " + segment[s:e]
+            text += piece[prev_end:e] if i == last + 1 else " " + piece[s:e]
             last, prev_end = i, e
         paragraphs.append(text)
     return paragraphs
@@ -231,7 +231,7 @@ def clean_article(raw: str, fields: dict[str, str] | None = None) -> CleanedArti
 
     Keeps body sentences in order; drops furniture sentences, everything after a boilerplate
     section heading ("You May Also Like", "Leave a Reply", ...), and any paragraph or long
-    sentence already seen in the document; lifts "Key: value" metadata segments into `meta`.
+    sentence already seen in the document; lifts "Key: value" metadata pieces into `meta`.
     `fields` (title, url, date, publisher, ... given by the file format: an HTML page's metadata,
     a JSON record's keys, a Markdown heading) win over lifted lines. Paragraphs are separated by
     a blank line in the cleaned text.
@@ -239,26 +239,26 @@ def clean_article(raw: str, fields: dict[str, str] | None = None) -> CleanedArti
     meta: dict[str, str] = {}
     candidates: list[str] = []
     in_tail = False
-    for segment in _segments(strip_controls(raw)):
-        lifted = _meta_field(segment)
+    for piece in _line_pieces(strip_controls(raw)):
+        lifted = _meta_field(piece)
         if lifted:
             meta.setdefault(*lifted)
         elif in_tail:
             continue
-        elif candidates and _is_tail_heading(segment):
+        elif candidates and _is_tail_heading(piece):
             in_tail = True
-        elif not _FURNITURE.fullmatch(segment):
-            candidates.append(segment)
+        elif not _FURNITURE.fullmatch(piece):
+            candidates.append(piece)
     kept: list[str] = []
     seen: set[str] = set()
     first_sentence = ""
-    for segment, spans in zip(candidates, _sentences(candidates)):
-        key = normalise_for_dedup(segment)
+    for piece, spans in zip(candidates, _sentences(candidates)):
+        key = normalise_for_dedup(piece)
         if not key or key in seen:
             continue
         keep = []
         for s, e in spans:
-            sentence = segment[s:e]
+            sentence = piece[s:e]
             sentence_key = normalise_for_dedup(sentence)
             repeated = len(sentence_key.split()) >= _DEDUP_MIN_WORDS and sentence_key in seen
             keep.append(not repeated and not is_furniture(sentence))
@@ -266,7 +266,7 @@ def clean_article(raw: str, fields: dict[str, str] | None = None) -> CleanedArti
             if keep[-1] and not first_sentence and not _BYLINE_OR_DATE.match(sentence):
                 first_sentence = sentence
         seen.add(key)
-        kept.extend(_paragraphs(segment, spans, keep))
+        kept.extend(_paragraphs(piece, spans, keep))
     for key, value in (fields or {}).items():
         value = " ".join(strip_controls(str(value)).split())
         if value:

@@ -10,29 +10,33 @@ import sys
 import textwrap
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from qa.config import DEFAULT_EVAL_FILE, EVAL_SEED, RETRIEVERS, Config
 from qa.documents import Answer, ArticleMeta, Passage, count_noun
-from qa.errors import BadInputError, QAError, rebuild_hint
+from qa.errors import BadInputError, QAError, empty_question, rebuild_hint
+from qa.formats import SUPPORTED_NAMES
 from qa.sources import (
     CLOSEST_HEADING,
     CLOSEST_SHOWN,
     FIELD_MISSING,
     NO_ANSWER,
     POSSIBLE_ANSWER,
-    SourceCard,
+    ArticleCard,
     below_threshold,
     byline,
     citation_cards,
     confidence_label,
     day_words,
-    field_source,
+    field_origin,
     passage_cards,
     publisher_name,
     quoted,
     shorten_headline,
     undated_note,
 )
+
+LIST_HEADLINE_CHARS = 100  # `qa list`: a longer headline is cut at a word (`shorten_headline`)
 
 # Heavy libraries (torch, the model, FAISS, spaCy, Gradio) are imported inside the commands that
 # use them, so `qa list`, `qa remove` and `qa --help` start in a fraction of a second.
@@ -57,7 +61,7 @@ def _mark(text: str, marks: tuple[tuple[int, int], ...]) -> str:
     return "".join(out) + text[at:]
 
 
-def _source_line(p: Passage) -> str:
+def _passage_line(p: Passage) -> str:
     """Headline | publisher | date | link  (doc id)."""
     a = p.article
     parts = [a.title] + [part for part in (a.publisher, a.date, a.url) if part]
@@ -78,7 +82,7 @@ def _copies_line(copies: tuple[ArticleMeta, ...], prefix: str = "    ") -> list[
                           subsequent_indent=prefix + "  ", break_on_hyphens=False, break_long_words=False)]
 
 
-def _card_block(card: SourceCard) -> list[str]:
+def _card_block(card: ArticleCard) -> list[str]:
     """One article: [n] headline, then publisher · date · link, the story's other copies, then
     its passages, answers marked."""
     a = card.article
@@ -90,7 +94,7 @@ def _card_block(card: SourceCard) -> list[str]:
     return lines
 
 
-def format_answer(answer: Answer, threshold: float | None = None) -> str:
+def answer_text(answer: Answer, threshold: float | None = None) -> str:
     """The verdict first, in one of three states: the answer with its citation numbers and its
     calibrated band in words ("high confidence (0.82)"); a possible answer, "check the source"
     before its text and its confidence below `threshold` (no band word); or that the articles
@@ -104,7 +108,7 @@ def format_answer(answer: Answer, threshold: float | None = None) -> str:
         if answer.answer is None:
             lines += [f"A: {FIELD_MISSING[answer.article_field]} [1]", *notes, ""]
         else:
-            lines += [f"A: {answer.answer} [1]", f"   {field_source(answer.article_field)}", *notes, ""]
+            lines += [f"A: {answer.answer} [1]", f"   {field_origin(answer.article_field)}", *notes, ""]
         lines += _card_block(citation_cards(answer.citations)[0])
         return "\n".join(lines)
     if answer.answer is None or not answer.citations:
@@ -142,7 +146,7 @@ def format_answer(answer: Answer, threshold: float | None = None) -> str:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from qa.pipeline import RaySettings, ingest_paths
+    from qa.pipeline import RaySettings, ingest_paths, upload_dir
 
     config = _config(args)
     paths = [Path(p) for p in args.paths]
@@ -152,9 +156,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(skipped.message(), file=sys.stderr)
     print(report.summary() + f" ({config.index_dir})")
     if report.uploads_kept:
-        uploads = config.index_dir / "uploads"
         print(f"The rebuild kept {count_noun(report.uploads_kept, 'uploaded article')} from "
-              f"{uploads} (`qa remove DOC_ID` takes one out and deletes its copy there).")
+              f"{upload_dir(config)} (`qa remove DOC_ID` takes one out and deletes its copy there).")
     return 1 if report.skipped else 0
 
 
@@ -176,7 +179,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         if note:
             print(note)
         return 0
-    # A fused score (0.033) means nothing to a reader: say where each retriever ranked the passage.
+    # A fused score (0.033) means nothing to a person: say where each retriever ranked the passage.
     kind = config.retriever
     parts = ("dense", "bm25") if kind == "hybrid" else (kind,)
     depth = min(config.hybrid_depth, config.max_top_k)
@@ -188,7 +191,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         found = [f"{part} #{ranks[part][p.chunk.chunk_id]}" for part in parts if p.chunk.chunk_id in ranks[part]]
         missed = [part for part in parts if p.chunk.chunk_id not in ranks[part]]
         how = ", ".join(found) + (f" (not in {' or '.join(missed)}'s top {depth})" if missed and found else "")
-        print(f"{rank}. {_source_line(p)}")
+        print(f"{rank}. {_passage_line(p)}")
         print(f"    found by {how or kind}")
         for line in _copies_line(p.copies if p.doc_id not in shown else (), "    "):
             print(line)
@@ -205,7 +208,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     if args.question != "-" and not args.question.strip():
         # Said before any model or index is loaded.
-        print('error: the question is empty; ask something, e.g. qa ask "Who visited Armenia?"', file=sys.stderr)
+        print(f"error: {empty_question('qa ask ')}", file=sys.stderr)
         return 1
     config = _config(args)
     qa = QA(config)
@@ -221,7 +224,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
         else:
             threshold = qa.reader.default_threshold if args.threshold is None else args.threshold
-            print(format_answer(answer, threshold) + "\n", flush=True)
+            print(answer_text(answer, threshold) + "\n", flush=True)
     if asked == 0:
         print("error: no question given", file=sys.stderr)
         return 1
@@ -245,7 +248,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             lead = "" if n == 0 else "  = "
             a = r.article
             print(f"{lead}{r.doc_id}\t{count_noun(r.n_chunks, 'chunk')}\t{a.date or '-'}\t"
-                  f"{publisher_name(a.publisher, a.url) or '-'}\t{shorten_headline(a.title or '', 100)}")
+                  f"{publisher_name(a.publisher, a.url) or '-'}\t{shorten_headline(a.title or '', LIST_HEADLINE_CHARS)}")
     n_stories = len(listed.stories)
     print(f"{n_stories:,} {'story' if n_stories == 1 else 'stories'}, {count_noun(len(listed.records), 'document')}, "
           f"{count_noun(listed.n_chunks, 'chunk')} ({config.index_dir}, {listed.version})")
@@ -360,20 +363,18 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
 def run_eval_command(args: argparse.Namespace, config: Config) -> int:
     """`qa eval`: print the table (or JSON), write the report if asked; 0 on success."""
     from qa.evaluation.data import load_eval_file, select_articles
-    from qa.evaluation.reports import format_table, write_report
+    from qa.evaluation.reports import format_table
     from qa.evaluation.runner import evaluate
+    from qa.pipeline import checked_k
 
     if args.run or args.qrels or args.split or (args.file and Path(args.file).is_dir()):
         return run_collection_eval(args, config)
     eval_set = load_eval_file(Path(args.file or DEFAULT_EVAL_FILE))
     if args.articles:
         eval_set = select_articles(eval_set, args.articles)
-    if getattr(args, "k", None):
-        if args.k < 1:
-            raise BadInputError(f"-k must be at least 1, got {args.k}")
-        config = config.with_(top_k=args.k)
-    if args.limit is not None and args.limit < 1:
-        raise BadInputError(f"--limit must be at least 1, got {args.limit}")
+    if args.k is not None:
+        config = config.with_(top_k=checked_k(args.k, config))
+    _check_limit(args.limit)
     if getattr(args, "reader", None):
         config = config.with_(reader_model_dir=Path(args.reader))
     summary = evaluate(
@@ -389,10 +390,22 @@ def run_eval_command(args: argparse.Namespace, config: Config) -> int:
         print(json.dumps(summary, ensure_ascii=False, indent=1))
     else:
         print(format_table(summary))
+    _write_report(summary, args)
+    return 0
+
+
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and limit < 1:
+        raise BadInputError(f"--limit must be at least 1, got {limit}")
+
+
+def _write_report(summary: dict[str, Any], args: argparse.Namespace) -> None:
+    """`--report DIR`: report.md, results.json and the plots, named on stderr when stdout is JSON."""
+    from qa.evaluation.reports import write_report
+
     if args.report:
         paths = write_report(summary, Path(args.report))
         print(f"report written: {', '.join(str(p) for p in paths)}", file=sys.stderr if args.json else sys.stdout)
-    return 0
 
 
 # Options that only mean something when the reader answers questions.
@@ -403,15 +416,14 @@ _ANSWER_OPTIONS = (("retriever", "--retriever"), ("k", "-k"), ("threshold", "--t
 def run_collection_eval(args: argparse.Namespace, config: Config) -> int:
     """`qa eval FOLDER` (a BEIR folder) or `qa eval --qrels FILE --run FILE`: retrieval only."""
     from qa.evaluation.beir import load_collection
-    from qa.evaluation.reports import format_collection_table, write_report
+    from qa.evaluation.reports import format_collection_table
     from qa.evaluation.runner import evaluate_collection
 
     given = [flag for name, flag in _ANSWER_OPTIONS if getattr(args, name, None) is not None]
     if given:
         raise BadInputError(f"{given[0]} applies to question files: a BEIR folder or a TREC run is scored on "
                             "retrieval only (every retriever, no answers)")
-    if args.limit is not None and args.limit < 1:
-        raise BadInputError(f"--limit must be at least 1, got {args.limit}")
+    _check_limit(args.limit)
     collection = load_collection(
         Path(args.file) if args.file else None, args.split,
         Path(args.qrels) if args.qrels else None, Path(args.run) if args.run else None,
@@ -423,9 +435,7 @@ def run_collection_eval(args: argparse.Namespace, config: Config) -> int:
         progress=sys.stderr.isatty() and not args.json,
     )
     print(json.dumps(summary, ensure_ascii=False, indent=1) if args.json else format_collection_table(summary))
-    if args.report:
-        paths = write_report(summary, Path(args.report))
-        print(f"report written: {', '.join(str(p) for p in paths)}", file=sys.stderr if args.json else sys.stdout)
+    _write_report(summary, args)
     return 0
 
 
@@ -434,10 +444,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _iso_day(text: str) -> date:
+    from qa.dates import iso_day
+
     try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write it as YYYY-MM-DD, e.g. 2024-03-01") from None
+        return iso_day(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -459,7 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="read every copy of a story (by default only the best-ranked copy's passages are read)")
 
     p = with_index(sub.add_parser("ingest", help="add or update articles (files or folders)"))
-    p.add_argument("paths", nargs="+", help=".txt, .md, .html, .json or .jsonl files, or folders of them")
+    p.add_argument("paths", nargs="+", help=f"{SUPPORTED_NAMES} files, or folders of them")
     p.add_argument("--rebuild", action="store_true", help="start a fresh index from these paths")
     p.add_argument("--force", action="store_true", help="let --rebuild drop most of the indexed documents")
     p.add_argument("--ray", nargs="?", const="", metavar="ADDRESS",

@@ -78,6 +78,16 @@ def parse_date(text: str | None) -> date | None:
     return None
 
 
+def iso_day(text: str) -> date:
+    """A day as a date range's bounds are written, YYYY-MM-DD (spaces around it allowed); else
+    ValueError saying how to write it (a long text shown cut). `--since`/`--until`, the app and /ask."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        shown = text if len(text) <= 40 else f"{text[:40]}… ({len(text):,} characters)"
+        raise ValueError(f"{shown!r} is not a date; write it as YYYY-MM-DD, e.g. 2024-03-01") from None
+
+
 def _iso_date(value: str | date | None, name: str) -> date | None:
     if value is None or isinstance(value, date):
         return value.date() if isinstance(value, datetime) else value
@@ -85,10 +95,9 @@ def _iso_date(value: str | date | None, name: str) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
-    except ValueError:
-        shown = text if len(text) <= 40 else f"{text[:40]}… ({len(text):,} characters)"
-        raise BadInputError(f"{name} {shown!r} is not a date; write it as YYYY-MM-DD, e.g. 2024-03-01") from None
+        return iso_day(text)
+    except ValueError as e:
+        raise BadInputError(f"{name} {e}") from None
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ class IndexCorruptError(QAError):
 
 
 class IndexLockedError(QAError):
-    """Another writer holds the index lock (or readers kept its catalog busy past the wait)."""
+    """Another writer holds the index lock (or queries kept its catalog busy past the wait)."""
 
 
 class IndexAccessError(QAError):
@@ -48,3 +48,8 @@ class ModelGraphError(QAError):
 def rebuild_hint(index_dir: Path) -> str:
     """The fix that ends every message about an index that cannot be used as it is."""
     return f"rebuild it with `qa ingest corpus --rebuild --index {index_dir}` (or your own article folders)"
+
+
+def empty_question(command: str = "") -> str:
+    """What `qa ask ""` and /ask say to an empty question; `command` ("qa ask ") goes before the example."""
+    return f'the question is empty; ask something, e.g. {command}"Who visited Armenia?"'

@@ -1,6 +1,6 @@
-"""Read article files into raw records, one reader per format: text, Markdown, HTML, JSON, JSON Lines.
+"""Read article files into raw records, one parser per format: text, Markdown, HTML, JSON, JSON Lines.
 
-A reader yields one `RawArticle` per article, or a `SkippedFile` naming the file (or the record:
+A parser yields one `RawArticle` per article, or a `SkippedFile` naming the file (or the record:
 `file:line` in JSON Lines, `file#N` in a JSON array) and the reason. A bad record never stops the
 records after it. JSON Lines files are streamed line by line; a JSON array is decoded once and
 its items are parsed one at a time, so a large file is never held as several copies.
@@ -70,6 +70,7 @@ class RawArticle:
 
 
 _BINARY = f"binary content, not text; give a {SUPPORTED_NAMES} file"
+_TOO_DEEP = "JSON nested too deeply to be an article"
 
 
 class _Unusable(Exception):
@@ -352,7 +353,7 @@ def _jsonl_records(path: Path, config: Config, advance: Advance) -> Iterator[Raw
                                   f":{lineno}")
                 continue
             except RecursionError:
-                yield SkippedFile(name, "JSON nested too deeply to be an article", f":{lineno}")
+                yield SkippedFile(name, _TOO_DEEP, f":{lineno}")
                 continue
             yield _record(record, name, number, f":{lineno}")
     if number == 0:
@@ -407,7 +408,7 @@ def _json_records(text: str, name: str, size: int, advance: Advance) -> Iterator
             yield _record(value, name, number, f"#{number}")
     except (json.JSONDecodeError, RecursionError) as e:
         if isinstance(e, RecursionError):
-            reason = "JSON nested too deeply to be an article"
+            reason = _TOO_DEEP
         else:
             reason = f"malformed JSON at line {e.lineno}, column {e.colno} ({e.msg})"
         if number:

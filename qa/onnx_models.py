@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qa.base_model import base_weights
-from qa.checksums import sha256_file
+from qa.checksums import sha256_mismatch
 from qa.errors import ModelGraphError
 
 if TYPE_CHECKING:
@@ -65,12 +65,9 @@ def checked_graph(name: str, folder: Path = GRAPH_DIR) -> tuple[Path, dict[str, 
     path = folder / str(entry.get("file"))
     if not path.is_file():
         raise ModelGraphError(f"{path}: graph missing; {REBUILD}")
-    digest = sha256_file(path)
-    if digest != entry.get("sha256"):
-        raise ModelGraphError(
-            f"{path}: sha256 {digest[:12]}… does not match {GRAPHS_FILE} ({str(entry.get('sha256'))[:12]}…): "
-            f"the file is damaged or was replaced; {REBUILD}"
-        )
+    wrong = sha256_mismatch(path, entry.get("sha256"), GRAPHS_FILE)
+    if wrong:
+        raise ModelGraphError(f"{wrong}; {REBUILD}")
     return path, {str(k): list(v) for k, v in dict(entry.get("weights", {})).items()}
 
 

@@ -29,7 +29,7 @@ from qa.formats import repair_surrogates
 from qa.ingest import IngestReport, read_documents
 from qa.protocols import PassageEncoder, Reader, TextEncoder
 from qa.store.catalog import DocRecord
-from qa.store.index import Index, corrupt, current_version, open_index
+from qa.store.index import UPLOADS, Index, corrupt, current_version, open_index
 from qa.uploads import StagedUploads, restore, stage, unused
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ class RaySettings:
 
 def upload_dir(config: Config) -> Path:
     """Where the app keeps the files uploaded to it: they are the sources of those documents."""
-    return Path(config.index_dir) / "uploads"
+    return Path(config.index_dir) / UPLOADS
 
 
 def remove_documents(doc_ids: list[str], config: Config) -> IngestReport:
@@ -130,7 +130,7 @@ def remove_documents(doc_ids: list[str], config: Config) -> IngestReport:
 
     report = update_index(config.index_dir, [], config, remove_ids=tuple(dict.fromkeys(doc_ids)))
     # Sources are absolute, resolved paths; the index folder is resolved, its uploads/ folder is not.
-    uploads = Path(os.path.realpath(config.index_dir)) / "uploads"
+    uploads = Path(os.path.realpath(config.index_dir)) / UPLOADS
     if uploads.is_symlink() or not uploads.is_dir():
         return report
     files = {Path(split_source(s)[0]) for s in report.removed_sources}

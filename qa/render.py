@@ -1,4 +1,4 @@
-"""What the app shows, as HTML: an answer with its source cards, ranked passages, replies.
+"""What the app shows, as HTML: an answer with its article cards, ranked passages, replies.
 
 Pure functions over `Answer` / `Passage` records and the cards of `qa/sources.py`. Every piece
 of article text is HTML-escaped; answers are marked by offsets (`text[start:end]`), never by
@@ -21,13 +21,13 @@ from qa.sources import (
     FIELD_MISSING,
     NO_ANSWER,
     POSSIBLE_ANSWER,
-    SourceCard,
+    ArticleCard,
     below_threshold,
     byline,
     citation_cards,
     confidence_label,
     day_words,
-    field_source,
+    field_origin,
     passage_cards,
     publisher_name,
     quoted,
@@ -108,7 +108,7 @@ def alternatives_block(answer: Answer) -> str:
     return f'<div class="qa-alternatives">Other articles:<ul>{"".join(rows)}</ul></div>'
 
 
-def article_card(card: SourceCard) -> str:
+def article_card(card: ArticleCard) -> str:
     """One article: [n], headline linked to the article, publisher · date, the story's other
     copies, then its passages with the answer marked by offsets."""
     a = card.article
@@ -142,7 +142,7 @@ def _undated(answer: Answer) -> str:
     return f'<div class="qa-meta qa-undated">{escape(note)}</div>' if note else ""
 
 
-def format_answer(answer: Answer, threshold: float, dates: str = "") -> str:
+def answer_html(answer: Answer, threshold: float, dates: str = "") -> str:
     """One chat reply in one of three states, each its own class on the verdict:
 
     - `qa-answered`: the answer first, with numbered citations [1] [2] and its calibrated band in
@@ -198,7 +198,7 @@ def field_reply(answer: Answer) -> str:
                    f'</strong><sup class="qa-ref">[1]</sup></p>{_undated(answer)}</div>')
     else:
         verdict = (f'<div class="qa-verdict qa-answered qa-field"><p class="qa-answer"><strong>{escape(answer.answer)}</strong>'
-                   f'<sup class="qa-ref">[1]</sup></p><div class="qa-meta">{escape(field_source(field))}</div>'
+                   f'<sup class="qa-ref">[1]</sup></p><div class="qa-meta">{escape(field_origin(field))}</div>'
                    f'{_undated(answer)}</div>')
     return verdict + article_card(card)
 

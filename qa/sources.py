@@ -1,8 +1,10 @@
-"""An answer's sources as numbered cards, one per article: what the app and the CLI show.
+"""An answer's citations as numbered cards (`ArticleCard`), one per article: what the app and the CLI show.
 
 Pure functions over `Citation` / `Passage` records. Citation `n` of the answer text is card `n`;
 a card holds every cited passage of its article, with overlapping passages merged into one
 excerpt and the answers marked by offsets (`excerpt.text[start:end]`), never by searching.
+(Elsewhere a "source" is the file an article was read from, `Document.source`; only this module's
+name still says "sources".)
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ FIELD_MISSING = {
 }
 
 
-def field_source(field: str) -> str:
+def field_origin(field: str) -> str:
     """"from the article's publication date field": where a field answer comes from."""
     return f"from the article's {FIELD_NAMES.get(field, field)} field"
 
@@ -67,7 +69,7 @@ class Excerpt:
 
 
 @dataclass(frozen=True)
-class SourceCard:
+class ArticleCard:
     number: int  # the [n] the answer cites
     article: ArticleMeta  # its publisher as shown: the host of its URL when it has none (`publisher_name`)
     excerpts: tuple[Excerpt, ...]
@@ -159,7 +161,7 @@ def _shown(article: ArticleMeta) -> ArticleMeta:
     return replace(article, publisher=publisher_name(article.publisher, article.url))
 
 
-def _cards(items: list[tuple[Passage, tuple[int, int] | None]]) -> list[SourceCard]:
+def _cards(items: list[tuple[Passage, tuple[int, int] | None]]) -> list[ArticleCard]:
     order: list[str] = []
     first: dict[str, Passage] = {}
     pieces: dict[str, dict[str, tuple[int, str, list[tuple[int, int]]]]] = {}
@@ -175,7 +177,7 @@ def _cards(items: list[tuple[Passage, tuple[int, int] | None]]) -> list[SourceCa
             marks = marks + [(chunk.start + span[0], chunk.start + span[1])]
         pieces[doc][chunk.chunk_id] = (start, text, marks)
     return [
-        SourceCard(
+        ArticleCard(
             number=n,
             article=_shown(first[doc].article),
             excerpts=_merge(list(pieces[doc].values())),
@@ -185,11 +187,11 @@ def _cards(items: list[tuple[Passage, tuple[int, int] | None]]) -> list[SourceCa
     ]
 
 
-def citation_cards(citations: list[Citation]) -> list[SourceCard]:
+def citation_cards(citations: list[Citation]) -> list[ArticleCard]:
     """One card per cited article, numbered in order of first citation (the primary is [1])."""
     return _cards([(c.passage, (c.answer_start, c.answer_end)) for c in citations])
 
 
-def passage_cards(passages: list[Passage]) -> list[SourceCard]:
+def passage_cards(passages: list[Passage]) -> list[ArticleCard]:
     """One card per article for passages without an answer (the closest passages of an abstention)."""
     return _cards([(p, None) for p in passages])

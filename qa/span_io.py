@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from qa.base_model import base_weights, load_wordpiece_tokenizer
-from qa.checksums import sha256_file
+from qa.checksums import sha256_mismatch
 from qa.errors import ReaderModelError
 
 if TYPE_CHECKING:
@@ -77,13 +77,9 @@ def checked_weights_file(folder: Path, manifest: dict[str, Any]) -> Path:
     weights = folder / str(manifest.get("weights", WEIGHTS_FILE))
     if not weights.is_file():
         raise ReaderModelError(f"{weights}: reader weights missing; reinstall the package or retrain with `python -m qa.training.train`")
-    digest = sha256_file(weights)
-    if digest != manifest.get("weights_sha256"):
-        raise ReaderModelError(
-            f"{weights}: sha256 {digest[:12]}… does not match {MANIFEST_FILE} "
-            f"({str(manifest.get('weights_sha256'))[:12]}…): the file is damaged or was replaced; "
-            "reinstall the package or retrain with `python -m qa.training.train`"
-        )
+    wrong = sha256_mismatch(weights, manifest.get("weights_sha256"), MANIFEST_FILE)
+    if wrong:
+        raise ReaderModelError(f"{wrong}; reinstall the package or retrain with `python -m qa.training.train`")
     return weights
 
 

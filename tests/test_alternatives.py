@@ -45,7 +45,7 @@ def test_changed_answer_shows_both_with_dates(archive_index, embedder, capsys):
     """The real reader over the archive: both death tolls, with their articles and dates; the
     newer first for a "latest" question. (threshold 0.3, below the fitted 0.41: these tests are
     about ordering and display, not about the reader's calibration, which is retrained apart.)"""
-    from qa.cli import format_answer
+    from qa.cli import answer_text
     from qa.pipeline import QA
 
     qa = QA(archive_index, embedder=embedder)
@@ -53,11 +53,11 @@ def test_changed_answer_shows_both_with_dates(archive_index, embedder, capsys):
     told = [answer.answer] + [a.text for a in answer.alternatives]
     assert {"12", "40"} <= set(told), told
     assert answer.to_dict()["alternatives"][0].keys() == {"text", "confidence", "citation"}
-    shown = format_answer(answer)
+    shown = answer_text(answer)
     assert "Other articles: 40 — Reuters, 1 March 2024" in shown or "Other articles: 12 — " in shown, shown
 
     latest = qa.ask("Latest news: how many people died in the Valdoria floods?", threshold=0.3)
     assert latest.answer == "40" and latest.citations[0].passage.article.date == "2024-03-01"
     assert [a.text for a in latest.alternatives] == ["12"]
     assert latest.alternatives[0].citation.passage.article.date.startswith("2024-02-2")
-    assert "Other articles: 12 — " in format_answer(latest)
+    assert "Other articles: 12 — " in answer_text(latest)

@@ -19,7 +19,7 @@ import pytest
 import app
 from qa.config import Config
 from qa.documents import Answer, ArticleMeta, Chunk, Citation, Passage, PossibleAnswer
-from qa.render import format_answer, highlight
+from qa.render import answer_html, highlight
 from qa.sources import POSSIBLE_ANSWER
 from qa.store.index import current_version
 from tests.conftest import launch_app_over_copy
@@ -256,7 +256,7 @@ def test_answer_card_groups_citations_by_article_and_numbers_them():
         [Citation(a1, 5, 16), Citation(b, 11, 22), Citation(a1, 34, 45), Citation(a2, 7, 18)],
         [a1, b], answer_type="span", band="high",
     )
-    reply = format_answer(answer, 0.25)
+    reply = answer_html(answer, 0.25)
     assert reply.count('class="qa-card"') == 2  # one card per article
     assert re.findall(r'class="qa-ref">(\[\d\])<', reply) == ["[1]", "[2]"]
     first = reply[reply.index('class="qa-card"') : reply.rindex('class="qa-card"')]
@@ -265,19 +265,19 @@ def test_answer_card_groups_citations_by_article_and_numbers_them():
     assert ">high confidence (0.91)<" in reply and reply.startswith('<div class="qa-verdict qa-answered">')
 
     sentence = "Jens Stoltenberg visited Yerevan."
-    quoted = format_answer(
+    quoted = answer_html(
         Answer("Did he visit?", sentence, 0.6, [Citation(a1, 0, len(sentence))], [a1], answer_type="sentence", band="medium"),
         0.25,
     )
     assert f'<blockquote class="qa-answer">“{sentence}”<sup class="qa-ref">[1]</sup></blockquote>' in quoted
     assert f"<mark>{sentence}</mark>" in quoted and ">medium confidence (0.60)<" in quoted
 
-    declined = format_answer(Answer("Why?", None, 0.1, [], [a1, a2, b]), 0.25)
+    declined = answer_html(Answer("Why?", None, 0.1, [], [a1, a2, b]), 0.25)
     assert declined.startswith('<div class="qa-verdict qa-abstain">') and "don't say" in declined
     assert '<details class="qa-closest"><summary>The closest passages (2 articles)' in declined
     assert declined.count('class="qa-card"') == 2 and "<mark>" not in declined
 
-    possible = format_answer(
+    possible = answer_html(
         Answer("Who visited?", None, 0.2, [], [a1, b], candidate=PossibleAnswer("Stoltenberg", 0.2, Citation(a1, 5, 16))), 0.3
     )
     assert possible.startswith('<div class="qa-verdict qa-possible">')
@@ -289,7 +289,7 @@ def test_answer_card_groups_citations_by_article_and_numbers_them():
 
 def test_sentence_answers_never_double_their_quotation_marks():
     a1 = _passage("a", 0, "“We cooperate with NATO,” he said.", "Visit")
-    reply = format_answer(Answer("Does it?", a1.text, 0.6, [Citation(a1, 0, len(a1.text))], [a1], answer_type="sentence"), 0.25)
+    reply = answer_html(Answer("Does it?", a1.text, 0.6, [Citation(a1, 0, len(a1.text))], [a1], answer_type="sentence"), 0.25)
     assert "““" not in reply and "“‘We cooperate with NATO,’ he said.”" in reply
 
 
@@ -492,7 +492,7 @@ def test_card_lists_the_storys_copies_and_the_other_articles_answers():
     mar = passage("mar", "The floods have killed 40 people.", "2024-03-01", "Reuters")
     answer = Answer("How many died?", "12", 0.8, [Citation(feb, 22, 24)], [feb, mar], "span",
                     [Alternative("40", 0.6, Citation(mar, 22, 24))])
-    html = format_answer(answer, 0.41)
+    html = answer_html(answer, 0.41)
     assert html.count("Headline feb") == 1
     assert 'also published by <a href="https://alpine.example/r"' in html and "Alpine Post</a> (29 February 2024)" in html
     assert "Other articles:" in html and "<strong>40</strong> — " in html and "Reuters, 1 March 2024</a>" in html

@@ -267,6 +267,9 @@ def test_three_answer_states_look_different(browser, app_url):
         threshold = page.locator("#qa-threshold input[type=number]")
         threshold.fill("1")
         threshold.press("Enter")
+        threshold.blur()
+        # The slider holds the new value before the question is asked (a loaded browser may lag).
+        page.wait_for_function("document.querySelector('#qa-threshold input[type=range]').value === '1'")
         page.locator("#qa-options button").first.click()  # fold the options again
         reply = _ask(page, NATO_Q, 2)
         possible = reply.locator(".qa-verdict")
@@ -310,6 +313,7 @@ def test_date_control_restricts_the_sources(page):
     _shot(page, "app-date-range.png", full_page=False)
     since.fill("")
     since.press("Enter")
+    page.wait_for_function("() => !document.querySelector('#qa-options').innerText.includes('2024-03-01 or later')")
     reply = _ask(page, question, 2)
     assert "Joining NATO is not on Armenia" in reply.text_content() and "undated" not in reply.text_content()
     page.locator("button", has_text="Clear chat").click()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from qa.calibration import band_of
-from qa.cli import format_answer
+from qa.cli import answer_text
 from qa.documents import Answer, ArticleMeta, Chunk, Citation, Passage, PossibleAnswer
 from qa.sources import (
     CLOSEST_HEADING,
@@ -22,7 +22,7 @@ from qa.sources import (
     POSSIBLE_ANSWER,
     below_threshold,
     confidence_label,
-    field_source,
+    field_origin,
     undated_note,
 )
 
@@ -49,7 +49,7 @@ def _printed_messages() -> set[str]:
         *(confidence_label(x, band) for x in NUMBERS for band in bands),
         *(below_threshold(x, t) for x in NUMBERS for t in NUMBERS),
         *(undated_note(n) for n in range(1, 100)),
-        *FIELD_MISSING.values(), *(field_source(f) for f in FIELD_NAMES),
+        *FIELD_MISSING.values(), *(field_origin(f) for f in FIELD_NAMES),
     }
 
 
@@ -97,7 +97,7 @@ def _printed_replies() -> list[list[str]]:
         (Answer("When was the NHK article published?", "March 20, 2024", 1.0, [Citation(_passage(), 0, 0)], [_passage()],
                 "field", article_field="date"), 0.17),
     ]
-    return [format_answer(answer, threshold).split("\n") for answer, threshold in answers]
+    return [answer_text(answer, threshold).split("\n") for answer, threshold in answers]
 
 
 def test_the_answer_cards_sample_replies_are_what_qa_ask_prints():

@@ -7,11 +7,11 @@ from dataclasses import replace
 from qa.documents import Answer, ArticleMeta, Chunk, Citation, Passage, PossibleAnswer
 from qa.ingest import IngestReport
 from qa.render import (
+    answer_html,
     article_card,
     article_rows,
     copies_line,
     escape,
-    format_answer,
     format_passages,
     highlight,
     highlight_spans,
@@ -24,7 +24,7 @@ from qa.render import (
     shown_question,
     upload_lines,
 )
-from qa.sources import Excerpt, SourceCard, undated_note
+from qa.sources import ArticleCard, Excerpt, undated_note
 from qa.store.catalog import DocRecord
 
 
@@ -57,7 +57,7 @@ def test_only_http_urls_become_links_and_are_escaped():
 
 
 def test_card_escapes_its_title_and_never_links_an_unsafe_url():
-    card = SourceCard(2, ArticleMeta("doc", "<b>Big</b> news", "javascript:alert(1)", "2024-03-20", "Example News"),
+    card = ArticleCard(2, ArticleMeta("doc", "<b>Big</b> news", "javascript:alert(1)", "2024-03-20", "Example News"),
                       (Excerpt("He said x.", 0, ((8, 9),)),))
     assert article_card(card) == (
         '<div class="qa-card"><div class="qa-card-head"><span class="qa-num">[2]</span>&lt;b&gt;Big&lt;/b&gt; news</div>'
@@ -76,7 +76,7 @@ def test_copies_line_names_the_publisher_and_links_only_safe_urls():
 
 
 def test_abstention_without_passages():
-    reply = format_answer(Answer("Why?", None, 0.1, [], []), 0.25, "from 2024-01-01 <x>")
+    reply = answer_html(Answer("Why?", None, 0.1, [], []), 0.25, "from 2024-01-01 <x>")
     assert reply == (
         '<div class="qa-verdict qa-abstain"><p class="qa-answer"><strong>The indexed articles don\'t say.</strong></p>'
         '<div class="qa-meta">No passage from 2024-01-01 &lt;x&gt; answers this confidently enough '
@@ -87,18 +87,18 @@ def test_abstention_without_passages():
 
 def test_answer_possible_answer_and_abstention_shapes():
     p = _passage("Jens Stoltenberg visited Yerevan.")
-    answer = format_answer(Answer("Who?", "Jens  Stoltenberg", 0.9, [Citation(p, 0, 16)], [p], "span", band="high"), 0.25)
+    answer = answer_html(Answer("Who?", "Jens  Stoltenberg", 0.9, [Citation(p, 0, 16)], [p], "span", band="high"), 0.25)
     assert answer.startswith('<div class="qa-verdict qa-answered"><p class="qa-answer"><strong>Jens Stoltenberg</strong>'
                              '<sup class="qa-ref">[1]</sup></p>')
     assert ">high confidence (0.90)</span> · 1 article</div></div>" in answer
     assert "<mark>Jens Stoltenberg</mark> visited Yerevan." in answer and "\n" not in answer
     # An answer below "medium" is a low-confidence answer; without a band, only the number.
-    low = format_answer(Answer("Who?", "Jens Stoltenberg", 0.2, [Citation(p, 0, 16)], [p], "span", band="low"), 0.17)
+    low = answer_html(Answer("Who?", "Jens Stoltenberg", 0.2, [Citation(p, 0, 16)], [p], "span", band="low"), 0.17)
     assert ">low confidence (0.20)</span>" in low and "qa-confidence-low" in low
-    unbanded = format_answer(Answer("Who?", "Jens Stoltenberg", 0.2, [Citation(p, 0, 16)], [p], "span"), 0.17)
+    unbanded = answer_html(Answer("Who?", "Jens Stoltenberg", 0.2, [Citation(p, 0, 16)], [p], "span"), 0.17)
     assert ">confidence 0.20</span>" in unbanded and "low" not in unbanded
 
-    possible = format_answer(
+    possible = answer_html(
         Answer("Who?", None, 0.2, [], [p], candidate=PossibleAnswer("Stoltenberg", 0.2, Citation(p, 5, 16))), 0.3
     )
     # "check the source" comes before the text, in its own class, with no band word
@@ -110,7 +110,7 @@ def test_answer_possible_answer_and_abstention_shapes():
     assert "low confidence" not in possible and "<strong>" not in possible
     assert possible.count('class="qa-card"') == 1 and "Jens <mark>Stoltenberg</mark>" in possible
 
-    abstain = format_answer(Answer("Why?", None, 0.1, [], [p, p, p, p]), 0.25)
+    abstain = answer_html(Answer("Why?", None, 0.1, [], [p, p, p, p]), 0.25)
     assert '<details class="qa-closest"><summary>The closest passages (1 article)</summary>' in abstain
     assert "<mark>" not in abstain
 
@@ -125,8 +125,8 @@ def test_undated_articles_left_out_are_counted_under_each_state():
         Answer("Why?", None, 0.1, [], [p], undated_left_out=2),
     ]
     for shape in shapes:
-        assert note in format_answer(shape, 0.3)
-    assert "undated" not in format_answer(replace(shapes[0], undated_left_out=0), 0.3)
+        assert note in answer_html(shape, 0.3)
+    assert "undated" not in answer_html(replace(shapes[0], undated_left_out=0), 0.3)
     assert undated_note(1) == "1 undated article left out by the date range." and undated_note(0) == ""
 
 
@@ -190,8 +190,8 @@ def test_removal_question_names_each_whole_headline():
 def test_a_field_answer_shows_the_value_its_source_and_the_article():
     p = _passage("Body of the article.")
     dated = Answer("When was it published?", "2024-03-20", 1.0, [Citation(p, 0, 0)], [p], "field", article_field="date")
-    html = format_answer(dated, 0.17)
+    html = answer_html(dated, 0.17)
     assert "<strong>2024-03-20</strong>" in html and "from the article&#x27;s publication date field" in html
     assert "qa-field" in html and "Example News" in html and "<mark" not in html
     undated = replace(dated, answer=None, confidence=0.0)
-    assert "The article is undated: the index has no publication date for it." in format_answer(undated, 0.17)
+    assert "The article is undated: the index has no publication date for it." in answer_html(undated, 0.17)

@@ -8,7 +8,7 @@ from dataclasses import fields, replace
 import pytest
 
 from qa.documents import ArticleMeta, Chunk, Citation, Passage
-from qa.sources import Excerpt, SourceCard, citation_cards, passage_cards, publisher_name, quoted
+from qa.sources import ArticleCard, Excerpt, citation_cards, passage_cards, publisher_name, quoted
 
 # "Stoltenberg visited Yerevan." is [0, 28), " He met Pashinyan." [28, 46), " They discussed NATO." [46, 67).
 NHK = "Stoltenberg visited Yerevan. He met Pashinyan. They discussed NATO."
@@ -143,10 +143,10 @@ def test_an_articles_metadata_is_declared_once_and_carried_by_every_record():
     from qa.store.catalog import DocRecord
 
     names = {f.name for f in fields(ArticleMeta)}
-    for record in (Document, DocRecord, Passage, SourceCard):
+    for record in (Document, DocRecord, Passage, ArticleCard):
         hints = get_type_hints(record)
         assert hints["article"] is ArticleMeta and not names & {f.name for f in fields(record)}, record
-    for record in (Passage, SourceCard):
+    for record in (Passage, ArticleCard):
         assert get_type_hints(record)["copies"] == tuple[ArticleMeta, ...]
     # The card shows its passage's record (the publisher, when missing, taken from the URL's host).
     p = passage("nhk", NHK, 0, 28, 0, title="Stoltenberg visits", url="https://www3.nhk.or.jp/news/1", date="2024-03-20")

@@ -186,7 +186,7 @@ def test_cli_search_list_and_card(archive, archive_index, capsys):
 
 
 def test_card_shows_the_story_once_with_its_copies():
-    from qa.cli import format_answer
+    from qa.cli import answer_text
     from qa.documents import Answer, ArticleMeta, Citation
 
     text = "Floods in the Valdoria river valley have killed 12 people."
@@ -198,7 +198,7 @@ def test_card_shows_the_story_once_with_its_copies():
     passage = Passage(chunk, article, 1.0, "story-1", (copy,))
     at = text.index("12")
     answer = Answer("How many died?", "12", 0.9, [Citation(passage, at, at + 2)], [passage], "span")
-    shown = " ".join(format_answer(answer).split())
+    shown = " ".join(answer_text(answer).split())
     assert shown.count("Floods in Valdoria valley kill 12") == 1 and "killed [[12]] people" in shown
     assert "also published by Alpine Post (29 February 2024, https://alpine-post.example/valdoria-river-floods)" in shown
     cited = answer.to_dict()["citations"][0]

@@ -1,11 +1,11 @@
 """The catalog: which segments and tombstones make up each kept state of the index, which state
 is live, and a table of every segment's documents for lookups. One SQLite database with a rollback
-journal (`index/catalog.sqlite`): a publish is one transaction, so readers see the old state or the
+journal (`index/catalog.sqlite`): a publish is one transaction, so queries see the old state or the
 new one, never a mix, a killed writer leaves the last committed state, and a commit is in
 `catalog.sqlite` itself when it returns (no write-ahead log for it to depend on).
 
 A state ("version") lists its segments in order and the document rows it has deleted from them
-(tombstones); a `pending` version is a rebuild in progress, invisible to readers until finished.
+(tombstones); a `pending` version is a rebuild in progress, invisible to queries until finished.
 Everything read from the database is checked for shape, and every row that is served (a state's
 segments and tombstones, which state is live, a document's id, title, date, URL, publisher and
 story, a story sketch) carries a CRC-32 written with it and checked whenever it is read: a damaged
@@ -35,7 +35,7 @@ LAST_COMMITTED = "catalog.last-version"
 # 3: stories (a document's story and publisher; MinHash signatures and LSH band keys); 4: row checksums
 FORMAT_VERSION = 4
 UPGRADABLE = "3"  # a writer upgrades a catalog of this format in place (its rows are sealed as they are)
-# How long a writer's commit waits for readers to finish (SQLite's busy timeout); a reader holds the
+# How long a writer's commit waits for queries to finish (SQLite's busy timeout); a query holds the
 # catalog for milliseconds (`qa check` reads it first, then hashes the segments without holding it).
 BUSY_TIMEOUT_S = 30.0
 _SCHEMA = """
@@ -74,7 +74,7 @@ class CatalogAccessError(CatalogError):
 
 
 class CatalogBusyError(CatalogError):
-    """Readers kept the catalog busy past `BUSY_TIMEOUT_S`; the write was not committed."""
+    """Queries kept the catalog busy past `BUSY_TIMEOUT_S`; the write was not committed."""
 
 
 @dataclass(frozen=True)
@@ -192,7 +192,7 @@ class Catalog:
                 raise CatalogAccessError(f"{index_dir}: this user may not read the index folder (permission denied); "
                                          "run qa as the index's owner, or give this user access to it")
             raise FileNotFoundError(path)
-        # "rw" for readers too: a reader that finds the journal of a writer killed mid-commit rolls it
+        # "rw" for queries too: a query that finds the journal of a writer killed mid-commit rolls it
         # back (a read-only connection cannot); SQLite opens a file this user may not write read-only.
         uri = f"file:{path}?mode=rw"
         catalog = None
@@ -581,7 +581,7 @@ class _Transaction:
                 conn.execute("ROLLBACK")
             return False
         try:
-            conn.execute("COMMIT")  # a writer waits here up to BUSY_TIMEOUT_S for readers to finish
+            conn.execute("COMMIT")  # a writer waits here up to BUSY_TIMEOUT_S for queries to finish
         except sqlite3.Error as e:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")  # nothing of it is committed: said so, never half-done

@@ -88,7 +88,7 @@ def corrupt(index_dir: Path, message: str) -> IndexCorruptError:
 
 def catalog_failure(index_dir: Path, error: CatalogError) -> QAError:
     """The project's error for a catalog that cannot be used as it is: this user may not (access, never
-    called damage: a rebuild would drop every kept state), readers kept it busy (try again), another
+    called damage: a rebuild would drop every kept state), queries kept it busy (try again), another
     format, or damage (with the rebuild command)."""
     if isinstance(error, CatalogAccessError):
         return IndexAccessError(str(error))

@@ -189,7 +189,7 @@ def write_segment(
 
 @dataclass(frozen=True)
 class SegmentRecord:
-    """What the catalog knows of a segment: the reader checks the folder against it."""
+    """What the catalog knows of a segment: opening the segment checks the folder against it."""
 
     name: str
     n_documents: int
@@ -321,9 +321,9 @@ def open_segment(index_dir: Path, record: SegmentRecord, config: Config, verify:
     _check_files(path, manifest, verify)
     n_docs, n_chunks, dim = manifest["n_documents"], manifest["n_chunks"], manifest["dim"]
 
-    def load(name: str, reader: Callable[[Path], _T]) -> _T:
+    def load(name: str, parse: Callable[[Path], _T]) -> _T:
         try:
-            return reader(path / name)
+            return parse(path / name)
         except Exception as e:  # any parse error here means a damaged part
             raise SegmentError(f"{path / name}: unreadable ({type(e).__name__}: {e})") from None
 

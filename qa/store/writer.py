@@ -59,7 +59,7 @@ class IndexWriter:
     """The one writer of an index folder (a context manager holding the lock).
 
     `work` is the state being extended: the live one, or with `rebuild` a pending state that
-    readers do not see until `finish_rebuild` (a rebuild killed half-way is resumed by the next
+    queries do not see until `finish_rebuild` (a rebuild killed half-way is resumed by the next
     rebuild, which keeps the documents it had already embedded)."""
 
     def __init__(self, index_dir: Path, config: Config, rebuild: bool = False, check_live: bool = True,
@@ -117,7 +117,7 @@ class IndexWriter:
         finally:
             self._lock.__exit__(exc_type, exc, tb)
         # Damage found while writing is reported like damage found on open: named, with the way out
-        # (a commit that readers kept waiting, or one this user may not make, is said to be not made).
+        # (a commit that queries kept waiting, or one this user may not make, is said to be not made).
         if isinstance(exc, CatalogError):
             raise catalog_failure(self.index_dir, exc) from None
         if isinstance(exc, sqlite3.DatabaseError):

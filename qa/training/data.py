@@ -12,6 +12,7 @@ import gzip
 import json
 import random
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,6 @@ from qa.documents import ArticleMeta, Document
 DEV_A_TRAIN_ARTICLES = ("Normans", "1973_oil_crisis", "Yuan_dynasty", "Imperialism")
 DEV_A_CALIBRATION_ARTICLES = ("Huguenot", "Scottish_Parliament")
 DEV_A_REPORT_ARTICLES = ("Packet_switching", "French_and_Indian_War")
-DEV_A_HELDOUT_ARTICLES = DEV_A_CALIBRATION_ARTICLES + DEV_A_REPORT_ARTICLES
 
 
 @dataclass(frozen=True)
@@ -180,39 +180,47 @@ def mentions_answer(passage: str, answer_texts: tuple[str, ...]) -> bool:
     return any(f" {norm_text(a)} " in padded for a in answer_texts if norm_text(a))
 
 
-def mine_retrieved_negatives(
-    qaset: QASet, chunks: dict[str, list[tuple[int, int]]], per_question: int = 3
-) -> dict[int, list[tuple[str, int]]]:
-    """For each answerable question: passages of *other* contexts of its set that BM25 ranks
-    high for it and that do not mention its answer, as (context id, chunk number)."""
+def bm25_rankings(
+    qaset: QASet, chunks: dict[str, list[tuple[int, int]]], pick: Callable[[list[int]], list[int]], depth: int,
+) -> Iterator[tuple[int, list[tuple[str, int]]]]:
+    """Per data set (`QAExample.group`, in order of first appearance): the passages of its contexts
+    in memory, ranked by the index's own BM25 (qa/store/lexical.py over qa/terms.py's words: one
+    lexical ranking in the project) for each question `pick` chooses among the set's example
+    indexes; yields (example index, its best `depth` passages as (context id, chunk number))."""
     from qa.store.lexical import LexicalPart, bm25_top, build_postings
     from qa.terms import terms
 
     by_group: dict[str, list[int]] = {}
     for n, ex in enumerate(qaset.examples):
         by_group.setdefault(ex.group, []).append(n)
-    negatives: dict[int, list[tuple[str, int]]] = {}
     for members in by_group.values():
+        asked = pick(members)  # before anything is skipped: `pick` may draw from a seeded generator
         keys = [(cid, i) for cid in dict.fromkeys(qaset.examples[n].context_id for n in members) for i in range(len(chunks[cid]))]
-        if len(keys) < 2:
+        if not asked or not keys:
             continue
-        texts = [qaset.contexts[cid][slice(*chunks[cid][i])] for cid, i in keys]
-        # The index's own BM25 (qa/store/lexical.py over qa/terms.py's words): one lexical ranking in the project.
-        part = LexicalPart.of(build_postings(texts), None)
-        asked = [n for n in members if qaset.examples[n].answers]
-        if not asked:
-            continue
-        depth = min(per_question + 5, len(keys))
-        rows = [[row for _, row, _ in bm25_top([part], terms(qaset.examples[n].question), depth)] for n in asked]
-        for n, ranked in zip(asked, rows):
-            ex = qaset.examples[n]
-            picked = [
-                keys[r]
-                for r in ranked
-                if keys[r][0] != ex.context_id and not mentions_answer(texts[r], ex.answer_texts)
-            ][:per_question]
-            if picked:
-                negatives[n] = picked
+        part = LexicalPart.of(build_postings([qaset.contexts[cid][slice(*chunks[cid][i])] for cid, i in keys]), None)
+        for n in asked:
+            yield n, [keys[row] for _, row, _ in bm25_top([part], terms(qaset.examples[n].question), min(depth, len(keys)))]
+
+
+def mine_retrieved_negatives(
+    qaset: QASet, chunks: dict[str, list[tuple[int, int]]], per_question: int = 3
+) -> dict[int, list[tuple[str, int]]]:
+    """For each answerable question: passages of *other* contexts of its set that BM25 ranks
+    high for it and that do not mention its answer, as (context id, chunk number)."""
+    negatives: dict[int, list[tuple[str, int]]] = {}
+    def answerable(members: list[int]) -> list[int]:
+        return [n for n in members if qaset.examples[n].answers]
+
+    for n, ranked in bm25_rankings(qaset, chunks, answerable, per_question + 5):
+        ex = qaset.examples[n]
+        picked = [
+            (cid, i)
+            for cid, i in ranked
+            if cid != ex.context_id and not mentions_answer(qaset.contexts[cid][slice(*chunks[cid][i])], ex.answer_texts)
+        ][:per_question]
+        if picked:
+            negatives[n] = picked
     return negatives
 
 

@@ -23,7 +23,15 @@ from pathlib import Path
 
 from qa.config import Config
 from qa.documents import ArticleMeta, Document
-from qa.training.data import QASet, TrainItem, chunk_contexts, mentions_answer, read_squad, read_training_file
+from qa.training.data import (
+    QASet,
+    TrainItem,
+    bm25_rankings,
+    chunk_contexts,
+    mentions_answer,
+    read_squad,
+    read_training_file,
+)
 
 # NewsQA stories whose id hashes into these buckets (of 10) are kept out of training: their
 # questions are the news part of the calibration set (see qa/training/calibration_sets.py).
@@ -175,24 +183,19 @@ def hybrid_groups(
 def bm25_groups(qaset: QASet, chunks: dict[str, list[tuple[int, int]]], k: int, kind: str, limit: int, seed: int) -> list[TrainGroup]:
     """Like `hybrid_groups` with BM25 alone (no embedding): for the replayed older data sets,
     `limit` questions sampled per data set."""
-    from qa.store.lexical import LexicalPart, bm25_top, build_postings
-    from qa.terms import terms
-
     rng = random.Random(seed)
-    by_group: dict[str, list[int]] = {}
-    for n, ex in enumerate(qaset.examples):
-        by_group.setdefault(ex.group, []).append(n)
+
+    def sample(members: list[int]) -> list[int]:
+        return rng.sample(members, min(limit, len(members)))
+
     groups = []
-    for members in by_group.values():
-        keys = [(cid, s, e) for cid in dict.fromkeys(qaset.examples[n].context_id for n in members) for s, e in chunks[cid]]
-        part = LexicalPart.of(build_postings([qaset.contexts[cid][s:e] for cid, s, e in keys]), None)
-        for n in rng.sample(members, min(limit, len(members))):
-            ex = qaset.examples[n]
-            ranked = [keys[row] for _, row, _ in bm25_top([part], terms(ex.question), k + 3)]
-            group = _group(ex.question, ranked, ex.context_id, ex.answers, ex.answer_texts, qaset.contexts,
-                           chunks[ex.context_id], k, f"{kind}:{ex.group}")
-            if group is not None:
-                groups.append(group)
+    for n, ranking in bm25_rankings(qaset, chunks, sample, k + 3):
+        ex = qaset.examples[n]
+        ranked = [(cid, *chunks[cid][i]) for cid, i in ranking]
+        group = _group(ex.question, ranked, ex.context_id, ex.answers, ex.answer_texts, qaset.contexts,
+                       chunks[ex.context_id], k, f"{kind}:{ex.group}")
+        if group is not None:
+            groups.append(group)
     return groups
 
 
