@@ -14,6 +14,7 @@ import hashlib
 from array import array
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -53,12 +54,24 @@ class Postings:
     def n_chunks(self) -> int:
         return int(len(self.lengths))
 
-    def lookup(self, term_hash: np.uint64) -> tuple[NDArray[np.int32], NDArray[np.uint16]]:
-        i = int(np.searchsorted(self.terms, term_hash))
-        if i >= len(self.terms) or self.terms[i] != term_hash:
-            return np.zeros(0, np.int32), np.zeros(0, np.uint16)
-        start, end = int(self.ptr[i]), int(self.ptr[i + 1])
-        return np.asarray(self.rows[start:end]), np.asarray(self.tf[start:end])
+    def lookup_many(self, term_hashes: NDArray[np.uint64]) -> list[tuple[NDArray[np.int32], NDArray[np.uint16]]]:
+        """The postings (chunk rows ascending, their tf) of each term; empty for a term not here."""
+        terms = np.asarray(self.terms)
+        at = np.minimum(np.searchsorted(terms, term_hashes), max(len(terms) - 1, 0))
+        ptr, rows, tf = np.asarray(self.ptr), np.asarray(self.rows), np.asarray(self.tf)  # plain views of the maps
+        out = []
+        for i, h in zip(at.tolist(), term_hashes):
+            if not len(terms) or terms[i] != h:
+                out.append((rows[:0], tf[:0]))
+                continue
+            start, end = int(ptr[i]), int(ptr[i + 1])
+            out.append((rows[start:end], tf[start:end]))
+        return out
+
+    @cached_property
+    def lengths_array(self) -> NDArray[np.int32]:
+        """`lengths` as a plain array (a view of the map: indexing it skips numpy.memmap's overhead)."""
+        return np.asarray(self.lengths)
 
     def save(self, folder: Path) -> None:
         for key, name in FILES.items():
@@ -177,6 +190,24 @@ class LexicalPart:
         return cls(postings, alive, int(alive.sum()), int(lengths[alive].sum(dtype=np.int64)))
 
 
+# A term's postings across all segments are gathered into one array (one binary search a scoring
+# step instead of one per segment) when they hold at most this many rows; longer ones, which MaxScore
+# mostly never gathers, are binary-searched segment by segment without being copied.
+_JOIN_POSTINGS = 1 << 16
+
+
+@dataclass
+class _QueryTerm:
+    """One distinct query term over all parts: its weight (idf x repeats) and postings, local to each
+    part (`local`, unfiltered) and, when short, joined into the global row space of live rows (`rows`, `tf`)."""
+
+    weight: np.float64
+    df: int
+    local: list[tuple[NDArray[np.int32], NDArray[np.uint16]]]
+    rows: NDArray[np.int64] | None = None
+    tf: NDArray[np.uint16] | None = None
+
+
 def bm25_top(
     parts: list[LexicalPart], query_terms: list[str], k: int, k1: float = Config.bm25_k1, b: float = Config.bm25_b,
 ) -> list[tuple[int, int, float]]:
@@ -188,62 +219,90 @@ def bm25_top(
     so rows are gathered from the most selective terms first and scored in full (every term's tf
     looked up by binary search in its postings); once the k-th best score reached is at least the
     summed idf of the terms not yet gathered, no row holding only those can enter the top k, and
-    their long postings are never read."""
+    their long postings are never read. Rows of all parts share one numbering (part i's rows follow
+    part i - 1's), so the work per step does not grow with the number of parts: short postings are
+    joined across parts once, and only long ones are searched part by part."""
     n_live = sum(p.n_live for p in parts)
     if not query_terms or k <= 0 or n_live == 0:
         return []
     counts = Counter(query_terms)
     hashes = term_hashes(list(counts))
-    weights = np.array(list(counts.values()), dtype=np.float64)
-    found: list[list[tuple[NDArray[np.int32], NDArray[np.uint16]]]] = []
+    bases = np.cumsum([0] + [p.postings.n_chunks for p in parts]).astype(np.int64)
+    local = [part.postings.lookup_many(hashes) for part in parts]  # per part, per term
     df = np.zeros(len(hashes))
-    for part in parts:
-        per_term = []
-        for i, h in enumerate(hashes):
-            rows, tf = part.postings.lookup(h)  # ascending rows: the ends bound them all
-            if len(rows) and (int(rows[-1]) >= part.postings.n_chunks or int(rows[0]) < 0):
+    for found, part in zip(local, parts):
+        for i, (rows, _) in enumerate(found):
+            if len(rows) and (int(rows[-1]) >= part.postings.n_chunks or int(rows[0]) < 0):  # ascending: the ends bound them
                 raise IndexError("postings point outside the segment")
             df[i] += len(rows) if part.alive is None else int(np.count_nonzero(part.alive[rows]))
-            per_term.append((rows, tf))
-        found.append(per_term)
-    idf = np.log1p((n_live - df + 0.5) / (df + 0.5)) * weights
+    idf = np.log1p((n_live - df + 0.5) / (df + 0.5)) * np.array(list(counts.values()), dtype=np.float64)
+    query = [_QueryTerm(idf[i], int(df[i]), [found[i] for found in local]) for i in range(len(hashes))]
+    for term in query:
+        if sum(len(r) for r, _ in term.local) <= _JOIN_POSTINGS:
+            term.rows, term.tf = _joined(parts, bases, term.local)
     avg_length = sum(p.live_length for p in parts) / n_live
-    bound = np.where(df > 0, idf, 0.0)  # the most a term adds to a score (a term no live row holds: nothing)
+    bound = np.array([t.weight if t.df > 0 else 0.0 for t in query])  # the most a term adds to a score
     order = np.argsort(-bound, kind="stable")  # most selective first
     rest = np.concatenate((np.cumsum(bound[order][::-1])[::-1], [0.0]))  # rest[j]: bounds of terms order[j:]
-    gathered: list[NDArray[np.int64]] = [np.zeros(0, np.int64) for _ in parts]
-    scored: list[NDArray[np.float64]] = [np.zeros(0) for _ in parts]
-    for j, term in enumerate(order):
-        for part_no, part in enumerate(parts):
-            holding = np.asarray(found[part_no][term][0], dtype=np.int64)
-            if part.alive is not None and len(holding):
-                holding = holding[part.alive[holding]]
-            new = holding[~np.isin(holding, gathered[part_no], assume_unique=True)] if len(gathered[part_no]) else holding
-            if len(new):
-                gathered[part_no] = np.concatenate((gathered[part_no], new))
-                scored[part_no] = np.concatenate((scored[part_no], _bm25(part, found[part_no], idf, avg_length, new, k1, b)))
-        everything = np.concatenate(scored)
-        if len(everything) >= k and rest[j + 1] * (1 + 1e-9) <= np.partition(everything, len(everything) - k)[-k]:
+    gathered, scores = np.zeros(0, np.int64), np.zeros(0)
+    for j, t in enumerate(order):
+        term = query[t]
+        holding = term.rows if term.rows is not None else _joined(parts, bases, term.local)[0]
+        new = holding[~np.isin(holding, gathered, assume_unique=True)] if len(gathered) else holding
+        if len(new):
+            gathered = np.concatenate((gathered, new))
+            scores = np.concatenate((scores, _bm25(parts, bases, query, avg_length, new, k1, b)))
+        if len(scores) >= k and rest[j + 1] * (1 + 1e-9) <= np.partition(scores, len(scores) - k)[-k]:
             break  # rows not gathered hold only terms order[j + 1:]: they score below the k-th
-    best: list[tuple[float, int, int]] = []
-    for part_no, (part_rows, part_scores) in enumerate(zip(gathered, scored)):
-        top = np.lexsort((part_rows, -part_scores))[:k]  # best first, ties by row
-        best.extend((float(part_scores[i]), part_no, int(part_rows[i])) for i in top)
-    best.sort(key=lambda item: (-item[0], item[1], item[2]))
-    return [(part_no, row, score) for score, part_no, row in best[:k]]
+    top = np.lexsort((gathered, -scores))[:k]  # best first, ties by part then row
+    part_of = np.searchsorted(bases, gathered[top], side="right") - 1
+    return [(int(p), int(r - bases[p]), float(s)) for p, r, s in zip(part_of, gathered[top], scores[top])]
+
+
+def _joined(
+    parts: list[LexicalPart], bases: NDArray[np.int64], local: list[tuple[NDArray[np.int32], NDArray[np.uint16]]]
+) -> tuple[NDArray[np.int64], NDArray[np.uint16]]:
+    """A term's live postings in all parts as one ascending array of global rows, and their tf."""
+    rows, tfs = [], []
+    for part, base, (r, tf) in zip(parts, bases, local):
+        if len(r) and part.alive is not None:
+            keep = part.alive[r]
+            r, tf = r[keep], tf[keep]
+        rows.append(r.astype(np.int64) + base)
+        tfs.append(tf)
+    return np.concatenate(rows), np.concatenate(tfs)
 
 
 def _bm25(
-    part: LexicalPart, per_term: list[tuple[NDArray[np.int32], NDArray[np.uint16]]], idf: NDArray[np.float64],
-    avg_length: float, rows: NDArray[np.int64], k1: float, b: float,
+    parts: list[LexicalPart], bases: NDArray[np.int64], query: list[_QueryTerm], avg_length: float,
+    rows: NDArray[np.int64], k1: float, b: float,
 ) -> NDArray[np.float64]:
-    """Full BM25 scores of `rows` (live rows of `part`), term by term in query order."""
-    norm = k1 * (1 - b + b * np.asarray(part.postings.lengths)[rows] / avg_length)
+    """Full BM25 scores of `rows` (ascending global rows of live chunks), term by term in query order."""
+    # Each part's share of `rows` is one slice (rows ascend, parts follow each other).
+    cuts = np.searchsorted(rows, bases)
+    spans = [(p, int(cuts[p]), int(cuts[p + 1])) for p in range(len(parts)) if cuts[p] < cuts[p + 1]]
+    lengths = np.empty(len(rows))
+    for p, s, e in spans:
+        lengths[s:e] = parts[p].postings.lengths_array[rows[s:e] - bases[p]]
+    norm = k1 * (1 - b + b * lengths / avg_length)
     scores = np.zeros(len(rows))
-    for weight, (term_rows, term_tf) in zip(idf, per_term):
-        if not len(term_rows):
+    for term in query:
+        if not term.df:
             continue
-        at = np.minimum(np.searchsorted(term_rows, rows), len(term_rows) - 1)
-        tf = np.where(np.asarray(term_rows[at]) == rows, np.asarray(term_tf[at]), 0).astype(np.float64)
-        scores += weight * tf / (tf + norm)
+        if term.rows is not None:
+            tf = _tf_at(term.rows, term.tf, rows)
+        else:
+            tf = np.zeros(len(rows))
+            for p, s, e in spans:
+                term_rows, term_tf = term.local[p]
+                if len(term_rows):
+                    tf[s:e] = _tf_at(term_rows, term_tf, rows[s:e] - bases[p])
+        scores += term.weight * tf / (tf + norm)
     return scores
+
+
+def _tf_at(term_rows: NDArray[np.integer], term_tf: NDArray[np.uint16] | None, rows: NDArray[np.int64]) -> NDArray[np.float64]:
+    """The tf of each of `rows` in one term's postings (0 where the term is absent)."""
+    assert term_tf is not None
+    at = np.minimum(np.searchsorted(term_rows, rows), len(term_rows) - 1)
+    return np.where(term_rows[at] == rows, term_tf[at], 0).astype(np.float64)
