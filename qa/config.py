@@ -15,6 +15,10 @@ RETRIEVERS = ("dense", "bm25", "hybrid")
 CPU_DTYPES = ("auto", "bfloat16", "float32")
 DEVICES = "auto, cpu, cuda, cuda:N or mps"
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+# Peak memory a chunk takes while a segment is written, above the process's start: the largest of
+# publishing one (synthetic news passages, their documents held by the caller, stories, postings,
+# IVF codes) and merging into one (bench/README.md, "Ten million passages", measured at 200,000).
+SEGMENT_BYTES_PER_CHUNK = 6_000
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,11 @@ class Config:
     segment_chunks: int = 4000
     segment_seconds: float = 300.0
     max_segments: int = 10
+    # The memory (MB) that writing or merging one segment may use. It sets the largest segment,
+    # `max_segment_chunks`: publishing more at once is refused, and merges (automatic, or `qa
+    # compact`) never make a segment larger, so no write holds more than this, whatever the size
+    # of the index (bench/README.md, "Ten million passages": peak RSS per chunk measured).
+    segment_memory_mb: int = 6144
     # States kept for `qa rollback`: the last state of each of the last `keep_versions` writes.
     keep_versions: int = 5
     # Opening checks sizes and counts of every part; segments up to this many bytes are also
@@ -129,6 +138,12 @@ class Config:
         if isinstance(given["confidence_bands"], list):
             object.__setattr__(self, "confidence_bands", tuple(given["confidence_bands"]))
         check_config(self)
+
+    @property
+    def max_segment_chunks(self) -> int:
+        """The most chunks one segment may hold: `segment_memory_mb` over the peak memory a chunk
+        takes while a segment is written (`SEGMENT_BYTES_PER_CHUNK`)."""
+        return self.segment_memory_mb * 2**20 // SEGMENT_BYTES_PER_CHUNK
 
     def with_(self, **changes: Any) -> Config:
         """A copy with `changes`, checked like a new Config; an unknown setting is a ConfigError too."""
@@ -213,6 +228,11 @@ def check_config(config: Config) -> None:
         if not isinstance(getattr(config, name), bool):
             raise ConfigError(f"Config.{name} must be True or False, not {getattr(config, name)!r}")
     _number(config, "story_threshold", 0.01, 1.0)
+    _whole(config, "segment_memory_mb", 64)
+    if config.max_segment_chunks < config.segment_chunks:
+        raise ConfigError(f"Config.segment_memory_mb ({config.segment_memory_mb}) holds segments of at most "
+                          f"{config.max_segment_chunks} chunks, fewer than segment_chunks ({config.segment_chunks}): "
+                          f"raise it or lower segment_chunks")
     _whole(config, "story_shingle_words", 1)
     _whole(config, "story_permutations", 16)
     if config.story_permutations > 1024:

@@ -11,8 +11,10 @@ idf = ln(1 + (N - df + 0.5) / (df + 0.5)), tf part = tf / (tf + k1 (1 - b + b le
 from __future__ import annotations
 
 import hashlib
+import shutil
 from array import array
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -110,7 +112,7 @@ class Postings:
 def build_postings(texts: list[str]) -> Postings:
     """The inverted index of `texts` (row i = text i)."""
     vocab: dict[str, int] = {}
-    ids, rows, tfs = array("q"), array("i"), array("i")
+    ids, rows, tfs = array("i"), array("i"), array("H")  # 10 bytes a posting while collecting
     lengths = np.zeros(len(texts), dtype=np.int32)
     for block in range(0, len(texts), _BLOCK):
         for offset, words in enumerate(terms_of_many(texts[block : block + _BLOCK])):
@@ -119,58 +121,110 @@ def build_postings(texts: list[str]) -> Postings:
             for term, count in Counter(words).items():
                 ids.append(vocab.setdefault(term, len(vocab)))
                 rows.append(row)
-                tfs.append(count)
-    keys = term_hashes(list(vocab))[np.frombuffer(ids, dtype=np.int64)] if len(ids) else np.zeros(0, np.uint64)
-    return _from_triples(keys, np.frombuffer(rows, dtype=np.int32), np.frombuffer(tfs, dtype=np.int32), lengths)
-
-
-def _from_triples(
-    keys: NDArray[np.uint64], rows: NDArray[np.int32], tf: NDArray[np.integer], lengths: NDArray[np.int32]
-) -> Postings:
-    order = np.lexsort((rows, keys))
-    keys, rows, tf = keys[order], rows[order], tf[order]
-    if len(keys) > 1:  # a hash collision put two terms of one chunk together: add their counts
-        same = (keys[1:] == keys[:-1]) & (rows[1:] == rows[:-1])
+                tfs.append(min(count, 65535))
+    # A hash collision gives two terms one key; sorting by key then keeps both in one term's postings.
+    terms, key_of = np.unique(term_hashes(list(vocab)), return_inverse=True)
+    key = key_of.astype(np.int32)[np.frombuffer(ids, dtype=np.int32)] if len(ids) else np.zeros(0, np.int32)
+    del ids
+    order = np.argsort(key, kind="stable")  # stable: rows (collected in order) stay ascending within a term
+    key, row_of = key[order], np.frombuffer(rows, dtype=np.int32)[order]
+    tf = np.frombuffer(tfs, dtype=np.uint16)[order]
+    del order, rows, tfs
+    if len(key) > 1:  # two colliding terms in one chunk: one posting with their counts added
+        same = (key[1:] == key[:-1]) & (row_of[1:] == row_of[:-1])
         if same.any():
             starts = np.flatnonzero(np.concatenate(([True], ~same)))
-            keys, rows, tf = keys[starts], rows[starts], np.add.reduceat(tf, starts)
-    terms, first = np.unique(keys, return_index=True)
-    ptr = np.append(first, len(keys)).astype(np.int64)
-    return Postings(terms, ptr, rows.astype(np.int32), np.minimum(tf, 65535).astype(np.uint16), lengths.astype(np.int32))
+            key, row_of = key[starts], row_of[starts]
+            tf = np.minimum(np.add.reduceat(tf.astype(np.int32), starts), 65535).astype(np.uint16)
+    ptr = np.concatenate(([0], np.cumsum(np.bincount(key, minlength=len(terms))))).astype(np.int64)
+    return Postings(terms, ptr, row_of, tf, lengths)
+
+
+# Postings remapped at a time when segments are merged into files: bounds the memory of a merge.
+_MERGE_POSTINGS = 1 << 24
+
+
+def _merged_blocks(
+    parts: list[tuple[Postings, NDArray[np.bool_] | None]], block: int
+) -> Iterator[tuple[NDArray[np.uint64], NDArray[np.int64], NDArray[np.int32], NDArray[np.uint16]]]:
+    """The merged postings of `parts` (see `merge_postings`) as consecutive runs of terms, each of
+    about `block` postings: (terms, postings per term, rows, tf). Reads each part's postings once,
+    a run of terms at a time."""
+    union = np.unique(np.concatenate([np.asarray(p.terms) for p, _ in parts]))
+    per_term = np.zeros(len(union), dtype=np.int64)
+    for p, _ in parts:
+        per_term[np.searchsorted(union, p.terms)] += np.diff(p.ptr)
+    new_rows = [None if alive is None else np.cumsum(alive) - 1 for _, alive in parts]  # a kept row's new number
+    bases = np.cumsum([0] + [p.n_chunks if alive is None else int(alive.sum()) for p, alive in parts])
+    ends = np.searchsorted(np.cumsum(per_term), np.arange(block, int(per_term.sum()), block), side="right")
+    for lo, hi in zip(np.concatenate(([0], ends)), np.concatenate((ends, [len(union)]))):
+        if lo >= hi:
+            continue
+        keys, rows, tfs = [], [], []
+        for (p, alive), new_row, base in zip(parts, new_rows, bases):
+            terms = np.asarray(p.terms)
+            a, b = np.searchsorted(terms, union[lo]), np.searchsorted(terms, union[hi - 1], side="right")
+            ptr = np.asarray(p.ptr[a : b + 1])
+            r, t = np.array(p.rows[ptr[0] : ptr[-1]]), np.array(p.tf[ptr[0] : ptr[-1]])
+            key = np.repeat(np.searchsorted(union, terms[a:b]) - lo, np.diff(ptr))
+            if alive is not None and new_row is not None:
+                keep = alive[r]
+                r, t, key = new_row[r[keep]], t[keep], key[keep]
+            keys.append(key)
+            rows.append(r + base)
+            tfs.append(t)
+        key = np.concatenate(keys)
+        order = np.argsort(key, kind="stable")  # stable: rows stay ascending within each term
+        counts = np.bincount(key, minlength=hi - lo)
+        used = counts > 0
+        yield union[lo:hi][used], counts[used], np.concatenate(rows)[order].astype(np.int32), np.concatenate(tfs)[order]
+
+
+def _merged_lengths(parts: list[tuple[Postings, NDArray[np.bool_] | None]]) -> NDArray[np.int32]:
+    return np.concatenate([np.asarray(p.lengths) if alive is None else np.asarray(p.lengths)[alive] for p, alive in parts])
 
 
 def merge_postings(parts: list[tuple[Postings, NDArray[np.bool_] | None]]) -> Postings:
     """One index over the rows of `parts` whose `alive` mask is true (None: all), in order: the kept
     rows of part i follow those of part i - 1. Postings are remapped, never re-tokenised."""
-    terms = np.unique(np.concatenate([p.terms for p, _ in parts])) if parts else np.zeros(0, np.uint64)
-    keys, rows, tfs, lengths, base = [], [], [], [], 0
-    for p, alive in parts:
-        term_of = np.repeat(np.searchsorted(terms, p.terms), np.diff(p.ptr)).astype(np.int64)
-        r, t = np.asarray(p.rows), np.asarray(p.tf)
-        if alive is None:
-            new_row = np.arange(p.n_chunks, dtype=np.int64)
-            lens = np.asarray(p.lengths)
-        else:
-            keep = alive[r]
-            r, t, term_of = r[keep], t[keep], term_of[keep]
-            new_row = np.cumsum(alive) - 1
-            lens = np.asarray(p.lengths)[alive]
-        keys.append(term_of)
-        rows.append(new_row[r] + base)
-        tfs.append(t)
-        lengths.append(lens)
-        base += len(lens)
     if not parts:
-        return Postings(terms, np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.uint16), np.zeros(0, np.int32))
-    key = np.concatenate(keys)
-    order = np.argsort(key, kind="stable")  # stable: rows stay ascending within each term
-    counts = np.bincount(key, minlength=len(terms))
-    used = counts > 0
-    ptr = np.concatenate(([0], np.cumsum(counts[used]))).astype(np.int64)
-    return Postings(
-        terms[used], ptr, np.concatenate(rows)[order].astype(np.int32), np.concatenate(tfs)[order].astype(np.uint16),
-        np.concatenate(lengths).astype(np.int32),
-    )
+        return Postings(np.zeros(0, np.uint64), np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.uint16),
+                        np.zeros(0, np.int32))
+    blocks = list(_merged_blocks(parts, block=max(1, sum(len(p.rows) for p, _ in parts))))
+    terms = np.concatenate([b[0] for b in blocks]) if blocks else np.zeros(0, np.uint64)
+    counts = np.concatenate([b[1] for b in blocks]) if blocks else np.zeros(0, np.int64)
+    rows = np.concatenate([b[2] for b in blocks]) if blocks else np.zeros(0, np.int32)
+    tf = np.concatenate([b[3] for b in blocks]) if blocks else np.zeros(0, np.uint16)
+    return Postings(terms, np.concatenate(([0], np.cumsum(counts))).astype(np.int64), rows, tf.astype(np.uint16),
+                    _merged_lengths(parts).astype(np.int32))
+
+
+def write_merged_postings(folder: Path, parts: list[tuple[Postings, NDArray[np.bool_] | None]]) -> None:
+    """`merge_postings(parts).save(folder)`, holding about `_MERGE_POSTINGS` postings at a time:
+    rows and tf go to scratch files as they are remapped, then behind their .npy headers."""
+    terms: list[NDArray[np.uint64]] = []
+    counts: list[NDArray[np.int64]] = []
+    scratch = {key: folder / f".{FILES[key]}.part" for key in ("rows", "tf")}
+    n = 0
+    with open(scratch["rows"], "wb") as rows_out, open(scratch["tf"], "wb") as tf_out:
+        for block_terms, block_counts, rows, tf in (_merged_blocks(parts, _MERGE_POSTINGS) if parts else ()):
+            terms.append(block_terms)
+            counts.append(block_counts)
+            rows_out.write(rows.tobytes())
+            tf_out.write(tf.astype(np.uint16).tobytes())
+            n += len(rows)
+    np.save(folder / FILES["terms"], np.concatenate(terms) if terms else np.zeros(0, np.uint64), allow_pickle=False)
+    ptr = np.concatenate(([0], np.cumsum(np.concatenate(counts)) if counts else [])).astype(np.int64)
+    np.save(folder / FILES["ptr"], ptr, allow_pickle=False)
+    lengths = _merged_lengths(parts).astype(np.int32) if parts else np.zeros(0, np.int32)
+    np.save(folder / FILES["lengths"], lengths, allow_pickle=False)
+    for key, dtype in (("rows", np.int32), ("tf", np.uint16)):
+        with open(folder / FILES[key], "wb") as out, open(scratch[key], "rb") as part:
+            np.lib.format.write_array_header_1_0(
+                out, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": (n,)}
+            )
+            shutil.copyfileobj(part, out, 1 << 22)
+        scratch[key].unlink()
 
 
 @dataclass
