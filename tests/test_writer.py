@@ -332,9 +332,13 @@ def test_the_memory_budget_sets_the_largest_segment(monkeypatch):
 
 
 def test_merges_never_make_a_segment_over_the_memory_budget():
-    assert pick_merge([1_000_000, 5, 6, 7, 4], max_segments=4, limit=20) == [1, 2, 4]  # 5 + 4 + 6 = 15; + 7 > 20
-    assert pick_merge([600, 600, 600, 5], max_segments=3, limit=1000) == [0, 3]  # 5 + 600 fits, 5 + 600 + 600 not
-    assert pick_merge([600, 700, 800, 900], max_segments=3, limit=1000) == []  # full segments stay as they are
+    assert pick_merge([1_000_000, 5, 6, 7, 4], max_segments=3, limit=20) == [1, 2, 4]  # 4 + 5 + 6 = 15; + 7 > 20
+    assert pick_merge([1_000_000, 5, 6, 7, 4], max_segments=4, limit=20) == []  # 1,000,000 is full: 4 are not
+    # Full segments (at least half the limit) are never merged again, however many there are: an
+    # article added to a large index is not merged into one of them.
+    assert pick_merge([600, 600, 600, 5], max_segments=3, limit=1000) == []
+    assert pick_merge([600, 700, 800, 900, 5, 6], max_segments=1, limit=1000) == [4, 5]
+    assert pick_merge([400, 450, 300], max_segments=2, limit=1000) == [0, 2]  # 300 + 400; + 450 > 700
     from qa.store.writer import pack_segments
 
     assert pack_segments([400, 300, 500, 200, 1200, 10], limit=1000) == [[0, 1], [2, 3], [4], [5]]

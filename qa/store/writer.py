@@ -252,8 +252,8 @@ class IndexWriter:
 
     def compact(self, full: bool) -> bool:
         """Merge segments: all of them (`full`, also dropping every tombstone) into as few as the
-        memory budget allows (`Config.max_segment_chunks` each), or, past `Config.max_segments`,
-        the smallest ones. Returns whether anything was merged."""
+        memory budget allows (`Config.max_segment_chunks` each), or, past `Config.max_segments`
+        segments that are not full, the smallest ones (`pick_merge`). Returns whether anything was merged."""
         if not full and len(self.work.segments) <= self.config.max_segments:
             return False
         index = self.open_work()
@@ -339,14 +339,16 @@ class IndexWriter:
 
 
 def pick_merge(sizes: list[int], max_segments: int, limit: int | None = None) -> list[int]:
-    """Which segments to merge when there are more than `max_segments`: the smallest, taking the
+    """Which segments to merge when more than `max_segments` are not full: the smallest, taking the
     next smallest while it is no bigger than all taken so far, so that a chunk is rewritten about
     log2(n) times over an index's life rather than on every merge; never more than `limit` chunks
-    in all (the memory budget's largest segment: full segments stay as they are; None: no limit)."""
-    if len(sizes) <= max_segments:
+    in all (the memory budget's largest segment; None: no limit). A segment of at least half the
+    limit is full: it is never merged again, so adding an article to a large index never rewrites one."""
+    small = [i for i in range(len(sizes)) if limit is None or 2 * sizes[i] < limit]
+    if len(small) <= max_segments:
         return []
     limit = sum(sizes) if limit is None else limit
-    order = sorted(range(len(sizes)), key=lambda i: (sizes[i], i))
+    order = sorted(small, key=lambda i: (sizes[i], i))
     chosen, total = order[:2], sizes[order[0]] + sizes[order[1]]
     if total > limit:
         return []
