@@ -66,8 +66,10 @@ class ClusteredVectors:
         cuts = np.searchsorted(story[order], np.arange(0, self.n_stories + self._STORY_BLOCK, self._STORY_BLOCK))
         for block, (a, b) in enumerate(zip(cuts, cuts[1:])):
             if a < b:
-                rows = order[a:b]
-                out[rows] += self._stories(block)[story[rows] - block * self._STORY_BLOCK]
+                stories = self._stories(block)
+                for c in range(a, b, step):  # a step of rows at a time: no copy of the whole draw
+                    rows = order[c : min(c + step, b)]
+                    out[rows] += stories[story[rows] - block * self._STORY_BLOCK]
         for s in range(0, m, step):
             out[s : s + step] = _unit(out[s : s + step])
         return out

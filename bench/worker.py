@@ -203,6 +203,7 @@ def stage_build(args) -> dict:
     from bench.synth import build_documents
     from bench.vectors import ClusteredVectors
     from qa.config import Config
+    from qa.store.dense import dense_kind, stored_vectors
     from qa.store.index import current_version, open_index
     from qa.store.writer import IndexWriter
 
@@ -243,6 +244,8 @@ def stage_build(args) -> dict:
         gen_text_s = time.perf_counter() - t
         t1 = time.perf_counter()
         vectors = generator.passages() if parts == 1 else generator.passages_block(part, m)
+        # Handed over as the segment stores them (float16 past compress_threshold): not held twice.
+        vectors = stored_vectors(vectors, dense_kind(m, config))
         gen_vec_s = time.perf_counter() - t1
         t1 = time.perf_counter()
         with IndexWriter(config.index_dir, config) as writer:

@@ -57,7 +57,7 @@ class Config:
     # A date range or one-copy-per-story filter asks the retriever for max(4 k, filter_depth)
     # passages first, then four times deeper until k pass or the index is exhausted (qa/dates.py).
     filter_depth: int = 50
-    # Exact (flat inner product) search up to `ann_threshold` passages; beyond it an IVF-Flat
+    # Exact (flat inner product) search up to `ann_threshold` passages a segment; beyond it an IVF
     # index: `ivf_nlist` k-means lists (0: about sqrt(n), a power of two, 1024 at 1M), trained
     # on `ivf_train_per_list` sampled vectors per list, searching the `ivf_nprobe` nearest lists.
     # Chosen by `python -m bench` (see bench/README.md): on 2 CPU cores flat search costs
@@ -67,11 +67,11 @@ class Config:
     ivf_nlist: int = 0
     ivf_nprobe: int = 32
     ivf_train_per_list: int = 64
-    # Past `compress_threshold` chunks a segment keeps its vectors as float16 (memory-mapped, read
-    # only for re-ranking) and an IVF over 4-bit product-quantised codes (48 bytes a vector instead
-    # of 1,536 held twice); the `rerank_depth` best candidates of the codes are re-scored exactly.
-    # Measured at 1M (bench/README.md): recall@10 0.974 against 0.978 for IVF-Flat, 0.8 ms a query,
-    # 56 MB of codes against 1.5 GB.
+    # The IVF holds 4-bit product-quantised codes (48 bytes a vector, not a second copy of the
+    # vectors) and the `rerank_depth` best candidates of the codes are re-scored exactly from the
+    # segment's vectors (memory-mapped: only the candidates' rows are read), kept as float16 past
+    # `compress_threshold` chunks. Measured at 1M (bench/README.md): recall@10 0.974 against 0.978
+    # for IVF-Flat, 0.8 ms a query, 56 MB of codes against 1.5 GB.
     compress_threshold: int = 500_000
     rerank_depth: int = 400
 

@@ -458,3 +458,23 @@ def test_an_ivf_segment_stores_its_vectors_once_and_qa_check_catches_damage_to_t
     (seg.path / "vectors.npy").write_bytes(bytes(data))
     problems = check_index(config.index_dir, config).problems
     assert problems and all("vectors.npy" in p for p in problems)
+
+
+def test_vectors_handed_over_as_stored_write_the_same_segment(tmp_path):
+    """The bench hands a compressed segment's vectors over already as float16 (not held twice):
+    the segment written is byte for byte the one written from the float32 vectors."""
+    from bench.synth import build_documents
+    from bench.vectors import ClusteredVectors
+    from qa.store.writer import IndexWriter
+
+    docs, rows = build_documents(1600)
+    vectors = ClusteredVectors(1600, seed=3).passages()
+    written = []
+    for name, given in (("float32", vectors), ("float16", vectors.astype(np.float16))):
+        config = Config().with_(index_dir=tmp_path / name, ann_threshold=1000, compress_threshold=1500)
+        with IndexWriter(config.index_dir, config) as writer:
+            writer.publish(docs, rows, given)
+        (seg,) = open_index(config.index_dir, config).segments
+        assert seg.manifest["dense"] == "ivf-pq" and not check_index(config.index_dir, config).problems
+        written.append({p.name: p.read_bytes() for p in seg.path.iterdir() if p.name != "segment.json"})
+    assert written[0] == written[1]

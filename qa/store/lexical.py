@@ -141,7 +141,7 @@ def build_postings(texts: list[str]) -> Postings:
 
 
 # Postings remapped at a time when segments are merged into files: bounds the memory of a merge.
-_MERGE_POSTINGS = 1 << 24
+_MERGE_POSTINGS = 1 << 22
 
 
 def _merged_blocks(

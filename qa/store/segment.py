@@ -182,7 +182,8 @@ class SegmentWriter:
         for key in CHUNK_DTYPE.names or ():  # a structured dtype: names is never None
             stored[key] = chunk_rows[key]
         stored["crc32"] = chunk_crcs
-        self._vectors.write(as_stored.tobytes())
+        if n:
+            self._vectors.write(as_stored.data.cast("B"))  # the array's own bytes, not a copy
         self._written += n
 
     def add(self, doc_lines: Sequence[bytes], chunk_rows: NDArray[np.void], vectors: NDArray[np.floating],

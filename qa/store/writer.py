@@ -53,7 +53,7 @@ from qa.store.segment import (
     segment_name,
     write_segment,
 )
-from qa.stories import Sketch, assign_stories, stored_sketch
+from qa.stories import Sketch, assign_stories, stored_sketches
 
 _EMPTY = Version(0, "", "", "", "", (), {}, 0, 0)
 # Writes a new segment into the folder it is given, under the name it is given; returns what
@@ -278,8 +278,7 @@ class IndexWriter:
             return
         # Stories and MinHash signatures move with their rows (copied, not recomputed from the texts).
         signatures = {name: self.catalog.signatures(name) for name in names}
-        sketches = [None if (sig := signatures[old.segment].get(old.row)) is None else stored_sketch(sig, self.config)
-                    for old, _ in records]
+        sketches = stored_sketches([signatures[old.segment].get(old.row) for old, _ in records], self.config)
         del signatures
 
         def write(folder: Path, name: str) -> tuple[dict[str, Any], str]:
