@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.resources import files as package_files
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,7 @@ from typing import Any
 import gradio as gr
 from gradio.events import api
 
-from qa.chat import EXAMPLE_QUESTION, Chat, Messages, Progress
+from qa.chat import EXAMPLE_QUESTION, OPTIONS_LABEL, Chat, Messages, Progress
 from qa.config import RETRIEVERS, Config
 from qa.errors import QAError
 from qa.pipeline import index_exists
@@ -38,6 +41,9 @@ EXAMPLES = [
     "Where did Stoltenberg and Pashinyan hold a news conference?",
 ]
 QA_CONCURRENCY = 4  # questions (chat, search, /ask) answered at once
+# How long `launch` lets the new server take to answer its first request on localhost: Gradio gives it
+# one 3-second try and otherwise refuses to start; a loaded 2-core machine took longer.
+LOCALHOST_WAIT_S = 120
 ARTICLE_COLUMNS = ["doc_id", "title", "date", "url", "passages"]
 
 
@@ -65,6 +71,11 @@ class ChatApp:
     def articles(self) -> tuple[dict[str, Any], dict[str, Any]]:
         rows, choices = self.chat.articles()
         return {"data": rows, "headers": ARTICLE_COLUMNS}, gr.update(choices=choices, value=[])
+
+    def ask_to_remove(self, doc_ids: list[str] | None) -> tuple[dict[str, Any], str, str]:
+        """Show the confirmation with the chosen headlines; nothing chosen: the reason instead."""
+        prompt, why_not = self.chat.removal_prompt(doc_ids)
+        return gr.update(visible=prompt is not None), prompt or "", why_not
 
     def upload(self, files: list[Any] | None, progress: Progress = gr.Progress(track_tqdm=True)) -> str:
         paths = list(dict.fromkeys(Path(f if isinstance(f, str) else getattr(f, "name", f)) for f in (files or [])))
@@ -130,40 +141,45 @@ def build_app(config: Config, build_from: Path | None = None) -> gr.Blocks:
     # Staged uploads are deleted after each upload; this sweeps the ones never submitted (hourly).
     demo = gr.Blocks(title="News QA", delete_cache=(3600, 3600))
     with demo:
-        gr.Markdown("## News QA\nAsk questions about the indexed news articles. "
-                    "Answers are copied from the articles, with their sources.")
+        # The first screen: a one-line title, the index status, the folded options, then the
+        # question box at the top of the Ask tab: it and the Ask button fit a laptop and a phone
+        # screen before and after an answer (tests/test_app_browser.py measures both).
+        gr.Markdown("**News QA** · Ask questions about the indexed news articles; answers are copied from "
+                    "the articles, with their sources.", elem_id="qa-title")
         status = gr.Markdown(chat.status(), elem_id="qa-status")
         timer = gr.Timer(1.0, active=chat.first_build.running)
 
-        with gr.Accordion("Settings", open=False), gr.Row():
-            k = gr.Slider(1, config.max_top_k, value=config.top_k, step=1, label="Passages to read (k)")
-            retriever = gr.Radio(list(RETRIEVERS), value=config.retriever, label="Retriever",
-                                 info="dense: meaning · bm25: keywords · hybrid: both")
-            threshold = gr.Slider(0.0, 1.0, value=chat.qa.reader.default_threshold, step=0.01, elem_id="qa-threshold",
-                                  label="Abstention threshold",
-                                  info="answer only when the confidence reaches this")
-        # The date range applies to Ask and Search: only articles dated inside it (undated ones are left out).
-        with gr.Row(equal_height=True):
-            since = gr.DateTime(include_time=False, type="string", label="Articles dated from",
-                                elem_id="qa-since", min_width=120)
-            until = gr.DateTime(include_time=False, type="string", label="to", elem_id="qa-until",
-                                min_width=120)
+        # The date range applies to Ask and Search: only articles dated inside it (undated ones are
+        # left out, and the reply says how many). The label shows a range that is set.
+        with gr.Accordion(OPTIONS_LABEL, open=False, elem_id="qa-options") as options:
+            with gr.Row(equal_height=True, elem_id="qa-dates"):
+                since = gr.DateTime(include_time=False, type="string", label="Articles dated from",
+                                    elem_id="qa-since", min_width=120)
+                until = gr.DateTime(include_time=False, type="string", label="to", elem_id="qa-until",
+                                    min_width=120)
+            with gr.Row():
+                k = gr.Slider(1, config.max_top_k, value=config.top_k, step=1, label="Passages to read (k)")
+                retriever = gr.Radio(list(RETRIEVERS), value=config.retriever, label="Retriever",
+                                     info="dense: meaning · bm25: keywords · hybrid: both")
+                threshold = gr.Slider(0.0, 1.0, value=chat.qa.reader.default_threshold, step=0.01,
+                                      elem_id="qa-threshold", label="Abstention threshold",
+                                      info="answer only when the confidence reaches this")
 
         with gr.Tabs():
             with gr.Tab("Ask", id="ask"):
+                with gr.Row(equal_height=True, elem_id="qa-ask-row"):
+                    question = gr.Textbox(
+                        placeholder="Ask a question, e.g. " + EXAMPLES[0], show_label=False,
+                        elem_id="qa-question", scale=5, min_width=0, max_lines=4, submit_btn=False,
+                    )
+                    ask_btn = gr.Button("Ask", variant="primary", elem_id="qa-ask", scale=0, min_width=64)
                 with gr.Row():
                     with gr.Column(scale=3):
                         chatbot = gr.Chatbot(
-                            label="Chat", show_label=False, elem_id="qa-chat", height="min(560px, 70vh)",
+                            label="Chat", show_label=False, elem_id="qa-chat", height="min(560px, calc(100vh - 300px))",
                             latex_delimiters=[], buttons=["copy"], feedback_options=None, autoscroll=False,
-                            placeholder="Ask a question about the indexed articles.",
+                            placeholder="Answers appear here, the verdict first, with their sources.",
                         )
-                        with gr.Row():
-                            question = gr.Textbox(
-                                placeholder="Ask a question, e.g. " + EXAMPLES[0], show_label=False,
-                                elem_id="qa-question", scale=5, max_lines=4, submit_btn=False,
-                            )
-                            ask_btn = gr.Button("Ask", variant="primary", elem_id="qa-ask", scale=1)
                         gr.Examples(EXAMPLES, inputs=question, label="Try")
                         clear = gr.Button("Clear chat", size="sm")
                     with gr.Column(scale=2):
@@ -194,9 +210,16 @@ def build_app(config: Config, build_from: Path | None = None) -> gr.Blocks:
                 table = gr.Dataframe(headers=ARTICLE_COLUMNS, interactive=False, wrap=True,
                                      column_widths=["20%", "40%", "12%", "20%", "8%"], elem_id="qa-articles")
                 with gr.Row():
-                    to_remove = gr.Dropdown(choices=[], multiselect=True, label="Articles to remove", scale=4)
-                    remove_btn = gr.Button("Remove", variant="stop", scale=1)
-                remove_status = gr.Markdown()
+                    to_remove = gr.Dropdown(choices=[], multiselect=True, label="Articles to remove", scale=4,
+                                            elem_id="qa-remove-choice")
+                    remove_btn = gr.Button("Remove…", variant="stop", scale=1, elem_id="qa-remove")
+                # Removing asks first: the chosen headlines, then Remove or Cancel.
+                with gr.Column(visible=False, variant="panel", elem_id="qa-remove-confirm") as confirm:
+                    confirm_html = gr.HTML(elem_id="qa-remove-question")
+                    with gr.Row():
+                        confirm_btn = gr.Button("Remove", variant="stop", elem_id="qa-remove-yes")
+                        cancel_btn = gr.Button("Cancel", elem_id="qa-remove-no")
+                remove_status = gr.Markdown(elem_id="qa-remove-status")
 
         # Chat: echo the question at once, then answer it.
         # Questions are answered a few at a time: retrieval and the models are read-only and the QA
@@ -220,9 +243,17 @@ def build_app(config: Config, build_from: Path | None = None) -> gr.Blocks:
                       concurrency_id="write", concurrency_limit=1).then(
             lambda: None, None, files, api_visibility="private").then(**refresh).then(
             chat.status, None, status, api_visibility="private")
-        remove_btn.click(chat.remove, to_remove, remove_status, api_visibility="private",
-                         concurrency_id="write", concurrency_limit=1).then(**refresh).then(
+        remove_btn.click(app.ask_to_remove, to_remove, [confirm, confirm_html, remove_status], queue=False,
+                         api_visibility="private")
+        cancel_btn.click(lambda: (gr.Column(visible=False), ""), None, [confirm, remove_status], queue=False,
+                         api_visibility="private")
+        confirm_btn.click(lambda: gr.Column(visible=False), None, confirm, queue=False, api_visibility="private").then(
+            chat.remove, to_remove, remove_status, api_visibility="private",
+            concurrency_id="write", concurrency_limit=1).then(**refresh).then(
             chat.status, None, status, api_visibility="private")
+        for field in (since, until):
+            field.change(lambda a, b: gr.Accordion(label=chat.options_label(a, b)), [since, until], options,
+                         queue=False, api_visibility="private")
 
         def tick() -> tuple[str, gr.Timer]:
             return chat.status(), gr.Timer(active=chat.first_build.running)
@@ -243,13 +274,42 @@ def build_app(config: Config, build_from: Path | None = None) -> gr.Blocks:
     return demo
 
 
+@contextmanager
+def _patient_localhost_check() -> Iterator[None]:
+    """Gradio's launch checks that its server answers on localhost with a single request of 3 s
+    and otherwise refuses to start ("a shareable link must be created"): the same check, retried
+    for up to LOCALHOST_WAIT_S."""
+    import httpx
+    from gradio import networking
+
+    quick = networking.url_ok
+
+    def patient(url: str) -> bool:
+        deadline = time.monotonic() + LOCALHOST_WAIT_S
+        while time.monotonic() < deadline:
+            try:
+                if httpx.head(url, timeout=30, verify=False).status_code in (200, 401, 301, 302, 303, 307, 308):
+                    return True
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        return quick(url)
+
+    networking.url_ok = patient  # Gradio looks it up on its module at launch
+    try:
+        yield
+    finally:
+        networking.url_ok = quick
+
+
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = None, **kwargs: Any) -> tuple[Any, str, str]:
     """Start `demo` with the app's stylesheet and the upload size limit of its config
     (`Config.max_file_bytes`, enforced by the server while the file arrives); returns what
     `Blocks.launch` returns."""
     kwargs.setdefault("max_file_size", demo.qa_app.chat.config.max_file_bytes)  # type: ignore[attr-defined]  # set by build_app
-    return demo.launch(server_name=host, server_port=port, css=CSS, theme=gr.themes.Soft(),
-                       footer_links=["api"], **kwargs)
+    with _patient_localhost_check():
+        return demo.launch(server_name=host, server_port=port, css=CSS, theme=gr.themes.Soft(),
+                           footer_links=["api"], **kwargs)
 
 
 def main(argv: list[str] | None = None) -> int:

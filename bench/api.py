@@ -3,12 +3,17 @@ corpus, N requests sent at once (raw HTTP, as any client would), each timed from
 answer; p50 / p95 per limit of questions answered at once (the app's `QA_CONCURRENCY`).
 
     python -m bench.api [--requests 200] [--limits 1,4]      # also part of `python -m bench`
+    python -m bench.api --json after.json --before before.json   # with a run of the previous code beside it
+
+The table names the CPU and the load average after the run; `--before` adds the p50 / p95 of an
+earlier run's JSON (e.g. the same command on the commit before a change) beside each limit.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import socket
 import statistics
@@ -42,7 +47,9 @@ def measure(requests: int, limits: list[int], workdir: Path | None = None) -> di
     config = Config().with_(index_dir=root / "api-index")
     if not (config.index_dir / "catalog.sqlite").exists():
         ingest_paths([REPO / "corpus"], config)
-    out: dict = {"requests": requests, "questions": QUESTIONS, "limits": {}}
+    from qa.base_model import cpu_model
+
+    out: dict = {"requests": requests, "questions": QUESTIONS, "limits": {}, "cpu": cpu_model()}
     try:
         for limit in limits:
             app.QA_CONCURRENCY = limit
@@ -82,20 +89,29 @@ def measure(requests: int, limits: list[int], workdir: Path | None = None) -> di
     finally:
         if workdir is None:
             shutil.rmtree(root, ignore_errors=True)
+    out["loadavg_1m"] = os.getloadavg()[0]
     return out
 
 
-def table(result: dict) -> str:
+def table(result: dict, before: dict | None = None) -> str:
     lines = [
         f"`/ask` under {result['requests']} concurrent requests (app in-process over the bundled corpus; "
-        "each request timed from its POST to its answer)",
+        f"each request timed from its POST to its answer; {result.get('cpu', 'CPU not recorded')}, "
+        f"load average {result.get('loadavg_1m', float('nan')):.1f} after the run)",
         "",
-        "| questions answered at once | p50 | p95 | max | throughput | errors |",
-        "|---|---|---|---|---|---|",
+        "| questions answered at once | p50 | p95 | max | throughput | errors |" + (" before: p50 / p95 |" if before else ""),
+        "|---|---|---|---|---|---|" + ("---|" if before else ""),
     ]
     for limit, r in result["limits"].items():
-        lines.append(f"| {limit} | {r['p50_ms'] / 1000:.2f} s | {r['p95_ms'] / 1000:.2f} s | {r['max_ms'] / 1000:.2f} s "
-                     f"| {r['requests_per_s']:.1f} req/s | {r['errors']} |")
+        row = (f"| {limit} | {r['p50_ms'] / 1000:.2f} s | {r['p95_ms'] / 1000:.2f} s | {r['max_ms'] / 1000:.2f} s "
+               f"| {r['requests_per_s']:.1f} req/s | {r['errors']} |")
+        if before:
+            old = before.get("limits", {}).get(limit)
+            row += f" {old['p50_ms'] / 1000:.2f} s / {old['p95_ms'] / 1000:.2f} s |" if old else " - |"
+        lines.append(row)
+    if before:
+        lines.append(f"\nbefore: {before.get('requests')} requests, {before.get('cpu', 'CPU not recorded')}, "
+                     f"load average {before.get('loadavg_1m', float('nan')):.1f}")
     return "\n".join(lines)
 
 
@@ -105,9 +121,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--requests", type=int, default=200, help="requests sent at once (default 200)")
     p.add_argument("--limits", default="1,4", help="questions answered at once, compared (default 1,4)")
     p.add_argument("--json", help="also write the results to this file")
+    p.add_argument("--before", help="an earlier run's JSON, shown beside this one")
     args = p.parse_args(argv)
     result = measure(args.requests, [int(x) for x in args.limits.split(",") if x])
-    print(table(result))
+    before = json.loads(Path(args.before).read_text(encoding="utf-8")) if args.before else None
+    print(table(result, before))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1), encoding="utf-8")
     return 0

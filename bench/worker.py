@@ -80,17 +80,20 @@ class Timers:
 
 
 def stage_ingest(args) -> dict:
-    """`ingest_paths` with the library's embedder (bfloat16 where the CPU has it) against a plain
-    float32 `SentenceTransformer.encode` of the same chunks, in one process, warm, best of N."""
+    """`ingest_paths` with the library's embedder (the runtime `qa.embed.load_passage_model` picks:
+    PyTorch bfloat16 where the CPU has it, else ONNX Runtime float32) against a plain float32
+    `SentenceTransformer.encode` of the same chunks, in one process, warm, best of N; beside them
+    each runtime alone on the same chunks (ONNX Runtime float32, PyTorch float32 and, where native,
+    bfloat16), wall and CPU time."""
     from sentence_transformers import SentenceTransformer
 
     import qa.chunk
     import qa.pipeline
     import qa.store.writer
     from bench.synth import ArticleGenerator
-    from qa.base_model import base_model_dir, load_wordpiece_tokenizer
+    from qa.base_model import base_model_dir, cpu_has_native_bf16, load_wordpiece_tokenizer
     from qa.config import Config
-    from qa.embed import Embedder, load_model
+    from qa.embed import Embedder, load_model, load_onnx_model
     from qa.pipeline import ingest_paths
     from qa.store.index import open_index
 
@@ -107,6 +110,12 @@ def stage_ingest(args) -> dict:
     baseline.encode(["warm up the model"] * 8, batch_size=8)
     fp32 = load_model("cpu", config.max_seq_length, "float32")
     fp32.encode(["warm up the model"] * 8)
+    runtimes = {"onnxruntime-float32": lambda t: load_onnx_model(config.max_seq_length).encode(t, config.onnx_batch_size),
+                "torch-float32": lambda t: fp32.encode(t, config.batch_size)}
+    if cpu_has_native_bf16():
+        runtimes["torch-bfloat16"] = lambda t: load_model("cpu", config.max_seq_length, "bfloat16").encode(t, config.batch_size)
+    for encode in runtimes.values():
+        encode(["warm up the model"] * 8)
     load_wordpiece_tokenizer()
     qa.chunk.split_sentences("Warm up. The sentence splitter.")
     warm_s = time.perf_counter() - t
@@ -118,21 +127,27 @@ def stage_ingest(args) -> dict:
     timers.wrap(embedder, "encode_passages")
 
     ingest_runs, bare_runs, fp32_runs, profiles = [], [], [], []
+    ingest_cpu, bare_cpu = [], []
+    runtime_runs: dict[str, list[tuple[float, float]]] = {name: [] for name in runtimes}
     texts = None
     for _ in range(args.repeats):
         timers.reset()
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         report = ingest_paths([work / "articles"], config, rebuild=True, embedder=embedder)
         ingest_runs.append(time.perf_counter() - t)
+        ingest_cpu.append(time.process_time() - c)
         profiles.append(timers.snapshot())
         if texts is None:
             texts = open_index(config.index_dir, config).chunk_texts()
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         reference = baseline.encode(texts, batch_size=config.batch_size, normalize_embeddings=True, convert_to_numpy=True)
         bare_runs.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        fp32.encode(texts, config.batch_size)
-        fp32_runs.append(time.perf_counter() - t)
+        bare_cpu.append(time.process_time() - c)
+        for name, encode in runtimes.items():
+            t, c = time.perf_counter(), time.process_time()
+            encode(texts)
+            runtime_runs[name].append((time.perf_counter() - t, time.process_time() - c))
+        fp32_runs.append(runtime_runs["torch-float32"][-1][0])
     ours = embedder.encode_passages(texts)
     cosines = np.sum(ours * reference, axis=1)
 
@@ -151,6 +166,11 @@ def stage_ingest(args) -> dict:
         "chunks": len(texts),
         "tokens": int(tokens),
         "embed_dtype": embedder.model.dtype,
+        "embed_runtime": embedder.model.runtime,
+        "ingest_cpu_s": min(ingest_cpu),
+        "bare_encode_cpu_s": min(bare_cpu),
+        "runtimes": {name: {"encode_s": min(w for w, _ in runs), "cpu_s": min(c for _, c in runs),
+                            "chunks_per_s": len(texts) / min(w for w, _ in runs)} for name, runs in runtime_runs.items()},
         "warmup_s": warm_s,
         "ingest_s_runs": ingest_runs,
         "bare_encode_s_runs": bare_runs,

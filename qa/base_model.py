@@ -1,14 +1,20 @@
 """The packaged base model's files and the machine it runs on, without importing torch:
-the model folder, its word-piece tokenizer, and whether the CPU has native bfloat16."""
+the model folder, its word-piece tokenizer, its weights as numpy arrays under the names of
+`qa.encoder.BertEncoder`, and whether the CPU has native bfloat16."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 if TYPE_CHECKING:
+    from numpy.typing import NDArray
     from tokenizers import Tokenizer
 
 from qa.config import CPU_DTYPES
@@ -36,6 +42,51 @@ def load_wordpiece_tokenizer() -> Tokenizer:
     tokenizer.no_padding()
     tokenizer.no_truncation()
     return tokenizer
+
+
+def base_hidden_size() -> int:
+    """The width of the packaged model's vectors (384), from its config: no weights read."""
+    return int(json.loads((base_model_dir() / "config.json").read_text(encoding="utf-8"))["hidden_size"])
+
+
+# Parameter names of the Hugging Face BERT checkpoint -> names in `qa.encoder.BertEncoder`.
+_RENAMES = [
+    (r"^embeddings\.LayerNorm\.", "embedding_norm."),
+    (r"^embeddings\.", ""),
+    (r"^encoder\.layer\.(\d+)\.attention\.self\.(query|key|value)\.", r"layers.\1.\2."),
+    (r"^encoder\.layer\.(\d+)\.attention\.output\.dense\.", r"layers.\1.attention_out."),
+    (r"^encoder\.layer\.(\d+)\.attention\.output\.LayerNorm\.", r"layers.\1.attention_norm."),
+    (r"^encoder\.layer\.(\d+)\.intermediate\.dense\.", r"layers.\1.intermediate."),
+    (r"^encoder\.layer\.(\d+)\.output\.dense\.", r"layers.\1.output."),
+    (r"^encoder\.layer\.(\d+)\.output\.LayerNorm\.", r"layers.\1.output_norm."),
+]
+
+
+def encoder_parameter_name(name: str) -> str | None:
+    """The `BertEncoder` name of a parameter of the packaged checkpoint; None for the ones it
+    does not use (the constant position ids and the pooler)."""
+    if name.endswith("position_ids") or name.startswith("pooler."):
+        return None
+    for pattern, replacement in _RENAMES:
+        if re.match(pattern, name):
+            return re.sub(pattern, replacement, name)
+    raise ValueError(f"unexpected parameter {name!r} in the packaged model")
+
+
+@lru_cache(maxsize=1)
+def base_weights() -> dict[str, NDArray[np.float32]]:
+    """The packaged model's weights (float32, read-only numpy arrays) under `BertEncoder`'s names,
+    read from its model.safetensors without torch (read once per process)."""
+    from safetensors.numpy import load_file
+
+    weights = {}
+    for name, array in load_file(str(base_model_dir() / "model.safetensors")).items():
+        renamed = encoder_parameter_name(name)
+        if renamed is not None:
+            array = np.ascontiguousarray(array, dtype=np.float32)
+            array.flags.writeable = False
+            weights[renamed] = array
+    return weights
 
 
 @lru_cache(maxsize=1)

@@ -41,6 +41,7 @@ FEATURES = {
     "sentence_overlap": "share of the question's content words found in the answer's sentence",
     "answer_words": "log(1 + words in the answer)",
     "long_for_type": "log(1 + words) beyond 3 for who/when/where/which/how-many questions",
+    "question_words": "log(1 + words in the question): short questions are vaguer",
 }
 
 
@@ -110,6 +111,7 @@ def reading_features(
         "sentence_overlap": content_overlap(question_terms, sentence_terms),
         "answer_words": math.log1p(words),
         "long_for_type": math.log1p(max(words - 3, 0)) if short else 0.0,
+        "question_words": math.log1p(len(question.split())),
     }
 
 
@@ -268,15 +270,3 @@ def best_threshold(
     top = max(scores)
     best = [t for t, s in zip(grid, scores) if s >= top - 1e-12]
     return best[len(best) // 2]
-
-
-def band_edge(confidence: Sequence[float], right: Sequence[bool], accuracy: float, weight: Sequence[float] | None = None,
-              min_answers: int = 20) -> float:
-    """The lowest confidence c (0.01 grid) such that the answers at confidence >= c were right at
-    least `accuracy` of the time (weighted), among at least `min_answers` answers; 1.0 if none."""
-    weights = [1.0] * len(confidence) if weight is None else list(weight)
-    for c in [round(float(t), 2) for t in np.arange(0.0, 1.0001, 0.01)]:
-        kept = [(r, w) for conf, r, w in zip(confidence, right, weights) if conf >= c]
-        if len(kept) >= min_answers and sum(w for r, w in kept if r) >= accuracy * sum(w for _, w in kept):
-            return c
-    return 1.0

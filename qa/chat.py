@@ -28,14 +28,17 @@ from qa.render import (
     format_passages,
     index_holds,
     message,
+    removal_question,
     removed_line,
     shown_question,
     upload_lines,
 )
+from qa.sources import undated_note
 
 EXAMPLE_QUESTION = "Who was the first NATO secretary general to visit Armenia?"
 FIRST_BUILD_WAIT_S = 900  # how long a question waits for the first index build
 NOTHING_ADDED = "Nothing was added; the index is unchanged."
+OPTIONS_LABEL = "Date range and settings"
 
 Messages = list[dict[str, str]]  # the chat's history: {"role": "user" | "assistant", "content": HTML}
 Progress = Callable[..., object]  # gr.Progress, or a stand-in: progress(fraction, desc=...)
@@ -123,6 +126,14 @@ class Chat:
         return self.qa.ask(question, k=k, retriever=retriever or None, threshold=threshold,
                            since=since or None, until=until or None).to_dict()
 
+    def options_label(self, since: str | None, until: str | None) -> str:
+        """The folded options' label: the date range when one is set, so a folded filter is never forgotten."""
+        try:
+            dates = DateRange.parse(since, until)
+        except QAError:
+            return f"{OPTIONS_LABEL} (the date is not a date: write YYYY-MM-DD)"
+        return f"{OPTIONS_LABEL}: articles {dates.describe()}" if dates else OPTIONS_LABEL
+
     # -- Search
 
     def search(self, question: str, k: float, retriever: str, since: str | None = None,
@@ -135,14 +146,15 @@ class Chat:
             return message(reply)
         try:
             dates = DateRange.parse(since, until)
-            passages = self.qa.search(question, k=int(k), retriever=retriever, since=dates.since, until=dates.until)
+            found = self.qa.retrieve(question, k=int(k), retriever=retriever, since=dates.since, until=dates.until)
         except QAError as e:
             return message(str(e))
         except Exception as e:  # noqa: BLE001
             traceback.print_exc()
             return message(f"Search failed ({type(e).__name__}: {e}).")
         scope = f", articles {dates.describe()}" if dates else ""
-        return format_passages(passages, f"Top {count_noun(len(passages), 'passage')} ({retriever} retriever{scope}):")
+        heading = f"Top {count_noun(len(found.passages), 'passage')} ({retriever} retriever{scope}):"
+        return format_passages(found.passages, " ".join(filter(None, (heading, undated_note(found.undated_left_out)))))
 
     # -- Articles
 
@@ -182,6 +194,19 @@ class Chat:
                 return "\n".join(messages + [f"Error: unexpected {type(e).__name__}: {e}; the index is unchanged."])
             progress(1.0, desc="Done")
             return "\n".join(messages + upload_lines(report))
+
+    def removal_prompt(self, doc_ids: list[str] | None) -> tuple[str | None, str]:
+        """(the question to confirm before removing the chosen articles, as HTML with their whole
+        headlines, ""), or (None, why nothing can be removed now)."""
+        if self.first_build.running:
+            return None, "The index is still being built; remove articles once it is ready."
+        if not doc_ids:
+            return None, "Select one or more articles to remove."
+        try:
+            titles = {r.doc_id: r.title or "" for r in list_documents(self.config, self.qa.index()).records}
+        except QAError as e:
+            return None, f"Error: {e}"
+        return removal_question([(doc_id, titles.get(doc_id, "")) for doc_id in doc_ids]), ""
 
     def remove(self, doc_ids: list[str] | None) -> str:
         """Take the chosen articles out of the index; the reply."""

@@ -11,21 +11,27 @@ import textwrap
 from datetime import date
 from pathlib import Path
 
-from qa.config import RETRIEVERS, Config
+from qa.config import DEFAULT_EVAL_FILE, EVAL_SEED, RETRIEVERS, Config
 from qa.documents import Answer, Copy, Passage, count_noun
 from qa.errors import BadInputError, QAError, rebuild_hint
-from qa.evaluation.data import DEFAULT_EVAL_FILE, SEED
 from qa.sources import (
+    CLOSEST_HEADING,
     CLOSEST_SHOWN,
+    FIELD_MISSING,
     NO_ANSWER,
     POSSIBLE_ANSWER,
     SourceCard,
+    below_threshold,
     byline,
     citation_cards,
+    confidence_label,
     day_words,
+    field_source,
     passage_cards,
     publisher_name,
     quoted,
+    shorten_headline,
+    undated_note,
 )
 
 # Heavy libraries (torch, the model, FAISS, spaCy, Gradio) are imported inside the commands that
@@ -57,12 +63,6 @@ def _source_line(p: Passage) -> str:
     return " | ".join(parts) + f"  (doc {p.doc_id})"
 
 
-def _shorten(text: str, width: int) -> str:
-    """A headline cut at a word boundary for a one-line listing (the index keeps it whole)."""
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1].rsplit(" ", 1)[0] + "…"
-
-
 def _indent(text: str, prefix: str = "    ") -> str:
     return textwrap.fill(" ".join(text.split()), width=100, initial_indent=prefix, subsequent_indent=prefix)
 
@@ -88,22 +88,37 @@ def _card_block(card: SourceCard) -> list[str]:
     return lines
 
 
-def format_answer(answer: Answer) -> str:
-    """The verdict first (the answer with its citation numbers, a possible answer to check, or
-    that the articles don't say), its confidence in words, then one block per article."""
+def format_answer(answer: Answer, threshold: float | None = None) -> str:
+    """The verdict first, in one of three states: the answer with its citation numbers and its
+    calibrated band in words ("high confidence (0.82)"); a possible answer, "check the source"
+    before its text and its confidence below `threshold` (no band word); or that the articles
+    don't say, with the closest passages. A note on undated articles a date range left out, then
+    one block per article."""
     lines = [f"Q: {answer.question}"]
+    note = undated_note(answer.undated_left_out)
+    notes = [f"   {note}"] if note else []
+    if answer.answer_type == "field" and answer.article_field and answer.citations:
+        # A question about the article itself: its own field, or that it lacks one.
+        if answer.answer is None:
+            lines += [f"A: {FIELD_MISSING[answer.article_field]} [1]", *notes, ""]
+        else:
+            lines += [f"A: {answer.answer} [1]", f"   {field_source(answer.article_field)}", *notes, ""]
+        lines += _card_block(citation_cards(answer.citations)[0])
+        return "\n".join(lines)
     if answer.answer is None or not answer.citations:
         possible = answer.candidate
         if possible is not None:
             shown = quoted(possible.text) if possible.answer_type == "sentence" else " ".join(possible.text.split())
-            lines += [f"A: {POSSIBLE_ANSWER}: {shown} [1]", f"   low confidence ({possible.confidence:.2f})", ""]
+            why = below_threshold(possible.confidence, threshold) if threshold is not None else f"confidence {possible.confidence:.2f}"
+            lines += [f"A: {POSSIBLE_ANSWER}: {shown} [1]", f"   {why}", *notes, ""]
             lines += _card_block(citation_cards([possible.citation])[0])
             return "\n".join(lines)
         lines.append(f"A: {NO_ANSWER}")
         lines.append(f"   (the best candidate's confidence was {answer.confidence:.2f})")
+        lines += notes
         cards = passage_cards(answer.passages[:CLOSEST_SHOWN])
         if cards:
-            lines.append("Closest passages:")
+            lines.append(f"{CLOSEST_HEADING}:")
             for card in cards:
                 lines += ["", *_card_block(card)]  # a blank line between articles
         return "\n".join(lines)
@@ -111,13 +126,13 @@ def format_answer(answer: Answer) -> str:
     refs = " ".join(f"[{c.number}]" for c in cards)
     text = " ".join(answer.answer.split())
     shown = quoted(text) if answer.answer_type == "sentence" else text
-    words = f"{answer.band or 'low'} confidence ({answer.confidence:.2f})"
-    lines += [f"A: {shown} {refs}", f"   {words}"]
+    lines += [f"A: {shown} {refs}", f"   {confidence_label(answer.confidence, answer.band)}"]
     for n, other in enumerate(answer.alternatives):
         label = "Other articles:" if n == 0 else " " * len("Other articles:")
         p = other.citation.passage
         lines.append(f"   {label} {' '.join(other.text.split())} — {byline(p.publisher, p.url, p.date)}"
                      f" ({other.confidence:.2f}; {p.title})")
+    lines += notes
     lines.append("")
     for n, card in enumerate(cards):
         lines += ([""] if n else []) + _card_block(card)
@@ -146,13 +161,18 @@ def cmd_search(args: argparse.Namespace) -> int:
 
     config = _config(args)
     qa = QA(config)
-    passages = qa.search(args.question, k=args.k, since=args.since, until=args.until)
+    result = qa.retrieve(args.question, k=args.k, since=args.since, until=args.until)
+    passages, note = result.passages, undated_note(result.undated_left_out)
     if args.json:
         print(json.dumps([p.to_dict() for p in passages], ensure_ascii=False, indent=1))
+        if note:
+            print(note, file=sys.stderr)
         return 0
     if not passages:
         dated = args.since or args.until
         print("no passages found" + (" in articles dated in that range (undated articles are left out)" if dated else ""))
+        if note:
+            print(note)
         return 0
     # A fused score (0.033) means nothing to a reader: say where each retriever ranked the passage.
     kind = config.retriever
@@ -173,6 +193,8 @@ def cmd_search(args: argparse.Namespace) -> int:
         shown.add(p.doc_id)
         print(_indent(p.text))
         print()
+    if note:
+        print(note)
     return 0
 
 
@@ -196,7 +218,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
         else:
-            print(format_answer(answer) + "\n", flush=True)
+            threshold = qa.reader.default_threshold if args.threshold is None else args.threshold
+            print(format_answer(answer, threshold) + "\n", flush=True)
     if asked == 0:
         print("error: no question given", file=sys.stderr)
         return 1
@@ -219,7 +242,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         for n, r in enumerate(copies):
             lead = "" if n == 0 else "  = "
             print(f"{lead}{r.doc_id}\t{count_noun(r.n_chunks, 'chunk')}\t{r.date or '-'}\t"
-                  f"{publisher_name(r.publisher, r.url) or '-'}\t{_shorten(r.title or '', 100)}")
+                  f"{publisher_name(r.publisher, r.url) or '-'}\t{shorten_headline(r.title or '', 100)}")
     n_stories = len(listed.stories)
     print(f"{n_stories:,} {'story' if n_stories == 1 else 'stories'}, {count_noun(len(listed.records), 'document')}, "
           f"{count_noun(listed.n_chunks, 'chunk')} ({config.index_dir}, {listed.version})")
@@ -231,11 +254,15 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     config = _config(args)
     report = check_index(config)
-    for problem in report.problems:
-        print(f"damaged: {problem}", file=sys.stderr)
     if report.problems:
-        print(f"error: {config.index_dir} is damaged; `qa rollback` may restore an undamaged state, or "
-              f"{rebuild_hint(config.index_dir)}", file=sys.stderr)
+        way_out = ("" if report.catalog_damaged else "`qa rollback` may restore an undamaged state, or ") + \
+            rebuild_hint(config.index_dir)
+        if len(report.problems) == 1:  # one problem, one line
+            print(f"error: {config.index_dir} is damaged: {report.problems[0]}; {way_out}", file=sys.stderr)
+            return 1
+        for problem in report.problems:
+            print(f"damaged: {problem}", file=sys.stderr)
+        print(f"error: {config.index_dir} is damaged ({len(report.problems)} problems above); {way_out}", file=sys.stderr)
         return 1
     print(f"ok: {report.segments} segments, {report.files} files, {report.bytes:,} bytes verified "
           f"(live {report.live}; {config.index_dir})")
@@ -264,6 +291,10 @@ def cmd_versions(args: argparse.Namespace) -> int:
         mark = "*" if v.name == live else " "
         print(f"{mark} {v.name}  {v.created}  {v.action:<8}  {count_noun(v.n_documents, 'document')}, "
               f"{count_noun(v.n_chunks, 'chunk')}, {count_noun(len(v.segments), 'segment')}  {_plural_summary(v.summary)}")
+    if live is None and versions:
+        print(f"error: {config.index_dir}: the entry naming the live state is damaged (`qa check` names it); "
+              "`qa rollback VERSION` makes one of these states live again", file=sys.stderr)
+        return 1
     print(f"live: {live} ({config.index_dir}); `qa rollback VERSION` makes a kept state live again")
     return 0
 
@@ -290,9 +321,15 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "file",
         nargs="?",
-        default=str(DEFAULT_EVAL_FILE),
-        help=f"question file: the project's JSON Lines format or SQuAD v1.1/v2.0 JSON (default {DEFAULT_EVAL_FILE})",
+        help=f"question file: the project's JSON Lines format or SQuAD v1.1/v2.0 JSON (default {DEFAULT_EVAL_FILE}); "
+        "or a BEIR folder (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv): its corpus is indexed and its queries "
+        "searched with every retriever, scored on retrieval (nDCG@10, R@k, MRR@10)",
     )
+    parser.add_argument("--split", metavar="NAME", help="BEIR folders: score the judgments in qrels/NAME.tsv (default test)")
+    parser.add_argument("--qrels", metavar="FILE", help="TREC qrels (qid 0 docid relevance) or a BEIR qrels .tsv, "
+                        "to score the --run against")
+    parser.add_argument("--run", metavar="FILE", help="a TREC run (qid Q0 docid rank score tag) to score as it is, "
+                        "against --qrels FILE or a BEIR folder's qrels; nothing is indexed")
     parser.add_argument(
         "--retriever",
         choices=RETRIEVERS,
@@ -305,13 +342,14 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--articles", nargs="+", metavar="TITLE", help="SQuAD files: only these articles' paragraphs and questions")
     parser.add_argument("--reader", metavar="DIR", help="a reader folder to evaluate (default: the shipped qa/reader_model)")
     parser.add_argument("--limit", type=int, metavar="N", help="evaluate N questions sampled with a fixed seed")
-    parser.add_argument("--seed", type=int, default=SEED, help=f"seed for --limit (default {SEED})")
+    parser.add_argument("--seed", type=int, default=EVAL_SEED, help=f"seed for --limit (default {EVAL_SEED})")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of the table")
     parser.add_argument("--report", metavar="DIR", help="write report.md, results.json and PNG plots into DIR")
     parser.add_argument(
         "--cache",
         metavar="DIR",
-        help="where indexes of SQuAD files are cached by file hash (default $QA_EVAL_CACHE or ~/.cache/news-qa/eval); "
+        help="where indexes of SQuAD files and BEIR corpora are cached by file hash (default $QA_EVAL_CACHE or "
+        "~/.cache/news-qa/eval); "
         "--index applies to the project's own question files",
     )
 
@@ -322,6 +360,8 @@ def run_eval_command(args: argparse.Namespace, config: Config) -> int:
     from qa.evaluation.reports import format_table, write_report
     from qa.evaluation.runner import evaluate
 
+    if args.run or args.qrels or args.split or (args.file and Path(args.file).is_dir()):
+        return run_collection_eval(args, config)
     eval_set = load_eval_file(Path(args.file or DEFAULT_EVAL_FILE))
     if args.articles:
         eval_set = select_articles(eval_set, args.articles)
@@ -346,6 +386,40 @@ def run_eval_command(args: argparse.Namespace, config: Config) -> int:
         print(json.dumps(summary, ensure_ascii=False, indent=1))
     else:
         print(format_table(summary))
+    if args.report:
+        paths = write_report(summary, Path(args.report))
+        print(f"report written: {', '.join(str(p) for p in paths)}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
+# Options that only mean something when the reader answers questions.
+_ANSWER_OPTIONS = (("retriever", "--retriever"), ("k", "-k"), ("threshold", "--threshold"), ("articles", "--articles"),
+                   ("reader", "--reader"))
+
+
+def run_collection_eval(args: argparse.Namespace, config: Config) -> int:
+    """`qa eval FOLDER` (a BEIR folder) or `qa eval --qrels FILE --run FILE`: retrieval only."""
+    from qa.evaluation.beir import load_collection
+    from qa.evaluation.reports import format_collection_table, write_report
+    from qa.evaluation.runner import evaluate_collection
+
+    given = [flag for name, flag in _ANSWER_OPTIONS if getattr(args, name, None) is not None]
+    if given:
+        raise BadInputError(f"{given[0]} applies to question files: a BEIR folder or a TREC run is scored on "
+                            "retrieval only (every retriever, no answers)")
+    if args.limit is not None and args.limit < 1:
+        raise BadInputError(f"--limit must be at least 1, got {args.limit}")
+    collection = load_collection(
+        Path(args.file) if args.file else None, args.split,
+        Path(args.qrels) if args.qrels else None, Path(args.run) if args.run else None,
+    )
+    for warning in collection.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    summary = evaluate_collection(
+        collection, config, limit=args.limit, seed=args.seed, cache_dir=Path(args.cache) if args.cache else None,
+        progress=sys.stderr.isatty() and not args.json,
+    )
+    print(json.dumps(summary, ensure_ascii=False, indent=1) if args.json else format_collection_table(summary))
     if args.report:
         paths = write_report(summary, Path(args.report))
         print(f"report written: {', '.join(str(p) for p in paths)}", file=sys.stderr if args.json else sys.stdout)
@@ -430,7 +504,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("version", nargs="?", help="a state from `qa versions` (default: the one before the live one)")
     p.set_defaults(func=cmd_rollback)
 
-    p = with_index(sub.add_parser("eval", help="measure retrieval and answers on a question set"))
+    p = with_index(sub.add_parser("eval", help="measure retrieval and answers on a question set, or retrieval on a "
+                                               "BEIR folder or a TREC run"))
     add_eval_arguments(p)
     p.set_defaults(func=cmd_eval)
     return parser

@@ -19,6 +19,10 @@ _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 # publishing one (synthetic news passages, their documents held by the caller, stories, postings,
 # IVF codes) and merging into one (bench/README.md, "Ten million passages", measured at 200,000).
 SEGMENT_BYTES_PER_CHUNK = 6_000
+# `qa eval`'s default question file and the seed of its `--limit` sample (here, not in
+# qa.evaluation, so that the CLI names them without importing the evaluation package).
+DEFAULT_EVAL_FILE = Path("eval/questions.jsonl")
+EVAL_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -31,10 +35,18 @@ class Config:
     max_seq_length: int = 256
     batch_size: int = 64
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps; "auto" picks CUDA (fp16) when available, else CPU
-    # On a CPU: "auto" runs the model under bfloat16 autocast where the CPU has native bf16
-    # (avx512_bf16 or AMX; 2.5x faster here, vectors at cosine >= 0.999 to fp32), else float32 (emulated
-    # bf16 is far slower on an AVX2-only CPU; dynamic int8 there gave cosine 0.978 to fp32: not used).
+    # Passages on a CPU (qa/embed.py): "auto" runs PyTorch under bfloat16 autocast where the CPU has
+    # native bf16 (avx512_bf16 or AMX; 2.1x ONNX Runtime float32 there, vectors at cosine 0.99999,
+    # retrieval unchanged: bench/precision-gates.json), else ONNX Runtime in float32 (emulated bf16 is
+    # far slower on an AVX2-only CPU; ONNX Runtime int8 fails the gates: cosine 0.993). Questions and
+    # the reader always run on ONNX Runtime in float32 (no torch at serve time).
     cpu_dtype: str = "auto"  # auto | bfloat16 | float32
+    # Where passages are encoded in float32 on a CPU (qa/embed.py: ONNX Runtime), they go through the
+    # network this many at a time (after `batch_size`-sized length-sorted groups are formed): larger
+    # batches' attention and GELU intermediates leave the cache. Measured on the Xeon (AVX-512), CPU
+    # time, fused attention: 49.6 chunks per CPU-second at 8, 43.7 at 16, 37.1 at 64 (PyTorch float32
+    # 42-45 at any size; `python -m bench.precision_gates` and bench/README.md).
+    onnx_batch_size: int = 8
 
     # Chunking: sentence-aligned chunks of at most `chunk_tokens` word pieces
     # (the model window is 256), overlapping by up to `chunk_overlap_tokens` of whole sentences.
@@ -75,7 +87,7 @@ class Config:
     compress_threshold: int = 500_000
     rerank_depth: int = 400
 
-    # Index segments (see README, "Index"). A long ingest publishes a segment every
+    # Index segments (see docs/architecture.md, "The index"). A long ingest publishes a segment every
     # `segment_chunks` chunks or `segment_seconds`, whichever comes first, so a killed ingest
     # loses at most that much. Past `max_segments` live segments the smallest are merged (taking the
     # next smallest while it is no bigger than those taken: geometric tiers, as Lucene's merge policies).
@@ -207,7 +219,7 @@ def check_config(config: Config) -> None:
         raise ConfigError(f"Config.device must be one of {DEVICES}, not {config.device!r}")
     _choice(config, "cpu_dtype", CPU_DTYPES)
     _choice(config, "retriever", RETRIEVERS)
-    for name in ("max_seq_length", "batch_size", "chunk_tokens", "max_file_bytes", "top_k", "max_top_k", "rrf_k",
+    for name in ("max_seq_length", "batch_size", "onnx_batch_size", "chunk_tokens", "max_file_bytes", "top_k", "max_top_k", "rrf_k",
                  "hybrid_depth", "filter_depth", "ivf_nprobe", "ivf_train_per_list", "rerank_depth", "segment_chunks", "max_segments",
                  "keep_versions", "max_question_chars"):
         _whole(config, name, 1)

@@ -1,9 +1,10 @@
 """News-aware retrieval: an article's date restricts and orders what is read, and a story is read once.
 
 - A date range (`--since` / `--until`, inclusive ISO dates) keeps only passages of articles
-  dated inside it; an article without a readable date is left out whenever a range is given.
-  The wrapped retriever is asked for deeper rankings until `k` passages pass the filter or the
-  index is exhausted.
+  dated inside it; an article without a readable date is left out whenever a range is given,
+  and the ranking says how many such articles ranked above the last passage kept
+  (`Ranked.undated_left_out`). The wrapped retriever is asked for deeper rankings until `k`
+  passages pass the filter or the index is exhausted.
 - A question that asks for the latest news ("latest", "most recent", "newest", "recently", ...)
   prefers newer articles when relevance is close: among the passages scoring within
   `Config.recency_margin` (10 %) of the best one, newer articles move ahead of older ones (undated
@@ -149,6 +150,15 @@ def newer_first_when_close(
     return [rows[i] for i in order]
 
 
+@dataclass(frozen=True)
+class Ranked:
+    """Rows of a news-aware ranking, best first, and the undated articles a date range left out
+    of them (those ranked above the last row kept: they would have been read without the range)."""
+
+    rows: list[tuple[int, float]]
+    undated_left_out: int = 0
+
+
 class NewsRetriever(RowRetriever):
     """Wraps a retriever: keeps passages of articles in `dates`; with `distinct`, keeps one copy of
     each story (the best-ranked article's passages; qa/stories.py); for a question that asks for
@@ -163,8 +173,9 @@ class NewsRetriever(RowRetriever):
     def _article_date(self, row: int) -> date | None:
         return parse_date(self.index.document(row).date)
 
-    def _rows_in_range(self, question: str, k: int) -> list[tuple[int, float]]:
-        """The best `k` rows whose article is in range, asking the inner retriever ever deeper."""
+    def _rows_in_range(self, question: str, k: int) -> Ranked:
+        """The best `k` rows whose article is in range, asking the inner retriever ever deeper, and
+        how many undated articles the range dropped from above the last row kept."""
         depth, n = max(4 * k, self.depth), self.index.n_chunks
         while True:
             rows = self.inner.ranked_rows(question, min(depth, n))
@@ -172,15 +183,28 @@ class NewsRetriever(RowRetriever):
             if self.distinct:
                 kept = distinct_stories(kept, lambda r: self.index.document(r).doc_id, self.index.stories)
             if len(kept) >= k or len(rows) < min(depth, n) or depth >= n:
-                return kept[:k]
+                kept = kept[:k]
+                return Ranked(kept, self._undated_above(rows, kept, k))
             depth *= 4
 
-    def ranked_rows(self, question: str, k: int) -> list[tuple[int, float]]:
+    def _undated_above(self, rows: list[tuple[int, float]], kept: list[tuple[int, float]], k: int) -> int:
+        """The undated articles among `rows` ranked above the last of `kept` (all of `rows` when
+        fewer than `k` were kept): the ones a date range left out of what was read."""
+        if not self.dates:
+            return 0
+        seen = len(rows) if len(kept) < k else [r for r, _ in rows].index(kept[-1][0])
+        return len({doc.doc_id for doc in (self.index.document(r) for r, _ in rows[:seen]) if parse_date(doc.date) is None})
+
+    def rank(self, question: str, k: int) -> Ranked:
+        """The best `k` rows (see the class), with the count of undated articles left out."""
         if k <= 0:
-            return []
+            return Ranked([])
         if not self.prefer_recent:
             return self._rows_in_range(question, k)
         # Read deeper, so that a newer article just below the top k can move up.
-        rows = self._rows_in_range(question, 4 * k)
-        ordered = newer_first_when_close(rows, [self._article_date(r) for r, _ in rows], self.margin)
-        return ordered[:k]
+        ranked = self._rows_in_range(question, 4 * k)
+        ordered = newer_first_when_close(ranked.rows, [self._article_date(r) for r, _ in ranked.rows], self.margin)
+        return Ranked(ordered[:k], ranked.undated_left_out)
+
+    def ranked_rows(self, question: str, k: int) -> list[tuple[int, float]]:
+        return self.rank(question, k).rows

@@ -34,9 +34,9 @@ def split_source(source: str) -> tuple[str, int | None]:
     return source, None
 
 
-def count_noun(n: int, noun: str) -> str:
-    """"1 document", "2,400 documents"."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+def count_noun(n: int, noun: str, plural: str | None = None) -> str:
+    """"1 document", "2,400 documents"; `plural` for a noun that does not take an s ("queries")."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
 
 
 def quote_name(name: str) -> str:
@@ -168,7 +168,7 @@ class Alternative:
 @dataclass(frozen=True)
 class PossibleAnswer:
     """The reader's best candidate when it is below the abstention threshold but above the floor:
-    shown as "Possible answer — low confidence, check the source", never as the answer."""
+    shown as a possible answer to check against its source (`qa.sources.POSSIBLE_ANSWER`), never as the answer."""
 
     text: str
     confidence: float
@@ -181,6 +181,15 @@ class PossibleAnswer:
 
 
 @dataclass(frozen=True)
+class SearchResult:
+    """The passages found for a question, best first, and how many undated articles a date range
+    left out of them (0 without a range)."""
+
+    passages: list[Passage]
+    undated_left_out: int = 0
+
+
+@dataclass(frozen=True)
 class Answer:
     """The reply to one question: a span copied from the citations, or None to abstain."""
 
@@ -190,13 +199,18 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)  # what was read, best first
     # "span": a short answer copied from the passage; "sentence": the evidence sentence, for
-    # questions that no short span answers (yes/no, why, "what did X say"); None: abstained.
+    # questions that no short span answers (yes/no, why, "what did X say"); "field": the article's
+    # own date, publisher or author (`article_field`); None: abstained.
     answer_type: str | None = None
     # Confident answers from other stories that differ from this one, best (or, for a question
     # asking for the latest news, newest) first.
     alternatives: list[Alternative] = field(default_factory=list)
     band: str | None = None  # the confidence in words ("high", "medium", "low"), from the calibrator's measured bands
     candidate: PossibleAnswer | None = None  # when abstaining: a possible answer above the fitted floor
+    # A question about the article itself (qa/article_fields.py): answer_type "field", the field
+    # ("date", "publisher", "author") and its value as stored; answer None when the article lacks it.
+    article_field: str | None = None
+    undated_left_out: int = 0  # undated articles a date range left out of what was read (qa/dates.py)
 
     def to_dict(self) -> dict[str, object]:
         d: dict[str, object] = {
@@ -208,7 +222,10 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "passages": [p.to_dict() for p in self.passages],
             "alternatives": [a.to_dict() for a in self.alternatives],
+            "undated_left_out": self.undated_left_out,
         }
+        if self.article_field is not None:
+            d["field"] = self.article_field
         if self.answer is None:
             d["candidate"] = self.candidate.to_dict() if self.candidate else None
         return d

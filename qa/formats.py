@@ -211,7 +211,37 @@ def _html_article(raw: str, path: str) -> RawArticle:
                             ("publisher", "sitename"))
         if extracted.get(source)
     }
-    return RawArticle(path, extracted.get("text") or "", fields, html=True)
+    return RawArticle(path, _block_lines(extracted.get("text") or "", raw), fields, html=True)
+
+
+_BLOCK_TAGS = ("h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "blockquote", "figcaption", "pre")
+
+
+def _block_lines(body: str, raw: str) -> str:
+    """`body` with each headline, byline and paragraph of the page on a line of its own. On a
+    short page trafilatura falls back to the whole <article>'s text on one line, so the <h1> ran
+    into the first sentence ("...after flood repairs The Riverside public library..."); the
+    page's block elements, found in order in that line, give the breaks back."""
+    if "\n" in body.strip():
+        return body
+    from trafilatura.utils import load_html
+
+    tree = load_html(raw)
+    if tree is None:
+        return body
+    out, at = list(body), 0
+    for element in tree.iter(*_BLOCK_TAGS):
+        piece = " ".join(element.text_content().split())
+        found = body.find(piece, at) if piece else -1
+        if found < 0:
+            continue
+        for edge in (found, found + len(piece)):
+            if 0 < edge < len(body) and body[edge - 1] == " ":
+                out[edge - 1] = "\n"
+            elif 0 < edge < len(body) and body[edge] == " ":
+                out[edge] = "\n"
+        at = found + len(piece)
+    return "".join(out)
 
 
 def _markdown_to_text(raw: str) -> tuple[str, str | None]:

@@ -89,7 +89,11 @@ def source_doc_id(source: str) -> str:
 
 def expand_paths(paths: list[Path]) -> tuple[list[Path], list[SkippedFile]]:
     """Files named and the files inside folders named (recursively, hidden ones left out), sorted;
-    a path that does not exist and a folder that cannot be read are reported, not ignored."""
+    a path that does not exist and a folder that cannot be read are reported, not ignored. A qa
+    index's own files are never articles: an index folder met in a folder is left out, and one
+    named (or a path inside it, but for its uploads/ folder) is reported."""
+    from qa.store.index import index_holding, is_index_folder
+
     files: list[Path] = []
     skipped: list[SkippedFile] = []
 
@@ -97,12 +101,17 @@ def expand_paths(paths: list[Path]) -> tuple[list[Path], list[SkippedFile]]:
         skipped.append(SkippedFile(str(error.filename or "?"), f"the folder cannot be read ({error.strerror or error})"))
 
     for path in paths:
-        if path.is_dir():
+        index = index_holding(path) if path.exists() else None
+        if index is not None:
+            skipped.append(SkippedFile(str(path), f"part of the qa index at {quote_name(str(index))}: an index's own "
+                                       "files are not articles (name the article folders instead)"))
+        elif path.is_dir():
             found: list[Path] = []
             visited = {os.path.realpath(path)}
             for root, dirs, names in os.walk(path, onerror=unreadable, followlinks=True):
-                # Linked folders are followed, each real folder once (a link loop ends there).
-                dirs[:] = [d for d in sorted(dirs) if not d.startswith(".") and _first_visit(Path(root) / d, visited)]
+                # Linked folders are followed, each real folder once (a link loop ends there); an index is left out.
+                dirs[:] = [d for d in sorted(dirs) if not d.startswith(".") and not is_index_folder(Path(root) / d)
+                           and _first_visit(Path(root) / d, visited)]
                 found.extend(p for p in (Path(root) / n for n in names if not n.startswith(".")) if p.is_file())
             files.extend(sorted(found))
         elif path.is_file():

@@ -1,7 +1,8 @@
 """The front door: the CLI, the app (through `qa/chat.py`) and the evaluation call only this module
 (and format its results); nothing else of theirs reaches into `qa/store/` or the models.
 
-- ingest: `ingest_paths` (on a Ray cluster with `RaySettings`), `remove_documents`;
+- ingest: `ingest_paths` (on a Ray cluster with `RaySettings`), `index_documents` (documents already
+  read: an evaluation set's paragraphs or corpus), `remove_documents`;
 - the index: `index_exists`, `check_index`, `index_versions`, `compact_index`, `rollback_index`;
 - questions: `QA.search`, `QA.ask` (inputs checked by `clean_question`, `checked_k`, `checked_threshold`);
 - the app: `stage_uploads` / `add_uploads`, `list_documents`, `FirstBuild`.
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qa.config import Config
-from qa.documents import Answer, Document, Passage, SkippedFile
+from qa.documents import Answer, Document, Passage, SearchResult, SkippedFile
 from qa.errors import BadInputError, QAError
 from qa.formats import repair_surrogates
 from qa.ingest import IngestReport, read_documents
@@ -32,6 +33,7 @@ from qa.store.index import Index, corrupt, current_version, open_index
 from qa.uploads import StagedUploads, restore, stage, unused
 
 if TYPE_CHECKING:
+    from qa.article_fields import FieldQuestion
     from qa.dates import DateRange
     from qa.store.catalog import Version
     from qa.store.index import CheckReport
@@ -50,8 +52,10 @@ def ingest_paths(
     configured model) turns the chunks into vectors. With `ray`, files are read and cleaned, and
     documents chunked and embedded, on a Ray cluster (`qa/ray_ingest.py`); the rest is the same.
     """
+    from qa.store.lock import checked_index_folder
     from qa.store.update import Embedded, refuse_empty_rebuild, update_index
 
+    checked_index_folder(config.index_dir)  # before anything is read: `--index afile` fails at once
     embed: Callable[[list[Document]], Iterable[Embedded]] | None = None
     read: Callable[[list[Path]], tuple[list[Document], list[SkippedFile]]]
     if ray is None:
@@ -88,6 +92,19 @@ def ingest_paths(
     return report
 
 
+def index_documents(
+    documents: list[Document], config: Config, embedder: PassageEncoder | None = None, progress: bool = False,
+    rebuild: bool = False,
+) -> IngestReport:
+    """Add or update documents already read, as `ingest_paths` does with the documents of files:
+    unchanged ones (same source and content) cost nothing. With `rebuild`, a fresh index of
+    `documents` replaces whatever the folder held (an evaluation cache in an older format)."""
+    from qa.store.update import update_index
+
+    return update_index(config.index_dir, documents, config, embedder=embedder, show_progress=progress,
+                        rebuild=rebuild, force=rebuild)
+
+
 @dataclass(frozen=True)
 class RaySettings:
     """`qa ingest --ray [ADDRESS]`: the cluster (e.g. "ray://head:10001" or "auto"; None starts a
@@ -103,13 +120,19 @@ def upload_dir(config: Config) -> Path:
 
 
 def remove_documents(doc_ids: list[str], config: Config) -> IngestReport:
-    """Take documents out of the index; a removed document's file in <index>/uploads/ is deleted
-    too once no indexed document comes from it (so a rebuild does not bring it back)."""
+    """Take documents out of the index (an id given twice counts once); a removed document's file in
+    <index>/uploads/ is deleted too once no indexed document comes from it (so a rebuild does not bring
+    it back). Only a file directly in that real folder is deleted, never through a link."""
+    import os
+
     from qa.documents import split_source
     from qa.store.update import update_index
 
-    report = update_index(config.index_dir, [], config, remove_ids=tuple(doc_ids))
-    uploads = upload_dir(config).resolve()
+    report = update_index(config.index_dir, [], config, remove_ids=tuple(dict.fromkeys(doc_ids)))
+    # Sources are absolute, resolved paths; the index folder is resolved, its uploads/ folder is not.
+    uploads = Path(os.path.realpath(config.index_dir)) / "uploads"
+    if uploads.is_symlink() or not uploads.is_dir():
+        return report
     files = {Path(split_source(s)[0]) for s in report.removed_sources}
     files = {f for f in files if f.parent == uploads}
     if files:
@@ -212,6 +235,17 @@ class QA:
         """The `k` best passages, from articles dated `since`..`until` (inclusive ISO dates; with
         either given, undated articles are left out). A question asking for the latest news puts
         newer articles first among closely relevant passages (qa/dates.py)."""
+        return self.retrieve(question, k, retriever, since, until).passages
+
+    def retrieve(
+        self,
+        question: str,
+        k: int | None = None,
+        retriever: str | None = None,
+        since: str | date | None = None,
+        until: str | date | None = None,
+    ) -> SearchResult:
+        """`search`'s passages, with how many undated articles the date range left out of them."""
         q = clean_question(question, self.config)
         return self._retrieve(q.text, *self._checked(k, retriever, since, until))
 
@@ -224,22 +258,25 @@ class QA:
 
         return checked_k(k, self.config), checked_retriever(retriever or self.config.retriever), DateRange.parse(since, until)
 
-    def _retrieve(self, text: str, k: int, kind: str, dates: DateRange) -> list[Passage]:
-        """`search` for a question already cleaned and settings already checked."""
-        from qa.dates import NewsRetriever, asks_for_latest
-        from qa.retrieve import make_retriever
+    def _retrieve(self, text: str, k: int, kind: str, dates: DateRange) -> SearchResult:
+        """`retrieve` for a question already cleaned and settings already checked."""
+        from qa.dates import NewsRetriever, Ranked, asks_for_latest
+        from qa.retrieve import make_retriever, passage_at
         from qa.stories import with_copies
 
         if not text:
-            return []
+            return SearchResult([])
         index = self.index()
         found = make_retriever(kind, index, self.embedder, self.config)
         recent = asks_for_latest(text)
         distinct = self.config.distinct_stories
         if dates or recent or distinct:
-            found = NewsRetriever(found, index, dates, recent, self.config.recency_margin, distinct,
-                                  self.config.filter_depth)
-        return with_copies(index, found.search(text, k))
+            ranked = NewsRetriever(found, index, dates, recent, self.config.recency_margin, distinct,
+                                   self.config.filter_depth).rank(text, k)
+        else:
+            ranked = Ranked(found.ranked_rows(text, k))
+        passages = [passage_at(index, row, score) for row, score in ranked.rows]
+        return SearchResult(with_copies(index, passages), ranked.undated_left_out)
 
     @property
     def reader(self) -> Reader:
@@ -261,11 +298,38 @@ class QA:
     ) -> Answer:
         """The reader's answer from the `k` best passages (see `search`); the Answer carries the
         question as asked."""
+        from qa.article_fields import field_question
+
         q = clean_question(question, self.config)
         k, kind, dates = self._checked(k, retriever, since, until)
         threshold = checked_threshold(threshold)
-        passages = self._retrieve(q.text, k, kind, dates)
-        return self.reader.answer(q.text, passages, threshold=threshold, asked=q.asked)
+        about_article = field_question(q.text)
+        if about_article is not None:
+            return self._ask_field(q, about_article, k, kind, dates)
+        reader = self.reader  # made before retrieval: the neural reader's network loads meanwhile
+        found = self._retrieve(q.text, k, kind, dates)
+        answer = reader.answer(q.text, found.passages, threshold=threshold, asked=q.asked)
+        return replace(answer, undated_left_out=found.undated_left_out) if found.undated_left_out else answer
+
+    def _ask_field(self, q: Question, fq: FieldQuestion, k: int, kind: str, dates: DateRange) -> Answer:
+        """A question about an article's own date, publisher or author: answered from the field of
+        the article it names (or the best-ranked one), never from the text."""
+        from qa.article_fields import field_answer, pick_article
+
+        found = self._retrieve(fq.search_text, k, kind, dates)
+        passages = found.passages
+        index = self.index()
+        sources = {r.doc_id: r.source for r in index.records("doc_id", {p.doc_id for p in passages})}
+        chosen = pick_article(fq, passages, sources)
+        value: str | None = None
+        if chosen is not None:
+            if fq.field == "author":
+                document = index.document_by_id(chosen.doc_id)
+                value = document.meta.get("author") if document else None
+            else:
+                value = chosen.date if fq.field == "date" else chosen.publisher
+        answer = field_answer(q.asked, fq, chosen, value, passages)
+        return replace(answer, undated_left_out=found.undated_left_out) if found.undated_left_out else answer
 
 
 def checked_k(k: object, config: Config) -> int:

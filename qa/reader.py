@@ -16,9 +16,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from qa.alternatives import differing_answers, supporting
 from qa.calibration import Calibrator, Candidate, band_of, load_calibrator, norm_text, reading_features
@@ -26,9 +25,6 @@ from qa.chunk import split_sentences
 from qa.config import Config
 from qa.dates import asks_for_latest
 from qa.documents import Alternative, Answer, Citation, Passage, PossibleAnswer
-
-if TYPE_CHECKING:  # torch loads only when the reader first reads
-    from qa.span_model import ReaderShape, SpanReader
 
 # ---------------------------------------------------------------------------------------------
 # Questions that a short span cannot answer: the evidence sentence is the answer.
@@ -42,9 +38,9 @@ _QUANTITY_HOW = "many much long old far big large often tall high few soon early
 # "What did Peskov say?", "What does the minister think about it?": the question ends at the verb
 # of saying (or its "about ..." topic); "What did he say he welcomes?" asks for a span.
 _SAYING = re.compile(
-    r"^(?:and |so |but )?what (?:did|does|do|has|have|had|will|would) .+? "
+    r"^(?:and |so |but )?what (?:did|does|do|has|have|had|will|would) (?P<speaker>.+?) "
     r"(?:say|said|think|tell|told|claim|mean|announce|warn|write|argue|believe|state|report|reveal|"
-    r"suggest|propose|promise|explain|note|stress)(?:\s+(?:about|on|regarding)\s+[^?]+)?\s*\??\s*$",
+    r"suggest|propose|promise|explain|note|stress)(?:\s+(?:about|on|regarding)\s+(?P<topic>[^?]+))?\s*\??\s*$",
     re.IGNORECASE,
 )
 _IMPERATIVE = re.compile(r"^(?:please )?(?:explain|describe|summari[sz]e|tell me (?:about|why|how))\b", re.IGNORECASE)
@@ -69,6 +65,99 @@ def answer_kind(question: str, yes_no: bool = False) -> str:
     return "span"
 
 
+# "What did X say?": the answer is a statement attributed to X — a sentence where X (a word of
+# the speaker's name or title) is near a verb of saying in the active voice ("Stoltenberg said he
+# welcomes …", "“…,” Mirzoyan noted", "according to the minister"), never "X is said to be …".
+_SPEECH = re.compile(
+    r"\b(?:said|says|say|told|tells|noted|notes|added|adds|stated|states|emphasi[sz]ed|stressed|warned|warns|"
+    r"argued|claimed|explained|announced|insisted|replied|wrote|writes|remarked|declared|acknowledged|urged|"
+    r"according to)\b",
+    re.IGNORECASE,
+)
+_PASSIVE_SAID = re.compile(r"\b(?:is|are|was|were|be|been|being)\s+(?:also\s+)?said\s+to\b", re.IGNORECASE)
+_WORDS = re.compile(r"\w[\w’'-]*")
+
+
+def speaker_of(question: str) -> str | None:
+    """X of "What did X say (about Y)?", None for other questions."""
+    m = _SAYING.search(question.strip())
+    return m.group("speaker") if m else None
+
+
+def attributed_to(sentence: str, speaker_terms: set[str], window: int = 8) -> bool:
+    """Whether `sentence` reports something said by the speaker: a verb of saying in the active
+    voice with one of the speaker's terms (stemmed) at most `window` words before it or 4 after."""
+    from qa.terms import stem
+
+    if not speaker_terms:
+        return False
+    active = _PASSIVE_SAID.sub(lambda m: " " * len(m.group(0)), sentence)
+    words = [(m.start(), stem(m.group(0).lower().strip("’'"))) for m in _WORDS.finditer(active)]
+    for verb in _SPEECH.finditer(active):
+        at = sum(1 for start, _ in words if start < verb.start())
+        if any(w in speaker_terms for _, w in words[max(0, at - window) : at + 4]):
+            return True
+    return False
+
+
+def attributed_sentence(text: str, speaker_terms: set[str], start: int, end: int) -> tuple[int, int] | None:
+    """The statement of the speaker in `text` nearest to [start, end) — the sentence holding it
+    when it is one — widened back to the opening quotation mark of a quote that began in an
+    earlier sentence; None when the passage attributes nothing to the speaker."""
+    best: tuple[int, int] | None = None
+    best_distance = math.inf
+    for s, e in split_sentences(text):
+        if not attributed_to(text[s:e], speaker_terms):
+            continue
+        distance = 0 if s < end and start < e else min(abs(s - end), abs(start - e))
+        if distance < best_distance:
+            best, best_distance = (s, e), distance
+    if best is None:
+        return None
+    s, e = best
+    paragraph_start = text.rfind("\n", 0, s) + 1
+    opening = text.rfind("“", paragraph_start, s)
+    if opening >= 0 and "”" not in text[opening:s]:
+        s = opening
+    return s, e
+
+
+# "Why …?": an evidence sentence that points back to its reason ("It is for this reason that …",
+# "That is why …", "Thus …") is answered together with the sentence before it, which gives it; so
+# is a reason whose sentence before it says what it is the reason for (restates the question).
+_BACK_TO_REASON = re.compile(
+    r"\b(?:for (?:this|that|these|those) reasons?|(?:this|that) is why|because of (?:this|that)|as a result|"
+    r"therefore|thus|hence|consequently|so)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_why(question: str) -> bool:
+    return "why" in re.findall(r"[\w']+", question.lower())[:4]
+
+
+def with_reason(question: str, text: str, start: int, end: int) -> tuple[int, int]:
+    """[start, end) widened back over the sentence before it, in the same paragraph, when its
+    first clause points back to a reason given there (`_BACK_TO_REASON`), or when that sentence
+    shares more of the question's words (it says what the reason is for)."""
+    from qa.terms import terms
+
+    sentences = split_sentences(text)
+    at = [i for i, (s, e) in enumerate(sentences) if s < end and start < e]
+    if not at or at[0] == 0:
+        return start, end
+    first = sentences[at[0]]
+    previous = sentences[at[0] - 1]
+    if "\n" in text[previous[0] : start]:
+        return start, end
+    first_clause = re.split(r"[,;:]", text[first[0] : first[1]], maxsplit=1)[0]
+    wanted = set(terms(question))
+    restates = len(wanted & set(terms(text[previous[0] : previous[1]]))) > len(wanted & set(terms(text[first[0] : first[1]])))
+    if not _BACK_TO_REASON.search(first_clause) and not restates:
+        return start, end
+    return min(start, previous[0]), end
+
+
 # ---------------------------------------------------------------------------------------------
 # Reading
 # ---------------------------------------------------------------------------------------------
@@ -85,13 +174,6 @@ class Reading:
     agreeing: tuple[Candidate, ...] = ()  # other passages whose best span is the same text
     features: dict[str, float] | None = None  # `qa.calibration.reading_features` of the choice
     candidates: tuple[Candidate, ...] = ()  # every passage's best span (for the answers of other stories)
-
-
-@lru_cache(maxsize=2)
-def _load(folder: str) -> tuple[SpanReader, ReaderShape, dict[str, Any]]:
-    from qa.span_model import load_reader
-
-    return load_reader(Path(folder))
 
 
 def sentence_around(text: str, start: int, end: int) -> tuple[int, int]:
@@ -142,12 +224,16 @@ class NeuralReader:
     """The trained span reader behind the `qa.protocols.Reader` protocol. The model loads on first use."""
 
     def __init__(self, config: Config, model_dir: Path | None = None):
-        from qa.span_model import default_model_dir, read_manifest
+        from qa.span_io import default_model_dir, read_manifest  # issue 31: torch-free (was qa.span_model)
 
         self.config = config
         self.model_dir = Path(model_dir or config.reader_model_dir or default_model_dir())
         self.calibrator: Calibrator = load_calibrator(self.model_dir)
         self.scoring = str(read_manifest(self.model_dir).get("scoring", "per-passage"))
+        # --- issue 31: the network starts loading now, in the background (qa/onnx_models.py) ---
+        from qa.onnx_models import preload_span_reader
+
+        preload_span_reader(str(self.model_dir))
 
     @property
     def default_threshold(self) -> float:
@@ -160,7 +246,7 @@ class NeuralReader:
 
     def describe(self) -> dict[str, Any]:
         """What the evaluation report says about the reader."""
-        from qa.span_model import read_manifest
+        from qa.span_io import read_manifest  # issue 31: torch-free (was qa.span_model)
 
         training = read_manifest(self.model_dir).get("training", {})
         return {
@@ -175,19 +261,19 @@ class NeuralReader:
 
     def read(self, question: str, passages: list[Passage]) -> list[Candidate]:
         """Every passage's best span, in passage order (one batched forward pass)."""
-        import torch
-
-        from qa.encoder import autocast
-        from qa.span_model import best_spans, encode_pairs, truncate_question
+        # --- issue 31: the network runs on ONNX Runtime in float32 (qa/onnx_models.py), without torch ---
+        from qa.onnx_models import span_reader
+        from qa.span_io import best_spans, encode_pair_arrays, truncate_question
 
         texts = [p.text for p in passages]
         if not question.strip() or not any(t.strip() for t in texts):
             return []
-        model, shape, _ = _load(str(self.model_dir))
+        network = span_reader(str(self.model_dir))
+        shape = network.shape
         question = truncate_question(question, shape.max_question_tokens)
-        batch = encode_pairs([question] * len(texts), texts, shape)
-        with torch.inference_mode(), autocast("cpu", self.config.cpu_dtype):
-            start, end = model(batch.input_ids, batch.attention_mask, batch.token_type_ids)
+        batch = encode_pair_arrays([question] * len(texts), texts, shape)
+        start, end = network.logits(batch)
+        # --- end of the issue-31 change ---
         out = []
         for row, span in enumerate(best_spans(start, end, batch.context_mask, shape.max_answer_tokens, batch.line_ids)):
             if span is None:
@@ -200,9 +286,10 @@ class NeuralReader:
     def choose(self, candidates: list[Candidate]) -> Candidate:
         """The winning span: the highest score when scores compare across passages, else the
         largest margin over the passage's own no-answer score."""
-        if self.scoring == "shared":
-            return max(candidates, key=lambda c: c.score)
-        return max(candidates, key=lambda c: c.margin)
+        return max(candidates, key=self._strength)
+
+    def _strength(self, c: Candidate) -> float:
+        return c.score if self.scoring == "shared" else c.margin
 
     def best(self, question: str, passages: list[Passage]) -> Reading:
         """The winning span (no abstention decision): the answer's offsets, its kind, the other
@@ -214,18 +301,38 @@ class NeuralReader:
         if not candidates:
             return Reading(None, kind, 0, 0)
         best = self.choose(candidates)
+        speaker = speaker_of(question)
+        if kind == "sentence" and speaker is not None:
+            # A statement attributed to the speaker, in the best-scoring passage that has one; else none.
+            said = self._statement(candidates, passages, set(terms(speaker)))
+            if said is None:
+                return Reading(None, kind, 0, 0)
+            best, (start, end) = said
+        else:
+            start, end = best.start, best.end
         key = norm_text(best.text)
         agreeing = tuple(c for c in candidates if c is not best and norm_text(c.text) == key)
         text = passages[best.passage_index].text
-        start, end = best.start, best.end
-        if kind == "sentence":
+        if kind == "sentence" and speaker is None:
             start, end = sentence_around(text, start, end)
             if answer_kind(question, yes_no=True) == "yes/no":
                 start, end = deciding_sentence(question, text, start, end)
+            elif asks_why(question):
+                start, end = with_reason(question, text, start, end)
         features = reading_features(
             question, best, candidates, terms(question), terms(text), terms(text[start:end]), best.passage_index
         )
         return Reading(best, kind, start, end, agreeing, features, tuple(candidates))
+
+    def _statement(self, candidates: list[Candidate], passages: list[Passage],
+                   speaker_terms: set[str]) -> tuple[Candidate, tuple[int, int]] | None:
+        """The best candidate (by `choose`'s order) whose passage attributes a statement to the
+        speaker, and that statement's offsets (`attributed_sentence`)."""
+        for c in sorted(candidates, key=self._strength, reverse=True):
+            span = attributed_sentence(passages[c.passage_index].text, speaker_terms, c.start, c.end)
+            if span is not None:
+                return c, span
+        return None
 
     def candidate_confidence(self, question: str, c: Candidate, candidates: tuple[Candidate, ...], passages: list[Passage]) -> float:
         """The calibrated confidence of one passage's best span as if it had been chosen."""

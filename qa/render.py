@@ -16,16 +16,23 @@ from typing import TYPE_CHECKING
 
 from qa.documents import Answer, Copy, Passage, count_noun
 from qa.sources import (
+    CLOSEST_HEADING,
     CLOSEST_SHOWN,
+    FIELD_MISSING,
     NO_ANSWER,
     POSSIBLE_ANSWER,
     SourceCard,
+    below_threshold,
     byline,
     citation_cards,
+    confidence_label,
     day_words,
+    field_source,
     passage_cards,
     publisher_name,
     quoted,
+    shorten_headline,
+    undated_note,
 )
 
 if TYPE_CHECKING:
@@ -33,6 +40,7 @@ if TYPE_CHECKING:
     from qa.store.catalog import DocRecord
 
 SHOWN_QUESTION_CHARS = 400  # how much of a long question the chat echoes back
+REMOVE_LABEL_CHARS = 160  # a headline in the Remove list: whole up to here (wrapped), then cut at a word
 
 
 def escape(text: str | None) -> str:
@@ -116,38 +124,52 @@ def article_card(card: SourceCard) -> str:
 
 
 def _confidence(confidence: float, band: str | None) -> str:
-    words = band or "low"
-    return (
-        f'<span class="qa-confidence qa-confidence-{words}" '
-        f'title="confidence {confidence:.2f}: the reader\'s estimate that this answer is right">{words} confidence</span>'
-    )
+    band_class = f" qa-confidence-{band}" if band else ""
+    return (f'<span class="qa-confidence{band_class}" title="the reader\'s calibrated estimate that this answer is right">'
+            f"{escape(confidence_label(confidence, band))}</span>")
 
 
-def _shown_answer(text: str, answer_type: str | None, refs: str) -> str:
+def _shown_answer(text: str, answer_type: str | None, refs: str, css: str = "qa-answer") -> str:
     if answer_type == "sentence":
-        return f'<blockquote class="qa-answer">{escape(quoted(text))}{refs}</blockquote>'
-    return f'<p class="qa-answer"><strong>{escape(" ".join(text.split()))}</strong>{refs}</p>'
+        return f'<blockquote class="{css}">{escape(quoted(text))}{refs}</blockquote>'
+    text = escape(" ".join(text.split()))
+    return f'<p class="{css}">{f"<strong>{text}</strong>" if css == "qa-answer" else text}{refs}</p>'
+
+
+def _undated(answer: Answer) -> str:
+    note = undated_note(answer.undated_left_out)
+    return f'<div class="qa-meta qa-undated">{escape(note)}</div>' if note else ""
 
 
 def format_answer(answer: Answer, threshold: float, dates: str = "") -> str:
-    """One chat reply, the verdict first: the answer with numbered citations [1] [2] and its
-    confidence in words, then one card per cited article; or a possible answer to check against
-    its highlighted source; or that the indexed articles don't say, with the closest passages
-    folded away under it. One HTML block, no blank lines."""
+    """One chat reply in one of three states, each its own class on the verdict:
+
+    - `qa-answered`: the answer first, with numbered citations [1] [2] and its calibrated band in
+      words with the number ("high confidence (0.82)"), then one card per cited article;
+    - `qa-possible`: "check the source" first, then the candidate in smaller plain type with its
+      confidence below the threshold (never a band word), then its highlighted source;
+    - `qa-abstain`: that the indexed articles don't say, with the closest passages folded under it.
+
+    A question about the article itself (`answer_type` "field") shows the field's value (or that
+    the article lacks it) and the article's card. A note follows the verdict when a date range left
+    undated articles out. One HTML block, no blank lines."""
+    if answer.answer_type == "field" and answer.article_field and answer.citations:
+        return field_reply(answer)
     if answer.answer is not None and answer.citations:
         cards = citation_cards(answer.citations)
         refs = "".join(f'<sup class="qa-ref">[{c.number}]</sup>' for c in cards)
         verdict = _shown_answer(answer.answer, answer.answer_type, refs)
         meta = f'<div class="qa-meta">{_confidence(answer.confidence, answer.band)} · {count_noun(len(cards), "article")}</div>'
-        return (f'<div class="qa-verdict">{verdict}{meta}{alternatives_block(answer)}</div>'
+        return (f'<div class="qa-verdict qa-answered">{verdict}{meta}{alternatives_block(answer)}{_undated(answer)}</div>'
                 + "".join(article_card(c) for c in cards))
     if answer.candidate is not None:
         possible = answer.candidate
         (card,) = citation_cards([possible.citation])
         verdict = (
-            f'<div class="qa-verdict qa-possible"><p class="qa-meta"><strong>{POSSIBLE_ANSWER}</strong></p>'
-            f'{_shown_answer(possible.text, possible.answer_type, "<sup class=qa-ref>[1]</sup>")}'
-            f'<div class="qa-meta">{_confidence(possible.confidence, "low")} (below the threshold {threshold:.2f})</div></div>'
+            f'<div class="qa-verdict qa-possible"><p class="qa-possible-label">'
+            f'<span class="qa-icon" aria-hidden="true">?</span>{POSSIBLE_ANSWER}</p>'
+            f'{_shown_answer(possible.text, possible.answer_type, "<sup class=qa-ref>[1]</sup>", "qa-possible-text")}'
+            f'<div class="qa-meta">{escape(below_threshold(possible.confidence, threshold))}</div>{_undated(answer)}</div>'
         )
         return verdict + article_card(card)
     cards = passage_cards(answer.passages[:CLOSEST_SHOWN])
@@ -155,14 +177,29 @@ def format_answer(answer: Answer, threshold: float, dates: str = "") -> str:
     verdict = (
         f'<div class="qa-verdict qa-abstain"><p class="qa-answer"><strong>{NO_ANSWER}</strong></p>'
         f'<div class="qa-meta">No passage{scope} answers this confidently enough '
-        f'(best candidate {answer.confidence:.2f}, threshold {threshold:.2f}).</div></div>'
+        f'(best candidate {answer.confidence:.2f}, threshold {threshold:.2f}).</div>{_undated(answer)}</div>'
     )
     if not cards:
         return verdict + f'<p class="qa-meta">No passage{scope} matched the question at all.</p>'
     return (
-        verdict + f'<details class="qa-closest"><summary>The closest passages ({count_noun(len(cards), "article")})'
+        verdict + f'<details class="qa-closest"><summary>{CLOSEST_HEADING} ({count_noun(len(cards), "article")})'
         f'</summary>{"".join(article_card(c) for c in cards)}</details>'
     )
+
+
+def field_reply(answer: Answer) -> str:
+    """The reply to a question about the article itself: the field's value with where it comes
+    from, or that the article lacks the field; then the article's card (its first passage)."""
+    field = answer.article_field or ""
+    (card,) = citation_cards(answer.citations[:1])
+    if answer.answer is None:
+        verdict = (f'<div class="qa-verdict qa-answered qa-field"><p class="qa-answer"><strong>{escape(FIELD_MISSING[field])}'
+                   f'</strong><sup class="qa-ref">[1]</sup></p>{_undated(answer)}</div>')
+    else:
+        verdict = (f'<div class="qa-verdict qa-answered qa-field"><p class="qa-answer"><strong>{escape(answer.answer)}</strong>'
+                   f'<sup class="qa-ref">[1]</sup></p><div class="qa-meta">{escape(field_source(field))}</div>'
+                   f'{_undated(answer)}</div>')
+    return verdict + article_card(card)
 
 
 def format_passages(passages: Sequence[Passage], heading: str = "") -> str:
@@ -215,6 +252,14 @@ def upload_lines(report: IngestReport) -> list[str]:
     return lines
 
 
+def removal_question(chosen: Sequence[tuple[str, str]]) -> str:
+    """The question asked before removing the chosen (doc_id, headline) articles: each whole headline."""
+    items = "".join(f"<li>{escape(title or doc_id)} <span class='qa-meta'>({escape(doc_id)})</span></li>"
+                    for doc_id, title in chosen)
+    return (f"<p><strong>Remove {count_noun(len(chosen), 'article')} from the index?</strong></p>"
+            f"<ul class='qa-remove-list'>{items}</ul>")
+
+
 def removed_line(report: IngestReport) -> str:
     """The reply to a removal: the ids taken out and how many articles are left."""
     return f"Removed: {', '.join(report.removed)}. The index holds {count_noun(report.total_documents, 'article')}."
@@ -223,12 +268,12 @@ def removed_line(report: IngestReport) -> str:
 def article_rows(stories: Sequence[Sequence[DocRecord]]) -> tuple[list[list[str | int]], list[tuple[str, str]]]:
     """The Articles table (doc_id, headline, date, URL, passages), one story after another, a copy's
     headline marked "=" (the same story as the row above); and the (label, doc_id) choices of
-    articles to remove."""
+    articles to remove: the whole headline (a very long one cut at a word, "…") and the id."""
     rows: list[list[str | int]] = []
     choices: list[tuple[str, str]] = []
     for copies in stories:
         for n, r in enumerate(copies):
             title = r.title or r.doc_id
             rows.append([r.doc_id, f"= {title}" if n else title, r.date or "", r.url or "", r.n_chunks])
-            choices.append((f"{title[:80]} ({r.doc_id})", r.doc_id))
+            choices.append((f"{shorten_headline(title, REMOVE_LABEL_CHARS)} ({r.doc_id})", r.doc_id))
     return rows, choices

@@ -10,12 +10,51 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from qa.clean import publisher_from_url
-from qa.documents import Citation, Copy, Passage
+from qa.documents import Citation, Copy, Passage, count_noun
 
-# The words the CLI and the app both show.
+# The words the CLI and the app both show (the README's answer card quotes them; tests/test_readme.py).
 NO_ANSWER = "The indexed articles don't say."
-POSSIBLE_ANSWER = "Possible answer — low confidence, check the source"
+# A possible answer is not an answer: it carries no band word ("low confidence" belongs to answers).
+POSSIBLE_ANSWER = "Possible answer — check the source before relying on it"
+CLOSEST_HEADING = "The closest passages"
 CLOSEST_SHOWN = 3  # passages shown with an abstention (folded away in the app)
+# Questions about the article itself (qa/article_fields.py): where the answer came from, and what
+# is said when the article lacks the field.
+FIELD_NAMES = {"date": "publication date", "publisher": "publisher", "author": "author"}
+FIELD_MISSING = {
+    "date": "The article is undated: the index has no publication date for it.",
+    "publisher": "The index has no publisher for the article.",
+    "author": "The index has no author (byline) for the article.",
+}
+
+
+def field_source(field: str) -> str:
+    """"from the article's publication date field": where a field answer comes from."""
+    return f"from the article's {FIELD_NAMES.get(field, field)} field"
+
+
+def shorten_headline(text: str, width: int) -> str:
+    """A headline on one line, cut at a word boundary with "…" when longer than `width` (listings
+    only: the index keeps it whole)."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1].rsplit(" ", 1)[0] + "…"
+
+
+def confidence_label(confidence: float, band: str | None) -> str:
+    """"high confidence (0.82)": an answer's calibrated band in words (`NeuralReader.band`, from
+    `Calibrator.bands`) with the number; "confidence 0.82" when the reader gave no band."""
+    return f"{band} confidence ({confidence:.2f})" if band else f"confidence {confidence:.2f}"
+
+
+def below_threshold(confidence: float, threshold: float) -> str:
+    """"confidence 0.12, below the 0.17 needed to answer": why a possible answer is not the answer."""
+    return f"confidence {confidence:.2f}, below the {threshold:.2f} needed to answer"
+
+
+def undated_note(n: int) -> str:
+    """"1 undated article left out by the date range.": said with a reply when a date range
+    dropped articles that have no date; "" when it dropped none."""
+    return f"{count_noun(n, 'undated article')} left out by the date range." if n else ""
 
 
 @dataclass(frozen=True)
@@ -90,12 +129,6 @@ def day_words(article_date: str | None) -> str | None:
 def byline(publisher: str | None, url: str | None, article_date: str | None) -> str:
     """"Reuters, 1 March 2024": who published an article and when (what is known of it)."""
     return ", ".join(p for p in (publisher_name(publisher, url), day_words(article_date)) if p) or "an undated article"
-
-
-def confidence_words(confidence: float, bands: tuple[float, float]) -> str:
-    """"low", "medium" or "high": below bands[0], below bands[1], else."""
-    low, high = bands
-    return "low" if confidence < low else "medium" if confidence < high else "high"
 
 
 def _merge(pieces: list[tuple[int, str, list[tuple[int, int]]]]) -> tuple[Excerpt, ...]:

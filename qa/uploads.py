@@ -1,15 +1,17 @@
 """Files uploaded in the app, copied into <index>/uploads/: their stable source, so uploading a
 file of the same name again updates its articles.
 
-A copy never writes through a symbolic link, and every copy keeps what it replaced, so a failed
-ingest (or a file that gives no article) leaves the uploads folder as it was.
+A copy never writes through a link: it is written to a new file beside its name and renamed over
+it, so a symbolic link there is refused and a hard link (a file with another name outside) is
+replaced, never written into. Every copy keeps what it replaced, so a failed ingest (or a file
+that gives no article) leaves the uploads folder as it was.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -89,22 +91,34 @@ def unused(files: Iterable[StagedFile], sources: Iterable[str]) -> list[StagedFi
     return [f for f in files if str(f.path) not in used]
 
 
-def _open_nofollow(target: Path) -> BinaryIO:
-    """`target` opened for writing, never through a symbolic link there (O_NOFOLLOW: a link is an error)."""
-    return os.fdopen(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644), "wb")
+def _replace(target: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Make `target` a new file holding what `write` writes: written beside it (a hidden name, never
+    through a link), fsynced, then renamed over it, so a link or another name of the old file is
+    never written into. Nothing is left behind when `write` fails."""
+    tmp = target.with_name(f".tmp-upload-{os.getpid()}-{target.name}")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_nofollow(target: Path, data: bytes) -> None:
-    """Write `target` without following a symbolic link there."""
-    with _open_nofollow(target) as f:
-        f.write(data)
+    """Replace `target` by a new file holding `data` (never written through a link there)."""
+    _replace(target, lambda out: out.write(data))
 
 
 def copy_nofollow(source: Path, target: Path) -> None:
-    """Copy `source` to `target` without following a link there; nothing is created when `source`
-    cannot be read."""
-    with open(source, "rb") as f, _open_nofollow(target) as out:
-        shutil.copyfileobj(f, out)
+    """Replace `target` by a copy of `source` (never written through a link there); nothing is
+    created when `source` cannot be read."""
+    with open(source, "rb") as f:
+        _replace(target, lambda out: shutil.copyfileobj(f, out))
 
 
 def free_name(name: str, taken: set[str]) -> str:

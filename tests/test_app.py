@@ -20,13 +20,15 @@ import app
 from qa.config import Config
 from qa.documents import Answer, Chunk, Citation, Passage, PossibleAnswer
 from qa.render import format_answer, highlight
+from qa.sources import POSSIBLE_ANSWER
 from qa.store.index import current_version
 from tests.conftest import launch_app_over_copy
 
 REPO = Path(__file__).resolve().parent.parent
 NATO_Q = "Who was the first NATO secretary general to visit Armenia?"
 NHK = "nhk-stoltenberg-visits-armenia"
-ANSWER_KEYS = {"question", "answer", "answer_type", "confidence", "confidence_band", "citations", "passages", "alternatives"}
+ANSWER_KEYS = {"question", "answer", "answer_type", "confidence", "confidence_band", "citations", "passages", "alternatives",
+               "undated_left_out"}
 CITATION_KEYS = {
     "doc_id", "title", "url", "date", "publisher", "chunk_id", "passage", "answer_start", "answer_end",
     "passage_start", "passage_end", "score", "story", "copies",
@@ -117,6 +119,15 @@ def test_ask_endpoint_settings(served):
     strict = client.predict(NATO_Q, None, "dense", 1.0, api_name="/ask")
     _check_shape(strict, NATO_Q)
     assert strict["answer"] is None and strict["passages"]
+
+
+def test_ask_endpoint_counts_undated_articles_a_date_range_left_out(served):
+    client, _, _ = served
+    question = "Is joining NATO on Armenia's agenda, according to Mirzoyan?"
+    ranged = client.predict(question, None, None, None, "2024-03-01", api_name="/ask")
+    _check_shape(ranged, question)
+    assert ranged["undated_left_out"] == 1 and {p["doc_id"] for p in ranged["passages"]} == {NHK}
+    assert client.predict(question, api_name="/ask")["undated_left_out"] == 0
 
 
 def test_ask_endpoint_rejects_an_unknown_retriever(served):
@@ -218,14 +229,14 @@ def test_chat_reply_has_verdict_then_one_card_per_article(served):
     history, _, asked = chat.chat.add_question(NATO_Q, [])
     history, read = chat.answer(history, asked, 5, "hybrid", 0.25)
     reply = history[-1]["content"]
-    assert reply.startswith('<div class="qa-verdict">')
+    assert reply.startswith('<div class="qa-verdict qa-answered">')
     assert reply.index("Stoltenberg</strong>") < reply.index('class="qa-card"')
     assert '<sup class="qa-ref">[1]</sup>' in reply and '<span class="qa-num">[1]</span>' in reply
     assert '<a href="https://www3.nhk.or.jp/nhkworld/en/news/20240320_04/"' in reply
     assert "March 20, 2024" in reply and "nhk.or.jp" in reply
     assert ">NATO Secretary General Jens Stoltenberg has visited Armenia" in reply  # the headline
     assert "<mark>Jens Stoltenberg</mark>" in reply or "<mark>Stoltenberg</mark>" in reply
-    assert re.search(r'title="confidence 0\.\d\d[^"]*">(high|medium|low) confidence<', reply)
+    assert re.search(r'">(high|medium|low) confidence \(0\.\d\d\)</span>', reply)
     assert "score" not in reply  # retrieval scores stay out of the chat
     assert "\n" not in reply  # one HTML block: Markdown never reinterprets article text
     assert "score" in read  # ... and are in the "Passages read" panel
@@ -251,7 +262,7 @@ def test_answer_card_groups_citations_by_article_and_numbers_them():
     first = reply[reply.index('class="qa-card"') : reply.rindex('class="qa-card"')]
     assert first.count("<mark>Stoltenberg</mark>") == 3 and first.count('class="qa-card-passage"') == 2
     assert "Example News · 2024-03-20" in first and '<a href="https://e.org/a"' in first
-    assert ">high confidence<" in reply and 'title="confidence 0.91' in reply
+    assert ">high confidence (0.91)<" in reply and reply.startswith('<div class="qa-verdict qa-answered">')
 
     sentence = "Jens Stoltenberg visited Yerevan."
     quoted = format_answer(
@@ -259,7 +270,7 @@ def test_answer_card_groups_citations_by_article_and_numbers_them():
         0.25,
     )
     assert f'<blockquote class="qa-answer">“{sentence}”<sup class="qa-ref">[1]</sup></blockquote>' in quoted
-    assert f"<mark>{sentence}</mark>" in quoted and ">medium confidence<" in quoted
+    assert f"<mark>{sentence}</mark>" in quoted and ">medium confidence (0.60)<" in quoted
 
     declined = format_answer(Answer("Why?", None, 0.1, [], [a1, a2, b]), 0.25)
     assert declined.startswith('<div class="qa-verdict qa-abstain">') and "don't say" in declined
@@ -270,9 +281,10 @@ def test_answer_card_groups_citations_by_article_and_numbers_them():
         Answer("Who visited?", None, 0.2, [], [a1, b], candidate=PossibleAnswer("Stoltenberg", 0.2, Citation(a1, 5, 16))), 0.3
     )
     assert possible.startswith('<div class="qa-verdict qa-possible">')
-    assert "Possible answer — low confidence, check the source" in possible and "don't say" not in possible
-    assert "<strong>Stoltenberg</strong>" in possible and possible.count("<mark>Stoltenberg</mark>") == 1
-    assert "below the threshold 0.30" in possible and possible.count('class="qa-card"') == 1
+    assert POSSIBLE_ANSWER in possible and "don't say" not in possible
+    assert possible.index(POSSIBLE_ANSWER) < possible.index(">Stoltenberg<")  # check the source, then the text
+    assert possible.count("<mark>Stoltenberg</mark>") == 1 and "low confidence" not in possible
+    assert "below the 0.30 needed to answer" in possible and possible.count('class="qa-card"') == 1
 
 
 def test_sentence_answers_never_double_their_quotation_marks():

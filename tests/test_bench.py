@@ -56,7 +56,7 @@ def test_synthetic_documents_have_valid_chunk_offsets():
 def test_bench_smoke_run(tmp_path):
     out = tmp_path / "results.json"
     md = tmp_path / "table.md"
-    cmd = [sys.executable, "-m", "bench", "--cold-runs", "1", "--sizes", "400", "--docs", "2", "--repeats", "1", "--queries", "3",
+    cmd = [sys.executable, "-m", "bench", "--cold-runs", "1", "--warm-questions", "3", "--sizes", "400", "--docs", "2", "--repeats", "1", "--queries", "3",
            "--recall-queries", "20", "--ops", "1", "--api-requests", "4", "--api-limits", "2",
            "--out", str(out), "--markdown", str(md),
            "--copies-stories", "20", "--copies-sizes", "300", "--copies-new", "4", "--copies-ingest", "1"]

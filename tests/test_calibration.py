@@ -12,7 +12,6 @@ from qa.calibration import (
     Calibrator,
     Candidate,
     Logistic,
-    band_edge,
     best_threshold,
     content_overlap,
     fit_logistic,
@@ -59,15 +58,6 @@ def test_overall_f1_counts_answers_and_abstentions():
     assert best_threshold(confidence, f1, answerable) in [round(t, 2) for t in np.arange(0.81, 0.90, 0.01)]
     # weighted: the unanswerable questions count three times as much
     assert overall_f1_at(0.5, confidence, f1, answerable, [1, 1, 3, 3]) == pytest.approx((0.5 + 0 + 0 + 3) / 8)
-
-
-def test_band_edge_is_the_lowest_confidence_with_the_accuracy():
-    conf = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4]
-    right = [True, True, True, False, True, False]
-    # from 0.7 up: 3/3 right; from 0.6: 3/4; from 0.5: 4/5; from 0.4: 4/6
-    assert band_edge(conf, right, 0.8, min_answers=1) == 0.41
-    assert band_edge(conf, right, 0.9, min_answers=1) == 0.61
-    assert band_edge(conf, right, 0.9, min_answers=10) == 1.0
 
 
 def test_fit_logistic_recovers_a_separating_direction():

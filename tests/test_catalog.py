@@ -14,6 +14,7 @@ from qa.store.catalog import (
     FORMAT_VERSION,
     LAST_COMMITTED,
     Catalog,
+    CatalogBusyError,
     CatalogError,
     CatalogFormatError,
     DocRecord,
@@ -212,5 +213,96 @@ def test_create_replaces_a_damaged_catalog_with_an_empty_one(catalog):
     (index_dir / CATALOG).write_bytes(b"garbage")
     fresh = Catalog.create(index_dir, {"model_name": "other"})
     assert fresh.versions() == [] and fresh.settings == {"model_name": "other"}
-    assert not list(index_dir.glob(".tmp-catalog-*")) and last_committed(index_dir) == "0\n"
+    # Its states are numbered after the last one committed in this folder: v000002 is never reused.
+    assert not list(index_dir.glob(".tmp-catalog-*")) and last_committed(index_dir) == "2\n"
+    with fresh.write_transaction():
+        assert fresh.add_version("run-3", "rebuild", "1 document", [], {}, 0, 0) == 3
     fresh.close()
+
+
+# ---------------------------------------------------------------- issue 28: rows that carry their own check
+
+
+ROW_EDITS = {  # same-length edits of served rows, each still well-formed
+    "a tombstone": ("UPDATE version SET tombstones = '{\"s000001\": [1]}' WHERE id = 2", "state v000002"),
+    "the live state": ("UPDATE head SET version = 1", "the entry naming the live state"),
+    "a date": ("UPDATE document SET date = '2014-02-10' WHERE doc_id = 'harbour' AND segment = 's000001'",
+               "document row 0 of segment s000001"),
+    "a title": ("UPDATE document SET title = 'Harbour reopenz' WHERE segment = 's000001' AND row = 0",
+                "document row 0 of segment s000001"),
+    "a story": ("UPDATE document SET story = 'story-harbouR' WHERE segment = 's000002'", "document row 0 of segment s000002"),
+    "a sketch": ("UPDATE minhash SET signature = CAST(X'00' || substr(signature, 2) AS BLOB) WHERE segment = 's000001'",
+                 "story sketch of document row 0 of segment s000001"),
+}
+
+
+@pytest.mark.parametrize("case", list(ROW_EDITS))
+def test_a_same_length_edit_of_a_served_row_fails_its_checksum(catalog, case):
+    sql, named = ROW_EDITS[case]
+    with sqlite3.connect(catalog.path) as conn:
+        assert conn.execute(sql).rowcount == 1  # the edit was made
+    conn.close()
+    reader = Catalog.open(catalog.path.parent)
+    with pytest.raises(CatalogError, match="fails its checksum") as err:
+        reader.head()
+        v1, v2 = reader.versions()
+        reader.documents(v1), reader.documents(v2), reader.documents(v2, "story", ["story-harbour"])
+        reader.signatures("s000001"), reader.story_candidates([11, 12, 13])
+    assert named in str(err.value) and "\n" not in str(err.value)
+    reader.close()
+
+
+def _downgrade_to_format_3(path: Path) -> None:
+    """The catalog as qa wrote it before rows carried checksums."""
+    with sqlite3.connect(path) as conn:
+        for table in ("document", "minhash", "version", "head"):
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN crc")
+        conn.execute("UPDATE meta SET value = '3' WHERE key = 'format_version'")
+    conn.close()
+
+
+def test_a_catalog_of_the_format_before_row_checksums_is_upgraded_in_place_by_a_writer(catalog):
+    index_dir = catalog.path.parent
+    before = (catalog.versions(), catalog.head(), catalog.documents(catalog.head()), catalog.signatures("s000001"))
+    catalog.close()
+    _downgrade_to_format_3(index_dir / CATALOG)
+    with pytest.raises(CatalogFormatError, match="index format '3'"):
+        Catalog.open(index_dir)  # a reader never writes: it says how to upgrade (qa/store/index.py)
+    writer = Catalog.open(index_dir, write=True)
+    assert (writer.versions(), writer.head(), writer.documents(writer.head()), writer.signatures("s000001")) == before
+    writer.close()
+    damage(index_dir / CATALOG, "UPDATE head SET version = 1")
+    with pytest.raises(CatalogError, match="fails its checksum"):
+        Catalog.open(index_dir).head()
+
+
+def test_a_commit_that_readers_keep_waiting_is_not_made_and_says_so(catalog, monkeypatch):
+    """A rollback journal: a commit is in catalog.sqlite when it returns; while a reader holds a
+    read transaction past the busy timeout, the write is rolled back and CatalogBusyError says so."""
+    monkeypatch.setattr("qa.store.catalog.BUSY_TIMEOUT_S", 0.3)
+    writer = Catalog.open(catalog.path.parent, write=True)
+    reader = sqlite3.connect(catalog.path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM version").fetchall()
+    with pytest.raises(CatalogBusyError, match="nothing was changed; run the command again"), writer.write_transaction():
+        writer.set_head(writer.add_version("run-3", "remove", "-1", ["s000001"], {}, 2, 5))
+    reader.close()
+    assert writer.head().id == 2 and [v.id for v in writer.versions()] == [1, 2] and last_committed(catalog.path.parent) == "2\n"
+    with writer.write_transaction():
+        writer.set_head(writer.add_version("run-3", "remove", "-1", ["s000001"], {}, 2, 5))
+    assert not Path(f"{catalog.path}-wal").exists() and not Path(f"{catalog.path}-journal").exists()
+    assert writer.conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    writer.close()
+
+
+def test_sqlite_problems_of_the_file_itself_are_one_line(catalog):
+    """SQLite's integrity check gives many problems in one row, a line each: one line names the first."""
+    catalog.close()
+    data = bytearray(catalog.path.read_bytes())
+    data[20] ^= 0x10  # the header's "reserved space per page": every page reads wrong
+    catalog.path.write_bytes(bytes(data))
+    reader = Catalog.open(catalog.path.parent)
+    problem = reader.integrity_problem()
+    assert problem is not None and "\n" not in problem and "damaged: SQLite's own check" in problem
+    assert len(reader.integrity_problems()) > 1 and "more" in problem
+    reader.close()

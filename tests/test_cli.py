@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from qa.sources import NO_ANSWER, POSSIBLE_ANSWER
 from tests.conftest import CORPUS, MASSIS, NHK
 
 QA_BIN = [sys.executable, "-m", "qa.cli"]
@@ -176,6 +177,20 @@ def test_light_commands_never_import_torch(cli_index, tmp_path):
     assert MASSIS not in run_qa("list", "--index", str(copy)).stdout  # the remove did happen
 
 
+def test_ask_and_search_serve_without_torch_or_the_evaluation_package(cli_index):
+    """Questions are answered on ONNX Runtime (qa/onnx_models.py): torch and `qa eval`'s package stay unloaded."""
+    code = IMPORTS_AFTER.replace(repr(HEAVY), repr(("torch", "qa.evaluation", "transformers", "sentence_transformers")))
+    out = {}
+    why = "Why is Russia on the alert?"  # answered with a sentence: spaCy's splitter, without torch
+    for args in (["ask", NATO_Q, "--index", str(cli_index)], ["search", NATO_Q, "--index", str(cli_index)],
+                 ["list", "--index", str(cli_index)], ["ask", why, "--index", str(cli_index)]):
+        result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
+        seen = json.loads(result.stderr.strip().splitlines()[-1])
+        assert seen == {"code": 0, "heavy": []}, (args, seen)
+        out[args[0], args[1]] = result.stdout
+    assert out["ask", NATO_Q].startswith(f"Q: {NATO_Q}\nA: Stoltenberg [1]")
+
+
 def test_empty_question_is_an_error_before_any_model_loads(cli_index):
     for question in ("", "   "):
         result = run_qa("ask", question, "--index", str(cli_index))
@@ -200,7 +215,7 @@ def test_ask_text_puts_the_verdict_first_with_numbered_citations(bundled_index, 
 
     assert main(["ask", "What is the capital of France?", "--index", str(bundled_index.index_dir)]) == 0
     declined = capsys.readouterr().out.splitlines()
-    assert declined[1] == "A: The indexed articles don't say." and declined[3] == "Closest passages:"
+    assert declined[1] == f"A: {NO_ANSWER}" and declined[3] == "The closest passages:"
 
 
 def test_since_until_restrict_the_sources(dated_index, capsys):
@@ -220,6 +235,24 @@ def test_since_until_restrict_the_sources(dated_index, capsys):
     assert "no passages found in articles dated in that range" in capsys.readouterr().out
     bad = run_qa("ask", question, "--since", "March 1", "--index", index)
     assert bad.returncode == 2 and "is not a date; write it as YYYY-MM-DD" in bad.stderr
+
+
+def test_a_date_range_says_how_many_undated_articles_it_left_out(bundled_index, capsys):
+    """The bundled Massis Post interview is undated: --since leaves it out, and the reply says so."""
+    from qa.cli import main
+
+    index = str(bundled_index.index_dir)
+    question = "Is joining NATO on Armenia's agenda, according to Mirzoyan?"
+    note = "1 undated article left out by the date range."
+    assert main(["ask", question, "--since", "2024-03-01", "--index", index]) == 0
+    assert f"   {note}" in capsys.readouterr().out.splitlines()
+    assert main(["ask", question, "--since", "2024-03-01", "--index", index, "--json"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert answer["undated_left_out"] == 1 and MASSIS not in {p["doc_id"] for p in answer["passages"]}
+    assert main(["search", question, "--until", "2030-12-31", "--index", index]) == 0
+    assert capsys.readouterr().out.rstrip().endswith(note)
+    assert main(["ask", question, "--index", index]) == 0
+    assert "undated" not in capsys.readouterr().out
 
 
 def test_versions_counts_in_the_singular_where_one(cli_index):
@@ -243,9 +276,90 @@ def test_a_candidate_below_the_threshold_is_a_possible_answer(bundled_index, cap
     assert cited["passage"][cited["answer_start"] : cited["answer_end"]] == candidate["text"]
     assert main(["ask", NATO_Q, "--index", index, "--threshold", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[1].startswith("A: Possible answer — low confidence, check the source: ") and lines[1].endswith("[1]")
+    assert lines[1].startswith(f"A: {POSSIBLE_ANSWER}: ") and lines[1].endswith("[1]")  # check the source, then the text
+    assert lines[2] == f"   confidence {candidate['confidence']:.2f}, below the 1.00 needed to answer"
+    assert "low confidence" not in "\n".join(lines)
     assert any(f"[[{candidate['text']}]]" in line for line in lines)  # highlighted in its passage
     # Below the floor it is not even a possible answer.
     assert main(["ask", "What is the capital of France?", "--index", index, "--json"]) == 0
     declined = json.loads(capsys.readouterr().out)
     assert declined["answer"] is None and declined["candidate"] is None
+
+
+# ---------------------------------------------------------------- issue 28: the index folder and permissions
+
+
+def test_ingest_into_an_index_path_that_is_a_file_fails_at_once(tmp_path, monkeypatch, capsys):
+    """`--index afile`: one line naming the path and the fix, before a single article is read."""
+    from qa import ingest
+    from qa.cli import main
+
+    afile = tmp_path / "afile"
+    afile.write_text("not an index\n", encoding="utf-8")
+
+    def never(*args, **kwargs):
+        raise AssertionError("articles were read before the index folder was checked")
+
+    monkeypatch.setattr(ingest, "read_documents", never)
+    monkeypatch.setattr("qa.pipeline.read_documents", never)
+    for index in (afile, afile / "index"):
+        assert main(["ingest", str(CORPUS), "--index", str(index)]) == 1
+        out, err = capsys.readouterr()
+        assert out == "" and err.count("\n") == 1 and "unexpected" not in err
+        assert err.startswith(f"error: {afile} is a file, not a folder") and "give --index a folder" in err
+    assert afile.read_text(encoding="utf-8") == "not an index\n"
+
+
+def _as_another_user(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """`qa ARGS` run by a user who does not own the index: `nobody` when this is root (who may read
+    and write anything), else this user (the files are made unreadable to their owner too)."""
+    import os
+
+    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+           "HOME": str(cwd), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([*prefix, *QA_BIN, *args], capture_output=True, text=True, timeout=300, cwd=cwd, env=env)
+
+
+@pytest.fixture
+def shared_copy(cli_index):
+    """A copy of the CLI's index in a folder every user may enter (pytest's tmp folders are private)."""
+    import os
+    import shutil
+    import stat
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="qa-perm-"))
+    root.chmod(0o755)
+    copy = root / "index"
+    shutil.copytree(cli_index, copy)
+    for path in (copy, *copy.rglob("*")):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    yield copy
+    for path in (copy, *copy.rglob("*")):  # writable again, so it can be deleted
+        os.chmod(path, stat.S_IRWXU | (stat.S_IRWXU if path.is_dir() else 0))
+    shutil.rmtree(root)
+
+
+def test_permission_problems_are_named_as_such_never_damage(shared_copy):
+    """An unreadable catalog is a permission problem (a rebuild would drop every kept state), and
+    `qa remove` on an index this user may not write does not say to delete `.lock`."""
+    catalog = shared_copy / "catalog.sqlite"
+    catalog.chmod(0o000)
+    for command in (["list"], ["check"], ["versions"], ["search", "Armenia", "--retriever", "bm25"]):
+        result = _as_another_user(*command, "--index", str(shared_copy), cwd=shared_copy.parent)
+        assert result.returncode == 1, (command, result.stderr)
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+        assert "may not read" in result.stderr and "not damaged" in result.stderr, result.stderr
+        assert "rebuild" not in result.stderr and "damaged:" not in result.stderr, result.stderr
+    catalog.chmod(0o644)
+
+    (shared_copy / ".lock").touch()
+    for path in (shared_copy, shared_copy / ".lock"):
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    result = _as_another_user("remove", MASSIS, "--index", str(shared_copy), cwd=shared_copy.parent)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert "may not change the index" in result.stderr and "not damaged" in result.stderr, result.stderr
+    assert "remove it" not in result.stderr and "rebuild" not in result.stderr, result.stderr
+    shared_copy.chmod(0o755)
+    assert MASSIS in run_qa("list", "--index", str(shared_copy)).stdout

@@ -365,3 +365,64 @@ def test_index_above_the_ann_threshold_opens_and_verifies(tmp_path, embedder):
     assert_detected(copy, "dense.faiss")
 
 
+
+
+# ---------------------------------------------------------------- issue 28: catalog rows carry their own check
+
+ROW_EDITS = {  # same-length edits of the rows the catalog serves, each still well-formed
+    "tombstone": "UPDATE version SET tombstones = CASE WHEN tombstones LIKE '%[0]%' THEN replace(tombstones, '[0]', "
+                 "'[1]') ELSE replace(tombstones, '[1]', '[0]') END WHERE id = 2",
+    "head": "UPDATE head SET version = 1",
+    "date": f"UPDATE document SET date = replace(date, '2024', '2014') WHERE doc_id = '{NHK}'",
+    "title": f"UPDATE document SET title = replace(title, 'NATO', 'NAT0') WHERE doc_id = '{NHK}'",
+    "url": f"UPDATE document SET url = replace(url, 'nhk', 'nhx') WHERE doc_id = '{NHK}'",
+    "story": f"UPDATE document SET story = substr(story, 1, length(story) - 1) || "
+             f"CASE WHEN substr(story, -1) = 'a' THEN 'b' ELSE 'a' END WHERE doc_id = '{NHK}'",
+}
+
+
+@pytest.mark.parametrize("case", list(ROW_EDITS))
+def test_same_length_edit_of_a_catalog_row_is_named_and_never_served(case, two_versions, tmp_path, capsys, embedder):
+    """A tombstone moved to another row, the live state set back, a date, headline, link or story
+    changed in place: `qa list`, `qa search`, `qa ask`, `qa check` and the app name the row in one
+    line and exit non-zero; nothing of it is shown. The ways out work: `qa rollback VERSION` past a
+    damaged state's entry, a rebuild past any."""
+    from qa.chat import Chat
+
+    config = copy_index(two_versions, tmp_path / "index")
+    with sqlite3.connect(config.index_dir / "catalog.sqlite") as conn:
+        before = conn.total_changes
+        conn.execute(ROW_EDITS[case])
+        assert conn.total_changes - before == 1  # the edit was made
+    conn.close()
+    index = str(config.index_dir)
+    for command in (["list"], ["search", DEMO_QUESTION, "--json"], ["ask", DEMO_QUESTION], ["check"]):
+        result = run_cli(capsys, *command, "--index", index)
+        assert result.returncode == 1 and result.stdout == "", (command, result.stdout)
+        assert result.stderr.count("\n") == 1, (command, result.stderr)
+        assert "catalog.sqlite" in result.stderr and "fails its checksum" in result.stderr, (command, result.stderr)
+    status = Chat(config).status()
+    assert "fails its checksum" in status and "2024" not in status.replace(index, "")
+    if case in ("tombstone", "head"):
+        result = run_cli(capsys, "rollback", "v000001", "--index", index)
+        assert result.returncode == 0 and "restored v000001" in result.stdout, result.stderr
+    else:  # a document's row: every kept state has it
+        ingest_paths([CORPUS], config, rebuild=True, embedder=embedder)
+    assert sorted(doc_ids(config)) == [MASSIS, NHK] and not check_index(config.index_dir, config).problems
+
+
+@pytest.mark.parametrize("offset", [0, 20, 28, 32, 47, 52, 64])
+def test_flipped_byte_in_catalog_sqlite_header_is_one_line(offset, two_versions, tmp_path, capsys):
+    """A flipped bit in the catalog's 100-byte SQLite header: `qa check` and `qa rollback` print one
+    line naming the catalog and the way out (SQLite's many problems are counted, not listed)."""
+    config = copy_index(two_versions, tmp_path / "index")
+    path = config.index_dir / "catalog.sqlite"
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x10
+    path.write_bytes(bytes(data))
+    for command in ("check", "rollback"):
+        result = run_cli(capsys, command, "--index", str(config.index_dir))
+        assert result.returncode == 1 and result.stderr.count("\n") == 1, (command, result.stderr)
+        assert "catalog.sqlite" in result.stderr and "--rebuild" in result.stderr, result.stderr
+        assert "qa rollback` may" not in result.stderr  # a rollback cannot repair the catalog itself
+    assert current_version(config.index_dir) in ("v000002", "unreadable")

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from qa.dates import DateRange, NewsRetriever, asks_for_latest, newer_first_when_close, parse_date
-from qa.documents import Chunk, Document
+from qa.documents import Chunk, Document, SearchResult
 from qa.errors import BadInputError
 from tests.conftest import FERRY_FEB, FERRY_MAR
 
@@ -115,6 +115,22 @@ def test_date_range_retrieves_deeper_until_k_pass():
     assert inner.depths[-1] == 400
 
 
+def test_undated_articles_are_counted_only_above_the_last_passage_kept():
+    # Rows 0, 2 and 9 are undated (one article each), row 5 is out of range, the rest in March.
+    dates: list[str | None] = ["2024-03-10"] * 60
+    for row in (0, 2, 9):
+        dates[row] = None
+    dates[5] = "2023-01-01"
+    news = NewsRetriever(_FakeRetriever(), _FakeIndex(dates), DateRange.parse("2024-03-01"), prefer_recent=False,
+                         recency_margin=0.1)
+    ranked = news.rank("q", 3)  # rows 1, 3, 4 kept: only rows 0 and 2 ranked above the last
+    assert [r for r, _ in ranked.rows] == [1, 3, 4] and ranked.undated_left_out == 2
+    assert news.rank("q", 6).undated_left_out == 2  # kept 1, 3, 4, 6, 7, 8: row 9 ranks below them
+    assert news.rank("q", 7).undated_left_out == 3  # the 7th kept is row 10: row 9 ranks above it
+    no_range = NewsRetriever(_FakeRetriever(), _FakeIndex(dates), DateRange(), prefer_recent=False, recency_margin=0.1)
+    assert no_range.rank("q", 3).undated_left_out == 0
+
+
 def test_ask_since_keeps_the_newer_article_and_latest_prefers_it(dated_index):
     from qa.pipeline import QA
 
@@ -132,3 +148,22 @@ def test_ask_since_keeps_the_newer_article_and_latest_prefers_it(dated_index):
     assert latest[0].doc_id == FERRY_MAR
     with pytest.raises(BadInputError, match="not a date"):
         qa.search(question, since="March")
+
+
+def test_a_date_range_counts_the_undated_articles_it_left_out(bundled_index):
+    """The bundled Massis Post interview has no date: a range leaves it out and says so."""
+    from qa.pipeline import QA
+    from tests.conftest import MASSIS, NHK
+
+    qa = QA(bundled_index)
+    question = "Is joining NATO on Armenia's agenda, according to Mirzoyan?"
+    everything = qa.retrieve(question)
+    assert MASSIS in {p.doc_id for p in everything.passages} and everything.undated_left_out == 0
+    ranged = qa.retrieve(question, since="2024-03-01")
+    assert {p.doc_id for p in ranged.passages} == {NHK} and ranged.undated_left_out == 1
+    assert qa.search(question, since="2024-03-01") == ranged.passages
+    answer = qa.ask(question, until="2030-12-31")
+    assert answer.undated_left_out == 1 and answer.to_dict()["undated_left_out"] == 1
+    assert qa.ask(question).undated_left_out == 0
+    # Nothing in range at all: the undated article is still counted.
+    assert qa.retrieve(question, since="2030-01-01") == SearchResult([], 1)

@@ -62,6 +62,15 @@ def test_cpu_dtype_auto_follows_the_cpu():
         load_model("cpu", 256, "int4")
 
 
+def test_passages_run_on_the_fastest_runtime_for_the_cpu():
+    """PyTorch under bfloat16 autocast where the CPU has it natively, else ONNX Runtime in float32;
+    questions always on ONNX Runtime (no torch at serve time)."""
+    auto = Embedder(Config().with_(device="cpu"))
+    assert (auto.model.runtime, auto.model.dtype) == (("torch", "bfloat16") if cpu_has_native_bf16() else ("onnxruntime", "float32"))
+    assert (Embedder(Config().with_(device="cpu", cpu_dtype="float32")).model.runtime) == "onnxruntime"
+    assert auto.query_model.runtime == "onnxruntime" and auto.dimension == 384
+
+
 def test_pipelined_encoder_matches_plain_encode(embedder):
     texts = [f"Sentence number {i} about {'long ' * (i % 7)}news." for i in range(37)]
     model = load_model(embedder.config.device, embedder.config.max_seq_length, embedder.config.cpu_dtype)

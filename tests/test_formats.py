@@ -199,3 +199,32 @@ def test_json_lines_are_streamed_not_read_whole(tmp_path):
         tracemalloc.stop()
     assert count == 2000
     assert peak < size / 10, f"peak {peak:,} bytes while reading a {size:,}-byte file"
+
+
+RIVERSIDE = """<!doctype html><html><head><title>Riverside library reopens after flood repairs | Valley News</title>
+<meta property="og:title" content="Riverside library reopens after flood repairs"></head>
+<body><nav>Home News Sport</nav>
+<article><h1>Riverside library reopens after flood repairs</h1>
+<p class="byline">By Ana Ruiz, March 3, 2024</p>
+<p>The Riverside public library reopened on Monday after four months of repairs to its flooded basement.</p>
+<p>The librarian Tomas Berg said the children's section had been moved to the first floor.</p>
+</article><footer>Copyright Valley News</footer></body></html>"""
+
+
+def test_html_headline_stays_out_of_the_first_sentence(tmp_path):
+    """A short page: trafilatura falls back to the <article>'s text on one line, headline and
+    byline first; the headline is the title, and each block is its own paragraph again."""
+    from qa.chunk import split_sentences
+    from qa.ingest import read_documents
+
+    path = tmp_path / "riverside.html"
+    path.write_text(RIVERSIDE, encoding="utf-8")
+    [doc], skipped = read_documents([path], Config())
+    assert not skipped and doc.title == "Riverside library reopens after flood repairs"
+    assert doc.text.split("\n\n") == [
+        "Riverside library reopens after flood repairs",
+        "By Ana Ruiz, March 3, 2024",
+        "The Riverside public library reopened on Monday after four months of repairs to its flooded basement.",
+        "The librarian Tomas Berg said the children's section had been moved to the first floor.",
+    ]
+    assert [doc.text[s:e] for s, e in split_sentences(doc.text)][:3] == doc.text.split("\n\n")[:3]

@@ -368,3 +368,34 @@ def test_a_record_source_is_its_file_and_number_and_its_id_says_both():
     assert split_source("/a/feed.jsonl#7") == ("/a/feed.jsonl", 7)
     assert split_source("/a/issue#3.txt") == ("/a/issue#3.txt", None)  # a "#" in a name is not a record
     assert source_doc_id("/a/Feed.jsonl#7") == "feed-7" and source_doc_id("/a/issue#3.txt") == "issue-3"
+
+
+def test_ingest_dot_skips_the_index_folder(tmp_path, monkeypatch, capsys, embedder):
+    """`qa ingest .` next to `index/`: the index's own files (documents.jsonl, the catalog) are never
+    read as articles, however often it runs; named explicitly, the index is reported as skipped.
+    The app's uploads/ folder inside an index holds articles and is read when named."""
+    from qa.cli import main
+    from qa.store.index import open_index
+
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "harbour.txt").write_text("Harbour reopens\n\nThe harbour of Skerry Bay reopened on Monday after the "
+                                      "storm, the port authority said.\n", encoding="utf-8")
+    monkeypatch.chdir(work)
+    for run in range(3):
+        assert main(["ingest", ".", "--index", "index"]) == 0, capsys.readouterr().err
+        out = capsys.readouterr().out
+        assert ("1 added" if run == 0 else "1 unchanged") in out and "the index holds 1 document," in out
+    config = Config().with_(index_dir=work / "index")
+    [doc] = open_index(config.index_dir, config).documents
+    assert doc.doc_id == "harbour" and doc.publisher is None
+
+    assert main(["ingest", "index", "index/segments", "--index", "index"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("part of the qa index at") == 2 and '"index": part of the qa index' in err
+
+    uploads = work / "index" / "uploads"
+    uploads.mkdir()
+    (uploads / "ferry.txt").write_text("The night ferry to Ystad was cancelled because of the storm.\n", encoding="utf-8")
+    assert main(["ingest", "index/uploads", "--index", "index"]) == 0
+    assert "1 added" in capsys.readouterr().out

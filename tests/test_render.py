@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from qa.documents import Answer, Chunk, Citation, Copy, Passage, PossibleAnswer
 from qa.ingest import IngestReport
 from qa.render import (
@@ -16,12 +18,13 @@ from qa.render import (
     index_holds,
     link,
     message,
+    removal_question,
     removed_line,
     safe_url,
     shown_question,
     upload_lines,
 )
-from qa.sources import Excerpt, SourceCard
+from qa.sources import Excerpt, SourceCard, undated_note
 from qa.store.catalog import DocRecord
 
 
@@ -85,22 +88,46 @@ def test_abstention_without_passages():
 def test_answer_possible_answer_and_abstention_shapes():
     p = _passage("Jens Stoltenberg visited Yerevan.")
     answer = format_answer(Answer("Who?", "Jens  Stoltenberg", 0.9, [Citation(p, 0, 16)], [p], "span", band="high"), 0.25)
-    assert answer.startswith('<div class="qa-verdict"><p class="qa-answer"><strong>Jens Stoltenberg</strong>'
+    assert answer.startswith('<div class="qa-verdict qa-answered"><p class="qa-answer"><strong>Jens Stoltenberg</strong>'
                              '<sup class="qa-ref">[1]</sup></p>')
-    assert ">high confidence</span> · 1 article</div></div>" in answer
+    assert ">high confidence (0.90)</span> · 1 article</div></div>" in answer
     assert "<mark>Jens Stoltenberg</mark> visited Yerevan." in answer and "\n" not in answer
+    # An answer below "medium" is a low-confidence answer; without a band, only the number.
+    low = format_answer(Answer("Who?", "Jens Stoltenberg", 0.2, [Citation(p, 0, 16)], [p], "span", band="low"), 0.17)
+    assert ">low confidence (0.20)</span>" in low and "qa-confidence-low" in low
+    unbanded = format_answer(Answer("Who?", "Jens Stoltenberg", 0.2, [Citation(p, 0, 16)], [p], "span"), 0.17)
+    assert ">confidence 0.20</span>" in unbanded and "low" not in unbanded
 
     possible = format_answer(
         Answer("Who?", None, 0.2, [], [p], candidate=PossibleAnswer("Stoltenberg", 0.2, Citation(p, 5, 16))), 0.3
     )
-    assert possible.startswith('<div class="qa-verdict qa-possible"><p class="qa-meta"><strong>Possible answer — '
-                               "low confidence, check the source</strong></p>")
-    assert ">low confidence</span> (below the threshold 0.30)</div></div>" in possible
+    # "check the source" comes before the text, in its own class, with no band word
+    assert possible.startswith('<div class="qa-verdict qa-possible"><p class="qa-possible-label">'
+                               '<span class="qa-icon" aria-hidden="true">?</span>'
+                               "Possible answer — check the source before relying on it</p>"
+                               '<p class="qa-possible-text">Stoltenberg<sup class=qa-ref>[1]</sup></p>')
+    assert '<div class="qa-meta">confidence 0.20, below the 0.30 needed to answer</div></div>' in possible
+    assert "low confidence" not in possible and "<strong>" not in possible
     assert possible.count('class="qa-card"') == 1 and "Jens <mark>Stoltenberg</mark>" in possible
 
     abstain = format_answer(Answer("Why?", None, 0.1, [], [p, p, p, p]), 0.25)
     assert '<details class="qa-closest"><summary>The closest passages (1 article)</summary>' in abstain
     assert "<mark>" not in abstain
+
+
+def test_undated_articles_left_out_are_counted_under_each_state():
+    p = _passage("Jens Stoltenberg visited Yerevan.")
+    note = '<div class="qa-meta qa-undated">2 undated articles left out by the date range.</div></div>'
+    shapes = [
+        Answer("Who?", "Jens Stoltenberg", 0.9, [Citation(p, 0, 16)], [p], "span", band="high", undated_left_out=2),
+        Answer("Who?", None, 0.2, [], [p], candidate=PossibleAnswer("Stoltenberg", 0.2, Citation(p, 5, 16)),
+               undated_left_out=2),
+        Answer("Why?", None, 0.1, [], [p], undated_left_out=2),
+    ]
+    for shape in shapes:
+        assert note in format_answer(shape, 0.3)
+    assert "undated" not in format_answer(replace(shapes[0], undated_left_out=0), 0.3)
+    assert undated_note(1) == "1 undated article left out by the date range." and undated_note(0) == ""
 
 
 def test_passages_are_ranked_with_their_scores():
@@ -143,3 +170,28 @@ def test_article_rows_list_each_story_with_its_copies_marked():
     assert choices == [("Stoltenberg visits Armenia (nhk)", "nhk"), ("Stoltenberg in Yerevan (nhk-2)", "nhk-2"),
                        ("massis (massis)", "massis")]
     assert article_rows([]) == ([], [])
+    # A long headline is listed whole up to 160 characters, else cut at a word with "…", never mid-word.
+    whole = "Armenia's foreign minister says joining NATO is not on the agenda as Yerevan deepens ties with the West"
+    long = whole + " while its security partnership with Moscow frays over Nagorno-Karabakh and the CSTO"
+    _, choices = article_rows([[record("a", whole, 1)], [record("b", long, 1)]])
+    assert choices[0] == (f"{whole} (a)", "a")
+    label = choices[1][0]
+    assert label.endswith("… (b)") and long.startswith(label[: -len("… (b)")]) and len(label) <= 160 + 4
+    assert long[len(label) - len("… (b)")] == " "  # cut at a word boundary
+
+
+def test_removal_question_names_each_whole_headline():
+    html = removal_question([("nhk", "Stoltenberg <visits> Armenia"), ("x", "")])
+    assert html.startswith("<p><strong>Remove 2 articles from the index?</strong></p>")
+    assert "<li>Stoltenberg &lt;visits&gt; Armenia <span class='qa-meta'>(nhk)</span></li>" in html
+    assert "<li>x <span class='qa-meta'>(x)</span></li>" in html
+
+
+def test_a_field_answer_shows_the_value_its_source_and_the_article():
+    p = _passage("Body of the article.")
+    dated = Answer("When was it published?", "2024-03-20", 1.0, [Citation(p, 0, 0)], [p], "field", article_field="date")
+    html = format_answer(dated, 0.17)
+    assert "<strong>2024-03-20</strong>" in html and "from the article&#x27;s publication date field" in html
+    assert "qa-field" in html and "Example News" in html and "<mark" not in html
+    undated = replace(dated, answer=None, confidence=0.0)
+    assert "The article is undated: the index has no publication date for it." in format_answer(undated, 0.17)

@@ -97,32 +97,36 @@ def test_symlink_loop_given_as_path_is_reported_as_a_loop(tmp_path):
     assert "broken symbolic link" in expand_paths([dangling])[1][0].reason
 
 
-# ---------------------------------------------------------------- 5. a committed write and the -wal file
+# ---------------------------------------------------------------- 5. a committed write and SQLite's side files
 
 
 @pytest.mark.parametrize("how", ["deleted", "truncated", "damaged"])
 def test_wal_lost_after_remove_keeps_the_removal(how, bundled_index, tmp_path):
-    """A reader holds the catalog open (the app does), so the writer's close cannot fold the log
-    into the database; the copy taken then loses or damages catalog.sqlite-wal."""
+    """A reader holds a read transaction while the remove commits (it used to keep the commit in
+    catalog.sqlite-wal, and this test's damage then fell on an empty log: it tested nothing). Now
+    the commit is in catalog.sqlite itself: the copy is taken of it alone, and a side file left
+    beside it (a log from an older qa, deleted, truncated or damaged) changes nothing."""
+    import threading
+
     config = copy_index(bundled_index, tmp_path / "index")
-    reader = sqlite3.connect(config.index_dir / "catalog.sqlite")
+    catalog = config.index_dir / "catalog.sqlite"
+    reader = sqlite3.connect(catalog, isolation_level=None, check_same_thread=False)
+    reader.execute("BEGIN")
     reader.execute("SELECT count(*) FROM version").fetchall()
-    try:
-        remove_documents([MASSIS], config)
-        copy = tmp_path / "copy"
-        shutil.copytree(config.index_dir, copy)
-    finally:
-        reader.close()
-    wal = copy / "catalog.sqlite-wal"
-    if how == "deleted":
-        wal.unlink(missing_ok=True)
-    elif how == "truncated" and wal.exists():
-        wal.write_bytes(wal.read_bytes()[: wal.stat().st_size // 2])
-    elif how == "damaged" and wal.exists() and wal.stat().st_size > 100:
-        data = bytearray(wal.read_bytes())
-        data[len(data) // 2] ^= 0xFF
-        wal.write_bytes(bytes(data))
-    (copy / "catalog.sqlite-shm").unlink(missing_ok=True)
+    threading.Timer(0.5, reader.close).start()  # within the writer's wait for readers
+    remove_documents([MASSIS], config)
+    # The precondition, strictly: no side file holds any part of the commit.
+    assert not any(Path(f"{catalog}{suffix}").exists() for suffix in ("-wal", "-journal"))
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    shutil.copyfile(catalog, copy / "catalog.sqlite")
+    shutil.copytree(config.index_dir / "segments", copy / "segments")
+    stale = bytearray(b"\x37\x7f\x06\x82" + bytes(range(256)) * 16)  # a WAL's magic, then garbage
+    if how == "truncated":
+        (copy / "catalog.sqlite-wal").write_bytes(bytes(stale[:40]))
+    elif how == "damaged":
+        stale[200] ^= 0xFF
+        (copy / "catalog.sqlite-wal").write_bytes(bytes(stale))
     copied = config.with_(index_dir=copy)
     assert [d.doc_id for d in open_index(copy, copied).documents] == [NHK]
     assert not check_index(copy, copied).problems

@@ -60,3 +60,25 @@ def test_restore_puts_back_what_was_replaced_and_unused_picks_files_without_docu
     assert unused(staged.files, [f"{new.path}#2"]) == [old]  # a record of new.json was indexed
     restore(staged.files)
     assert (uploads / "old.txt").read_text(encoding="utf-8") == "before" and not (uploads / "new.json").exists()
+
+
+def test_upload_never_writes_through_a_hard_link(tmp_path):
+    """A file in uploads/ that is another name of a file outside (a hard link): an upload of that
+    name replaces the name (a new file renamed over it) and putting it back does the same; the
+    file outside is never written."""
+    outside = tmp_path / "outside.txt"
+    outside.write_text("precious", encoding="utf-8")
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    os.link(outside, uploads / "a.txt")
+    given = tmp_path / "given"
+    given.mkdir()
+    (given / "a.txt").write_text("new", encoding="utf-8")
+    staged = stage([given / "a.txt"], uploads)
+    assert [f.backup for f in staged.files] == [b"precious"]
+    assert outside.read_text(encoding="utf-8") == "precious"
+    assert (uploads / "a.txt").read_text(encoding="utf-8") == "new"
+    assert not os.path.samefile(outside, uploads / "a.txt") and outside.stat().st_nlink == 1
+    restore(staged.files)
+    assert (uploads / "a.txt").read_text(encoding="utf-8") == "precious" and outside.read_text(encoding="utf-8") == "precious"
+    assert sorted(p.name for p in uploads.iterdir()) == ["a.txt"]  # no temporary file left

@@ -4,6 +4,7 @@ the index, and clean-up after a killed writer that never touches the live state.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from dataclasses import replace
@@ -20,6 +21,7 @@ from qa.store.index import check_index, current_version, list_versions, open_ind
 from qa.store.writer import compact, pick_merge, rollback
 from qa.terms import terms
 from tests.conftest import MASSIS, NHK
+from tests.reliability import run_cli
 
 QUESTIONS = [
     "first NATO secretary general to visit Armenia",
@@ -478,3 +480,93 @@ def test_vectors_handed_over_as_stored_write_the_same_segment(tmp_path):
         assert seg.manifest["dense"] == "ivf-pq" and not check_index(config.index_dir, config).problems
         written.append({p.name: p.read_bytes() for p in seg.path.iterdir() if p.name != "segment.json"})
     assert written[0] == written[1]
+
+
+# ---------------------------------------------------------------- issue 28: rollback once, links, state numbers
+
+
+def test_rollback_killed_after_its_commit_and_run_again_goes_back_once(two_versions, tmp_path, capsys, monkeypatch):
+    """`qa rollback` means "undo the last write". Killed after its commit (before it could say so)
+    and typed again, it does not go back a second time: the live state is already that rollback."""
+    from qa.store.writer import IndexWriter
+    from tests.reliability import copy_index
+
+    config = copy_index(two_versions, tmp_path / "index")
+    index = str(config.index_dir)
+
+    def killed(self):
+        raise KeyboardInterrupt  # as a kill after the commit: nothing after it happens
+
+    with monkeypatch.context() as patched:
+        patched.setattr(IndexWriter, "collect_garbage", killed)
+        assert main(["rollback", "--index", index]) == 130
+    capsys.readouterr()
+    assert current_version(config.index_dir) == "v000003"
+    texts = " ".join(d.text for d in open_index(config.index_dir, config).documents)
+    assert "1994" in texts and "1996" not in texts  # v000001's text, committed
+
+    assert main(["rollback", "--index", index]) == 0  # typed again
+    out = capsys.readouterr().out
+    assert "nothing to do" in out and "already a rollback (restored v000001" in out
+    assert current_version(config.index_dir) == "v000003"
+    assert main(["rollback", "v000001", "--index", index]) == 0  # naming the state it restored: nothing either
+    assert "nothing to do" in capsys.readouterr().out and current_version(config.index_dir) == "v000003"
+    assert main(["rollback", "v000002", "--index", index]) == 0  # undoing it names the state
+    assert "restored v000002 as v000004" in capsys.readouterr().out
+    assert "1996" in " ".join(d.text for d in open_index(config.index_dir, config).documents)
+
+
+LINKS = ["segments is a symbolic link", "catalog has a hard link", ".lock has a hard link", "a .tmp- entry is a link"]
+
+
+@pytest.mark.parametrize("case", LINKS)
+def test_no_write_or_delete_follows_a_link_under_the_index(case, fresh_index, tmp_path, capsys):
+    """Nothing outside the index folder is ever written or deleted by a write: a link where the
+    writer writes in place is refused in one line; a leftover link is removed, never followed."""
+    index_dir = fresh_index.index_dir
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    keep = outside / "keep.txt"
+    keep.write_text("precious\n", encoding="utf-8")
+    if case == "segments is a symbolic link":
+        shutil.move(index_dir / "segments", outside / "segments")
+        (outside / "segments" / "s000099").mkdir()  # a folder no state names: what a writer clears
+        keep = outside / "segments" / "s000099" / "keep.txt"
+        keep.write_text("precious\n", encoding="utf-8")
+        (index_dir / "segments").symlink_to(outside / "segments")
+    elif case == "catalog has a hard link":
+        keep = outside / "backup.sqlite"
+        os.link(index_dir / "catalog.sqlite", keep)
+    elif case == ".lock has a hard link":
+        (index_dir / ".lock").unlink(missing_ok=True)
+        os.link(keep, index_dir / ".lock")
+    else:
+        (index_dir / ".tmp-s000009-1").symlink_to(outside)
+    before = keep.read_bytes()
+    result = run_cli(capsys, "remove", MASSIS, "--index", str(index_dir))
+    assert keep.read_bytes() == before and keep.exists()
+    if case == "a .tmp- entry is a link":
+        assert result.returncode == 0 and not (index_dir / ".tmp-s000009-1").exists()
+        return
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert ("symbolic link" if "symbolic" in case else "hard link") in result.stderr
+    assert MASSIS in [r.doc_id for r in open_index(index_dir, fresh_index).document_records()] or "segments" in case
+
+
+def test_a_catalog_that_went_back_in_time_never_reuses_a_state_number(fresh_index, capsys):
+    """An old copy of catalog.sqlite put back: the writes after it are named as lost; a write that
+    would number its state as one already committed is refused, and `qa rollback` carries on from
+    the state the catalog has with numbers after the lost ones."""
+    index_dir = fresh_index.index_dir
+    old = (index_dir / "catalog.sqlite").read_bytes()
+    remove_documents([MASSIS], fresh_index)  # v000002, committed
+    (index_dir / "catalog.sqlite").write_bytes(old)  # back to v000001
+    result = run_cli(capsys, "remove", NHK, "--index", str(index_dir))
+    assert result.returncode == 1 and "went back in time" in result.stderr and "v000002 was committed" in result.stderr
+    assert "`qa rollback v000001`" in result.stderr
+    assert current_version(index_dir) == "v000001"
+    result = run_cli(capsys, "rollback", "v000001", "--index", str(index_dir))
+    assert result.returncode == 0 and "nothing to do" in result.stdout  # the live state is v000001 already
+    remove_documents([MASSIS], fresh_index)
+    assert current_version(index_dir) == "v000003"  # never v000002 again
+    assert check_index(index_dir, fresh_index).problems == []

@@ -17,14 +17,17 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
+from qa.config import DEFAULT_EVAL_FILE as DEFAULT_EVAL_FILE
+from qa.config import EVAL_SEED
 from qa.documents import Document
 from qa.errors import BadInputError
 from qa.ingest import slugify
 
-DEFAULT_EVAL_FILE = Path("eval/questions.jsonl")
-SEED = 0
+SEED = EVAL_SEED
 FORMAT_HINT = "see eval/README.md for the format"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -223,9 +226,9 @@ def select_articles(eval_set: EvalSet, titles: Sequence[str]) -> EvalSet:
     return EvalSet(eval_set.path, eval_set.format, questions, documents, tuple(sorted(titles)))
 
 
-def sample_questions(questions: Sequence[EvalQuestion], limit: int | None, seed: int = SEED) -> list[EvalQuestion]:
-    """`limit` questions drawn without replacement with a fixed seed, kept in file order; all when
-    `limit` is None or not smaller than the set."""
+def sample_questions(questions: Sequence[T], limit: int | None, seed: int = SEED) -> list[T]:
+    """`limit` questions (or query ids) drawn without replacement with a fixed seed, kept in file
+    order; all when `limit` is None or not smaller than the set."""
     if limit is None or limit >= len(questions):
         return list(questions)
     if limit < 0:

@@ -18,6 +18,13 @@ from typing import Any
 RECALL_KS = tuple(range(1, 11))
 METRIC_DEPTH = 10  # documents per question the retrieval metrics look at
 SEARCH_DEPTH = 50  # passages searched per question; several passages can share one document
+# A test collection (BEIR folder, TREC run) is scored as the field does: nDCG@10, MRR@10 and
+# recall down to 100 documents.
+COLLECTION_KS = (1, 5, 10, 100)
+COLLECTION_DEPTH = max(COLLECTION_KS)  # documents ranked per query
+# Passages searched at most to find them (deepened 4x at a time): 32 a document covers long
+# documents of many passages; a query that still finds fewer is scored on those it found.
+COLLECTION_MAX_PASSAGES = 32 * COLLECTION_DEPTH
 
 
 # ---------------------------------------------------------------- answer metrics (SQuAD)
@@ -181,24 +188,36 @@ def ranked_doc_ids(doc_ids: Iterable[str], depth: int = METRIC_DEPTH) -> list[st
     return out
 
 
+def metric_names(ks: Sequence[int]) -> list[str]:
+    """The retrieval metrics reported, in table order: R@k for each k, MRR@10, nDCG@10."""
+    return [*(f"R@{k}" for k in ks), "MRR@10", "nDCG@10"]
+
+
 def _measures(ks: Sequence[int]) -> tuple[Any, dict[str, Any]]:
     import ir_measures
     from ir_measures import RR, R, nDCG
 
-    named = {f"R@{k}": R @ k for k in ks}
-    named["MRR@10"] = RR @ 10
-    named["nDCG@10"] = nDCG @ 10
-    return ir_measures, named
+    return ir_measures, dict(zip(metric_names(ks), [*(R @ k for k in ks), RR @ 10, nDCG @ 10]))
 
 
-def retrieval_metrics(
-    qrels: Mapping[str, Iterable[str]], runs: Mapping[str, Sequence[str]], ks: Sequence[int] = RECALL_KS
-) -> dict[str, Any]:
-    """Mean R@k, MRR@10 and nDCG@10 over every query of `qrels` (binary relevance), computed per
-    query by ir-measures (pytrec_eval). `runs` gives each query's documents best first; a query
-    with no retrieved document, or missing from `runs`, scores 0 (pytrec_eval would skip it)."""
+Judgments = Iterable[str] | Mapping[str, int]  # relevant document ids, or document id -> graded relevance
+
+
+def per_query_retrieval_metrics(
+    qrels: Mapping[str, Judgments], runs: Mapping[str, Sequence[str]], ks: Sequence[int] = RECALL_KS
+) -> dict[str, dict[str, float]]:
+    """R@k, MRR@10 and nDCG@10 of every query of `qrels`, computed by ir-measures (pytrec_eval).
+
+    A query's judgments are its relevant document ids (relevance 1) or a mapping of document id to
+    graded relevance (R@k and MRR count relevance >= 1; nDCG@10 gains the grade itself, as
+    trec_eval and BEIR do). `runs` gives each query's documents best first; a query with no
+    retrieved document, or missing from `runs`, scores 0 (pytrec_eval would skip it)."""
     ir_measures, named = _measures(ks)
-    qrel_rows = [ir_measures.Qrel(qid, doc_id, 1) for qid, docs in qrels.items() for doc_id in set(docs)]
+    qrel_rows = [
+        ir_measures.Qrel(qid, doc_id, int(grade))
+        for qid, judged in qrels.items()
+        for doc_id, grade in (judged.items() if isinstance(judged, Mapping) else dict.fromkeys(judged, 1).items())
+    ]
     run_rows = [
         ir_measures.ScoredDoc(qid, doc_id, float(len(ranking) - rank))  # distinct scores: no tie-breaking
         for qid, ranking in runs.items()
@@ -210,10 +229,25 @@ def retrieval_metrics(
     if qrel_rows and run_rows:
         for row in ir_measures.iter_calc(list(named.values()), qrel_rows, run_rows):
             per_query[row.query_id][by_measure[row.measure]] = float(row.value)
+    return per_query
+
+
+def mean_retrieval_metrics(per_query: Mapping[str, Mapping[str, float]], ks: Sequence[int] = RECALL_KS) -> dict[str, Any]:
+    """The mean of each metric of `per_query_retrieval_metrics` over its queries (None when there
+    are none), and their number `n`."""
     n = len(per_query)
-    means = {name: (sum(q[name] for q in per_query.values()) / n if n else None) for name in named}
+    means: dict[str, Any] = {
+        name: (sum(q[name] for q in per_query.values()) / n if n else None) for name in metric_names(ks)
+    }
     means["n"] = n
     return means
+
+
+def retrieval_metrics(
+    qrels: Mapping[str, Judgments], runs: Mapping[str, Sequence[str]], ks: Sequence[int] = RECALL_KS
+) -> dict[str, Any]:
+    """Mean R@k, MRR@10 and nDCG@10 over every query of `qrels` (see `per_query_retrieval_metrics`)."""
+    return mean_retrieval_metrics(per_query_retrieval_metrics(qrels, runs, ks), ks)
 
 
 def first_relevant_rank(ranking: Sequence[str], gold: Iterable[str]) -> int | None:

@@ -17,16 +17,21 @@ def plot_recall_curves(summary: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
+    all_ks: set[int] = set()
     for name, m in summary["retrieval"].items():
-        ks = [k for k in RECALL_KS if m.get(f"R@{k}") is not None]
+        ks = sorted(int(key[2:]) for key, value in m.items() if key.startswith("R@") and value is not None)
+        all_ks.update(ks)
         ax.plot(ks, [m[f"R@{k}"] for k in ks], marker="o", label=name)
+    if max(all_ks, default=0) > 2 * max(RECALL_KS):  # R@1 .. R@100: a log scale keeps the small k apart
+        ax.set_xscale("log")
     ax.set_xlabel("k (documents)")
-    ax.set_ylabel("recall@k (gold document in top k)")
-    ax.set_xticks(list(RECALL_KS))
+    ax.set_ylabel("recall@k (gold document in top k)" if "questions" in summary else "recall@k (relevant documents in top k)")
+    ax.set_xticks(sorted(all_ks) or list(RECALL_KS), [str(k) for k in sorted(all_ks) or RECALL_KS])
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
-    ax.set_title(f"Retrieval: {Path(summary['eval_file']).name}, {summary['questions']['answerable']} questions")
+    counted = f"{summary['questions']['answerable']} questions" if "questions" in summary else f"{summary['queries']['total']} queries"
+    ax.set_title(f"Retrieval: {Path(summary['eval_file']).name}, {counted}")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

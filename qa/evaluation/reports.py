@@ -14,8 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from qa.config import RETRIEVERS
+from qa.evaluation.beir import Collection
 from qa.evaluation.data import EvalQuestion, EvalSet
 from qa.evaluation.metrics import (
+    COLLECTION_DEPTH,
+    COLLECTION_KS,
     SEARCH_DEPTH,
     answer_is_right,
     best_sweep_row,
@@ -23,6 +26,8 @@ from qa.evaluation.metrics import (
     f1_score,
     first_relevant_rank,
     latency_summary,
+    mean_retrieval_metrics,
+    per_query_retrieval_metrics,
     predictions_at,
     reliability_table,
     retrieval_metrics,
@@ -30,6 +35,8 @@ from qa.evaluation.metrics import (
     threshold_sweep,
 )
 from qa.evaluation.plots import plot_confidence, plot_recall_curves
+
+TOP_SHOWN = 10  # documents of each ranking kept per query in a test collection's results
 
 
 @dataclass
@@ -128,8 +135,77 @@ def summarise(
     }
 
 
+def summarise_collection(
+    collection: Collection,
+    qids: Sequence[str],
+    rankings: dict[str, dict[str, list[str]]],
+    seconds: dict[str, list[float]],
+    settings: dict[str, Any],
+) -> dict[str, Any]:
+    """Every number of a test collection's run as one JSON-ready dict: per retriever (or run file)
+    the mean R@k (k in COLLECTION_KS), MRR@10 and nDCG@10 over the judged queries `qids`, given
+    `rankings` (retriever -> query id -> documents best first) and search `seconds` per query."""
+    qrels = {qid: collection.qrels[qid] for qid in qids}
+    retrieval: dict[str, dict[str, Any]] = {}
+    per_query: dict[str, dict[str, dict[str, float]]] = {}
+    for name, runs in rankings.items():
+        per_query[name] = per_query_retrieval_metrics(qrels, runs, COLLECTION_KS)
+        retrieval[name] = mean_retrieval_metrics(per_query[name], COLLECTION_KS)
+        if name in seconds:
+            retrieval[name]["latency"] = latency_summary(seconds[name])
+    queries = []
+    for qid in qids:
+        relevant = [doc_id for doc_id, grade in qrels[qid].items() if grade > 0]
+        queries.append({
+            "id": qid,
+            "query": collection.queries.get(qid),
+            "relevant": {doc_id: qrels[qid][doc_id] for doc_id in relevant},
+            "first_relevant_rank": {name: first_relevant_rank(runs.get(qid, []), relevant) for name, runs in rankings.items()},
+            "top": {name: runs.get(qid, [])[:TOP_SHOWN] for name, runs in rankings.items()},
+            "metrics": {name: {k: round(v, 4) for k, v in per_query[name][qid].items()} for name in rankings},
+        })
+    return {
+        "eval_file": str(collection.path),
+        "format": collection.format,
+        "qrels": f"qrels/{collection.split}.tsv" if collection.split else collection.path.name,
+        "settings": settings,
+        "queries": {"total": len(qids), "in_file": len(collection.qrels)},
+        "retrieval": retrieval,
+        "warnings": list(collection.warnings),
+        "per_query": queries,
+    }
+
+
 def _fmt(value: float | None, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _latency_ms(metrics: dict[str, Any]) -> float | None:
+    return (metrics.get("latency") or {}).get("mean_ms")
+
+
+def _retrieval_lines(retrieval: dict[str, dict[str, Any]], ks: Sequence[int], marked: str | None) -> list[str]:
+    """The retrieval table of `qa eval`: R@k for `ks`, MRR@10, nDCG@10 and search ms per query; `marked` gets a *."""
+    width = max([10, *(len(name) + 2 for name in retrieval)])
+    lines = [f"  {'retriever':<{width}}" + "".join(f"{f'R@{k}':>7}" for k in ks) + f"{'MRR@10':>8}{'nDCG@10':>9}{'ms/q':>8}"]
+    for name, m in retrieval.items():
+        lines.append(
+            f"  {name:<{width}}" + "".join(f"{_fmt(m[f'R@{k}']):>7}" for k in ks)
+            + f"{_fmt(m['MRR@10']):>8}{_fmt(m['nDCG@10']):>9}{_fmt(_latency_ms(m), 1):>8}{' *' if name == marked else ''}"
+        )
+    return lines
+
+
+def _retrieval_markdown(retrieval: dict[str, dict[str, Any]], ks: Sequence[int], marked: str | None) -> list[str]:
+    """The same table in Markdown; `marked` is "(answering)"."""
+    lines = [
+        "| retriever | " + " | ".join(f"R@{k}" for k in ks) + " | MRR@10 | nDCG@10 | mean ms/q |",
+        "| --- |" + " ---: |" * (len(ks) + 3),
+    ]
+    for name, m in retrieval.items():
+        cells = [_fmt(m[f"R@{k}"]) for k in ks] + [_fmt(m["MRR@10"]), _fmt(m["nDCG@10"]), _fmt(_latency_ms(m), 2)]
+        lines.append(f"| {name}{' (answering)' if name == marked else ''} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def format_table(summary: dict[str, Any]) -> str:
@@ -140,14 +216,8 @@ def format_table(summary: dict[str, Any]) -> str:
         f"({q['answerable']} answerable, {q['unanswerable']} unanswerable); index {s.get('index_dir')}",
         "",
         "Retrieval by gold document (answerable questions, ir-measures):",
-        f"  {'retriever':<10}{'R@1':>7}{'R@5':>7}{'R@10':>7}{'MRR@10':>8}{'nDCG@10':>9}{'ms/q':>8}",
+        *_retrieval_lines(summary["retrieval"], (1, 5, 10), s["retriever"]),
     ]
-    for name, m in summary["retrieval"].items():
-        mark = " *" if name == s["retriever"] else ""
-        lines.append(
-            f"  {name:<10}{_fmt(m['R@1']):>7}{_fmt(m['R@5']):>7}{_fmt(m['R@10']):>7}"
-            f"{_fmt(m['MRR@10']):>8}{_fmt(m['nDCG@10']):>9}{_fmt(m['latency']['mean_ms'], 1):>8}{mark}"
-        )
     sys_, base = summary["answers"]["system"], summary["answers"]["always_abstain"]
     every = summary["answers"].get("always_answer") or base
     ab = sys_["abstention"]
@@ -183,6 +253,74 @@ def format_table(summary: dict[str, Any]) -> str:
     ]
     return "\n".join(lines)
 
+def format_collection_table(summary: dict[str, Any]) -> str:
+    """The plain-text table `qa eval` prints for a BEIR folder or a TREC run (its warnings are
+    printed as the collection is read, before it)."""
+    s, q = summary["settings"], summary["queries"]
+    where = (f"run {s['run_file']}" if s.get("run_file") else
+             f"{s.get('documents')} documents, {s.get('chunks')} passages indexed in {s.get('index_dir')}")
+    lines = [
+        f"qa eval: {summary['eval_file']} ({_judgments(summary)}), {q['total']} of {q['in_file']} judged queries; {where}",
+        "",
+        "Retrieval by document (graded relevance, ir-measures):",
+        *_retrieval_lines(summary["retrieval"], COLLECTION_KS, None),
+    ]
+    return "\n".join(lines)
+
+
+def _judgments(summary: dict[str, Any]) -> str:
+    """"beir, qrels/test.tsv" for a BEIR folder's split; "trec qrels" for a qrels file."""
+    return f"{summary['format']}, {summary['qrels']}" if summary["format"] == "beir" else f"{summary['format']} qrels"
+
+
+def format_collection_markdown(summary: dict[str, Any]) -> str:
+    s, q = summary["settings"], summary["queries"]
+    hardest_by = "hybrid" if "hybrid" in summary["retrieval"] else next(iter(summary["retrieval"]))
+    lines = [
+        f"# Retrieval evaluation: {Path(summary['eval_file']).name}",
+        "",
+        f"- collection: `{summary['eval_file']}` ({_judgments(summary)}); {q['total']} of {q['in_file']} judged queries"
+        + (f", sampled with seed {s.get('seed')}" if q["total"] < q["in_file"] else ""),
+        (f"- run: `{s['run_file']}`, scored as it is" if s.get("run_file") else
+         f"- index: `{s.get('index_dir')}` ({s.get('documents')} documents, {s.get('chunks')} passages), every copy "
+         "of a story ranked"),
+        f"- when: {s.get('when')}; wall time {s.get('wall_seconds', 0):.1f} s",
+        "",
+        "## Retrieval",
+        "",
+        "By document, over the judged queries with a relevant document; computed with ir-measures (pytrec_eval). "
+        "nDCG@10 gains each document's relevance grade; R@k and MRR@10 count relevance ≥ 1."
+        + ("" if s.get("run_file") else f" Passages are searched until the {COLLECTION_DEPTH} best documents are "
+           "found, each document at the rank of its best passage; ms/q is the search alone (the query's vector "
+           "is computed before)."),
+        "",
+        *_retrieval_markdown(summary["retrieval"], COLLECTION_KS, None),
+        "",
+        "![recall@k](recall_at_k.png)",
+        "",
+    ]
+    if summary["warnings"]:
+        lines += ["## Warnings", "", *(f"- {w}" for w in summary["warnings"]), ""]
+    names = list(summary["retrieval"])
+    missed = [pq for pq in summary["per_query"] if pq["metrics"][hardest_by]["nDCG@10"] < 1.0]
+    hardest = sorted(missed, key=lambda pq: pq["metrics"][hardest_by]["nDCG@10"])[:15]
+    lines += [
+        f"## Hardest queries (lowest nDCG@10 below 1 with {hardest_by}, first 15)",
+        "",
+        f"| id | query | relevant (grade) | first relevant rank ({' / '.join(names)}) | nDCG@10 |",
+        "| --- | --- | --- | --- | ---: |",
+    ]
+    for pq in hardest:
+        relevant = ", ".join(f"{d} ({g})" for d, g in list(pq["relevant"].items())[:5])
+        ranks = " / ".join(str(pq["first_relevant_rank"][n] or "—") for n in names)
+        lines.append(f"| {_md(pq['id'])} | {_md(pq['query'] or '—')} | {_md(relevant)} | {ranks} | "
+                     f"{pq['metrics'][hardest_by]['nDCG@10']:.3f} |")
+    if not hardest:
+        lines.append("| | none | | | |")
+    lines.append("")
+    return "\n".join(lines)
+
+
 def format_markdown(summary: dict[str, Any]) -> str:
     s, q = summary["settings"], summary["questions"]
     sys_, base = summary["answers"]["system"], summary["answers"]["always_abstain"]
@@ -202,14 +340,8 @@ def format_markdown(summary: dict[str, Any]) -> str:
         "By gold document, over the answerable questions; computed with ir-measures. Passages are "
         f"searched {SEARCH_DEPTH} deep and de-duplicated to their documents.",
         "",
-        "| retriever | R@1 | R@5 | R@10 | MRR@10 | nDCG@10 | mean ms/q |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        *_retrieval_markdown(summary["retrieval"], (1, 5, 10), s["retriever"]),
     ]
-    for name, m in summary["retrieval"].items():
-        lines.append(
-            f"| {name}{' (answering)' if name == s['retriever'] else ''} | {_fmt(m['R@1'])} | {_fmt(m['R@5'])} | "
-            f"{_fmt(m['R@10'])} | {_fmt(m['MRR@10'])} | {_fmt(m['nDCG@10'])} | {_fmt(m['latency']['mean_ms'], 2)} |"
-        )
     ab, bab = sys_["abstention"], base["abstention"]
     every = summary["answers"].get("always_answer") or base
     lines += [
@@ -290,17 +422,20 @@ def _md(text: str) -> str:
 
 
 def write_report(summary: dict[str, Any], report_dir: Path) -> list[Path]:
-    """Write report.md, results.json, recall_at_k.png and confidence.png into `report_dir`."""
+    """Write report.md, results.json, recall_at_k.png and, for a run with answers, confidence.png
+    into `report_dir`."""
     report_dir = Path(report_dir)
     report_dir.mkdir(parents=True, exist_ok=True)
+    answers = "answers" in summary  # a question set; else a test collection, scored on retrieval only
     paths = {
         "json": report_dir / "results.json",
         "md": report_dir / "report.md",
         "recall": report_dir / "recall_at_k.png",
-        "confidence": report_dir / "confidence.png",
     }
     paths["json"].write_text(json.dumps(summary, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    paths["md"].write_text(format_markdown(summary), encoding="utf-8")
+    paths["md"].write_text(format_markdown(summary) if answers else format_collection_markdown(summary), encoding="utf-8")
     plot_recall_curves(summary, paths["recall"])
-    plot_confidence(summary, paths["confidence"])
+    if answers:
+        paths["confidence"] = report_dir / "confidence.png"
+        plot_confidence(summary, paths["confidence"])
     return list(paths.values())

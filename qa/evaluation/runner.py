@@ -1,5 +1,6 @@
 """Running an evaluation: the index the questions are asked against (a SQuAD file's paragraphs
-are indexed once and cached by the file's hash), every question asked, the run summarised.
+are indexed once and cached by the file's hash), every question asked, the run summarised; or a
+test collection's corpus indexed the same way and every judged query searched (`evaluate_collection`).
 
 What is measured, per question:
   * retrieval, for every retriever (dense, bm25, hybrid: retrieval is cheap): the documents of the
@@ -24,11 +25,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa.config import RETRIEVERS, Config
+from qa.documents import Document
 from qa.errors import BadInputError, IndexMissingError
+from qa.evaluation.beir import Collection
 from qa.evaluation.data import SEED, EvalQuestion, EvalSet, sample_questions
-from qa.evaluation.metrics import SEARCH_DEPTH, ranked_doc_ids
-from qa.evaluation.reports import QuestionResult, summarise
-from qa.ingest import slugify
+from qa.evaluation.metrics import COLLECTION_DEPTH, COLLECTION_MAX_PASSAGES, SEARCH_DEPTH, ranked_doc_ids
+from qa.evaluation.reports import QuestionResult, summarise, summarise_collection
+from qa.ingest import IngestReport, slugify
 from qa.protocols import PassageEncoder
 
 if TYPE_CHECKING:  # the pipeline (and the models behind it) load when the questions are asked
@@ -42,14 +45,38 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "news-qa" / "eval"
 
 
+def _cache_dir(stem: str, data: Path, key: list[object], cache_dir: Path | None) -> Path:
+    """`cache_dir`/<stem>-<hash of the file `data` and `key`>."""
+    with open(data, "rb") as f:
+        digest = hashlib.file_digest(f, "sha256")
+    digest.update(json.dumps(key, sort_keys=True).encode("utf-8"))
+    return Path(cache_dir or default_cache_dir()) / f"{slugify(stem)[:40]}-{digest.hexdigest()[:16]}"
+
+
 def squad_index_dir(path: Path, config: Config, cache_dir: Path | None = None, articles: Sequence[str] = ()) -> Path:
     """The cached index folder for a SQuAD file: keyed by the file's name and bytes (its paragraphs'
     sources are "NAME#Title/N"), the articles kept and the index settings; not by its folder, so
     the same file given by another path finds the same index."""
-    digest = hashlib.sha256(Path(path).read_bytes())
-    digest.update(json.dumps([Path(path).name, config.index_settings(), sorted(articles)], sort_keys=True).encode("utf-8"))
-    name = f"{slugify(Path(path).stem)[:40]}-{digest.hexdigest()[:16]}"
-    return Path(cache_dir or default_cache_dir()) / name
+    return _cache_dir(Path(path).stem, Path(path), [Path(path).name, config.index_settings(), sorted(articles)], cache_dir)
+
+
+def collection_index_dir(folder: Path, config: Config, cache_dir: Path | None = None) -> Path:
+    """The cached index folder for a BEIR folder's corpus: keyed by the bytes of its corpus.jsonl
+    (its documents' sources are "corpus.jsonl#ID") and the index settings."""
+    return _cache_dir(f"beir-{Path(folder).name}", Path(folder) / "corpus.jsonl", ["corpus.jsonl", config.index_settings()],
+                      cache_dir)
+
+
+def index_cached(documents: list[Document], config: Config, embedder: PassageEncoder | None, progress: bool) -> IngestReport:
+    """Index `documents` into the evaluation cache at `config.index_dir`, built or completed
+    (unchanged documents cost nothing); a cache written by an older index format is rebuilt."""
+    from qa.errors import IndexMismatchError
+    from qa.pipeline import index_documents
+
+    try:
+        return index_documents(documents, config, embedder=embedder, progress=progress)
+    except IndexMismatchError:
+        return index_documents(documents, config, embedder=embedder, progress=progress, rebuild=True)
 
 
 def prepare_index(
@@ -59,17 +86,11 @@ def prepare_index(
     """The config whose index the questions are asked against. For SQuAD: the cached paragraph
     index, built or completed first (unchanged paragraphs cost nothing). For the project's own
     format: the given index, which must hold the gold documents."""
-    from qa.errors import IndexMismatchError
     from qa.store.index import current_version, open_index
-    from qa.store.update import update_index
 
     if eval_set.documents is not None:
         config = config.with_(index_dir=squad_index_dir(eval_set.path, config, cache_dir, eval_set.articles))
-        try:
-            report = update_index(config.index_dir, eval_set.documents, config, embedder=embedder, show_progress=progress)
-        except IndexMismatchError:  # a cache written by an older index format: rebuild it
-            report = update_index(config.index_dir, eval_set.documents, config, embedder=embedder,
-                                  show_progress=progress, rebuild=True, force=True)
+        report = index_cached(eval_set.documents, config, embedder, progress)
         print(
             f"{eval_set.path}: {report.total_documents} paragraphs indexed in {config.index_dir} "
             f"({report.chunks_added} passages embedded now, {report.total_chunks} in all)",
@@ -174,5 +195,94 @@ def evaluate(
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
     summary = summarise(results, eval_set, config.retriever, threshold, settings)
+    summary["settings"]["wall_seconds"] = round(time.perf_counter() - started, 2)
+    return summary
+
+
+# ---------------------------------------------------------------- test collections (BEIR folders, TREC runs)
+
+
+def rank_documents(qa: QA, text: str, retriever: str, depth: int = COLLECTION_DEPTH) -> list[str]:
+    """The `depth` best documents for `text`, each at the rank of its best passage: passages are
+    searched `depth` deep, then four times deeper until `depth` documents are found, the index
+    is exhausted or `Config.max_top_k` is reached."""
+    k = min(depth, qa.config.max_top_k)
+    while True:
+        passages = qa.search(text, k=k, retriever=retriever)
+        ranking = ranked_doc_ids((p.doc_id for p in passages), depth)
+        if len(ranking) == depth or len(passages) < k or k == qa.config.max_top_k:
+            return ranking
+        k = min(4 * k, qa.config.max_top_k)
+
+
+def search_collection(
+    qa: QA, queries: dict[str, str], retrievers: Sequence[str] = RETRIEVERS, progress: bool = False
+) -> tuple[dict[str, dict[str, list[str]]], dict[str, list[float]]]:
+    """Every query searched with every retriever: (retriever -> query id -> documents best
+    first, retriever -> seconds per query). The seconds are the search alone: the query's vector
+    is computed (and cached by the encoder) before, as the answer's search does in `run_questions`."""
+    from tqdm import tqdm
+
+    for name in retrievers:  # warm-up: loads the model and each retriever's index
+        qa.search("warm-up", k=1, retriever=name)
+    rankings: dict[str, dict[str, list[str]]] = {name: {} for name in retrievers}
+    seconds: dict[str, list[float]] = {name: [] for name in retrievers}
+    for qid, text in tqdm(queries.items(), desc="queries", unit="q", disable=not progress, file=sys.stderr):
+        qa.search(text, k=1, retriever="dense")
+        for name in retrievers:
+            t0 = time.perf_counter()
+            rankings[name][qid] = rank_documents(qa, text, name)
+            seconds[name].append(time.perf_counter() - t0)
+    return rankings, seconds
+
+
+def evaluate_collection(
+    collection: Collection,
+    config: Config,
+    *,
+    limit: int | None = None,
+    seed: int = SEED,
+    cache_dir: Path | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Score a test collection and return the summary dict (see `summarise_collection`): its run
+    as it is, or its corpus indexed (cached by the corpus's hash) and every judged query (`limit`
+    of them sampled with `seed`) searched with every retriever. Every copy of a story is ranked:
+    the judgments are per document, and a judged copy must be findable."""
+    started = time.perf_counter()
+    qids = sample_questions(list(collection.qrels), limit, seed)
+    settings: dict[str, Any] = {"limit": limit, "seed": seed, "depth": COLLECTION_DEPTH}
+    seconds: dict[str, list[float]] = {}
+    if collection.run is not None:
+        run_name = collection.run_path.name if collection.run_path else "run"
+        rankings = {run_name: {qid: collection.run.get(qid, []) for qid in qids}}
+        settings["run_file"] = str(collection.run_path)
+    else:
+        from qa.embed import Embedder
+        from qa.pipeline import QA
+
+        embedder = Embedder(config)
+        config = config.with_(
+            index_dir=collection_index_dir(collection.path, config, cache_dir),
+            max_top_k=max(config.max_top_k, COLLECTION_MAX_PASSAGES),
+            distinct_stories=False,
+        )
+        report = index_cached(collection.documents or [], config, embedder, progress)
+        print(
+            f"{collection.path}: {report.total_documents} documents indexed in {config.index_dir} "
+            f"({report.chunks_added} passages embedded now, {report.total_chunks} in all)",
+            file=sys.stderr,
+        )
+        qa = QA(config, embedder=embedder)
+        rankings, seconds = search_collection(qa, {qid: collection.queries[qid] for qid in qids}, progress=progress)
+        index = qa.index()
+        settings.update({
+            "index_dir": str(config.index_dir),
+            "documents": len(index.documents),
+            "chunks": index.n_chunks,
+            "model": config.model_name,
+        })
+    settings["when"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    summary = summarise_collection(collection, qids, rankings, seconds, settings)
     summary["settings"]["wall_seconds"] = round(time.perf_counter() - started, 2)
     return summary

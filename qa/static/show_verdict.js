@@ -1,6 +1,7 @@
 /* After an answer, scroll the chat so that the reply's first line (the verdict) is at the top of
-   the chat area, then the page so that the verdict is on screen: a reply taller than the chat must
-   not leave its verdict scrolled out of view. */
+   the chat area. The question box sits above the chat and the page fits the screen, so the page
+   itself scrolls only when the verdict is still out of view, and then only so far that the
+   question box stays on screen (it goes to the top of the window, the chat right below it). */
 async () => {
   const show = () => {
     const replies = document.querySelectorAll('#qa-chat [data-testid="bot"]');
@@ -14,14 +15,10 @@ async () => {
     }
     const verdict = reply.querySelector('.qa-verdict') || reply;
     const r = verdict.getBoundingClientRect();
-    if (r.top < 0 || r.bottom > window.innerHeight) window.scrollBy(0, r.top - window.innerHeight / 4);
-    // Then keep the question box reachable below the chat, never scrolling the verdict off the top.
-    const q = document.querySelector('#qa-question');
-    if (q) {
-      const below = q.getBoundingClientRect().bottom - window.innerHeight + 8;
-      const top = verdict.getBoundingClientRect().top;
-      if (below > 0 && top > 0) window.scrollBy(0, Math.min(below, top - 4));
-    }
+    if (r.top >= 0 && r.bottom <= window.innerHeight) return;
+    const q = document.querySelector('#qa-ask-row') || document.querySelector('#qa-question');
+    const qTop = q ? q.getBoundingClientRect().top : 0;
+    window.scrollBy(0, Math.min(r.top - window.innerHeight / 4, qTop - 4));
   };
   for (const ms of [0, 100, 400]) { await new Promise(r => setTimeout(r, ms)); show(); }
 }

@@ -14,6 +14,7 @@ Writing is in `qa/store/writer.py`.
 from __future__ import annotations
 
 import bisect
+import os
 import time
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -25,8 +26,27 @@ import numpy as np
 
 from qa.config import Config
 from qa.documents import Chunk, Document, chunk_id
-from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, rebuild_hint
-from qa.store.catalog import CATALOG, Catalog, CatalogError, CatalogFormatError, DocRecord, Version
+from qa.errors import (
+    IndexAccessError,
+    IndexCorruptError,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexMissingError,
+    QAError,
+    rebuild_hint,
+)
+from qa.store.catalog import (
+    CATALOG,
+    LAST_COMMITTED,
+    UPGRADABLE,
+    Catalog,
+    CatalogAccessError,
+    CatalogBusyError,
+    CatalogError,
+    CatalogFormatError,
+    DocRecord,
+    Version,
+)
 from qa.store.dense import IVF_FILE, DensePart, dense_top
 from qa.store.lexical import FILES as LEXICAL_FILES
 from qa.store.lexical import LexicalPart, bm25_top
@@ -42,11 +62,44 @@ from qa.store.segment import (
 )
 
 SEGMENTS = "segments"
+UPLOADS = "uploads"  # the app's uploaded articles (qa/uploads.py): the one folder of an index that holds articles
 UNREADABLE = "unreadable"
+
+
+def is_index_folder(folder: Path) -> bool:
+    """Whether `folder` is a qa index (its catalog, or the record beside it, or the previous format's CURRENT)."""
+    return any((folder / name).is_file() for name in (CATALOG, LAST_COMMITTED, "CURRENT"))
+
+
+def index_holding(path: Path) -> Path | None:
+    """The qa index folder that `path` is or lies in, None when it is no part of one (the index's
+    uploads/ folder, and what is in it, is no part: those are articles)."""
+    real = Path(os.path.realpath(path))
+    for folder in (real, *real.parents):
+        if is_index_folder(folder):
+            inside = real.relative_to(folder).parts
+            return None if inside[:1] == (UPLOADS,) else folder
+    return None
 
 
 def corrupt(index_dir: Path, message: str) -> IndexCorruptError:
     return IndexCorruptError(f"{message}; {rebuild_hint(index_dir)}")
+
+
+def catalog_failure(index_dir: Path, error: CatalogError) -> QAError:
+    """The project's error for a catalog that cannot be used as it is: this user may not (access, never
+    called damage: a rebuild would drop every kept state), readers kept it busy (try again), another
+    format, or damage (with the rebuild command)."""
+    if isinstance(error, CatalogAccessError):
+        return IndexAccessError(str(error))
+    if isinstance(error, CatalogBusyError):
+        return IndexLockedError(str(error))
+    if isinstance(error, CatalogFormatError):
+        if f"format {UPGRADABLE!r} " in str(error):
+            return IndexMismatchError(f"{error} (written before catalog rows carried checksums): `qa compact --index "
+                                      f"{index_dir}` upgrades it in place, keeping every state; or {rebuild_hint(index_dir)}")
+        return IndexMismatchError(f"{error}; {rebuild_hint(index_dir)}")
+    return corrupt(index_dir, str(error))
 
 
 def current_version(index_dir: Path) -> str | None:
@@ -130,6 +183,14 @@ class Index:
         seg, local = self.locate(row)
         return self._document(seg, seg.chunk_span(local)[0])
 
+    def document_by_id(self, doc_id: str) -> Document | None:
+        """The live document `doc_id` (its text and every field, `meta` included), None if absent."""
+        by_name = {seg.name: seg for seg in self.segments}
+        for record in self.records("doc_id", [doc_id]):
+            if record.segment in by_name:
+                return self._document(by_name[record.segment], record.row)
+        return None
+
     def _document(self, seg: Segment, doc_row: int) -> Document:
         try:
             return seg.document(doc_row)
@@ -154,7 +215,7 @@ class Index:
         try:
             return catalog.documents(self.state)
         except CatalogError as e:
-            raise corrupt(self.path, str(e)) from None
+            raise catalog_failure(self.path, e) from None
         finally:
             catalog.close()
 
@@ -167,7 +228,7 @@ class Index:
         try:
             return catalog.documents(self.state, column, values)
         except CatalogError as e:
-            raise corrupt(self.path, str(e)) from None
+            raise catalog_failure(self.path, e) from None
         finally:
             catalog.close()
 
@@ -231,10 +292,8 @@ def open_catalog(index_dir: Path, write: bool = False) -> Catalog:
         if (index_dir / SEGMENTS).is_dir() and any((index_dir / SEGMENTS).iterdir()):
             raise corrupt(index_dir, f"{index_dir / CATALOG}: missing") from None
         raise IndexMissingError(f"{index_dir}: no index here yet; build one with `qa ingest corpus --index {index_dir}`") from None
-    except CatalogFormatError as e:
-        raise IndexMismatchError(f"{e}; {rebuild_hint(index_dir)}") from None
     except CatalogError as e:
-        raise corrupt(index_dir, str(e)) from None
+        raise catalog_failure(index_dir, e) from None
 
 
 def check_settings(index_dir: Path, catalog: Catalog, config: Config) -> None:
@@ -249,17 +308,23 @@ def check_settings(index_dir: Path, catalog: Catalog, config: Config) -> None:
 
 def open_state(index_dir: Path, catalog: Catalog, state: Version, config: Config, verify: bool | None = None) -> Index:
     """The read view of `state`. verify: True hashes every part, False none, None those of
-    segments up to `config.open_verify_bytes`."""
+    segments up to `config.open_verify_bytes`; the catalog rows of the documents of the segments
+    hashed are checked too (the others' rows are checked whenever they are read)."""
     try:
         records = catalog.segment_records(state.segments)
     except CatalogError as e:
-        raise corrupt(index_dir, str(e)) from None
+        raise catalog_failure(index_dir, e) from None
     segments = []
     for name in state.segments:
         try:
             seg = open_segment(index_dir, records[name], config, verify)
         except SegmentError as e:
             raise corrupt(index_dir, str(e)) from None
+        if verify or (verify is None and segment_bytes(seg.manifest) <= config.open_verify_bytes):
+            try:
+                catalog.segment_documents(name)  # each row's checksum
+            except CatalogError as e:
+                raise catalog_failure(index_dir, e) from None
         segments.append(seg)
     dims = {s.manifest["dim"] for s in segments}
     if len(dims) > 1:
@@ -290,7 +355,7 @@ def open_index(index_dir: Path, config: Config, verify: bool | None = None) -> I
                     if attempt == 2 or current_version(index_dir) == state.name:
                         raise
         except CatalogError as e:
-            raise corrupt(index_dir, str(e)) from None
+            raise catalog_failure(index_dir, e) from None
         finally:
             catalog.close()
         time.sleep(0.05 * (attempt + 1))
@@ -307,62 +372,88 @@ class CheckReport:
     files: int = 0
     bytes: int = 0
     live: str | None = None
+    catalog_damaged: bool = False  # the catalog file itself: a rollback cannot help, only a rebuild
 
 
 def check_index(index_dir: Path, config: Config) -> CheckReport:
-    """Verify every byte of every kept state: the catalog's integrity and shape, each segment's
-    files against their sha256, every document line, chunk offset and postings entry, and the
-    catalog's document table against the segments. Each problem names the damaged part."""
+    """Verify every byte of every kept state: the catalog's integrity and shape and every row's
+    checksum, each segment's files against their sha256, every document line, chunk offset and
+    postings entry, and the catalog's document table against the segments. Each problem names the
+    damaged part. The catalog is read first, in one short transaction, so a writer is never kept
+    waiting while the segments are hashed; a check that a write overlapped is run again."""
     index_dir = Path(index_dir)
+    for _ in range(3):
+        report, overlapped = _check_once(index_dir, config)
+        if not report.problems or not overlapped:
+            break
+    return report
+
+
+def _check_once(index_dir: Path, config: Config) -> tuple[CheckReport, bool]:
+    """One check: the report, and whether a write was committed while it ran."""
     catalog = open_catalog(index_dir)
     report = CheckReport(problems=[])
+    started = -1
     try:
-        trouble = catalog.integrity_problems()
-        if trouble:
-            report.problems.append(f"{index_dir / CATALOG}: damaged ({'; '.join(trouble[:3])})")
-            return report
+        damaged = catalog.integrity_problem()
+        if damaged:
+            report.problems.append(damaged)
+            report.catalog_damaged = True
+            return report, False
         check_settings(index_dir, catalog, config)
         lost = catalog.lost_commits()
         if lost:
             report.problems.append(lost)
         with catalog.read_transaction():
+            started = catalog.last_version_id()
             head = catalog.head()
             report.live = head.name if head else None
             pending = catalog.pending()
             states = catalog.versions() + ([pending] if pending else [])
             names = list(dict.fromkeys(n for s in states for n in s.segments))
             records = catalog.segment_records(names)
+            rows = {name: catalog.segment_documents(name) for name in names}
             for name in names:
+                catalog.signatures(name)  # their checksums
+        for name in names:
+            try:
+                seg = open_segment(index_dir, records[name], config, verify=False)
+            except SegmentError as e:
+                report.problems.append(str(e))
+                continue
+            problems = check_segment(seg)
+            report.problems += problems
+            report.segments += 1
+            report.files += len(seg.manifest["files"]) + 1
+            report.bytes += segment_bytes(seg.manifest)
+            if not problems:
+                report.problems += documents_table_problems(catalog, seg, rows[name])
+        if not report.problems:
+            for state in states:  # counts and tombstones of every kept state
                 try:
-                    seg = open_segment(index_dir, records[name], config, verify=False)
-                except SegmentError as e:
-                    report.problems.append(str(e))
-                    continue
-                problems = check_segment(seg)
-                report.problems += problems
-                report.segments += 1
-                report.files += len(seg.manifest["files"]) + 1
-                report.bytes += segment_bytes(seg.manifest)
-                if not problems:
-                    report.problems += documents_table_problems(catalog, seg)
-            if not report.problems:
-                for state in states:  # counts and tombstones of every kept state
-                    try:
-                        open_state(index_dir, catalog, state, config, verify=False)
-                    except IndexCorruptError as e:
-                        report.problems.append(str(e).split(f"; {rebuild_hint(index_dir)}")[0])
+                    open_state(index_dir, catalog, state, config, verify=False)
+                except IndexCorruptError as e:
+                    report.problems.append(str(e).split(f"; {rebuild_hint(index_dir)}")[0])
+    except (CatalogAccessError, CatalogBusyError) as e:
+        raise catalog_failure(index_dir, e) from None
     except CatalogError as e:
         report.problems.append(str(e))
+    try:
+        return report, started >= 0 and catalog.last_version_id() != started
+    except CatalogError:
+        return report, False
     finally:
         catalog.close()
-    return report
 
 
-def documents_table_problems(catalog: Catalog, seg: Segment) -> list[str]:
-    rows = [(d.row, d.doc_id, d.source, d.content_hash, d.n_chunks) for d in catalog.segment_documents(seg.name)]
+def documents_table_problems(catalog: Catalog, seg: Segment, rows: list[DocRecord] | None = None) -> list[str]:
+    """The catalog's document rows of `seg` (read now, or `rows`) compared with the segment's documents."""
+    found = [(d.row, d.doc_id, d.source, d.content_hash, d.n_chunks, d.title, d.date, d.url, d.publisher)
+             for d in (catalog.segment_documents(seg.name) if rows is None else rows)]
     counts = np.bincount(seg.chunks["doc"], minlength=seg.n_documents) if seg.n_chunks else np.zeros(seg.n_documents)
-    expected = [(r, d.doc_id, d.source, d.content_hash, int(counts[r])) for r, d in ((r, seg.document(r)) for r in range(seg.n_documents))]
-    if rows != expected:
+    expected = [(r, d.doc_id, d.source, d.content_hash, int(counts[r]), d.title, d.date, d.url, d.publisher)
+                for r, d in ((r, seg.document(r)) for r in range(seg.n_documents))]
+    if found != expected:
         return [f"{catalog.path}: the document table disagrees with segment {seg.name}"]
     return []
 
@@ -373,9 +464,15 @@ def list_versions(index_dir: Path) -> tuple[str | None, list[Version]]:
     catalog = open_catalog(index_dir)
     try:
         with catalog.read_transaction():
-            head = catalog.head()
-            return (head.name if head else None), catalog.versions()
+            versions = catalog.versions()
+            try:
+                head = catalog.head()
+            except CatalogError:
+                if not versions:
+                    raise
+                return None, versions  # a damaged live-state entry: list the states to roll back to
+            return (head.name if head else None), versions
     except CatalogError as e:
-        raise corrupt(index_dir, str(e)) from None
+        raise catalog_failure(index_dir, e) from None
     finally:
         catalog.close()

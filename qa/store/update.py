@@ -95,6 +95,7 @@ def update_index(
     they are chunked and embedded here with `embedder`.
     """
     report = IngestReport()
+    remove_ids = tuple(dict.fromkeys(remove_ids))  # `qa remove X X` removes (and counts) X once
     with IndexWriter(Path(index_dir), config, rebuild=rebuild, create=bool(incoming) or rebuild) as writer:
         if rebuild:
             _refuse_destructive_rebuild(writer, incoming, force)
@@ -134,8 +135,13 @@ def update_index(
 def chunk_and_embed(
     docs: list[Document], embedder: PassageEncoder | None, config: Config, show_progress: bool = False
 ) -> Iterator[Embedded]:
-    """Chunk every document, then embed the chunks of whole documents a few hundred at a time,
-    yielding each document as soon as its batch is embedded (`embedder` None: the configured model)."""
+    """Chunk the documents in a background thread while the chunks of earlier documents are
+    embedded (the encoder releases the GIL while it computes), embedding whole documents a few
+    hundred chunks at a time and yielding each document as soon as its batch is embedded
+    (`embedder` None: the configured model)."""
+    import queue
+    import threading
+
     from tqdm import tqdm
 
     from qa.chunk import chunk_document
@@ -144,26 +150,49 @@ def chunk_and_embed(
         from qa.embed import Embedder
 
         embedder = Embedder(config)
-    chunked = [
-        (doc, chunk_document(doc, config))
-        for doc in tqdm(docs, desc="chunking", unit="doc", delay=1.0, disable=not show_progress)
-    ]
-    total = sum(len(chunks) for _, chunks in chunked)
+    chunked: queue.SimpleQueue[tuple[Document, list[Chunk]] | BaseException | None] = queue.SimpleQueue()
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for doc in tqdm(docs, desc="chunking", unit="doc", delay=1.0, disable=not show_progress):
+                if stop.is_set():
+                    return
+                chunked.put((doc, chunk_document(doc, config)))
+            chunked.put(None)
+        except BaseException as e:  # noqa: BLE001 - handed to the consumer, which raises it
+            chunked.put(e)
+
+    producer = threading.Thread(target=produce, name="qa-chunking", daemon=True)
+    producer.start()
     step = max(1, config.batch_size * 4)
-    with tqdm(total=total, desc="embedding", unit="chunk", disable=not show_progress or total == 0) as progress:
-        queue: list[tuple[Document, list[Chunk]]] = []
-        for n, item in enumerate(chunked):
-            queue.append(item)
-            if sum(len(c) for _, c in queue) < step and n + 1 < len(chunked):
-                continue
-            texts = [c.text for _, chunks in queue for c in chunks]
-            vectors = embedder.encode_passages(texts)
-            start = 0
-            for doc, chunks in queue:
-                yield doc, chunks, vectors[start : start + len(chunks)]
-                start += len(chunks)
-            progress.update(len(texts))
-            queue = []
+    try:
+        with tqdm(total=0, desc="embedding", unit="chunk", disable=not show_progress) as progress:
+            waiting: list[tuple[Document, list[Chunk]]] = []
+            finished = False
+            while not finished:
+                item = chunked.get()
+                if isinstance(item, BaseException):
+                    raise item
+                if item is None:
+                    finished = True
+                else:
+                    waiting.append(item)
+                    progress.total = (progress.total or 0) + len(item[1])
+                    if sum(len(c) for _, c in waiting) < step:
+                        continue
+                if not waiting:
+                    continue
+                texts = [c.text for _, chunks in waiting for c in chunks]
+                vectors = embedder.encode_passages(texts)
+                start = 0
+                for doc, chunks in waiting:
+                    yield doc, chunks, vectors[start : start + len(chunks)]
+                    start += len(chunks)
+                progress.update(len(texts))
+                waiting = []
+    finally:
+        stop.set()
 
 
 def publish_stream(writer: IndexWriter, embedded: Iterable[Embedded], replaced: dict[str, DocRecord],

@@ -25,11 +25,12 @@ from numpy.typing import NDArray
 from qa.config import Config
 from qa.documents import Document, count_noun
 from qa.errors import BadInputError, IndexCorruptError, IndexMismatchError
-from qa.store.catalog import CATALOG, Catalog, CatalogError, DocRecord, Version
+from qa.store.catalog import CATALOG, Catalog, CatalogError, DocRecord, Version, version_name
 from qa.store.dense import dense_kind, stored_vectors
 from qa.store.index import (
     SEGMENTS,
     Index,
+    catalog_failure,
     check_settings,
     corrupt,
     documents_table_problems,
@@ -84,17 +85,32 @@ class IndexWriter:
         try:
             self.catalog = self._open_catalog()
             self._clear_leftovers()
-            self.live = self.catalog.head()
+            lost = self.catalog.lost_commits()
+            if lost and self.check_live and not self.rebuild:
+                # The next state would take a number already committed once: the way on is explicit.
+                raise corrupt(self.index_dir, f"{lost}; `qa rollback {version_name(self.catalog.last_version_id())}` "
+                              "carries on from the state it has (then repeat the lost writes)")
+            if lost:
+                self.catalog.skip_lost_numbers()
+            self.live_damage: str | None = None
+            try:
+                self.live = self.catalog.head()
+            except CatalogError as e:
+                if self.check_live:
+                    raise
+                self.live, self.live_damage = None, str(e)  # a rollback gets past a damaged live state
             if self.rebuild:
                 self.work = self.catalog.pending() or replace(_EMPTY, pending=True)
             else:
                 self._discard_pending()
                 self.work = self.live or _EMPTY
+                if self.check_live:
+                    self.catalog.versions()  # every kept state's entry intact (else named, with the way out)
                 if self.live is not None and self.check_live:
                     open_state(self.index_dir, self.catalog, self.live, self.config)  # refuse to write on damage
         except CatalogError as e:
             self._lock.__exit__(None, None, None)
-            raise corrupt(self.index_dir, str(e)) from None
+            raise catalog_failure(self.index_dir, e) from None
         except BaseException:
             self._lock.__exit__(None, None, None)
             raise
@@ -107,11 +123,12 @@ class IndexWriter:
             self.catalog.close()
         finally:
             self._lock.__exit__(exc_type, exc, tb)
-        # Damage found while writing is reported like damage found on open: named, with the way out.
+        # Damage found while writing is reported like damage found on open: named, with the way out
+        # (a commit that readers kept waiting, or one this user may not make, is said to be not made).
         if isinstance(exc, CatalogError):
-            raise corrupt(self.index_dir, str(exc)) from None
+            raise catalog_failure(self.index_dir, exc) from None
         if isinstance(exc, sqlite3.DatabaseError):
-            raise corrupt(self.index_dir, f"{self.index_dir / CATALOG}: unreadable ({exc})") from None
+            raise corrupt(self.index_dir, f"{self.index_dir / CATALOG}: unreadable ({' '.join(str(exc).split())})") from None
 
     def _open_catalog(self) -> Catalog:
         d = self.index_dir
@@ -124,9 +141,16 @@ class IndexWriter:
             catalog = open_catalog(d, write=True)
             try:
                 check_settings(d, catalog, self.config)
+                if self.rebuild:  # every served row read once: a rebuild starts afresh from a damaged catalog
+                    catalog.head(), catalog.versions(), catalog.pending()
+                    for name in catalog.all_segment_names():
+                        catalog.segment_documents(name), catalog.signatures(name)
             except IndexMismatchError:
                 catalog.close()
                 raise
+            except CatalogError as e:
+                catalog.close()
+                raise catalog_failure(d, e) from None
             return catalog
         except (IndexMismatchError, IndexCorruptError):
             if not self.rebuild:
@@ -134,7 +158,7 @@ class IndexWriter:
         # A rebuild is the way out of a damaged, older or differently configured index.
         for old in d.iterdir():
             if old.name == "CURRENT" or (old.is_dir() and old.name.startswith("v") and old.name[1:].isdigit()):
-                shutil.rmtree(old) if old.is_dir() else old.unlink()
+                remove_entry(old)
         return Catalog.create(d, self.config.index_settings())
 
     # ------------------------------------------------------------ lookups in the work state
@@ -297,7 +321,9 @@ class IndexWriter:
     def collect_garbage(self) -> None:
         """Keep the live state, a pending rebuild, and the last state of each of the last
         `Config.keep_versions` writes; forget the rest, then delete segments no kept state names."""
-        versions = self.catalog.versions()
+        damaged: dict[int, str] = {}
+        # Only a rollback (the way past damage) gets here with a damaged state's entry: it is dropped.
+        versions = self.catalog.versions(damaged if not self.check_live else None)
         last_of_run: dict[str, int] = {}
         for v in versions:
             last_of_run[v.run] = max(v.id, last_of_run.get(v.run, 0))
@@ -307,7 +333,7 @@ class IndexWriter:
         pending = self.catalog.pending()
         kept = [v for v in versions if v.id in keep] + ([pending] if pending else [])
         named = {s for v in kept for s in v.segments}
-        dropped = [v.id for v in versions if v.id not in keep]
+        dropped = [v.id for v in versions if v.id not in keep] + sorted(damaged)
         forgotten = self.catalog.all_segment_names() - named
         if dropped or forgotten:
             with self.catalog.write_transaction():
@@ -318,10 +344,9 @@ class IndexWriter:
             self._clear_leftovers()
 
     def _discard_pending(self) -> None:
-        pending = self.catalog.pending()
-        if pending is not None:
+        if self.catalog.has_pending():
             with self.catalog.write_transaction():
-                self.catalog.delete_version(pending.id)
+                self.catalog.delete_pending()
 
     def _clear_leftovers(self) -> None:
         """Delete what killed writers left: `.tmp-*` entries and segment folders no catalog entry
@@ -329,12 +354,21 @@ class IndexWriter:
         known = self.catalog.all_segment_names()
         folders = self.index_dir / SEGMENTS
         candidates = [p for p in self.index_dir.iterdir() if p.name.startswith((".tmp-", ".CURRENT.tmp-"))]
-        if folders.is_dir():
+        if folders.is_dir() and not folders.is_symlink():  # (a linked segments/ is refused by the lock)
             candidates += [p for p in folders.iterdir() if p.name not in known]
         for p in candidates:
             if p.name.endswith(f"-{os.getpid()}") or p.name.endswith(f"-{os.getpid()}.sqlite"):
                 continue
-            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+            remove_entry(p)
+
+
+def remove_entry(path: Path) -> None:
+    """Delete `path` inside the index: a folder with what is in it, a file, or a link itself (never
+    what a link points to: nothing outside the index is ever deleted)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)  # rmtree deletes links inside, never follows them
+    else:
+        path.unlink(missing_ok=True)
 
 
 def pick_merge(sizes: list[int], max_segments: int, limit: int | None = None) -> list[int]:
@@ -466,32 +500,50 @@ def compact(index_dir: Path, config: Config) -> str:
 
 
 def rollback(index_dir: Path, config: Config, version: str | None = None) -> str:
-    """Make a kept earlier state live again (as a new state, so a rollback can be undone too)."""
-    with IndexWriter(Path(index_dir), config, check_live=False, create=False) as writer:
-        trouble = writer.catalog.integrity_problems()
-        if trouble:  # a rollback writes a new state into this catalog: it must be sound
-            raise corrupt(Path(index_dir), f"{writer.catalog.path}: damaged ({'; '.join(trouble[:2])}); a rollback "
-                          "cannot repair the catalog itself")
-        kept = writer.catalog.versions()
+    """Make a kept state live again, as a new state (so a rollback can be undone too).
+
+    Without `version`: the state before the live one, i.e. the last write undone. When the live
+    state is itself a rollback, nothing is done: a rollback killed after its commit and run again
+    must not go back a second time; going further back, or undoing it, names the state. A state
+    already live is not restored again. A damaged live state (or its damaged entry) is got past by
+    naming the state to restore; a state whose entry is damaged is dropped."""
+    index_dir = Path(index_dir)
+    with IndexWriter(index_dir, config, check_live=False, create=False) as writer:
+        damaged = writer.catalog.integrity_problem()
+        if damaged:  # a rollback writes a new state into this catalog: it must be sound
+            raise corrupt(index_dir, f"{damaged}; a rollback cannot repair the catalog itself")
+        broken: dict[int, str] = {}
+        kept = writer.catalog.versions(broken)
         live = writer.live
-        if live is None:
+        listed = f"`qa versions --index {index_dir}` lists them"
+        if live is None and writer.live_damage is None:
             raise BadInputError(f"{index_dir}: nothing to roll back: the index has no state yet")
         if version is None:
+            if live is None:
+                raise BadInputError(f"{writer.live_damage}; name the state to restore: `qa rollback VERSION` ({listed})")
+            if live.action == "rollback":
+                return (f"nothing to do: the live state {live.name} is already a rollback ({live.summary}, {live.created}); "
+                        f"to go further back or undo it, name the state: `qa rollback VERSION` ({listed})")
             earlier = [v for v in kept if v.id < live.id and (v.segments, v.tombstones) != (live.segments, live.tombstones)]
             if not earlier:
-                raise BadInputError(f"{index_dir}: no earlier state is kept; `qa versions --index {index_dir}` lists them")
+                raise BadInputError(f"{index_dir}: no earlier state is kept; {listed}")
             target = earlier[-1]
         else:
-            matches = [v for v in kept if v.name == version or str(v.id) == version.lstrip("v").lstrip("0")]
+            number = version.lower().lstrip("v").lstrip("0")
+            matches = [v for v in kept if v.name == version or str(v.id) == number]
             if not matches:
-                names = ", ".join(v.name for v in kept)
-                raise BadInputError(f"{index_dir}: no kept state {version!r}; kept: {names}")
+                problem = next((p for i, p in broken.items() if str(i) == number), None)
+                if problem:
+                    raise corrupt(index_dir, problem)
+                raise BadInputError(f"{index_dir}: no kept state {version!r}; kept: {', '.join(v.name for v in kept)}")
             target = matches[0]
+            if live is not None and (target.segments, target.tombstones) == (live.segments, live.tombstones):
+                return f"nothing to do: {target.name}'s state is the live one ({live.name})"
         # Refuse to restore a damaged state: every byte of it, and the catalog's entries of its documents.
-        index = open_state(Path(index_dir), writer.catalog, target, config, verify=True)
+        index = open_state(index_dir, writer.catalog, target, config, verify=True)
         for seg in index.segments:
             if documents_table_problems(writer.catalog, seg):
-                raise corrupt(Path(index_dir), f"{writer.catalog.path}: the document table disagrees with segment "
+                raise corrupt(index_dir, f"{writer.catalog.path}: the document table disagrees with segment "
                               f"{seg.name}; a rollback cannot repair the catalog itself")
         del index
         with writer.catalog.write_transaction():
@@ -502,4 +554,6 @@ def rollback(index_dir: Path, config: Config, version: str | None = None) -> str
             writer.catalog.set_head(version_id)
         writer.work = writer.live = writer.catalog.version(version_id)
         writer.collect_garbage()
-        return f"restored {target.name} as {writer.live.name}: {count_noun(target.n_documents, 'document')}, {count_noun(target.n_chunks, 'chunk')}"
+        dropped = f"; dropped the damaged entries of {', '.join(version_name(i) for i in sorted(broken))}" if broken else ""
+        return (f"restored {target.name} as {writer.live.name}: {count_noun(target.n_documents, 'document')}, "
+                f"{count_noun(target.n_chunks, 'chunk')}{dropped}")

@@ -36,7 +36,6 @@ from qa.calibration import (
     KINDS,
     Calibrator,
     Logistic,
-    band_edge,
     best_threshold,
     fit_logistic,
     norm_text,
@@ -69,7 +68,9 @@ def collect(part: str, eval_file: Path, config: Config, progress: bool = True) -
     records = []
     for q in tqdm(eval_set.questions, desc=f"calibration: {part}", unit="q", disable=not progress, file=sys.stderr):
         passages = qa.search(q.question)
+        started = time.perf_counter()
         reading = reader.best(q.question, passages)
+        read_ms = (time.perf_counter() - started) * 1000
         if reading.candidate is None or reading.features is None:
             continue
         text = passages[reading.candidate.passage_index].text[reading.start : reading.end]
@@ -85,6 +86,7 @@ def collect(part: str, eval_file: Path, config: Config, progress: bool = True) -
             "fold": q.doc_ids[0] if part in ("news", "not-covered") else (q.tags[0] if q.tags else q.doc_ids[0]),
             "cited_gold_first": bool(q.doc_ids) and passages[reading.candidate.passage_index].doc_id in q.doc_ids,
             "features": reading.features,
+            "read_ms": round(read_ms, 1),
         })
     return records
 
@@ -95,15 +97,17 @@ def _reader_key(folder: Path) -> str:
     return str(read_manifest(folder).get("weights_sha256", ""))[:12]
 
 
-def load_records(parts_dir: Path, config: Config, reader_dir: Path) -> list[dict[str, Any]]:
-    """The records of every part for this reader, collected once and cached beside the parts."""
+def load_records(parts_dir: Path, config: Config, reader_dir: Path, parts: Sequence[str] = PARTS) -> list[dict[str, Any]]:
+    """The records of every part for this reader, collected once and cached beside the parts
+    (by the part's bytes, the reader, the passages read and their length, the retriever)."""
     records = []
-    for part in PARTS:
+    for part in parts:
         path = parts_dir / f"{part}.json"
         if not path.exists():
             raise SystemExit(f"{path}: missing; build the calibration set first with `python -m qa.training.calibration_sets`")
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-        cache = parts_dir / f"records-{part}-{digest}-{_reader_key(reader_dir)}-k{config.top_k}-{config.retriever}.jsonl"
+        cache = parts_dir / (f"records-{part}-{digest}-{_reader_key(reader_dir)}-k{config.top_k}-"
+                             f"c{config.chunk_tokens}-{config.retriever}.jsonl")
         if not cache.exists():
             rows = collect(part, path, config)
             cache.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
@@ -166,22 +170,36 @@ def oof_mix_f1(records: Sequence[dict[str, Any]], names: dict[str, tuple[str, ..
     return float(total / weight.sum())
 
 
-def select_features(records: Sequence[dict[str, Any]], weight: np.ndarray, base: dict[str, tuple[str, ...]]) -> tuple[dict[str, tuple[str, ...]], list[dict[str, Any]]]:
-    """Greedy forward selection per kind: add the feature that most improves out-of-fold mix F1,
-    while it improves it by at least 0.002."""
+def oof_log_likelihood(records: Sequence[dict[str, Any]], names: dict[str, tuple[str, ...]], weight: np.ndarray) -> float:
+    """Mean log-likelihood of the labels under out-of-fold confidences, each part weighing its
+    share of the mix: a proper score, so it rewards confidences that mean the same on every part."""
+    conf = np.clip(np.array(out_of_fold(records, names, weight)), 1e-6, 1 - 1e-6)
+    right = np.array([1.0 if r["right"] else 0.0 for r in records])
+    return float(np.sum(weight * (right * np.log(conf) + (1 - right) * np.log(1 - conf))) / weight.sum())
+
+
+OBJECTIVES = {"mix-f1": (oof_mix_f1, 0.002), "log-likelihood": (oof_log_likelihood, 0.001)}
+
+
+def select_features(records: Sequence[dict[str, Any]], weight: np.ndarray, base: dict[str, tuple[str, ...]],
+                    objective: str = "mix-f1") -> tuple[dict[str, tuple[str, ...]], list[dict[str, Any]]]:
+    """Greedy forward selection per kind: add the feature that most improves the out-of-fold
+    `objective` (mix F1, or the mix-weighted log-likelihood), while it improves it by at least
+    its minimum gain."""
+    score_of, min_gain = OBJECTIVES[objective]
     names = dict(base)
     tried: list[dict[str, Any]] = []
-    score = oof_mix_f1(records, names, weight)
-    tried.append({"features": {k: list(v) for k, v in names.items()}, "oof_mix_overall_f1": round(score, 4)})
+    score = score_of(records, names, weight)
+    tried.append({"features": {k: list(v) for k, v in names.items()}, f"oof_{objective}": round(score, 4)})
     for kind in KINDS:
         while True:
-            best_gain, best_name = 0.002, None
+            best_gain, best_name = min_gain, None
             for name in FEATURES:
                 if name in names[kind]:
                     continue
                 trial = {**names, kind: names[kind] + (name,)}
-                s = oof_mix_f1(records, trial, weight)
-                tried.append({"kind": kind, "added": name, "oof_mix_overall_f1": round(s, 4)})
+                s = score_of(records, trial, weight)
+                tried.append({"kind": kind, "added": name, f"oof_{objective}": round(s, 4)})
                 if s - score > best_gain:
                     best_gain, best_name = s - score, name
             if best_name is None:
@@ -226,12 +244,58 @@ def part_metrics(records: Sequence[dict[str, Any]], conf: Sequence[float], thres
     return out
 
 
-def calibrate(records: list[dict[str, Any]], command: str, parts_dir: Path) -> Calibrator:
-    """Fit everything on `records` (see the module docstring)."""
+# The parts whose answers the bands must describe (the not-covered part has no right answer).
+BAND_PARTS = ("news", "traps", "clean")
+
+
+def part_bands(records: Sequence[dict[str, Any]], conf: Sequence[float], min_answers: int = 20) -> tuple[tuple[float, float], dict[str, Any]]:
+    """Bands that mean the same on every kind of archive: "high" from the lowest confidence at
+    which, on each part, the answers at or above it were right >= 80 % of the time; "medium" from
+    the lowest confidence at which, on each part, the answers between it and "high" were right
+    >= 50 %. Each edge is the highest of the parts' edges (0.01 grid); a part that reaches an
+    accuracy at no confidence (with `min_answers` answers) is left out of that edge and named."""
+    grid = [round(float(t), 2) for t in np.arange(0.0, 1.0001, 0.01)]
+    by_part = {p: ([c for c, r in zip(conf, records) if r["part"] == p], [r["right"] for r in records if r["part"] == p])
+               for p in BAND_PARTS}
+
+    def lowest(part: str, accuracy: float, top: float) -> float | None:
+        c, right = by_part[part]
+        for t in grid:
+            kept = [r for ci, r in zip(c, right) if t <= ci < top]
+            if len(kept) >= min_answers and sum(kept) >= accuracy * len(kept):
+                return t
+        return None
+
+    high_edges = {p: lowest(p, BAND_ACCURACY[1], 2.0) for p in BAND_PARTS if by_part[p][0]}
+    high = max((e for e in high_edges.values() if e is not None), default=1.0)
+    medium_edges = {p: lowest(p, BAND_ACCURACY[0], high) for p in BAND_PARTS if by_part[p][0]}
+    medium = min(high, max((e for e in medium_edges.values() if e is not None), default=high))
+    return (medium, high), {"high": high_edges, "medium": medium_edges,
+                            "unreachable": {"high": [p for p, e in high_edges.items() if e is None],
+                                            "medium": [p for p, e in medium_edges.items() if e is None]}}
+
+
+def bands_by_part(records: Sequence[dict[str, Any]], conf: Sequence[float], bands: tuple[float, float]) -> dict[str, dict[str, Any]]:
+    """Per part, how often answers labelled "high" and "medium" were right: the bands must mean
+    the same accuracy on every kind of archive."""
+    out: dict[str, dict[str, Any]] = {}
+    for part in PARTS:
+        row: dict[str, Any] = {}
+        for band, low, high in (("high", bands[1], 2.0), ("medium", bands[0], bands[1])):
+            right = [r["right"] for r, c in zip(records, conf) if r["part"] == part and low <= c < high]
+            row[band] = {"answers": len(right), "right": round(float(np.mean(right)), 4) if right else None}
+        out[part] = row
+    return out
+
+
+def calibrate(records: list[dict[str, Any]], command: str, parts_dir: Path, objective: str = "mix-f1") -> Calibrator:
+    """Fit everything on `records` (see the module docstring); features chosen by `objective`."""
     started = time.time()
     weight = mix_weights(records)
-    base: dict[str, tuple[str, ...]] = {"span": ("margin", "log_probability"), "sentence": ("margin", "log_probability")}
-    names, tried = select_features(records, weight, base)
+    # A sentence answer is judged whole: how much of the question it covers starts in its model.
+    base: dict[str, tuple[str, ...]] = {"span": ("margin", "log_probability"),
+                                        "sentence": ("margin", "log_probability", "sentence_overlap")}
+    names, tried = select_features(records, weight, base, objective)
     models = {}
     for kind in KINDS:
         idx = [i for i, r in enumerate(records) if r["kind"] == kind]
@@ -243,8 +307,7 @@ def calibrate(records: list[dict[str, Any]], command: str, parts_dir: Path) -> C
     uncovered = sorted(c for c, r in zip(conf, records) if r["part"] == "not-covered")
     floor = uncovered[min(len(uncovered) - 1, int((1 - NOT_COVERED_REACHING_FLOOR) * len(uncovered)))] if uncovered else threshold
     floor = round(min(floor + 0.005, threshold), 3)
-    right = [r["right"] for r in records]
-    bands = (band_edge(conf, right, BAND_ACCURACY[0], weight.tolist()), band_edge(conf, right, BAND_ACCURACY[1], weight.tolist()))
+    bands, band_edges = part_bands(records, conf)
     oof = out_of_fold(records, names, weight)
     provenance: dict[str, object] = {
         "command": command,
@@ -254,12 +317,18 @@ def calibrate(records: list[dict[str, Any]], command: str, parts_dir: Path) -> C
         "label": "answer right: a span with F1 >= 0.5 against a gold answer, a sentence that holds one; any answer to an unanswerable question is wrong",
         "threshold_rule": "maximises overall F1 on the mix (sentence answers count 1 when they hold a gold answer)",
         "floor_rule": f"at most {NOT_COVERED_REACHING_FLOOR:.0%} of the not-covered questions reach it",
-        "band_rule": f"lowest confidence where answers were right >= {BAND_ACCURACY[1]:.0%} (high) / {BAND_ACCURACY[0]:.0%} (medium) of the time, mix-weighted",
+        "band_rule": f"on every part ({', '.join(BAND_PARTS)}): answers at or above 'high' right >= {BAND_ACCURACY[1]:.0%} "
+                     f"of the time, answers between 'medium' and 'high' right >= {BAND_ACCURACY[0]:.0%}; each edge the highest "
+                     "of the parts' edges (a part that reaches the accuracy at no confidence is left out and named)",
+        "band_edges_by_part": band_edges,
         "questions": {p: sum(1 for r in records if r["part"] == p) for p in PARTS},
         "kinds": {k: sum(1 for r in records if r["kind"] == k) for k in KINDS},
         "at_threshold": part_metrics(records, conf, threshold),
         "out_of_fold": {"mix_overall_f1": round(oof_mix_f1(records, names, weight), 4),
                         "at_threshold": part_metrics(records, oof, threshold)},
+        "bands_by_part": bands_by_part(records, conf, bands),
+        "bands_by_part_out_of_fold": bands_by_part(records, oof, bands),
+        "feature_selection": f"greedy forward, out-of-fold {objective}",
         "features_tried": tried,
         "reliability": {k: reliability_table([c for c, r in zip(conf, records) if r["kind"] == k],
                                              [r["right"] for r in records if r["kind"] == k]) for k in KINDS},
@@ -268,11 +337,27 @@ def calibrate(records: list[dict[str, Any]], command: str, parts_dir: Path) -> C
     return Calibrator(models, threshold, floor, bands, BAND_ACCURACY, provenance)
 
 
+def baseline_record(baseline: Path, parts_dir: Path, config: Config, command: str, objective: str) -> dict[str, Any]:
+    """Another reader calibrated on the same parts by the same rules (never saved): its metrics at
+    its own threshold, out of fold, and always answering."""
+    records = load_records(parts_dir, config.with_(reader_model_dir=baseline), baseline)
+    fitted = calibrate(records, command, parts_dir, objective)
+    return {"reader": str(baseline), "weights_sha256": _reader_key(baseline), "threshold": fitted.threshold,
+            "at_threshold": fitted.provenance["at_threshold"], "out_of_fold": fitted.provenance["out_of_fold"],
+            "bands": list(fitted.bands), "bands_by_part": fitted.provenance["bands_by_part"]}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m qa.training.fit_calibrator", description=__doc__.splitlines()[0])
     parser.add_argument("--parts", type=Path, default=Path("runs/calibration"), help="the folder `python -m qa.training.calibration_sets` wrote")
     parser.add_argument("--model", type=Path, help="reader folder (default: the shipped qa/reader_model)")
     parser.add_argument("--report-only", action="store_true", help="print the metrics of the saved calibrator; write nothing")
+    parser.add_argument("--objective", choices=sorted(OBJECTIVES), default="mix-f1",
+                        help="what feature selection maximises out of fold: the mix's overall F1, or the mix-weighted "
+                             "log-likelihood (confidences that mean the same on every part)")
+    parser.add_argument("--baseline", type=Path,
+                        help="another reader folder (the one shipped before) calibrated the same way, out of fold, "
+                             "for the comparison recorded with the calibrator and shown on the model card")
     args = parser.parse_args(argv)
     from qa.reader import NeuralReader
 
@@ -284,7 +369,10 @@ def main(argv: list[str] | None = None) -> int:
         conf = [calibrator.probability(r["kind"], r["features"]) for r in records]
         print(json.dumps(part_metrics(records, conf, calibrator.threshold), indent=1))
         return 0
-    calibrator = calibrate(records, "python -m qa.training.fit_calibrator " + " ".join(argv if argv is not None else sys.argv[1:]), args.parts)
+    command = "python -m qa.training.fit_calibrator " + " ".join(argv if argv is not None else sys.argv[1:])
+    calibrator = calibrate(records, command, args.parts, args.objective)
+    if args.baseline:
+        calibrator.provenance["baseline"] = baseline_record(args.baseline, args.parts, config, command, args.objective)
     path = calibrator.save(folder)
     write_model_card(folder)
     at = calibrator.provenance["at_threshold"]

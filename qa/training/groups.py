@@ -217,8 +217,8 @@ def prepare_groups(sources: GroupSources, work: Path, config: Config, seed: int)
     out: dict[str, list[TrainGroup]] = {}
     if sources.newsqa:
         news = QASet()
-        for pool in sources.newsqa:
-            read_newsqa(pool, news, "train")
+        for pool_file in sources.newsqa:
+            read_newsqa(pool_file, news, "train")
         out["news"] = hybrid_groups(news, work, "newsqa-train", config, sources.k, "news")
     if sources.squad2_train:
         squad2 = QASet()

@@ -17,12 +17,13 @@ Sources of the training data (public GitHub snapshots; see `shared/train/README.
 SQuADShifts (Miller et al., 2020; modestyachts/squadshifts-website, no licence file), the MRQA 2019
 shared task's SQuAD 1.1 / DROP / DuoRC / RelationExtraction dev sets (Fisch et al., 2019; MIT),
 SubjQA (Bjerva et al., 2020; licences of its source data sets), SQuAD 2.0 dev (Rajpurkar et al.,
-2018; CC BY-SA 4.0), four articles of it, and for reader v3 NewsQA (Trischler et al., 2017; CNN
-stories of its train split, research use) and the first ten articles of SQuAD 2.0 train."""
+2018; CC BY-SA 4.0), four articles of it, for reader v3 NewsQA (Trischler et al., 2017; CNN
+stories of its train split, research use) and the first ten articles of SQuAD 2.0 train, and for
+reader v4 the CNN stories of NewsQA's official dev split as well."""
 
 
 def group_lines(training: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
-    """Reader v3's training: questions read with the passages their retriever returns."""
+    """Readers v3 and v4: questions read with the passages their retriever returns."""
     groups = training.get("groups")
     if not groups:
         return []
@@ -35,11 +36,23 @@ def group_lines(training: dict[str, Any], manifest: dict[str, Any]) -> list[str]
         "option (shared normalisation, Clark & Gardner 2018). Groups by kind: "
         + ", ".join(f"{kind} {n}" for kind, n in groups.items())
         + f" (NewsQA read {settings.get('news_repeat')}x per epoch; `not-covered`: questions of the replayed sets "
-        "asked of the news stories, taught as unanswerable). NewsQA stories are split by a hash of their id: "
-        "about 70 % train, 30 % calibrate (`qa.training.groups.newsqa_story_split`); SQuAD 2.0 train's "
-        "Spectre_(2015_film) article is kept for calibration.",
+        "asked of the news stories, taught as unanswerable). NewsQA stories (of every pool read: "
+        + ", ".join(f"`{Path(d['path']).name}`" for d in training.get("data", []) if "NewsQA" in d["path"])
+        + ") are split by a hash of their id: about 70 % train, 30 % calibrate "
+        "(`qa.training.groups.newsqa_story_split`), so no story is both trained on and calibrated on; SQuAD 2.0 "
+        "train's Spectre_(2015_film) article is kept for calibration.",
         "",
     ]
+
+
+def averaged_lines(manifest: dict[str, Any]) -> list[str]:
+    """The weight averaging that made the artifact (`python -m qa.training.average`), if any."""
+    averaged = manifest.get("averaged_with")
+    if not averaged:
+        return []
+    return [f"- then averaged with the reader it was fine-tuned from (`python -m qa.training.average`): "
+            f"{averaged['weight']} × `{averaged['reader']}` (weights `{str(averaged['weights_sha256'])[:12]}…`) + "
+            f"{1 - averaged['weight']:.2g} × the fine-tuned weights (weight-space ensembling, Wortsman et al. 2022)"]
 
 
 def _row(cells: list[object]) -> str:
@@ -76,6 +89,7 @@ def write_model_card(folder: Path) -> Path:
         f"- trained by: `{training.get('command')}` in {training.get('seconds', 0) / 60:.0f} min on {training.get('hardware')}",
         *[f"  - continuing a reader trained by: `{t.get('command')}` in {t.get('seconds', 0) / 60:.0f} min"
           for t in lineage(training)[1:]],
+        *averaged_lines(manifest),
         f"- total training time: {sum(t.get('seconds', 0) for t in lineage(training)) / 60:.0f} min",
         "",
         "## Training data",
@@ -126,9 +140,10 @@ def write_model_card(folder: Path) -> Path:
         "",
         "Made for short factual questions about English news and encyclopedic text, read from passages of "
         "≤ 128 word pieces. Questions that a short span cannot answer (yes/no, why, how, what someone said) "
-        "are answered with the sentence around the reader's span (`answer_type: \"sentence\"`); the reader "
-        "was not trained on such questions. SQuAD 2.0's unanswerable questions are written to look "
-        "answerable; abstention on them is the weakest part.",
+        "are answered with the sentence around the reader's span (`answer_type: \"sentence\"`); \"What did X "
+        "say?\" with a statement attributed to X. Questions about the article itself (when it was published, "
+        "which outlet, who wrote it) are answered from the article's fields, not by this model. SQuAD 2.0's "
+        "unanswerable questions are written to look answerable; abstention on them is the weakest part.",
         "",
     ]
     path = folder / CARD_FILE
@@ -162,6 +177,35 @@ def calibration_lines(c: dict[str, Any]) -> list[str]:
             *[_row([part, r.get("questions", ""), r.get("answerable_f1", "–"), r.get("unanswerable_accuracy", "–"),
                     r.get("overall_f1"), r.get("always_answer_overall_f1"), r.get("always_abstain_overall_f1"),
                     (oof.get(part) or {}).get("overall_f1", "–")]) for part, r in at.items()],
+            "",
+        ]
+    by_part = p.get("bands_by_part_out_of_fold") or {}
+    if by_part:
+        lines += [
+            "How often answers labelled \"high\" and \"medium\" were right, per part (out of fold):",
+            "",
+            _row(["part", "high: answers", "high: right", "medium: answers", "medium: right"]),
+            _row(["---", "---:", "---:", "---:", "---:"]),
+            *[_row([part, r["high"]["answers"], r["high"]["right"] if r["high"]["right"] is not None else "–",
+                    r["medium"]["answers"], r["medium"]["right"] if r["medium"]["right"] is not None else "–"])
+              for part, r in by_part.items()],
+            "",
+        ]
+    baseline = p.get("baseline")
+    if baseline and at:
+        old_at = (baseline.get("out_of_fold") or {}).get("at_threshold") or {}
+        lines += [
+            f"Against the reader shipped before (`{baseline.get('reader')}`, weights `{baseline.get('weights_sha256')}…`), "
+            "calibrated on the same parts by the same rules; out of fold (calibrators fitted on the other folds, "
+            "by story or article), and always answering:",
+            "",
+            _row(["part", "before: answerable F1", "this: answerable F1", "before: overall F1", "this: overall F1",
+                  "before: always-answer F1", "this: always-answer F1"]),
+            _row(["---", "---:", "---:", "---:", "---:", "---:", "---:"]),
+            *[_row([part, (old_at.get(part) or {}).get("answerable_f1", "–"), (oof.get(part) or {}).get("answerable_f1", "–"),
+                    (old_at.get(part) or {}).get("overall_f1", "–"), (oof.get(part) or {}).get("overall_f1", "–"),
+                    (old_at.get(part) or {}).get("always_answer_answerable_f1", "–"),
+                    (oof.get(part) or {}).get("always_answer_answerable_f1", "–")]) for part in at],
             "",
         ]
     reliability = p.get("reliability") or {}

@@ -15,7 +15,9 @@ from qa.evaluation.metrics import (
     f1_score,
     first_relevant_rank,
     latency_summary,
+    mean_retrieval_metrics,
     normalize_answer,
+    per_query_retrieval_metrics,
     predictions_at,
     ranked_doc_ids,
     reliability_table,
@@ -145,6 +147,20 @@ def test_retrieval_metrics_hand_computed():
     ndcg_q2 = 1 / math.log2(4)
     ndcg_q3 = (1 + 1 / math.log2(4)) / (1 + 1 / math.log2(3))
     assert m["nDCG@10"] == pytest.approx((1 + ndcg_q2 + ndcg_q3 + 0) / 4)
+
+
+def test_retrieval_metrics_graded_hand_computed():
+    # Graded judgments: nDCG gains the grade, R@k and MRR count relevance >= 1; z is judged not relevant (0).
+    qrels = {"q1": {"a": 2, "b": 1, "z": 0}, "q2": ["c"]}
+    runs = {"q1": ["z", "b", "a"], "q2": ["c"]}
+    per = per_query_retrieval_metrics(qrels, runs, ks=(1, 2))
+    # q1: z at 1 (gain 0), b at 2 (gain 1), a at 3 (gain 2): DCG = 1/log2(3) + 2/log2(4); ideal a, b: 2/1 + 1/log2(3)
+    assert per["q1"]["nDCG@10"] == pytest.approx((1 / math.log2(3) + 1) / (2 + 1 / math.log2(3)))
+    assert per["q1"]["R@1"] == 0.0 and per["q1"]["R@2"] == 0.5 and per["q1"]["MRR@10"] == 0.5
+    assert per["q2"] == {"R@1": 1.0, "R@2": 1.0, "MRR@10": 1.0, "nDCG@10": 1.0}
+    means = mean_retrieval_metrics(per, ks=(1, 2))
+    assert means["n"] == 2 and means["R@2"] == pytest.approx(0.75) and means["MRR@10"] == pytest.approx(0.75)
+    assert mean_retrieval_metrics({}, ks=(1,)) == {"R@1": None, "MRR@10": None, "nDCG@10": None, "n": 0}
 
 
 def test_ranking_helpers():
