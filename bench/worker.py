@@ -237,10 +237,15 @@ def stage_build(args) -> dict:
     if progress["plan"] != plan:
         raise SystemExit(f"bench: {progress_path} is a build of other settings ({progress['plan']['sizes'][:2]}..., "
                          f"{progress['plan']['segment_memory_mb']} MB); rerun with those, or delete it and {config.index_dir}")
-    done = len(open_index(config.index_dir, config).segments) if current_version(config.index_dir) else 0
-    if done > parts or (done and open_index(config.index_dir, config).live_counts != sizes[:done]):
-        raise SystemExit(f"bench: {config.index_dir} holds other segments than the plan in {progress_path}; delete both")
-    progress["parts"] = progress["parts"][:done] + [{"part": p, "timings": None} for p in range(len(progress["parts"]), done)]
+    if progress.get("complete"):
+        # Every part was written: the later stages (which add, remove and merge) may have run since,
+        # so the index is no longer the plan's segments; a rerun after a kill goes on to them.
+        done = parts
+    else:
+        done = len(open_index(config.index_dir, config).segments) if current_version(config.index_dir) else 0
+        if done > parts or (done and open_index(config.index_dir, config).live_counts != sizes[:done]):
+            raise SystemExit(f"bench: {config.index_dir} holds other segments than the plan in {progress_path}; delete both")
+        progress["parts"] = progress["parts"][:done] + [{"part": p, "timings": None} for p in range(len(progress["parts"]), done)]
     progress["runs"] += 1
 
     def log(line: str) -> None:
@@ -277,6 +282,7 @@ def stage_build(args) -> dict:
             "wall_s": time.perf_counter() - t, "cpu_s": time.process_time() - c, "write_profile_s": timers.snapshot(),
             "peak_rss_mb": peak_rss_mb(),
         }})
+        progress["complete"] = part == parts - 1
         tmp = progress_path.with_suffix(".tmp")
         tmp.write_text(json.dumps(progress, indent=1))
         tmp.replace(progress_path)

@@ -147,5 +147,14 @@ def test_a_killed_bench_build_continues_where_it_stopped_to_the_same_index(tmp_p
     assert result["runs"] == 2 and result["segments"] == 3 and result["part_passages"] == [400, 400, 400]
     assert result["parts_without_timings"] == 0 and result["build_cpu_s"] > 0
 
+    # Killed in a later stage (which removes and adds): the same command gets past the whole build.
+    from qa.pipeline import remove_documents
+
+    config = Config().with_(index_dir=killed / "index-1200")
+    remove_documents([seg_documents(config.index_dir, "s000001")[0].doc_id], config)
+    assert build_stage(killed, 1200, 400).wait(timeout=600) == 0
+    assert "run 3, 3 part(s) already written" in log.read_text()
+    assert json.loads((killed / "build.json").read_text())["part_passages"] == [400, 400, 400]
+
     other = build_stage(whole, 1200, 300)  # other parts into the same folder: refused, not mixed
     assert other.wait(timeout=600) != 0 and "is a build of other settings" in other.stderr.read()
