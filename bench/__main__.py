@@ -140,7 +140,7 @@ def run(args) -> dict:
             )
         results["scales"] = []
         for n in args.sizes:
-            print(f"[bench] {n:,} passages: build ...", flush=True)
+            print(f"[bench] {n:,} passages: build (resumable: progress in {workdir / f'build-{n}.log'}) ...", flush=True)
             sizing = ["--segment-passages", str(args.segment_passages), "--full-max", str(args.full_max)]
             if "build" not in args.skip:
                 build = _run_stage("build", workdir, ["--passages", str(n), *sizing], args.stage_timeout)
@@ -158,6 +158,7 @@ def run(args) -> dict:
             results["scales"].append({"passages": n, "build": build, "update": update, "serve": serve})
             if not args.keep:
                 shutil.rmtree(workdir / f"index-{n}", ignore_errors=True)
+                (workdir / f"index-{n}.progress.json").unlink(missing_ok=True)
         if args.copies_stories or args.copies_sizes or args.copies_ingest:
             from bench.copies import run as run_copies
 
@@ -315,8 +316,9 @@ def main(argv=None) -> int:
     p.add_argument("--copies-new", type=int, default=40, help="new articles timed per archive size")
     p.add_argument("--copies-ingest", type=int, default=20,
                    help="stories (with copies) ingested with detection on and off (0: skip)")
-    p.add_argument("--segment-passages", type=int, default=1_250_000,
-                   help="indexes larger than this are built as segments of about this size (a grown archive)")
+    p.add_argument("--segment-passages", type=int, default=0,
+                   help="indexes larger than this are built as segments of about this size (a grown archive; "
+                        "0: the largest the memory budget allows, Config.max_segment_chunks)")
     p.add_argument("--full-max", type=int, default=2_000_000,
                    help="up to this size also `qa check`, a full compaction and the flat / IVF-Flat comparison")
     p.add_argument("--skip", default="", help="'build': reuse the index and build results already in --workdir")

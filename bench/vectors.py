@@ -21,18 +21,19 @@ DIM = 384
 
 
 class ClusteredVectors:
+    """Stories are made a block at a time from their own seed, never all held: at 10M passages
+    they would be a million 384-d vectors (1.5 GB) beside the passages being written."""
+
+    _STORY_BLOCK = 65_536
+
     def __init__(self, n: int, dim: int = DIM, seed: int = 0, per_story: int = 10,
                  story_noise: float = 2.0, passage_noise: float = 1.0):
         self.n, self.dim = n, dim
         rng = np.random.default_rng(seed)
-        n_stories = max(8, n // per_story)
-        n_topics = max(4, int(np.sqrt(n_stories)))
-        topics = _unit(rng.standard_normal((n_topics, dim), dtype=np.float32))
-        parent = rng.integers(0, n_topics, n_stories)
-        stories = topics[parent] + rng.standard_normal((n_stories, dim), dtype=np.float32) * np.float32(
-            story_noise / np.sqrt(dim)
-        )
-        self.stories = _unit(stories)
+        self.n_stories = max(8, n // per_story)
+        n_topics = max(4, int(np.sqrt(self.n_stories)))
+        self.topics = _unit(rng.standard_normal((n_topics, dim), dtype=np.float32))
+        self.story_noise = np.float32(story_noise / np.sqrt(dim))
         self.passage_noise = np.float32(passage_noise / np.sqrt(dim))
         self._seed = seed
 
@@ -46,15 +47,31 @@ class ClusteredVectors:
     def queries(self, m: int) -> np.ndarray:
         return self._draw(m, np.random.default_rng(self._seed + 2))
 
+    def _stories(self, block: int) -> np.ndarray:
+        """Stories block * _STORY_BLOCK, ...: unit vectors scattered around a random topic each."""
+        rng = np.random.default_rng([self._seed, 3, block])
+        m = min(self._STORY_BLOCK, self.n_stories - block * self._STORY_BLOCK)
+        stories = self.topics[rng.integers(0, len(self.topics), m)]
+        stories += rng.standard_normal((m, self.dim), dtype=np.float32) * self.story_noise
+        return _unit(stories)
+
     def _draw(self, m: int, rng: np.random.Generator) -> np.ndarray:
+        story = rng.integers(0, self.n_stories, m)
         out = np.empty((m, self.dim), dtype=np.float32)
         step = 100_000
         for s in range(0, m, step):
-            k = min(step, m - s)
-            x = rng.standard_normal((k, self.dim), dtype=np.float32)
-            x *= self.passage_noise
-            x += self.stories[rng.integers(0, len(self.stories), k)]
-            out[s : s + k] = _unit(x)
+            out[s : s + step] = rng.standard_normal((min(step, m - s), self.dim), dtype=np.float32)
+            out[s : s + step] *= self.passage_noise
+        order = np.argsort(story, kind="stable")
+        cuts = np.searchsorted(story[order], np.arange(0, self.n_stories + self._STORY_BLOCK, self._STORY_BLOCK))
+        for block, (a, b) in enumerate(zip(cuts, cuts[1:])):
+            if a < b:
+                stories = self._stories(block)
+                for c in range(a, b, step):  # a step of rows at a time: no copy of the whole draw
+                    rows = order[c : min(c + step, b)]
+                    out[rows] += stories[story[rows] - block * self._STORY_BLOCK]
+        for s in range(0, m, step):
+            out[s : s + step] = _unit(out[s : s + step])
         return out
 
 

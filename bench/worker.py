@@ -197,58 +197,130 @@ def stage_ingest(args) -> dict:
 # ---------------------------------------------------------------- build (synthetic vectors)
 
 
+def build_plan(args) -> dict:
+    """What the build stage writes: `--passages` in parts of at most `--segment-passages` (0: the
+    largest segment the memory budget allows, `Config.max_segment_chunks`), one segment each."""
+    from qa.config import Config
+
+    config = Config()
+    size = min(args.segment_passages or config.max_segment_chunks, config.max_segment_chunks)
+    parts = max(1, -(-args.passages // size))
+    n = args.passages
+    return {"passages": n, "seed": args.seed, "sizes": [n // parts + (1 if p < n % parts else 0) for p in range(parts)],
+            "segment_memory_mb": config.segment_memory_mb, "settings": config.index_settings()}
+
+
 def stage_build(args) -> dict:
-    """The synthetic index written through the public writer (`IndexWriter.publish`): one segment,
-    or above `--segment-passages` equal segments published one after the other (as a growing
-    archive has them; each part's text, vectors and postings fit in memory)."""
+    """The synthetic index written through the public writer (`IndexWriter.publish`), one segment
+    per part of the plan (`build_plan`; each part's text, vectors and postings within the memory
+    budget), as a growing archive has them. Resumable: each part is a committed state of the
+    index, so the same command after a kill continues after the last part written. Progress, with
+    an ETA, is appended to build-N.log; each part's timings to index-N.progress.json."""
+    import resource
+
     import qa.store.segment
     import qa.store.writer
     from bench.synth import build_documents
     from bench.vectors import ClusteredVectors
     from qa.config import Config
+    from qa.store.dense import dense_kind, stored_vectors
+    from qa.store.index import current_version, open_index
     from qa.store.writer import IndexWriter
 
-    n = args.passages
-    config = Config().with_(index_dir=Path(args.workdir) / f"index-{n}")
-    parts = max(1, -(-n // args.segment_passages))
-    sizes = [n // parts + (1 if p < n % parts else 0) for p in range(parts)]
+    n, work = args.passages, Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    config = Config().with_(index_dir=work / f"index-{n}")
+    plan = build_plan(args)
+    sizes, parts = plan["sizes"], len(plan["sizes"])
+    progress_path, log_path = work / f"index-{n}.progress.json", work / f"build-{n}.log"
+    progress = json.loads(progress_path.read_text()) if progress_path.exists() else {"plan": plan, "parts": [], "runs": 0}
+    if progress["plan"] != plan:
+        raise SystemExit(f"bench: {progress_path} is a build of other settings ({progress['plan']['sizes'][:2]}..., "
+                         f"{progress['plan']['segment_memory_mb']} MB); rerun with those, or delete it and {config.index_dir}")
+    if progress.get("complete"):
+        # Every part was written: the later stages (which add, remove and merge) may have run since,
+        # so the index is no longer the plan's segments; a rerun after a kill goes on to them.
+        done = parts
+    else:
+        done = len(open_index(config.index_dir, config).segments) if current_version(config.index_dir) else 0
+        if done > parts or (done and open_index(config.index_dir, config).live_counts != sizes[:done]):
+            raise SystemExit(f"bench: {config.index_dir} holds other segments than the plan in {progress_path}; delete both")
+        progress["parts"] = progress["parts"][:done] + [{"part": p, "timings": None} for p in range(len(progress["parts"]), done)]
+    progress["runs"] += 1
+
+    def log(line: str) -> None:
+        stamped = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}"
+        print(f"[bench] {stamped}", flush=True)
+        with open(log_path, "a", encoding="utf-8") as f:
+            f.write(stamped + "\n")
+
+    log(f"build of {n:,} passages in {parts} part(s) of about {sizes[0]:,}: run {progress['runs']}, "
+        f"{done} part(s) already written" + (", resuming" if done else ""))
     generator = ClusteredVectors(n, seed=args.seed)
-    timers = Timers()
-    timers.wrap(qa.store.segment, "build_dense_index")
-    timers.wrap(qa.store.writer, "build_postings")
-    timers.wrap(qa.store.segment, "sha256_file")
-    gen_text_s = gen_vec_s = write_s = 0.0
-    n_docs, chars = 0, []
-    for part, m in enumerate(sizes):
-        t = time.perf_counter()
+    run_start = time.perf_counter()
+    for part in range(done, parts):
+        m = sizes[part]
+        timers = Timers()
+        timers.wrap(qa.store.segment, "build_dense_index")
+        timers.wrap(qa.store.writer, "build_postings")
+        timers.wrap(qa.store.writer, "assign_stories")
+        t, c = time.perf_counter(), time.process_time()
         documents, rows = build_documents(m, seed=args.seed, block=part)
-        gen_text_s += time.perf_counter() - t
-        t = time.perf_counter()
+        gen_text_s = time.perf_counter() - t
+        t1 = time.perf_counter()
         vectors = generator.passages() if parts == 1 else generator.passages_block(part, m)
-        gen_vec_s += time.perf_counter() - t
-        t = time.perf_counter()
+        # Handed over as the segment stores them (float16 past compress_threshold): not held twice.
+        vectors = stored_vectors(vectors, dense_kind(m, config))
+        gen_vec_s = time.perf_counter() - t1
+        t1 = time.perf_counter()
         with IndexWriter(config.index_dir, config) as writer:
-            writer.publish(documents, rows, vectors, summary=f"bench: {m} synthetic passages")
-        write_s += time.perf_counter() - t
-        n_docs += len(documents)
-        chars.append(float(np.mean(rows["end"] - rows["start"])))
-        print(f"[bench] part {part + 1}/{parts}: {m:,} passages written ({write_s:.0f} s writing so far)", flush=True)
+            writer.publish(documents, rows, vectors, summary=f"bench part {part + 1}/{parts}: {m} synthetic passages")
+        timers.restore()
+        progress["parts"].append({"part": part, "timings": {
+            "passages": m, "documents": len(documents), "mean_chars_per_passage": float(np.mean(rows["end"] - rows["start"])),
+            "generate_text_s": gen_text_s, "generate_vectors_s": gen_vec_s, "write_index_s": time.perf_counter() - t1,
+            "wall_s": time.perf_counter() - t, "cpu_s": time.process_time() - c, "write_profile_s": timers.snapshot(),
+            "peak_rss_mb": peak_rss_mb(),
+        }})
+        progress["complete"] = part == parts - 1
+        tmp = progress_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(progress, indent=1))
+        tmp.replace(progress_path)
         del documents, rows, vectors
-    timers.restore()
+        this_run = time.perf_counter() - run_start
+        left = (parts - part - 1) * this_run / (part + 1 - done)
+        log(f"part {part + 1}/{parts}: {m:,} passages in {time.perf_counter() - t:,.0f} s ({time.process_time() - c:,.0f} CPU-s), "
+            f"peak RSS {peak_rss_mb():,.0f} MB; {sum(sizes[: part + 1]):,} of {n:,} written; "
+            f"ETA {time.strftime('%H:%M', time.localtime(time.time() + left))} ({left / 60:,.0f} min)")
+    known = [p["timings"] for p in progress["parts"] if p["timings"]]
+
+    def total(key: str) -> float:
+        return float(sum(t[key] for t in known))
+
+    profile: dict[str, float] = defaultdict(float)
+    for t in known:
+        for key, seconds in t["write_profile_s"].items():
+            profile[key] += seconds
     path = next((config.index_dir / "segments").iterdir())
     return {
         "passages": n,
         "segments": parts,
-        "documents": n_docs,
-        "mean_chars_per_passage": float(np.mean(chars)),
-        "generate_text_s": gen_text_s,
-        "generate_vectors_s": gen_vec_s,
-        "write_index_s": write_s,
-        "write_profile_s": timers.snapshot(),
+        "part_passages": sizes,
+        "runs": progress["runs"],
+        "parts_without_timings": parts - len(known),
+        "documents": int(total("documents")),
+        "mean_chars_per_passage": float(np.mean([t["mean_chars_per_passage"] for t in known])) if known else None,
+        "generate_text_s": total("generate_text_s"),
+        "generate_vectors_s": total("generate_vectors_s"),
+        "write_index_s": total("write_index_s"),
+        "build_wall_s": total("wall_s"),
+        "build_cpu_s": total("cpu_s"),
+        "write_profile_s": dict(profile),
         "dense_index": json.loads((path / "segment.json").read_text())["dense"],
         "index_bytes": dir_bytes(config.index_dir),
         "file_bytes": {p.name: p.stat().st_size for p in path.iterdir()},
-        "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_mb": max([t["peak_rss_mb"] for t in known] + [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]),
+        "log": str(log_path),
     }
 
 
@@ -262,14 +334,17 @@ def stage_update(args) -> dict:
     from qa.config import Config
     from qa.embed import Embedder
     from qa.pipeline import ingest_paths, remove_documents
-    from qa.store.index import check_index, open_index
+    from qa.store.index import check_index, current_version, open_index
     from qa.store.writer import compact
 
     n = args.passages
     config = Config().with_(index_dir=Path(args.workdir) / f"index-{n}")
     embedder = Embedder(config)
     embedder.encode_passages(["warm up the model"] * 8)
-    articles = ArticleGenerator(seed=args.seed + 77).write_files(Path(args.workdir) / f"new-{n}", args.ops)
+    # New articles each run (a rerun after a kill must not re-add the ones already added).
+    version = current_version(config.index_dir) or "v0"
+    articles = ArticleGenerator(seed=args.seed + 77 + int(version[1:])).write_files(
+        Path(args.workdir) / f"new-{n}-{version}", args.ops)
 
     cpu: dict[str, list[float]] = defaultdict(list)  # this process's CPU seconds: robust to other load
 
@@ -298,11 +373,10 @@ def stage_update(args) -> dict:
         summary, compaction = compact(config.index_dir, config), "full"
     else:
         # Past --full-max, what the archive does on its own: merge the small segments (pick_merge),
-        # leaving the big ones; a full merge would hold every vector in memory at once.
+        # leaving the full ones; a full compaction would rewrite every segment.
         from qa.store.writer import IndexWriter
 
-        big = sum(1 for c in index.live_counts if c >= args.segment_passages // 2)
-        with IndexWriter(config.index_dir, config.with_(max_segments=big + 1)) as writer:
+        with IndexWriter(config.index_dir, config.with_(max_segments=1)) as writer:
             writer.maintain()
             summary = writer.work.summary
         compaction = "tiered"
@@ -405,8 +479,9 @@ def dense_evidence(vectors: np.ndarray, live, config, seed: int, n_queries: int,
 def dense_path_recall(index, seed: int, n_queries: int) -> dict:
     """Recall@10 of the index's own dense search (`Index.search_dense`: every segment's IVF, the
     re-ranking of compressed codes, the merge) against exact search over the same stored vectors,
-    scanned in blocks from the memory-mapped segments; and its single-query latency."""
+    read from the segments' files in blocks; and its single-query latency."""
     from bench.vectors import ClusteredVectors
+    from qa.store.segment import VECTORS, NpyRows
 
     queries = ClusteredVectors(index.n_chunks, seed=seed).queries(n_queries)
     lat, found = [], []
@@ -418,15 +493,20 @@ def dense_path_recall(index, seed: int, n_queries: int) -> dict:
     rows = np.zeros((len(queries), 10), dtype=np.int64)
     base, step = 0, 250_000
     for seg, live in zip(index.segments, index._live_rows):
-        keep = np.arange(seg.n_chunks) if live is None else live
-        for s in range(0, len(keep), step):
-            block = keep[s : s + step]
-            scores = queries @ np.asarray(seg.vectors[block], dtype=np.float32).T
+        stored = NpyRows(seg.path / VECTORS)  # read, not mapped: the scan is not the serving memory
+        for s in range(0, seg.n_chunks, step):
+            block = np.arange(s, min(s + step, seg.n_chunks))
+            vectors = stored[s : s + step]
+            if live is not None:
+                keep = np.isin(block, live)
+                block, vectors = block[keep], vectors[keep]
+            scores = queries @ np.asarray(vectors, dtype=np.float32).T
+            local = base + (block if live is None else np.searchsorted(live, block))
             both = np.concatenate([best, scores], axis=1)
-            ids = np.concatenate([rows, np.broadcast_to(base + s + np.arange(len(block)), scores.shape)], axis=1)
+            ids = np.concatenate([rows, np.broadcast_to(local, scores.shape)], axis=1)
             top = np.argpartition(-both, 9, axis=1)[:, :10]
             best, rows = np.take_along_axis(both, top, 1), np.take_along_axis(ids, top, 1)
-        base += len(keep)
+        base += seg.n_chunks if live is None else len(live)
     return {"recall_at_10": _recall(rows, found), "queries": len(queries), **percentiles(lat)}
 
 
@@ -504,7 +584,8 @@ def main(argv=None) -> int:
     p.add_argument("--worst-case-max", type=int, default=100_000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ops", type=int, default=3, help="articles added and removed in the update stage")
-    p.add_argument("--segment-passages", type=int, default=1_250_000, help="build larger indexes as segments of this size")
+    p.add_argument("--segment-passages", type=int, default=0,
+                   help="build larger indexes as segments of this size (0: the memory budget's, Config.max_segment_chunks)")
     p.add_argument("--full-max", type=int, default=2_000_000,
                    help="up to this size: `qa check`, full compaction and the flat/IVF comparison")
     args = p.parse_args(argv)

@@ -15,6 +15,10 @@ RETRIEVERS = ("dense", "bm25", "hybrid")
 CPU_DTYPES = ("auto", "bfloat16", "float32")
 DEVICES = "auto, cpu, cuda, cuda:N or mps"
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+# Peak memory a chunk takes while a segment is written, above the process's start: the largest of
+# publishing one (synthetic news passages, their documents held by the caller, stories, postings,
+# IVF codes) and merging into one (bench/README.md, "Ten million passages", measured at 200,000).
+SEGMENT_BYTES_PER_CHUNK = 6_000
 # `qa eval`'s default question file and the seed of its `--limit` sample (here, not in
 # qa.evaluation, so that the CLI names them without importing the evaluation package).
 DEFAULT_EVAL_FILE = Path("eval/questions.jsonl")
@@ -65,7 +69,7 @@ class Config:
     # A date range or one-copy-per-story filter asks the retriever for max(4 k, filter_depth)
     # passages first, then four times deeper until k pass or the index is exhausted (qa/dates.py).
     filter_depth: int = 50
-    # Exact (flat inner product) search up to `ann_threshold` passages; beyond it an IVF-Flat
+    # Exact (flat inner product) search up to `ann_threshold` passages a segment; beyond it an IVF
     # index: `ivf_nlist` k-means lists (0: about sqrt(n), a power of two, 1024 at 1M), trained
     # on `ivf_train_per_list` sampled vectors per list, searching the `ivf_nprobe` nearest lists.
     # Chosen by `python -m bench` (see bench/README.md): on 2 CPU cores flat search costs
@@ -75,11 +79,11 @@ class Config:
     ivf_nlist: int = 0
     ivf_nprobe: int = 32
     ivf_train_per_list: int = 64
-    # Past `compress_threshold` chunks a segment keeps its vectors as float16 (memory-mapped, read
-    # only for re-ranking) and an IVF over 4-bit product-quantised codes (48 bytes a vector instead
-    # of 1,536 held twice); the `rerank_depth` best candidates of the codes are re-scored exactly.
-    # Measured at 1M (bench/README.md): recall@10 0.974 against 0.978 for IVF-Flat, 0.8 ms a query,
-    # 56 MB of codes against 1.5 GB.
+    # The IVF holds 4-bit product-quantised codes (48 bytes a vector, not a second copy of the
+    # vectors) and the `rerank_depth` best candidates of the codes are re-scored exactly from the
+    # segment's vectors (memory-mapped: only the candidates' rows are read), kept as float16 past
+    # `compress_threshold` chunks. Measured at 1M (bench/README.md): recall@10 0.974 against 0.978
+    # for IVF-Flat, 0.8 ms a query, 56 MB of codes against 1.5 GB.
     compress_threshold: int = 500_000
     rerank_depth: int = 400
 
@@ -90,6 +94,11 @@ class Config:
     segment_chunks: int = 4000
     segment_seconds: float = 300.0
     max_segments: int = 10
+    # The memory (MB) that writing or merging one segment may use. It sets the largest segment,
+    # `max_segment_chunks`: publishing more at once is refused, and merges (automatic, or `qa
+    # compact`) never make a segment larger, so no write holds more than this, whatever the size
+    # of the index (bench/README.md, "Ten million passages": peak RSS per chunk measured).
+    segment_memory_mb: int = 6144
     # States kept for `qa rollback`: the last state of each of the last `keep_versions` writes.
     keep_versions: int = 5
     # Opening checks sizes and counts of every part; segments up to this many bytes are also
@@ -141,6 +150,12 @@ class Config:
         if isinstance(given["confidence_bands"], list):
             object.__setattr__(self, "confidence_bands", tuple(given["confidence_bands"]))
         check_config(self)
+
+    @property
+    def max_segment_chunks(self) -> int:
+        """The most chunks one segment may hold: `segment_memory_mb` over the peak memory a chunk
+        takes while a segment is written (`SEGMENT_BYTES_PER_CHUNK`)."""
+        return self.segment_memory_mb * 2**20 // SEGMENT_BYTES_PER_CHUNK
 
     def with_(self, **changes: Any) -> Config:
         """A copy with `changes`, checked like a new Config; an unknown setting is a ConfigError too."""
@@ -225,6 +240,11 @@ def check_config(config: Config) -> None:
         if not isinstance(getattr(config, name), bool):
             raise ConfigError(f"Config.{name} must be True or False, not {getattr(config, name)!r}")
     _number(config, "story_threshold", 0.01, 1.0)
+    _whole(config, "segment_memory_mb", 64)
+    if config.max_segment_chunks < config.segment_chunks:
+        raise ConfigError(f"Config.segment_memory_mb ({config.segment_memory_mb}) holds segments of at most "
+                          f"{config.max_segment_chunks} chunks, fewer than segment_chunks ({config.segment_chunks}): "
+                          f"raise it or lower segment_chunks")
     _whole(config, "story_shingle_words", 1)
     _whole(config, "story_permutations", 16)
     if config.story_permutations > 1024:

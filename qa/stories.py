@@ -25,7 +25,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import date
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -103,6 +103,49 @@ def stored_sketch(sig_bytes: bytes, config: Config) -> Sketch:
     return band_keys(np.frombuffer(sig_bytes, dtype=np.uint32), config), sig_bytes
 
 
+class Sketches(Sequence[Sketch | None]):
+    """The sketches of many document rows held as two arrays (signatures, band keys), each
+    (keys, signature) made when it is read: as Python lists a segment of a million chunks would
+    hold its sketches in about 3 GB instead of 0.2 GB. Rows not `present` have none."""
+
+    def __init__(self, signatures: NDArray[np.uint32], keys: NDArray[np.int64], present: NDArray[np.bool_] | None = None):
+        self.signatures, self.keys, self._present = signatures, keys, present
+
+    def __len__(self) -> int:
+        return len(self.signatures)
+
+    @overload
+    def __getitem__(self, i: int) -> Sketch | None: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Sketch | None]: ...
+
+    def __getitem__(self, i: int | slice) -> Sketch | None | list[Sketch | None]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if self._present is not None and not self._present[i]:
+            return None
+        return [int(k) for k in self.keys[i]], self.signatures[i].tobytes()
+
+
+def _keys_of(signatures: NDArray[np.uint32], config: Config) -> NDArray[np.int64]:
+    b, _ = lsh_bands(config.story_threshold, config.story_permutations)
+    keys = np.zeros((len(signatures), b), dtype=np.int64)
+    for i, sig in enumerate(signatures):
+        keys[i] = band_keys(sig, config)
+    return keys
+
+
+def stored_sketches(signatures: Sequence[bytes | None], config: Config) -> Sketches:
+    """Stored signatures (None: a row without one) with their band keys, as `Sketches`."""
+    present = np.array([s is not None for s in signatures], dtype=bool)
+    sigs = np.zeros((len(signatures), config.story_permutations), dtype=np.uint32)
+    for i, sig in enumerate(signatures):
+        if sig is not None:
+            sigs[i] = np.frombuffer(sig, dtype=np.uint32)
+    return Sketches(sigs, _keys_of(sigs, config), present)
+
+
 def similarity(a: NDArray[np.uint32], b: NDArray[np.uint32]) -> float:
     """MinHash's estimate of the Jaccard similarity of two shingle sets."""
     return float(np.mean(a == b))
@@ -116,7 +159,7 @@ def own_story(doc: Document) -> str:
 def assign_stories(
     documents: Sequence[Document], catalog: Catalog, work: Version, dropping: Collection[tuple[str, int]],
     config: Config,
-) -> tuple[list[str], list[Sketch | None]]:
+) -> tuple[list[str], Sequence[Sketch | None]]:
     """The story of each of `documents` (about to be written as one segment of state `work`,
     which loses the rows `dropping`), and each one's sketch for the catalog. Each document is
     compared with the live rows of `work` that share a band key with it and with the documents
@@ -128,27 +171,44 @@ def assign_stories(
     def is_live(segment: str, row: int) -> bool:
         return segment in live and row not in work.tombstones.get(segment, ()) and (segment, row) not in dropping
 
+    sigs = np.zeros((len(documents), config.story_permutations), dtype=np.uint32)
+    for i, doc in enumerate(documents):
+        sigs[i] = signature(doc.text, config)
+    keys = _keys_of(sigs, config)
+    batch = _BatchLSH(keys)  # the LSH of this batch: which earlier documents share a band key
     stories: list[str] = []
-    sketches: list[Sketch | None] = []
-    batch: dict[int, list[int]] = {}  # band key -> positions in `documents` (the LSH of this batch)
-    sigs: list[NDArray[np.uint32]] = []
-    for doc in documents:
-        sig = signature(doc.text, config)
-        keys = band_keys(sig, config)
+    for i, doc in enumerate(documents):
+        sig = sigs[i]
         found: list[tuple[float, str]] = []
-        for segment, row, story, stored in catalog.story_candidates(keys):
+        for segment, row, story, stored in catalog.story_candidates([int(k) for k in keys[i]]):
             if is_live(segment, row):
                 found.append((similarity(sig, np.frombuffer(stored, dtype=np.uint32)), story))
-        for position in sorted({p for k in keys for p in batch.get(k, ())}):
-            found.append((similarity(sig, sigs[position]), stories[position]))
-        close = [(s, story) for s, story in found if s >= config.story_threshold]
+        earlier = batch.earlier(i)
+        if len(earlier):
+            close = np.mean(sigs[earlier] == sig, axis=1)  # `similarity` of each, at once
+            found += [(float(close[j]), stories[int(p)]) for j, p in enumerate(earlier) if close[j] >= config.story_threshold]
+        close_ones = [(s, story) for s, story in found if s >= config.story_threshold]
         # The most similar copy's story; equal similarities: the smaller id, so the choice is repeatable.
-        stories.append(min(close, key=lambda c: (-c[0], c[1]))[1] if close else own_story(doc))
-        sketches.append((keys, sig.tobytes()))
-        for k in keys:
-            batch.setdefault(k, []).append(len(sigs))
-        sigs.append(sig)
-    return stories, sketches
+        stories.append(min(close_ones, key=lambda c: (-c[0], c[1]))[1] if close_ones else own_story(doc))
+    return stories, Sketches(sigs, keys)
+
+
+class _BatchLSH:
+    """The band keys of a batch of documents sorted once, so that the earlier documents sharing a
+    key with document i are found by binary search (memory: two arrays of the keys, whatever the
+    number of pairs that share one)."""
+
+    def __init__(self, keys: NDArray[np.int64]) -> None:
+        flat = keys.ravel()
+        order = np.argsort(flat, kind="stable")  # stable: documents ascend within a key
+        self.keys, self.sorted, self.owner = keys, flat[order], order // max(keys.shape[1], 1)
+
+    def earlier(self, i: int) -> NDArray[np.int64]:
+        """The documents before document i that share a band key with it, ascending."""
+        lo = np.searchsorted(self.sorted, self.keys[i], side="left")
+        hi = np.searchsorted(self.sorted, self.keys[i], side="right")
+        runs = [self.owner[a : a + np.searchsorted(self.owner[a:b], i)] for a, b in zip(lo.tolist(), hi.tolist()) if b - a > 1]
+        return np.unique(np.concatenate(runs)) if runs else np.zeros(0, np.int64)
 
 
 def distinct_stories(rows: list[tuple[int, float]], doc_of: Callable[[int], str],

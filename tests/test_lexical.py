@@ -183,3 +183,29 @@ def test_bigger_corpus_matches_a_plain_bm25(dead, k):
         assert [r for r, _ in found] == [r for r, _ in expected], question
         assert [s for _, s in found] == pytest.approx([s for _, s in expected], rel=1e-9), question
     assert reference_bm25(NEWS, alive, terms("ferry strike"))  # the corpus does match something
+
+
+@pytest.mark.parametrize("join_limit", [0, 1 << 16])
+def test_many_parts_rank_score_for_score_as_their_merge(monkeypatch, join_limit):
+    """Six parts with tombstones against their merge into one part: the same rows and bit-identical
+    scores, whether a term's postings are joined across parts (short) or searched part by part (long)."""
+    import qa.store.lexical as lexical
+    from bench.synth import build_documents
+
+    monkeypatch.setattr(lexical, "_JOIN_POSTINGS", join_limit)
+    docs, rows = build_documents(600, seed=3)
+    texts = [docs[int(r["doc"])].text[int(r["start"]) : int(r["end"])] for r in rows]
+    cuts = [0, 40, 150, 160, 300, 420, 600]
+    rng = np.random.default_rng(4)
+    parts = []
+    for a, b in zip(cuts, cuts[1:]):
+        alive = rng.random(b - a) > 0.1
+        parts.append((build_postings(texts[a:b]), alive if a else None))
+    lexical_parts = [LexicalPart.of(p, alive) for p, alive in parts]
+    merged = [LexicalPart.of(merge_postings(parts), None)]
+    live_rows = [(i, r) for i, (p, alive) in enumerate(parts) for r in range(p.n_chunks) if alive is None or alive[r]]
+    queries = terms_of_many([texts[i][:120] for i in range(0, 600, 37)] + ["Who visited the minister?", "said said"])
+    for query in queries:
+        for k in (1, 10, 50):
+            found = [(live_rows.index((p, r)), s) for p, r, s in bm25_top(lexical_parts, query, k)]
+            assert found == [(r, s) for _, r, s in bm25_top(merged, query, k)]

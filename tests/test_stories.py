@@ -220,3 +220,82 @@ def test_copies_within_one_batch_are_one_story(tmp_path):
     update_index(config.index_dir, docs, config, embedder=Tiny())
     records = open_index(config.index_dir, config).document_records()
     assert {r.story for r in records} == {"h0"} and {r.article.publisher for r in records} == {"P"}
+
+
+# ---------------------------------------------------------------- the batch's sketches as arrays
+
+
+def _pairwise_stories(documents, catalog, work, dropping, config):
+    """The grouping as it was written before the batch was held as arrays: band keys per document
+    in a dict, every earlier document sharing one compared with `similarity` one pair at a time."""
+    from qa.stories import band_keys, own_story
+
+    live = set(work.segments)
+    stories, sigs, batch = [], [], {}
+    for doc in documents:
+        sig = signature(doc.text, config)
+        keys = band_keys(sig, config)
+        found = [(similarity(sig, np.frombuffer(stored, dtype=np.uint32)), story)
+                 for segment, row, story, stored in catalog.story_candidates(keys)
+                 if segment in live and row not in work.tombstones.get(segment, ()) and (segment, row) not in dropping]
+        found += [(similarity(sig, sigs[p]), stories[p]) for p in sorted({p for k in keys for p in batch.get(k, ())})]
+        close = [(s, story) for s, story in found if s >= config.story_threshold]
+        stories.append(min(close, key=lambda c: (-c[0], c[1]))[1] if close else own_story(doc))
+        for k in keys:
+            batch.setdefault(k, []).append(len(sigs))
+        sigs.append(sig)
+    return stories
+
+
+def test_assign_stories_groups_a_batch_of_copies_as_the_pairwise_comparison(archive, writable):
+    """The archive's articles (copies of one story and look-alikes) written again as one batch:
+    against the live index each joins its stored copy's story, and with every stored row dropped the
+    batch's own LSH groups them as labelled; both exactly as the pair-by-pair comparison."""
+    from qa.store.writer import IndexWriter
+    from qa.stories import assign_stories, band_keys
+
+    documents = open_index(writable.index_dir, writable).documents
+    stored_story = {r.doc_id: r.story for r in open_index(writable.index_dir, writable).document_records()}
+    with IndexWriter(writable.index_dir, writable) as writer:
+        everything = {(d.segment, d.row) for d in writer.catalog.documents(writer.work)}
+        for batch in (documents, documents[::-1]):
+            stories, sketches = assign_stories(batch, writer.catalog, writer.work, set(), writable)
+            assert stories == _pairwise_stories(batch, writer.catalog, writer.work, set(), writable)
+            assert stories == [stored_story[d.doc_id] for d in batch]
+            alone, _ = assign_stories(batch, writer.catalog, writer.work, everything, writable)
+            assert alone == _pairwise_stories(batch, writer.catalog, writer.work, everything, writable)
+            grouped: dict[str, set[str]] = {}
+            for d, story in zip(batch, alone):
+                grouped.setdefault(story, set()).add(d.doc_id)
+            assert {frozenset(g) for g in grouped.values()} == expected(archive[1])
+            assert len(sketches) == len(batch)
+            for d, (keys, sig) in zip(batch, sketches):
+                assert sig == signature(d.text, writable).tobytes() and keys == band_keys(signature(d.text, writable), writable)
+
+
+def test_stored_sketches_round_trip_with_rows_that_have_none():
+    from qa.stories import band_keys, stored_sketches
+
+    config = Config()
+    sigs = [signature(f"story number {i}: " + " ".join(f"w{i * j}" for j in range(60)), config) for i in range(5)]
+    stored = [sigs[0].tobytes(), None, sigs[2].tobytes(), sigs[3].tobytes(), None]
+    sketches = stored_sketches(stored, config)
+    assert len(sketches) == 5 and sketches[1] is None and sketches[4] is None and sketches[-1] is None
+    for i in (0, 2, 3):
+        assert sketches[i] == (band_keys(sigs[i], config), sigs[i].tobytes())
+    assert sketches[1:4] == [None, sketches[2], sketches[3]]
+    assert list(sketches) == [sketches[i] for i in range(5)]
+    assert len(stored_sketches([], config)) == 0
+
+
+def test_batch_lsh_finds_exactly_the_earlier_documents_sharing_a_key():
+    from qa.stories import _BatchLSH
+
+    rng = np.random.default_rng(7)
+    for n, b, values in ((300, 4, 40), (50, 9, 1000), (1, 3, 5), (0, 3, 5)):
+        keys = rng.integers(-values, values, size=(n, b), dtype=np.int64)  # many collisions, some within a row
+        lsh = _BatchLSH(keys)
+        for i in range(n):
+            brute = [j for j in range(i) if set(keys[j].tolist()) & set(keys[i].tolist())]
+            found = lsh.earlier(i)
+            assert found.tolist() == brute and found.dtype.kind == "i"

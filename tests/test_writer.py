@@ -19,6 +19,7 @@ from qa.errors import BadInputError
 from qa.pipeline import QA, ingest_paths, remove_documents
 from qa.store.index import check_index, current_version, list_versions, open_index
 from qa.store.writer import compact, pick_merge, rollback
+from qa.terms import terms
 from tests.conftest import MASSIS, NHK
 from tests.reliability import run_cli
 
@@ -289,6 +290,196 @@ def test_compressed_segment_reranks_exactly_and_merges_with_float32_segments(tmp
     assert not check_index(config.index_dir, config).problems
     assert [merged.chunk(r).text for r in range(merged.n_chunks - 20, merged.n_chunks)] == \
         [index.chunk(r).text for r in range(index.n_chunks - 20, index.n_chunks)]
+
+
+# ---------------------------------------------------------------- memory budget, streaming merges, vectors once
+
+
+def synthetic_segments(config: Config, sizes: list[int], seed: int = 2) -> list:
+    """Publish one segment of `sizes[i]` synthetic passages per size (bench/synth.py text, clustered
+    vectors); returns each segment's documents."""
+    from bench.synth import build_documents
+    from bench.vectors import ClusteredVectors
+    from qa.store.writer import IndexWriter
+
+    published = []
+    for part, n in enumerate(sizes):
+        docs, rows = build_documents(n, seed=seed, block=part)
+        with IndexWriter(config.index_dir, config) as writer:
+            writer.publish(docs, rows, ClusteredVectors(n, seed=seed).passages_block(part, n))
+        published.append(docs)
+    return published
+
+
+def budget_of(monkeypatch, chunks: int) -> Config:
+    """A config whose memory budget holds segments of at most `chunks` chunks (64 MB, the least
+    Config.segment_memory_mb takes, with the bytes a chunk takes raised to match)."""
+    import qa.config
+
+    monkeypatch.setattr(qa.config, "SEGMENT_BYTES_PER_CHUNK", 64 * 2**20 // chunks)
+    return Config().with_(segment_memory_mb=64, segment_chunks=100)
+
+
+def test_the_memory_budget_sets_the_largest_segment(monkeypatch):
+    from qa.config import SEGMENT_BYTES_PER_CHUNK
+    from qa.errors import ConfigError
+
+    assert Config().max_segment_chunks == Config().segment_memory_mb * 2**20 // SEGMENT_BYTES_PER_CHUNK
+    assert budget_of(monkeypatch, 1000).max_segment_chunks == 1000
+    with pytest.raises(ConfigError, match=r"segment_memory_mb \(64\) holds segments of at most 1000 chunks, fewer than "
+                                          r"segment_chunks \(4000\)"):
+        Config().with_(segment_memory_mb=64)
+    with pytest.raises(ConfigError, match="segment_memory_mb must be a whole number >= 64"):
+        Config().with_(segment_memory_mb=10)
+
+
+def test_merges_never_make_a_segment_over_the_memory_budget():
+    assert pick_merge([1_000_000, 5, 6, 7, 4], max_segments=3, limit=20) == [1, 2, 4]  # 4 + 5 + 6 = 15; + 7 > 20
+    assert pick_merge([1_000_000, 5, 6, 7, 4], max_segments=4, limit=20) == []  # 1,000,000 is full: 4 are not
+    # Full segments (at least half the limit) are never merged again, however many there are: an
+    # article added to a large index is not merged into one of them.
+    assert pick_merge([600, 600, 600, 5], max_segments=3, limit=1000) == []
+    assert pick_merge([600, 700, 800, 900, 5, 6], max_segments=1, limit=1000) == [4, 5]
+    assert pick_merge([400, 450, 300], max_segments=2, limit=1000) == [0, 2]  # 300 + 400; + 450 > 700
+    from qa.store.writer import pack_segments
+
+    assert pack_segments([400, 300, 500, 200, 1200, 10], limit=1000) == [[0, 1], [2, 3], [4], [5]]
+    assert pack_segments([], limit=10) == []
+
+
+def test_a_publish_over_the_memory_budget_is_refused_before_writing(fresh_index, monkeypatch):
+    from bench.synth import build_documents
+    from qa.store.writer import IndexWriter
+
+    config = budget_of(monkeypatch, 1000).with_(index_dir=fresh_index.index_dir)
+    docs, rows = build_documents(1001)
+    before = current_version(config.index_dir)
+    with IndexWriter(config.index_dir, config) as writer, pytest.raises(ValueError, match="at most 1000"):
+        writer.publish(docs, rows, np.zeros((1001, 384), np.float32))
+    assert current_version(config.index_dir) == before
+
+
+def test_full_compaction_packs_segments_within_the_budget_and_ranks_the_same(tmp_path, monkeypatch):
+    from bench.vectors import ClusteredVectors
+
+    config = budget_of(monkeypatch, 1000).with_(index_dir=tmp_path / "index", max_segments=10)
+    docs = synthetic_segments(config, [400, 300, 500, 200])
+    remove_documents([docs[2][5].doc_id], config)
+    index = open_index(config.index_dir, config)
+    queries = ClusteredVectors(1400, seed=2).queries(5)
+    words = [terms(docs[0][i].article.title) for i in (0, 9)]
+
+    def ranked(index):
+        return ([[(index.chunk(r).chunk_id, round(s, 6)) for r, s in index.search_dense(q, 10)] for q in queries],
+                [[(index.chunk(r).chunk_id, s) for r, s in index.search_lexical(t, 10)] for t in words])
+
+    before = ranked(index)
+    assert compact(config.index_dir, config).startswith("compacted 4 segments into 2 ")
+    after = open_index(config.index_dir, config)
+    assert after.live_counts == [700, index.live_counts[2] + 200] and not after.state.tombstones
+    assert ranked(after) == before
+    assert check_index(config.index_dir, config).problems == []
+    assert compact(config.index_dir, config).startswith("nothing to compact: 2 segments, each as large as")
+
+
+@pytest.mark.parametrize("settings", [{}, {"ann_threshold": 1000, "compress_threshold": 1500}],
+                         ids=["flat", "float32 into float16"])
+def test_a_streamed_merge_writes_what_the_in_memory_merge_wrote(tmp_path, monkeypatch, settings):
+    """Compaction copies documents, chunks and vectors a block at a time and remaps postings a
+    run of terms at a time (blocks made tiny here); the merged segment is byte for byte what the
+    merge that held everything in memory wrote: the live rows concatenated, postings merged, the
+    CRC of each chunk whose vector was rounded to float16 taken again from its text."""
+    import qa.store.lexical
+    import qa.store.writer
+    from qa.store.dense import dense_kind, stored_vectors
+    from qa.store.lexical import merge_postings
+    from qa.store.segment import CHUNK_DTYPE, chunk_crc, document_from_line, write_segment
+
+    config = Config().with_(index_dir=tmp_path / "index", **settings)
+    docs = synthetic_segments(config, [1500, 1000, 700])
+    remove_documents([docs[0][3].doc_id, docs[0][40].doc_id, docs[2][0].doc_id], config)
+    index = open_index(config.index_dir, config)
+    lines, rows, vectors, parts = [], [], [], []
+    for seg, alive in zip(index.segments, index.alive):
+        dead = index.state.tombstones.get(seg.name, frozenset())
+        new_doc = np.cumsum([r not in dead for r in range(seg.n_documents)]) - 1 + len(lines)
+        lines += [bytes(seg.doc_line(r)) for r in range(seg.n_documents) if r not in dead]
+        keep = np.ones(seg.n_chunks, bool) if alive is None else alive
+        moved = np.array(seg.chunks)[keep]
+        moved["doc"] = new_doc[moved["doc"]]
+        rows.append(moved)
+        vectors.append(np.asarray(seg.vectors, dtype=np.float32)[keep])
+        parts.append((seg.postings, alive))
+    rows, vectors = np.concatenate(rows), np.concatenate(vectors)
+    stored = stored_vectors(vectors, dense_kind(len(rows), config))
+    crcs = rows["crc32"].copy()
+    for i in np.flatnonzero(np.any(stored != vectors, axis=1)):
+        text = document_from_line(lines[rows[i]["doc"]]).text
+        crcs[i] = chunk_crc(text[rows[i]["start"] : rows[i]["end"]], stored[i])
+    plain = np.zeros(len(rows), CHUNK_DTYPE)
+    for key in CHUNK_DTYPE.names:
+        plain[key] = rows[key]
+    write_segment(tmp_path / "in-memory", "s000099", lines, plain, stored, merge_postings(parts), config, crcs)
+
+    monkeypatch.setattr(qa.store.writer, "_MERGE_CHUNKS", 256)
+    monkeypatch.setattr(qa.store.lexical, "_MERGE_POSTINGS", 5000)
+    compact(config.index_dir, config)
+    (merged,) = open_index(config.index_dir, config).segments
+    expected = sorted(p.name for p in (tmp_path / "in-memory").iterdir())
+    assert sorted(p.name for p in merged.path.iterdir()) == expected
+    assert merged.manifest["dense"] == ("flat" if not settings else "ivf-pq")
+    for name in expected:
+        if name != "segment.json":
+            assert (merged.path / name).read_bytes() == (tmp_path / "in-memory" / name).read_bytes(), name
+    assert check_index(config.index_dir, config).problems == []
+
+
+def test_an_ivf_segment_stores_its_vectors_once_and_qa_check_catches_damage_to_them(tmp_path):
+    """Above `ann_threshold` a float32 segment's dense.faiss holds 4-bit codes (not a second copy of
+    the vectors); its candidates are re-ranked from vectors.npy, the one copy, to the exact score;
+    `qa check` names vectors.npy when a byte of it changes."""
+    from bench.vectors import ClusteredVectors
+    from qa.store.dense import holds_codes
+
+    config = Config().with_(index_dir=tmp_path / "index", ann_threshold=1000)
+    synthetic_segments(config, [3000])
+    index = open_index(config.index_dir, config)
+    (seg,) = index.segments
+    assert seg.manifest["dense"] == "ivf" and seg.vectors.dtype == np.float32 and holds_codes(seg.ivf)
+    assert seg.rerank_depth == config.rerank_depth
+    files = seg.manifest["files"]
+    assert files["dense.faiss"]["size"] * 10 < files["vectors.npy"]["size"]  # 48-byte codes, not 1,536-byte vectors
+    queries = ClusteredVectors(3000, seed=2).queries(20)
+    exact = np.asarray(seg.vectors) @ queries.T
+    found = [index.search_dense(q, 10) for q in queries]
+    assert np.mean([len({r for r, _ in f} & set(np.argsort(-exact[:, i])[:10])) / 10 for i, f in enumerate(found)]) >= 0.95
+    assert found[0][0][1] == pytest.approx(float(exact[found[0][0][0], 0]), abs=1e-6)
+
+    data = bytearray((seg.path / "vectors.npy").read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (seg.path / "vectors.npy").write_bytes(bytes(data))
+    problems = check_index(config.index_dir, config).problems
+    assert problems and all("vectors.npy" in p for p in problems)
+
+
+def test_vectors_handed_over_as_stored_write_the_same_segment(tmp_path):
+    """The bench hands a compressed segment's vectors over already as float16 (not held twice):
+    the segment written is byte for byte the one written from the float32 vectors."""
+    from bench.synth import build_documents
+    from bench.vectors import ClusteredVectors
+    from qa.store.writer import IndexWriter
+
+    docs, rows = build_documents(1600)
+    vectors = ClusteredVectors(1600, seed=3).passages()
+    written = []
+    for name, given in (("float32", vectors), ("float16", vectors.astype(np.float16))):
+        config = Config().with_(index_dir=tmp_path / name, ann_threshold=1000, compress_threshold=1500)
+        with IndexWriter(config.index_dir, config) as writer:
+            writer.publish(docs, rows, given)
+        (seg,) = open_index(config.index_dir, config).segments
+        assert seg.manifest["dense"] == "ivf-pq" and not check_index(config.index_dir, config).problems
+        written.append({p.name: p.read_bytes() for p in seg.path.iterdir() if p.name != "segment.json"})
+    assert written[0] == written[1]
 
 
 # ---------------------------------------------------------------- issue 28: rollback once, links, state numbers

@@ -1,16 +1,18 @@
 """Dense retrieval over segments: exact inner product on a segment's memory-mapped vectors up to
-`Config.ann_threshold` chunks, an IVF-Flat index (faiss, memory-mapped) beyond, and past
-`Config.compress_threshold` an IVF index over 4-bit product-quantised codes (faiss
+`Config.ann_threshold` chunks; beyond it an IVF index over 4-bit product-quantised codes (faiss
 IVF-PQ "fast scan", 48 bytes a vector) whose best `Config.rerank_depth` candidates are re-scored
-exactly from the segment's float16 vectors (memory-mapped: only the candidates' rows are read).
+exactly from the segment's vectors (memory-mapped: only the candidates' rows are read), so the
+vectors are stored once, in vectors.npy (float32, or float16 past `Config.compress_threshold`).
 Each segment returns its best live rows; merging them by score is exact for flat segments.
+(Segments written before this held IVF-Flat, a second float32 copy of the vectors; they are still
+read, without re-ranking, and a merge rewrites them as codes.)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,8 +26,11 @@ IVF_FILE = "dense.faiss"
 # The kinds of dense part a segment holds (its manifest's "dense"), and how its vectors are stored.
 FLAT, IVF, IVF_PQ = "flat", "ivf", "ivf-pq"
 VECTOR_DTYPES = {FLAT: "float32", IVF: "float32", IVF_PQ: "float16"}
-# k-means of the 4-bit sub-quantisers needs >= 16 points each; below this a segment stays IVF-Flat.
+# k-means of the 4-bit sub-quantisers needs >= 16 points each; below this (only where `ann_threshold`
+# is set under it, as in tests) an IVF is IVF-Flat, holding its few vectors a second time.
 _MIN_PQ_VECTORS = 1000
+# Vectors converted to float32 and added to an IVF at a time: bounds the memory of a build.
+_ADD_BLOCK = 65_536
 
 
 def ivf_lists(n: int, config: Config) -> int:
@@ -41,7 +46,7 @@ def uses_ivf(n: int, config: Config) -> bool:
 
 def dense_kind(n: int, config: Config) -> str:
     """FLAT, IVF or IVF_PQ: what a segment of n vectors holds (`Config.ann_threshold`,
-    `Config.compress_threshold`)."""
+    `Config.compress_threshold`): no index, or IVF codes with float32 or with float16 vectors."""
     if not uses_ivf(n, config):
         return FLAT
     return IVF_PQ if n > config.compress_threshold and n >= _MIN_PQ_VECTORS else IVF
@@ -52,38 +57,56 @@ def stored_vectors(vectors: NDArray[np.floating], kind: str) -> NDArray[np.float
     return np.ascontiguousarray(vectors, dtype=VECTOR_DTYPES[kind])
 
 
-def build_dense_index(vectors: NDArray[np.floating], config: Config) -> faiss.Index:
-    """Exact inner-product search up to `config.ann_threshold` vectors, IVF-Flat beyond, IVF over
-    product-quantised codes past `config.compress_threshold` (`dense_kind`).
+class VectorRows(Protocol):
+    """Rows of a (n, dim) matrix read on demand: a numpy array, or a file read a block at a time."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    def __getitem__(self, rows: slice | NDArray[np.int64], /) -> NDArray[np.floating]: ...
+
+
+def build_dense_index(vectors: VectorRows, config: Config) -> faiss.Index:
+    """Exact inner-product search up to `config.ann_threshold` vectors, IVF over product-quantised
+    codes beyond (`dense_kind`; IVF-Flat below `_MIN_PQ_VECTORS`). The codes are read with the
+    vectors, not instead of them: search re-ranks from the segment's vectors (`DensePart`).
 
     The IVF coarse quantizer is k-means over a fixed-seed sample of `ivf_train_per_list`
     vectors per list, so the same vectors always give the same index; `nprobe` is stored
-    in the written index."""
+    in the written index. Vectors are read and added `_ADD_BLOCK` rows at a time (any dtype,
+    memory-mapped or read from a file), so building holds the codes, not a float32 copy."""
     import faiss
 
-    rows = np.ascontiguousarray(vectors, dtype=np.float32)
-    n, dim = rows.shape
+    n, dim = vectors.shape
     kind = dense_kind(n, config)
     if kind == FLAT:
         flat = faiss.IndexFlatIP(dim)
         if n:
-            flat.add(rows)
+            flat.add(np.ascontiguousarray(vectors[0:n], dtype=np.float32))
         return flat
     nlist = ivf_lists(n, config)
     quantizer = faiss.IndexFlatIP(dim)
     index: faiss.IndexIVF
-    if kind == IVF_PQ:  # 4 dimensions per 4-bit code: measured against SQ8/SQ4/PQ48x8 in bench/README.md
+    if n >= _MIN_PQ_VECTORS:  # 4 dimensions per 4-bit code: measured against SQ8/SQ4/PQ48x8 in bench/README.md
         index = faiss.IndexIVFPQFastScan(quantizer, dim, nlist, dim // 4, 4, faiss.METRIC_INNER_PRODUCT)
     else:
         index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
     index.cp.seed = 1234
     index.cp.max_points_per_centroid = config.ivf_train_per_list
     n_train = min(n, nlist * config.ivf_train_per_list)
-    sample = np.sort(np.random.default_rng(1234).choice(n, n_train, replace=False)) if n_train < n else slice(None)
-    index.train(np.ascontiguousarray(rows[sample], dtype=np.float32))
-    index.add(rows)
+    sample = np.sort(np.random.default_rng(1234).choice(n, n_train, replace=False)) if n_train < n else slice(0, n)
+    index.train(np.ascontiguousarray(vectors[sample], dtype=np.float32))
+    for start in range(0, n, _ADD_BLOCK):
+        index.add(np.ascontiguousarray(vectors[start : start + _ADD_BLOCK], dtype=np.float32))
     index.nprobe = min(config.ivf_nprobe, nlist)
     return index
+
+
+def holds_codes(ivf: faiss.IndexIVF) -> bool:
+    """Whether an IVF holds compressed codes (to be re-ranked) rather than the vectors themselves."""
+    import faiss
+
+    return not isinstance(ivf, faiss.IndexIVFFlat)
 
 
 def read_ivf(path: str | Path, config: Config) -> faiss.IndexIVF:

@@ -11,9 +11,12 @@ idf = ln(1 + (N - df + 0.5) / (df + 0.5)), tf part = tf / (tf + k1 (1 - b + b le
 from __future__ import annotations
 
 import hashlib
+import shutil
 from array import array
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -53,12 +56,24 @@ class Postings:
     def n_chunks(self) -> int:
         return int(len(self.lengths))
 
-    def lookup(self, term_hash: np.uint64) -> tuple[NDArray[np.int32], NDArray[np.uint16]]:
-        i = int(np.searchsorted(self.terms, term_hash))
-        if i >= len(self.terms) or self.terms[i] != term_hash:
-            return np.zeros(0, np.int32), np.zeros(0, np.uint16)
-        start, end = int(self.ptr[i]), int(self.ptr[i + 1])
-        return np.asarray(self.rows[start:end]), np.asarray(self.tf[start:end])
+    def lookup_many(self, term_hashes: NDArray[np.uint64]) -> list[tuple[NDArray[np.int32], NDArray[np.uint16]]]:
+        """The postings (chunk rows ascending, their tf) of each term; empty for a term not here."""
+        terms = np.asarray(self.terms)
+        at = np.minimum(np.searchsorted(terms, term_hashes), max(len(terms) - 1, 0))
+        ptr, rows, tf = np.asarray(self.ptr), np.asarray(self.rows), np.asarray(self.tf)  # plain views of the maps
+        out = []
+        for i, h in zip(at.tolist(), term_hashes):
+            if not len(terms) or terms[i] != h:
+                out.append((rows[:0], tf[:0]))
+                continue
+            start, end = int(ptr[i]), int(ptr[i + 1])
+            out.append((rows[start:end], tf[start:end]))
+        return out
+
+    @cached_property
+    def lengths_array(self) -> NDArray[np.int32]:
+        """`lengths` as a plain array (a view of the map: indexing it skips numpy.memmap's overhead)."""
+        return np.asarray(self.lengths)
 
     def save(self, folder: Path) -> None:
         for key, name in FILES.items():
@@ -97,7 +112,7 @@ class Postings:
 def build_postings(texts: list[str]) -> Postings:
     """The inverted index of `texts` (row i = text i)."""
     vocab: dict[str, int] = {}
-    ids, rows, tfs = array("q"), array("i"), array("i")
+    ids, rows, tfs = array("i"), array("i"), array("H")  # 10 bytes a posting while collecting
     lengths = np.zeros(len(texts), dtype=np.int32)
     for block in range(0, len(texts), _BLOCK):
         for offset, words in enumerate(terms_of_many(texts[block : block + _BLOCK])):
@@ -106,58 +121,110 @@ def build_postings(texts: list[str]) -> Postings:
             for term, count in Counter(words).items():
                 ids.append(vocab.setdefault(term, len(vocab)))
                 rows.append(row)
-                tfs.append(count)
-    keys = term_hashes(list(vocab))[np.frombuffer(ids, dtype=np.int64)] if len(ids) else np.zeros(0, np.uint64)
-    return _from_triples(keys, np.frombuffer(rows, dtype=np.int32), np.frombuffer(tfs, dtype=np.int32), lengths)
-
-
-def _from_triples(
-    keys: NDArray[np.uint64], rows: NDArray[np.int32], tf: NDArray[np.integer], lengths: NDArray[np.int32]
-) -> Postings:
-    order = np.lexsort((rows, keys))
-    keys, rows, tf = keys[order], rows[order], tf[order]
-    if len(keys) > 1:  # a hash collision put two terms of one chunk together: add their counts
-        same = (keys[1:] == keys[:-1]) & (rows[1:] == rows[:-1])
+                tfs.append(min(count, 65535))
+    # A hash collision gives two terms one key; sorting by key then keeps both in one term's postings.
+    terms, key_of = np.unique(term_hashes(list(vocab)), return_inverse=True)
+    key = key_of.astype(np.int32)[np.frombuffer(ids, dtype=np.int32)] if len(ids) else np.zeros(0, np.int32)
+    del ids
+    order = np.argsort(key, kind="stable")  # stable: rows (collected in order) stay ascending within a term
+    key, row_of = key[order], np.frombuffer(rows, dtype=np.int32)[order]
+    tf = np.frombuffer(tfs, dtype=np.uint16)[order]
+    del order, rows, tfs
+    if len(key) > 1:  # two colliding terms in one chunk: one posting with their counts added
+        same = (key[1:] == key[:-1]) & (row_of[1:] == row_of[:-1])
         if same.any():
             starts = np.flatnonzero(np.concatenate(([True], ~same)))
-            keys, rows, tf = keys[starts], rows[starts], np.add.reduceat(tf, starts)
-    terms, first = np.unique(keys, return_index=True)
-    ptr = np.append(first, len(keys)).astype(np.int64)
-    return Postings(terms, ptr, rows.astype(np.int32), np.minimum(tf, 65535).astype(np.uint16), lengths.astype(np.int32))
+            key, row_of = key[starts], row_of[starts]
+            tf = np.minimum(np.add.reduceat(tf.astype(np.int32), starts), 65535).astype(np.uint16)
+    ptr = np.concatenate(([0], np.cumsum(np.bincount(key, minlength=len(terms))))).astype(np.int64)
+    return Postings(terms, ptr, row_of, tf, lengths)
+
+
+# Postings remapped at a time when segments are merged into files: bounds the memory of a merge.
+_MERGE_POSTINGS = 1 << 22
+
+
+def _merged_blocks(
+    parts: list[tuple[Postings, NDArray[np.bool_] | None]], block: int
+) -> Iterator[tuple[NDArray[np.uint64], NDArray[np.int64], NDArray[np.int32], NDArray[np.uint16]]]:
+    """The merged postings of `parts` (see `merge_postings`) as consecutive runs of terms, each of
+    about `block` postings: (terms, postings per term, rows, tf). Reads each part's postings once,
+    a run of terms at a time."""
+    union = np.unique(np.concatenate([np.asarray(p.terms) for p, _ in parts]))
+    per_term = np.zeros(len(union), dtype=np.int64)
+    for p, _ in parts:
+        per_term[np.searchsorted(union, p.terms)] += np.diff(p.ptr)
+    new_rows = [None if alive is None else np.cumsum(alive) - 1 for _, alive in parts]  # a kept row's new number
+    bases = np.cumsum([0] + [p.n_chunks if alive is None else int(alive.sum()) for p, alive in parts])
+    ends = np.searchsorted(np.cumsum(per_term), np.arange(block, int(per_term.sum()), block), side="right")
+    for lo, hi in zip(np.concatenate(([0], ends)), np.concatenate((ends, [len(union)]))):
+        if lo >= hi:
+            continue
+        keys, rows, tfs = [], [], []
+        for (p, alive), new_row, base in zip(parts, new_rows, bases):
+            terms = np.asarray(p.terms)
+            a, b = np.searchsorted(terms, union[lo]), np.searchsorted(terms, union[hi - 1], side="right")
+            ptr = np.asarray(p.ptr[a : b + 1])
+            r, t = np.array(p.rows[ptr[0] : ptr[-1]]), np.array(p.tf[ptr[0] : ptr[-1]])
+            key = np.repeat(np.searchsorted(union, terms[a:b]) - lo, np.diff(ptr))
+            if alive is not None and new_row is not None:
+                keep = alive[r]
+                r, t, key = new_row[r[keep]], t[keep], key[keep]
+            keys.append(key)
+            rows.append(r + base)
+            tfs.append(t)
+        key = np.concatenate(keys)
+        order = np.argsort(key, kind="stable")  # stable: rows stay ascending within each term
+        counts = np.bincount(key, minlength=hi - lo)
+        used = counts > 0
+        yield union[lo:hi][used], counts[used], np.concatenate(rows)[order].astype(np.int32), np.concatenate(tfs)[order]
+
+
+def _merged_lengths(parts: list[tuple[Postings, NDArray[np.bool_] | None]]) -> NDArray[np.int32]:
+    return np.concatenate([np.asarray(p.lengths) if alive is None else np.asarray(p.lengths)[alive] for p, alive in parts])
 
 
 def merge_postings(parts: list[tuple[Postings, NDArray[np.bool_] | None]]) -> Postings:
     """One index over the rows of `parts` whose `alive` mask is true (None: all), in order: the kept
     rows of part i follow those of part i - 1. Postings are remapped, never re-tokenised."""
-    terms = np.unique(np.concatenate([p.terms for p, _ in parts])) if parts else np.zeros(0, np.uint64)
-    keys, rows, tfs, lengths, base = [], [], [], [], 0
-    for p, alive in parts:
-        term_of = np.repeat(np.searchsorted(terms, p.terms), np.diff(p.ptr)).astype(np.int64)
-        r, t = np.asarray(p.rows), np.asarray(p.tf)
-        if alive is None:
-            new_row = np.arange(p.n_chunks, dtype=np.int64)
-            lens = np.asarray(p.lengths)
-        else:
-            keep = alive[r]
-            r, t, term_of = r[keep], t[keep], term_of[keep]
-            new_row = np.cumsum(alive) - 1
-            lens = np.asarray(p.lengths)[alive]
-        keys.append(term_of)
-        rows.append(new_row[r] + base)
-        tfs.append(t)
-        lengths.append(lens)
-        base += len(lens)
     if not parts:
-        return Postings(terms, np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.uint16), np.zeros(0, np.int32))
-    key = np.concatenate(keys)
-    order = np.argsort(key, kind="stable")  # stable: rows stay ascending within each term
-    counts = np.bincount(key, minlength=len(terms))
-    used = counts > 0
-    ptr = np.concatenate(([0], np.cumsum(counts[used]))).astype(np.int64)
-    return Postings(
-        terms[used], ptr, np.concatenate(rows)[order].astype(np.int32), np.concatenate(tfs)[order].astype(np.uint16),
-        np.concatenate(lengths).astype(np.int32),
-    )
+        return Postings(np.zeros(0, np.uint64), np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.uint16),
+                        np.zeros(0, np.int32))
+    blocks = list(_merged_blocks(parts, block=max(1, sum(len(p.rows) for p, _ in parts))))
+    terms = np.concatenate([b[0] for b in blocks]) if blocks else np.zeros(0, np.uint64)
+    counts = np.concatenate([b[1] for b in blocks]) if blocks else np.zeros(0, np.int64)
+    rows = np.concatenate([b[2] for b in blocks]) if blocks else np.zeros(0, np.int32)
+    tf = np.concatenate([b[3] for b in blocks]) if blocks else np.zeros(0, np.uint16)
+    return Postings(terms, np.concatenate(([0], np.cumsum(counts))).astype(np.int64), rows, tf.astype(np.uint16),
+                    _merged_lengths(parts).astype(np.int32))
+
+
+def write_merged_postings(folder: Path, parts: list[tuple[Postings, NDArray[np.bool_] | None]]) -> None:
+    """`merge_postings(parts).save(folder)`, holding about `_MERGE_POSTINGS` postings at a time:
+    rows and tf go to scratch files as they are remapped, then behind their .npy headers."""
+    terms: list[NDArray[np.uint64]] = []
+    counts: list[NDArray[np.int64]] = []
+    scratch = {key: folder / f".{FILES[key]}.part" for key in ("rows", "tf")}
+    n = 0
+    with open(scratch["rows"], "wb") as rows_out, open(scratch["tf"], "wb") as tf_out:
+        for block_terms, block_counts, rows, tf in (_merged_blocks(parts, _MERGE_POSTINGS) if parts else ()):
+            terms.append(block_terms)
+            counts.append(block_counts)
+            rows_out.write(rows.tobytes())
+            tf_out.write(tf.astype(np.uint16).tobytes())
+            n += len(rows)
+    np.save(folder / FILES["terms"], np.concatenate(terms) if terms else np.zeros(0, np.uint64), allow_pickle=False)
+    ptr = np.concatenate(([0], np.cumsum(np.concatenate(counts)) if counts else [])).astype(np.int64)
+    np.save(folder / FILES["ptr"], ptr, allow_pickle=False)
+    lengths = _merged_lengths(parts).astype(np.int32) if parts else np.zeros(0, np.int32)
+    np.save(folder / FILES["lengths"], lengths, allow_pickle=False)
+    for key, dtype in (("rows", np.int32), ("tf", np.uint16)):
+        with open(folder / FILES[key], "wb") as out, open(scratch[key], "rb") as part:
+            np.lib.format.write_array_header_1_0(
+                out, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": (n,)}
+            )
+            shutil.copyfileobj(part, out, 1 << 22)
+        scratch[key].unlink()
 
 
 @dataclass
@@ -177,6 +244,24 @@ class LexicalPart:
         return cls(postings, alive, int(alive.sum()), int(lengths[alive].sum(dtype=np.int64)))
 
 
+# A term's postings across all segments are gathered into one array (one binary search a scoring
+# step instead of one per segment) when they hold at most this many rows; longer ones, which MaxScore
+# mostly never gathers, are binary-searched segment by segment without being copied.
+_JOIN_POSTINGS = 1 << 16
+
+
+@dataclass
+class _QueryTerm:
+    """One distinct query term over all parts: its weight (idf x repeats) and postings, local to each
+    part (`local`, unfiltered) and, when short, joined into the global row space of live rows (`rows`, `tf`)."""
+
+    weight: np.float64
+    df: int
+    local: list[tuple[NDArray[np.int32], NDArray[np.uint16]]]
+    rows: NDArray[np.int64] | None = None
+    tf: NDArray[np.uint16] | None = None
+
+
 def bm25_top(
     parts: list[LexicalPart], query_terms: list[str], k: int, k1: float = Config.bm25_k1, b: float = Config.bm25_b,
 ) -> list[tuple[int, int, float]]:
@@ -188,62 +273,90 @@ def bm25_top(
     so rows are gathered from the most selective terms first and scored in full (every term's tf
     looked up by binary search in its postings); once the k-th best score reached is at least the
     summed idf of the terms not yet gathered, no row holding only those can enter the top k, and
-    their long postings are never read."""
+    their long postings are never read. Rows of all parts share one numbering (part i's rows follow
+    part i - 1's), so the work per step does not grow with the number of parts: short postings are
+    joined across parts once, and only long ones are searched part by part."""
     n_live = sum(p.n_live for p in parts)
     if not query_terms or k <= 0 or n_live == 0:
         return []
     counts = Counter(query_terms)
     hashes = term_hashes(list(counts))
-    weights = np.array(list(counts.values()), dtype=np.float64)
-    found: list[list[tuple[NDArray[np.int32], NDArray[np.uint16]]]] = []
+    bases = np.cumsum([0] + [p.postings.n_chunks for p in parts]).astype(np.int64)
+    local = [part.postings.lookup_many(hashes) for part in parts]  # per part, per term
     df = np.zeros(len(hashes))
-    for part in parts:
-        per_term = []
-        for i, h in enumerate(hashes):
-            rows, tf = part.postings.lookup(h)  # ascending rows: the ends bound them all
-            if len(rows) and (int(rows[-1]) >= part.postings.n_chunks or int(rows[0]) < 0):
+    for found, part in zip(local, parts):
+        for i, (rows, _) in enumerate(found):
+            if len(rows) and (int(rows[-1]) >= part.postings.n_chunks or int(rows[0]) < 0):  # ascending: the ends bound them
                 raise IndexError("postings point outside the segment")
             df[i] += len(rows) if part.alive is None else int(np.count_nonzero(part.alive[rows]))
-            per_term.append((rows, tf))
-        found.append(per_term)
-    idf = np.log1p((n_live - df + 0.5) / (df + 0.5)) * weights
+    idf = np.log1p((n_live - df + 0.5) / (df + 0.5)) * np.array(list(counts.values()), dtype=np.float64)
+    query = [_QueryTerm(idf[i], int(df[i]), [found[i] for found in local]) for i in range(len(hashes))]
+    for term in query:
+        if sum(len(r) for r, _ in term.local) <= _JOIN_POSTINGS:
+            term.rows, term.tf = _joined(parts, bases, term.local)
     avg_length = sum(p.live_length for p in parts) / n_live
-    bound = np.where(df > 0, idf, 0.0)  # the most a term adds to a score (a term no live row holds: nothing)
+    bound = np.array([t.weight if t.df > 0 else 0.0 for t in query])  # the most a term adds to a score
     order = np.argsort(-bound, kind="stable")  # most selective first
     rest = np.concatenate((np.cumsum(bound[order][::-1])[::-1], [0.0]))  # rest[j]: bounds of terms order[j:]
-    gathered: list[NDArray[np.int64]] = [np.zeros(0, np.int64) for _ in parts]
-    scored: list[NDArray[np.float64]] = [np.zeros(0) for _ in parts]
-    for j, term in enumerate(order):
-        for part_no, part in enumerate(parts):
-            holding = np.asarray(found[part_no][term][0], dtype=np.int64)
-            if part.alive is not None and len(holding):
-                holding = holding[part.alive[holding]]
-            new = holding[~np.isin(holding, gathered[part_no], assume_unique=True)] if len(gathered[part_no]) else holding
-            if len(new):
-                gathered[part_no] = np.concatenate((gathered[part_no], new))
-                scored[part_no] = np.concatenate((scored[part_no], _bm25(part, found[part_no], idf, avg_length, new, k1, b)))
-        everything = np.concatenate(scored)
-        if len(everything) >= k and rest[j + 1] * (1 + 1e-9) <= np.partition(everything, len(everything) - k)[-k]:
+    gathered, scores = np.zeros(0, np.int64), np.zeros(0)
+    for j, t in enumerate(order):
+        term = query[t]
+        holding = term.rows if term.rows is not None else _joined(parts, bases, term.local)[0]
+        new = holding[~np.isin(holding, gathered, assume_unique=True)] if len(gathered) else holding
+        if len(new):
+            gathered = np.concatenate((gathered, new))
+            scores = np.concatenate((scores, _bm25(parts, bases, query, avg_length, new, k1, b)))
+        if len(scores) >= k and rest[j + 1] * (1 + 1e-9) <= np.partition(scores, len(scores) - k)[-k]:
             break  # rows not gathered hold only terms order[j + 1:]: they score below the k-th
-    best: list[tuple[float, int, int]] = []
-    for part_no, (part_rows, part_scores) in enumerate(zip(gathered, scored)):
-        top = np.lexsort((part_rows, -part_scores))[:k]  # best first, ties by row
-        best.extend((float(part_scores[i]), part_no, int(part_rows[i])) for i in top)
-    best.sort(key=lambda item: (-item[0], item[1], item[2]))
-    return [(part_no, row, score) for score, part_no, row in best[:k]]
+    top = np.lexsort((gathered, -scores))[:k]  # best first, ties by part then row
+    part_of = np.searchsorted(bases, gathered[top], side="right") - 1
+    return [(int(p), int(r - bases[p]), float(s)) for p, r, s in zip(part_of, gathered[top], scores[top])]
+
+
+def _joined(
+    parts: list[LexicalPart], bases: NDArray[np.int64], local: list[tuple[NDArray[np.int32], NDArray[np.uint16]]]
+) -> tuple[NDArray[np.int64], NDArray[np.uint16]]:
+    """A term's live postings in all parts as one ascending array of global rows, and their tf."""
+    rows, tfs = [], []
+    for part, base, (r, tf) in zip(parts, bases, local):
+        if len(r) and part.alive is not None:
+            keep = part.alive[r]
+            r, tf = r[keep], tf[keep]
+        rows.append(r.astype(np.int64) + base)
+        tfs.append(tf)
+    return np.concatenate(rows), np.concatenate(tfs)
 
 
 def _bm25(
-    part: LexicalPart, per_term: list[tuple[NDArray[np.int32], NDArray[np.uint16]]], idf: NDArray[np.float64],
-    avg_length: float, rows: NDArray[np.int64], k1: float, b: float,
+    parts: list[LexicalPart], bases: NDArray[np.int64], query: list[_QueryTerm], avg_length: float,
+    rows: NDArray[np.int64], k1: float, b: float,
 ) -> NDArray[np.float64]:
-    """Full BM25 scores of `rows` (live rows of `part`), term by term in query order."""
-    norm = k1 * (1 - b + b * np.asarray(part.postings.lengths)[rows] / avg_length)
+    """Full BM25 scores of `rows` (ascending global rows of live chunks), term by term in query order."""
+    # Each part's share of `rows` is one slice (rows ascend, parts follow each other).
+    cuts = np.searchsorted(rows, bases)
+    spans = [(p, int(cuts[p]), int(cuts[p + 1])) for p in range(len(parts)) if cuts[p] < cuts[p + 1]]
+    lengths = np.empty(len(rows))
+    for p, s, e in spans:
+        lengths[s:e] = parts[p].postings.lengths_array[rows[s:e] - bases[p]]
+    norm = k1 * (1 - b + b * lengths / avg_length)
     scores = np.zeros(len(rows))
-    for weight, (term_rows, term_tf) in zip(idf, per_term):
-        if not len(term_rows):
+    for term in query:
+        if not term.df:
             continue
-        at = np.minimum(np.searchsorted(term_rows, rows), len(term_rows) - 1)
-        tf = np.where(np.asarray(term_rows[at]) == rows, np.asarray(term_tf[at]), 0).astype(np.float64)
-        scores += weight * tf / (tf + norm)
+        if term.rows is not None:
+            tf = _tf_at(term.rows, term.tf, rows)
+        else:
+            tf = np.zeros(len(rows))
+            for p, s, e in spans:
+                term_rows, term_tf = term.local[p]
+                if len(term_rows):
+                    tf[s:e] = _tf_at(term_rows, term_tf, rows[s:e] - bases[p])
+        scores += term.weight * tf / (tf + norm)
     return scores
+
+
+def _tf_at(term_rows: NDArray[np.integer], term_tf: NDArray[np.uint16] | None, rows: NDArray[np.int64]) -> NDArray[np.float64]:
+    """The tf of each of `rows` in one term's postings (0 where the term is absent)."""
+    assert term_tf is not None
+    at = np.minimum(np.searchsorted(term_rows, rows), len(term_rows) - 1)
+    return np.where(term_rows[at] == rows, term_tf[at], 0).astype(np.float64)

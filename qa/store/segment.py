@@ -6,14 +6,16 @@
       documents.rows.npy    per document: byte start, end and CRC-32 of its line
       chunks.npy            per chunk: document row, ordinal, start, end (offsets into the cleaned text),
                             and a CRC-32 of its text and its vector
-      vectors.npy           float32 (n_chunks, dim), L2-normalised, row i = chunk i (float16 when
-                            dense.faiss holds compressed codes: Config.compress_threshold)
+      vectors.npy           float32 (n_chunks, dim), L2-normalised, row i = chunk i (float16 past
+                            Config.compress_threshold): the one copy of the vectors
       lexical.*.npy         the segment's inverted index (qa/store/lexical.py)
-      dense.faiss           IVF over the vectors, only above Config.ann_threshold chunks: IVF-Flat,
-                            or IVF-PQ codes re-ranked from vectors.npy (qa/store/dense.py)
+      dense.faiss           only above Config.ann_threshold chunks: an IVF over compressed codes of
+                            the vectors, its candidates re-ranked from vectors.npy (qa/store/dense.py)
 
-Opening maps the arrays into memory and checks sizes, shapes and counts; a document is read
-(and its CRC checked) when it is asked for. `check_segment` hashes every byte.
+A segment is written a part at a time (`SegmentWriter`), so writing one, or merging several into
+one, holds its chunk table in memory but streams its documents and vectors. Opening maps the
+arrays into memory and checks sizes, shapes and counts; a document is read (and its CRC checked)
+when it is asked for. `check_segment` hashes every byte.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import re
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -42,10 +44,10 @@ from qa.documents import Document
 from qa.store.dense import (
     FLAT,
     IVF_FILE,
-    IVF_PQ,
     VECTOR_DTYPES,
     build_dense_index,
     dense_kind,
+    holds_codes,
     read_ivf,
     stored_vectors,
 )
@@ -129,59 +131,163 @@ def chunk_crc(text: str, vector: NDArray[np.floating]) -> int:
     return zlib.crc32(np.ascontiguousarray(vector, dtype=np.float32).tobytes(), zlib.crc32(text.encode("utf-8")))
 
 
+class SegmentWriter:
+    """Writes one segment into the new folder `folder` a part at a time, so that what it holds in
+    memory is the chunk table, not the documents or the vectors: `add` appends documents (their
+    lines), their chunks and vectors; `finish` writes the lexical index, builds the dense part from
+    the vectors written (read back a block at a time), fsyncs every file and writes the manifest.
+    The number of chunks is fixed up front: it decides the dense kind and the vectors' dtype."""
+
+    def __init__(self, folder: Path, name: str, n_chunks: int, dim: int, config: Config) -> None:
+        self.folder, self.name, self.config = folder, name, config
+        self.kind = dense_kind(n_chunks, config)
+        self.dtype = np.dtype(VECTOR_DTYPES[self.kind])
+        self.n_chunks, self.dim = n_chunks, dim
+        folder.mkdir(parents=True)
+        # Open across `add` calls; `finish` or `abandon` closes them.
+        self._docs = open(folder / DOCS, "wb")  # noqa: SIM115
+        self._vectors = open(folder / VECTORS, "wb")  # noqa: SIM115
+        np.lib.format.write_array_header_1_0(
+            self._vectors, {"descr": np.lib.format.dtype_to_descr(self.dtype), "fortran_order": False, "shape": (n_chunks, dim)}
+        )
+        self._doc_rows: list[NDArray[np.void]] = []
+        self._chunks = np.zeros(n_chunks, dtype=STORED_CHUNK_DTYPE)
+        self.n_documents = self._written = self._position = 0
+
+    def add_documents(self, doc_lines: Iterable[bytes]) -> int:
+        """Append document lines (each ending in a newline); returns the row of the first."""
+        first = self.n_documents
+        rows = []
+        for line in doc_lines:
+            self._docs.write(line)
+            rows.append((self._position, self._position + len(line), zlib.crc32(line)))
+            self._position += len(line)
+        self._doc_rows.append(np.array(rows, dtype=DOC_ROW_DTYPE))
+        self.n_documents += len(rows)
+        return first
+
+    def add_chunks(self, chunk_rows: NDArray[np.void], vectors: NDArray[np.floating], chunk_crcs: NDArray[np.uint32]) -> None:
+        """Append chunks (chunk_rows["doc"] = a document row of this segment; vector i = chunk i).
+        `vectors` must already be as the segment stores them (`stored_vectors`): the chunk CRCs are
+        of those values."""
+        as_stored = stored_vectors(vectors, self.kind)
+        if as_stored.dtype != vectors.dtype and not np.array_equal(as_stored, vectors):
+            raise ValueError(f"{self.folder}: vectors must be rounded to {as_stored.dtype} before their CRCs are taken")
+        n = len(chunk_rows)
+        if self._written + n > self.n_chunks or as_stored.shape != (n, self.dim):
+            raise ValueError(f"{self.folder}: more chunks than the {self.n_chunks} announced, or vectors of another shape")
+        stored = self._chunks[self._written : self._written + n]
+        for key in CHUNK_DTYPE.names or ():  # a structured dtype: names is never None
+            stored[key] = chunk_rows[key]
+        stored["crc32"] = chunk_crcs
+        if n:
+            self._vectors.write(as_stored.data.cast("B"))  # the array's own bytes, not a copy
+        self._written += n
+
+    def add(self, doc_lines: Sequence[bytes], chunk_rows: NDArray[np.void], vectors: NDArray[np.floating],
+            chunk_crcs: NDArray[np.uint32]) -> None:
+        """Append documents and their chunks (chunk_rows["doc"] = row in `doc_lines`)."""
+        first = self.add_documents(doc_lines)
+        rows = np.zeros(len(chunk_rows), dtype=CHUNK_DTYPE)
+        for key in CHUNK_DTYPE.names or ():
+            rows[key] = chunk_rows[key]
+        rows["doc"] += first
+        self.add_chunks(rows, vectors, chunk_crcs)
+
+    def finish(self, lexical: Postings | Callable[[Path], None]) -> tuple[dict[str, Any], str]:
+        """Write the lexical index (`lexical`: the postings, or a function writing them into the
+        folder), the chunk table and the dense part, fsync everything. Returns the manifest and the
+        sha256 of segment.json (the catalog records it, so the manifest is checked too)."""
+        if self._written != self.n_chunks or (self.n_chunks and int(self._chunks["doc"].max()) >= self.n_documents):
+            raise ValueError(f"{self.folder}: {self._written} chunks written, {self.n_chunks} announced, or chunks of "
+                             "documents not written")
+        self._docs.close()
+        self._vectors.close()
+        folder = self.folder
+        doc_rows = np.concatenate(self._doc_rows) if self._doc_rows else np.zeros(0, dtype=DOC_ROW_DTYPE)
+        np.save(folder / DOC_ROWS, doc_rows, allow_pickle=False)
+        np.save(folder / CHUNKS, self._chunks, allow_pickle=False)
+        lexical.save(folder) if isinstance(lexical, Postings) else lexical(folder)
+        if self.kind != FLAT:
+            import faiss
+
+            faiss.write_index(build_dense_index(NpyRows(folder / VECTORS), self.config), str(folder / IVF_FILE))
+        parts = sorted(p for p in folder.iterdir() if p.is_file())
+        with ThreadPoolExecutor(max_workers=len(parts)) as pool:  # concurrent fsyncs share journal commits
+            list(pool.map(fsync_file, parts))
+        files = {part.name: _file_checks(part) for part in parts}
+        manifest = {
+            "format": SEGMENT_FORMAT,
+            "name": self.name,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "settings": self.config.index_settings(),
+            "dim": self.dim,
+            "n_documents": self.n_documents,
+            "n_chunks": self.n_chunks,
+            "dense": self.kind,
+            "files": files,
+        }
+        data = json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8")
+        (folder / MANIFEST).write_bytes(data)
+        fsync_file(folder / MANIFEST)
+        fsync_dir(folder)
+        return manifest, hashlib.sha256(data).hexdigest()
+
+    def abandon(self) -> None:
+        """Close the files of a segment that will not be finished (its folder is left to the caller)."""
+        self._docs.close()
+        self._vectors.close()
+
+
 def write_segment(
     folder: Path, name: str, doc_lines: list[bytes], chunk_rows: NDArray[np.void], vectors: NDArray[np.floating],
     postings: Postings, config: Config, chunk_crcs: NDArray[np.uint32],
 ) -> tuple[dict[str, Any], str]:
-    """Write a complete segment into the new folder `folder` and fsync it. Returns its manifest
-    and the sha256 of segment.json (the catalog records it, so the manifest is checked too).
-    `vectors` must already be as the segment stores them (`qa.store.dense.stored_vectors`): the chunk
-    CRCs are of those values."""
-    folder.mkdir(parents=True)
-    doc_rows = np.zeros(len(doc_lines), dtype=DOC_ROW_DTYPE)
-    with open(folder / DOCS, "wb") as f:
-        position = 0
-        for i, line in enumerate(doc_lines):
-            f.write(line)
-            doc_rows[i] = (position, position + len(line), zlib.crc32(line))
-            position += len(line)
-    np.save(folder / DOC_ROWS, doc_rows, allow_pickle=False)
-    stored = np.zeros(len(chunk_rows), dtype=STORED_CHUNK_DTYPE)
-    for key in CHUNK_DTYPE.names or ():  # a structured dtype: names is never None
-        stored[key] = chunk_rows[key]
-    stored["crc32"] = chunk_crcs
-    np.save(folder / CHUNKS, stored, allow_pickle=False)
-    kind = dense_kind(len(vectors), config)
-    as_stored = stored_vectors(vectors, kind)
-    if as_stored.dtype != vectors.dtype and not np.array_equal(as_stored, vectors):
-        raise ValueError(f"{folder}: vectors must be rounded to {as_stored.dtype} before their CRCs are taken")
-    vectors = as_stored
-    np.save(folder / VECTORS, vectors, allow_pickle=False)
-    postings.save(folder)
-    if kind != FLAT:
-        import faiss
+    """Write a complete segment held in memory into the new folder `folder` (`SegmentWriter` in one part)."""
+    writer = SegmentWriter(folder, name, len(chunk_rows), int(vectors.shape[1]), config)
+    try:
+        writer.add(doc_lines, chunk_rows, vectors, chunk_crcs)
+        return writer.finish(postings)
+    except BaseException:
+        writer.abandon()
+        raise
 
-        faiss.write_index(build_dense_index(vectors, config), str(folder / IVF_FILE))
-    parts = sorted(p for p in folder.iterdir() if p.is_file())
-    with ThreadPoolExecutor(max_workers=len(parts)) as pool:  # concurrent fsyncs share journal commits
-        list(pool.map(fsync_file, parts))
-    files = {part.name: _file_checks(part) for part in parts}
-    manifest = {
-        "format": SEGMENT_FORMAT,
-        "name": name,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "settings": config.index_settings(),
-        "dim": int(vectors.shape[1]),
-        "n_documents": len(doc_lines),
-        "n_chunks": int(len(chunk_rows)),
-        "dense": kind,
-        "files": files,
-    }
-    data = json.dumps(manifest, ensure_ascii=False, indent=1).encode("utf-8")
-    (folder / MANIFEST).write_bytes(data)
-    fsync_file(folder / MANIFEST)
-    fsync_dir(folder)
-    return manifest, hashlib.sha256(data).hexdigest()
+
+class NpyRows:
+    """Rows of a 2-d .npy file, read with plain file reads (not mapped: reading a whole segment's
+    vectors once must not leave them counted in the process's memory)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with open(path, "rb") as f:
+            major, _ = np.lib.format.read_magic(f)
+            read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            shape, fortran, dtype = read(f)
+            self.offset = f.tell()
+        if fortran or len(shape) != 2:
+            raise ValueError(f"{path}: not a 2-d C-ordered array")
+        self.shape: tuple[int, ...] = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self._row_bytes = self.shape[1] * self.dtype.itemsize
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: slice | NDArray[np.int64], /) -> NDArray[np.floating]:
+        """A block of rows (a slice with step 1) or the given rows (ascending indices), as a new array."""
+        with open(self.path, "rb") as f:
+            if isinstance(rows, slice):
+                start, stop, step = rows.indices(self.shape[0])
+                if step != 1:
+                    raise ValueError("NpyRows reads blocks of consecutive rows")
+                f.seek(self.offset + start * self._row_bytes)
+                out = np.fromfile(f, dtype=self.dtype, count=max(stop - start, 0) * self.shape[1])
+                return out.reshape(-1, self.shape[1])
+            picked = np.empty((len(rows), self.shape[1]), dtype=self.dtype)
+            for i, row in enumerate(np.asarray(rows, dtype=np.int64).tolist()):
+                f.seek(self.offset + row * self._row_bytes)
+                picked[i] = np.fromfile(f, dtype=self.dtype, count=self.shape[1])
+            return picked
 
 
 # ---------------------------------------------------------------- reading
@@ -241,6 +347,25 @@ class Segment:
         if zlib.crc32(line) != int(crc):
             raise SegmentError(f"{self.path / DOCS}: document row {row} is damaged (CRC differs)")
         return line
+
+    def doc_lines(self, rows: NDArray[np.int64], span: int = 1 << 24) -> Iterator[bytes]:
+        """The lines of document `rows` (ascending), CRC-checked, read from the file about `span`
+        bytes at a time (not through the map: a merge reads every line once)."""
+        starts, ends, crcs = (np.asarray(self.doc_rows[key])[rows] for key in ("start", "end", "crc32"))
+        with open(self.path / DOCS, "rb") as f:
+            i = 0
+            while i < len(rows):
+                j = i + 1
+                while j < len(rows) and ends[j] - starts[i] <= span:
+                    j += 1
+                base = int(starts[i])
+                data = os.pread(f.fileno(), int(ends[j - 1]) - base, base)
+                for k in range(i, j):
+                    line = data[int(starts[k]) - base : int(ends[k]) - base]
+                    if zlib.crc32(line) != int(crcs[k]):
+                        raise SegmentError(f"{self.path / DOCS}: document row {int(rows[k])} is damaged (CRC differs)")
+                    yield line
+                i = j
 
     def _read_document(self, row: int) -> Document:
         line = self.doc_line(row)
@@ -349,7 +474,7 @@ def open_segment(index_dir: Path, record: SegmentRecord, config: Config, verify:
     if n_chunks and (chunks["doc"].min() < 0 or chunks["doc"].max() >= n_docs
                      or np.any(chunks["start"] < 0) or np.any(chunks["start"] >= chunks["end"])):
         raise SegmentError(f"{path / CHUNKS}: chunk rows point outside the segment's documents")
-    rerank = config.rerank_depth if manifest["dense"] == IVF_PQ else 0
+    rerank = config.rerank_depth if ivf is not None and holds_codes(ivf) else 0
     segment = Segment(path, manifest, doc_rows, chunks, vectors, postings, ivf, rerank)
     if verify:
         segment.verified.update(manifest["files"])

@@ -13,10 +13,11 @@ import os
 import shutil
 import sqlite3
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -36,13 +37,16 @@ from qa.store.index import (
     open_catalog,
     open_state,
 )
-from qa.store.lexical import Postings, build_postings, merge_postings
+from qa.store.lexical import Postings, build_postings, write_merged_postings
 from qa.store.lock import WriterLock
 from qa.store.segment import (
     CHUNK_DTYPE,
     NAME,
-    STORED_CHUNK_DTYPE,
+    VECTORS,
+    NpyRows,
+    Segment,
     SegmentRecord,
+    SegmentWriter,
     chunk_crc,
     document_from_line,
     document_line,
@@ -50,9 +54,12 @@ from qa.store.segment import (
     segment_name,
     write_segment,
 )
-from qa.stories import Sketch, assign_stories, stored_sketch
+from qa.stories import Sketch, assign_stories, stored_sketches
 
 _EMPTY = Version(0, "", "", "", "", (), {}, 0, 0)
+# Writes a new segment into the folder it is given, under the name it is given; returns what
+# `qa.store.segment.SegmentWriter.finish` does (its manifest and that manifest's sha256).
+SegmentWrite = Callable[[Path, str], tuple[dict[str, Any], str]]
 
 
 class IndexWriter:
@@ -172,7 +179,11 @@ class IndexWriter:
                 drop: Sequence[DocRecord] = (), action: str = "ingest", summary: str = "",
                 postings: Postings | None = None) -> None:
         """Append one segment of `documents` (chunk_rows["doc"] = row in `documents`, vectors row
-        i = chunk i) and delete `drop`, as one new state. A segment is always whole documents."""
+        i = chunk i) and delete `drop`, as one new state. A segment is always whole documents, and at
+        most `Config.max_segment_chunks` chunks (ValueError beyond: publish fewer at a time)."""
+        if len(chunk_rows) > self.config.max_segment_chunks:
+            raise ValueError(f"{self.index_dir}: a segment of {len(chunk_rows)} chunks is over the memory budget "
+                             f"(Config.segment_memory_mb: at most {self.config.max_segment_chunks}); publish fewer at a time")
         texts = [documents[int(r["doc"])].text[int(r["start"]) : int(r["end"])] for r in chunk_rows]
         lines = [document_line(d) for d in documents]
         counts = np.bincount(chunk_rows["doc"], minlength=len(documents)) if len(chunk_rows) else [0] * len(documents)
@@ -183,40 +194,44 @@ class IndexWriter:
                    for i, (d, n, story) in enumerate(zip(documents, counts, stories))]
         vectors = stored_vectors(vectors, dense_kind(len(chunk_rows), self.config))  # CRCs are of the stored values
         crcs = np.array([chunk_crc(t, v) for t, v in zip(texts, vectors)], dtype=np.uint32)
-        self._publish(lines, records, chunk_rows, crcs, vectors, postings or build_postings(texts), drop, action, summary,
-                      sketches=sketches)
+        postings = postings or build_postings(texts)
+        del texts  # the segment is written from here on: what it no longer needs, it does not hold
+
+        def write(folder: Path, name: str) -> tuple[dict[str, Any], str]:
+            return write_segment(folder, name, lines, chunk_rows, vectors, postings, self.config, crcs)
+
+        self._publish(write if lines else None, records, drop, action, summary, sketches=sketches)
 
     def delete(self, drop: Sequence[DocRecord], action: str, summary: str) -> None:
         """Delete the documents `drop` as one new state (no new segment)."""
-        self._publish([], [], None, None, None, None, drop, action, summary)
+        self._publish(None, [], drop, action, summary)
 
     def _publish(
-        self, lines: list[bytes], records: list[DocRecord], chunk_rows: NDArray[np.void] | None,
-        crcs: NDArray[np.uint32] | None, vectors: NDArray[np.floating] | None, postings: Postings | None,
-        drop: Sequence[DocRecord], action: str, summary: str, replacing: tuple[str, ...] = (),
-        sketches: Sequence[Sketch | None] = (),
+        self, write: SegmentWrite | None, records: list[DocRecord], drop: Sequence[DocRecord], action: str, summary: str,
+        replacing: tuple[str, ...] = (), sketches: Sequence[Sketch | None] = (),
     ) -> None:
-        """A new state: the segment of `lines` (with its chunk rows, CRCs, vectors and postings; all
-        None when `lines` is empty) in place of the segments `replacing`, less the documents `drop`."""
+        """A new state: the segment `write` makes (given a new folder and the segment's name; its
+        documents' catalog entries are `records`; None: no new segment) in place of the segments
+        `replacing`, less the documents `drop`."""
         segments = [s for s in self.work.segments if s not in replacing]
         tombstones = {k: set(v) for k, v in self.work.tombstones.items() if k not in replacing}
         n_docs, n_chunks = self.work.n_documents, self.work.n_chunks
         new = None
-        if lines:
-            assert chunk_rows is not None and crcs is not None and vectors is not None and postings is not None
+        if write is not None:
             name = self._new_segment_name()
             tmp = self.index_dir / f".tmp-{name}-{os.getpid()}"
-            manifest, sha = write_segment(tmp, name, lines, chunk_rows, vectors, postings, self.config, crcs)
+            manifest, sha = write(tmp, name)
             (self.index_dir / SEGMENTS).mkdir(exist_ok=True)
             os.rename(tmp, self.index_dir / SEGMENTS / name)
             fsync_dir(self.index_dir / SEGMENTS)
             size = sum(info["size"] for info in manifest["files"].values())
-            new = (SegmentRecord(name, len(lines), int(len(chunk_rows)), sha), size,
+            added_docs, added_chunks = int(manifest["n_documents"]), int(manifest["n_chunks"])
+            new = (SegmentRecord(name, added_docs, added_chunks, sha), size,
                    [replace(r, segment=name) for r in records], sketches)
             position = min((self.work.segments.index(s) for s in replacing), default=len(segments))
             segments.insert(position, name)
             if not replacing:
-                n_docs, n_chunks = n_docs + len(lines), n_chunks + int(len(chunk_rows))
+                n_docs, n_chunks = n_docs + added_docs, n_chunks + added_chunks
         for d in drop:
             if d.row not in tombstones.setdefault(d.segment, set()):
                 tombstones[d.segment].add(d.row)
@@ -260,30 +275,40 @@ class IndexWriter:
     # ------------------------------------------------------------ compaction
 
     def compact(self, full: bool) -> bool:
-        """Merge segments: all of them (`full`, also dropping every tombstone), or, past
-        `Config.max_segments`, the smallest ones. Returns whether anything was merged."""
+        """Merge segments: all of them (`full`, also dropping every tombstone) into as few as the
+        memory budget allows (`Config.max_segment_chunks` each), or, past `Config.max_segments`
+        segments that are not full, the smallest ones (`pick_merge`). Returns whether anything was merged."""
         if not full and len(self.work.segments) <= self.config.max_segments:
             return False
         index = self.open_work()
-        sizes = index.live_counts
+        sizes, limit = index.live_counts, self.config.max_segment_chunks
         if full:
-            chosen = list(range(len(sizes))) if len(sizes) > 1 or self.work.tombstones else []
+            groups = [g for g in pack_segments(sizes, limit) if len(g) > 1 or any(index.alive[i] is not None for i in g)]
         else:
-            chosen = pick_merge(sizes, self.config.max_segments)
-        if not chosen:
-            return False
-        lines, records, rows, vectors, postings = merge_segments(index, chosen, self.catalog)
-        names = tuple(index.segments[i].name for i in chosen)
-        summary = f"merged {count_noun(len(names), 'segment')} ({count_noun(sum(sizes[i] for i in chosen), 'chunk')})"
-        crcs, rows = rows["crc32"].copy(), _without_crc(rows)
-        vectors, crcs = _stored_with_crcs(vectors, crcs, lines, rows, self.config)
+            groups = [g for g in [pick_merge(sizes, self.config.max_segments, limit)] if g]
+        for group in groups:
+            self._merge([index.segments[i].name for i in group], sum(sizes[i] for i in group))
+        return bool(groups)
+
+    def _merge(self, names: list[str], n_chunks: int) -> None:
+        """One state in which the segments `names` (of the work state, in its order) are replaced by
+        one segment of their live documents, written a part at a time (`write_merged`)."""
+        index = self.open_work()
+        chosen = [[s.name for s in index.segments].index(name) for name in names]
+        records = merged_records(index, chosen, self.catalog)
+        summary = f"merged {count_noun(len(names), 'segment')} ({count_noun(n_chunks, 'chunk')})"
+        if not records:  # nothing live in them: the state just drops them
+            self._publish(None, [], [], "compact", summary, replacing=tuple(names))
+            return
         # Stories and MinHash signatures move with their rows (copied, not recomputed from the texts).
         signatures = {name: self.catalog.signatures(name) for name in names}
-        sketches = [None if (sig := signatures[old.segment].get(old.row)) is None else stored_sketch(sig, self.config)
-                    for old in (origin for origin, _ in records)]
-        self._publish(lines, [r for _, r in records], rows, crcs, vectors, postings, [], "compact", summary,
-                      replacing=names, sketches=sketches)
-        return True
+        sketches = stored_sketches([signatures[old.segment].get(old.row) for old, _ in records], self.config)
+        del signatures
+
+        def write(folder: Path, name: str) -> tuple[dict[str, Any], str]:
+            return write_merged(folder, name, index, chosen, [old for old, _ in records], self.config)
+
+        self._publish(write, [new for _, new in records], [], "compact", summary, replacing=tuple(names), sketches=sketches)
 
     def maintain(self) -> None:
         """After a write: merge past `Config.max_segments`, then drop states no longer kept."""
@@ -346,81 +371,121 @@ def remove_entry(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _without_crc(rows: NDArray[np.void]) -> NDArray[np.void]:
-    out = np.zeros(len(rows), dtype=CHUNK_DTYPE)
-    for key in CHUNK_DTYPE.names or ():  # a structured dtype: names is never None
-        out[key] = rows[key]
-    return out
-
-
-def _stored_with_crcs(
-    vectors: NDArray[np.floating], crcs: NDArray[np.uint32], lines: list[bytes], rows: NDArray[np.void], config: Config
-) -> tuple[NDArray[np.floating], NDArray[np.uint32]]:
-    """Merged vectors as the new segment stores them, and their CRCs: the rows that storing rounds
-    (float32 rows going into a float16 segment) get theirs taken again from their text."""
-    stored = stored_vectors(vectors, dense_kind(len(vectors), config))
-    if stored.dtype == vectors.dtype:
-        return stored, crcs
-    changed = np.flatnonzero(np.any(stored != vectors, axis=1))
-    docs: dict[int, Document] = {}
-    for i in changed:
-        doc_row = int(rows[i]["doc"])
-        doc = docs.get(doc_row) or docs.setdefault(doc_row, document_from_line(lines[doc_row]))
-        crcs[i] = chunk_crc(doc.text[int(rows[i]["start"]) : int(rows[i]["end"])], stored[i])
-    return stored, crcs
-
-
-def pick_merge(sizes: list[int], max_segments: int) -> list[int]:
-    """Which segments to merge when there are more than `max_segments`: the smallest, taking the
+def pick_merge(sizes: list[int], max_segments: int, limit: int | None = None) -> list[int]:
+    """Which segments to merge when more than `max_segments` are not full: the smallest, taking the
     next smallest while it is no bigger than all taken so far, so that a chunk is rewritten about
-    log2(n) times over an index's life rather than on every merge."""
-    if len(sizes) <= max_segments:
+    log2(n) times over an index's life rather than on every merge; never more than `limit` chunks
+    in all (the memory budget's largest segment; None: no limit). A segment of at least half the
+    limit is full: it is never merged again, so adding an article to a large index never rewrites one."""
+    small = [i for i in range(len(sizes)) if limit is None or 2 * sizes[i] < limit]
+    if len(small) <= max_segments:
         return []
-    order = sorted(range(len(sizes)), key=lambda i: (sizes[i], i))
+    limit = sum(sizes) if limit is None else limit
+    order = sorted(small, key=lambda i: (sizes[i], i))
     chosen, total = order[:2], sizes[order[0]] + sizes[order[1]]
+    if total > limit:
+        return []
     for i in order[2:]:
-        if sizes[i] > total:
+        if sizes[i] > total or total + sizes[i] > limit:
             break
         chosen.append(i)
         total += sizes[i]
     return sorted(chosen)
 
 
-def merge_segments(
-    index: Index, chosen: list[int], catalog: Catalog
-) -> tuple[list[bytes], list[tuple[DocRecord, DocRecord]], NDArray[np.void], NDArray[np.float32], Postings]:
-    """The live documents, chunks, vectors and postings of segments `chosen` of `index`, as one
-    segment's content (document lines are copied, not re-encoded; postings remapped); each
-    document's catalog record as (where it was, what it becomes)."""
-    lines: list[bytes] = []
-    records: list[tuple[DocRecord, DocRecord]] = []
-    rows: list[NDArray[np.void]] = []
-    vectors: list[NDArray[np.floating]] = []
-    parts: list[tuple[Postings, NDArray[np.bool_] | None]] = []
+def pack_segments(sizes: list[int], limit: int) -> list[list[int]]:
+    """Consecutive runs of segments of at most `limit` chunks each (a segment larger than `limit`
+    alone): what a full compaction merges, keeping the segments' order."""
+    groups: list[list[int]] = []
+    total = 0
+    for i, size in enumerate(sizes):
+        if groups and total + size <= limit:
+            groups[-1].append(i)
+            total += size
+        else:
+            groups.append([i])
+            total = size
+    return groups
+
+
+def merged_records(index: Index, chosen: list[int], catalog: Catalog) -> list[tuple[DocRecord, DocRecord]]:
+    """The catalog entry of each live document of segments `chosen` of `index`, in their order:
+    (where it is, where it will be in the merged segment)."""
+    names = {index.segments[i].name for i in chosen}
     by_segment: dict[str, list[DocRecord]] = {}
     for d in catalog.documents(index.state):
-        by_segment.setdefault(d.segment, []).append(d)
+        if d.segment in names:
+            by_segment.setdefault(d.segment, []).append(d)
+    out: list[tuple[DocRecord, DocRecord]] = []
     for i in chosen:
-        seg, alive = index.segments[i], index.alive[i]
-        live_docs = by_segment.get(seg.name, [])
-        new_row = np.full(seg.n_documents, -1, dtype=np.int64)
-        for d in live_docs:
-            new_row[d.row] = len(lines)
-            records.append((d, replace(d, row=len(lines))))
-            lines.append(bytes(seg.doc_line(d.row)))
-        chunk_rows = np.array(seg.chunks if alive is None else np.asarray(seg.chunks)[alive], dtype=STORED_CHUNK_DTYPE)
-        chunk_rows["doc"] = new_row[chunk_rows["doc"]]
-        rows.append(chunk_rows)
-        vectors.append(np.asarray(seg.vectors if alive is None else seg.vectors[alive], dtype=np.float32))
-        parts.append((seg.postings, alive))
-    return lines, records, np.concatenate(rows), np.concatenate(vectors), merge_postings(parts)
+        for d in by_segment.get(index.segments[i].name, []):
+            out.append((d, replace(d, row=len(out))))
+    return out
+
+
+# Chunks whose vectors are copied (and converted) at a time when segments are merged.
+_MERGE_CHUNKS = 65_536
+
+
+def write_merged(folder: Path, name: str, index: Index, chosen: list[int], documents: list[DocRecord],
+                 config: Config) -> tuple[dict[str, Any], str]:
+    """Write into `folder` one segment of the live documents (`documents`, in order, from
+    `merged_records`), chunks, vectors and postings of segments `chosen` of `index`, streamed: lines
+    and vectors are copied a block at a time (a chunk's CRC is taken again only where its vector
+    changes, float32 going into a float16 segment) and postings are remapped, never re-tokenised."""
+    segments = [index.segments[i] for i in chosen]
+    live_docs: dict[str, list[int]] = {}
+    for d in documents:
+        live_docs.setdefault(d.segment, []).append(d.row)
+    n_chunks = sum(index.live_counts[i] for i in chosen)
+    out = SegmentWriter(folder, name, n_chunks, int(segments[0].manifest["dim"]), config)
+    try:
+        for i, seg in zip(chosen, segments):
+            rows = np.array(live_docs.get(seg.name, []), dtype=np.int64)
+            first = out.add_documents(seg.doc_lines(rows))
+            new_doc = np.full(seg.n_documents, -1, dtype=np.int64)
+            new_doc[rows] = first + np.arange(len(rows))
+            live, source = index.alive[i], NpyRows(seg.path / VECTORS)
+            for start in range(0, seg.n_chunks, _MERGE_CHUNKS):
+                was = source[start : start + _MERGE_CHUNKS]
+                block = np.arange(start, start + len(was))
+                if live is not None:
+                    was, block = was[live[block]], block[live[block]]
+                chunk_rows = np.asarray(seg.chunks)[block]
+                moved = np.zeros(len(block), dtype=CHUNK_DTYPE)
+                for key in CHUNK_DTYPE.names or ():  # a structured dtype: names is never None
+                    moved[key] = chunk_rows[key]
+                moved["doc"] = new_doc[chunk_rows["doc"]]
+                vectors = stored_vectors(was, out.kind)
+                crcs = chunk_rows["crc32"].copy()
+                if vectors.dtype != was.dtype:
+                    crcs = _crcs_again(seg, chunk_rows, vectors, crcs, np.flatnonzero(np.any(vectors != was, axis=1)))
+                out.add_chunks(moved, vectors, crcs)
+        return out.finish(lambda path: write_merged_postings(path, [(s.postings, index.alive[i]) for i, s in zip(chosen, segments)]))
+    except BaseException:
+        out.abandon()
+        raise
+
+
+def _crcs_again(seg: Segment, chunk_rows: NDArray[np.void], vectors: NDArray[np.floating], crcs: NDArray[np.uint32],
+                changed: NDArray[np.int64]) -> NDArray[np.uint32]:
+    """`crcs` with those of the `changed` chunks taken again from their text and their stored vectors."""
+    if not len(changed):
+        return crcs
+    doc_rows = np.unique(chunk_rows["doc"][changed]).astype(np.int64)
+    texts = {int(r): document_from_line(line).text for r, line in zip(doc_rows, seg.doc_lines(doc_rows))}
+    for i in changed:
+        row = chunk_rows[i]
+        crcs[i] = chunk_crc(texts[int(row["doc"])][int(row["start"]) : int(row["end"])], vectors[i])
+    return crcs
 
 
 # ---------------------------------------------------------------- the operations
 
 
 def compact(index_dir: Path, config: Config) -> str:
-    """Merge every segment of the live state into one (dropping deleted documents for good)."""
+    """Merge the segments of the live state into as few as `Config.segment_memory_mb` allows (one,
+    unless the index is large), dropping deleted documents for good."""
     with IndexWriter(Path(index_dir), config, create=False) as writer:
         if writer.live is None:
             return "nothing to compact: the index is empty"
@@ -428,8 +493,9 @@ def compact(index_dir: Path, config: Config) -> str:
         merged = writer.compact(full=True)
         writer.collect_garbage()
         if not merged:
-            return f"nothing to compact: {before} segment, no deleted documents ({writer.work.name})"
-        return (f"compacted {count_noun(before, 'segment')} into 1 without deleted documents "
+            full = "" if before == 1 else ", each as large as Config.segment_memory_mb allows"
+            return f"nothing to compact: {count_noun(before, 'segment')}{full}, no deleted documents ({writer.work.name})"
+        return (f"compacted {count_noun(before, 'segment')} into {len(writer.work.segments)} without deleted documents "
                 f"({writer.work.name}: {count_noun(writer.work.n_documents, 'document')}, {count_noun(writer.work.n_chunks, 'chunk')})")
 
 
