@@ -114,6 +114,7 @@ def run(args) -> dict:
             "ivf_train_per_list": config.ivf_train_per_list,
             "batch_size": config.batch_size,
             "chunk_tokens": config.chunk_tokens,
+            "story_detection_synthetic": not args.no_stories,
         },
         "synthetic": (
             "ingest: real embeddings of generated articles (corpus sentences recombined with generated names "
@@ -141,7 +142,8 @@ def run(args) -> dict:
         results["scales"] = []
         for n in args.sizes:
             print(f"[bench] {n:,} passages: build (resumable: progress in {workdir / f'build-{n}.log'}) ...", flush=True)
-            sizing = ["--segment-passages", str(args.segment_passages), "--full-max", str(args.full_max)]
+            sizing = ["--segment-passages", str(args.segment_passages), "--full-max", str(args.full_max),
+                      *(["--no-stories"] if args.no_stories else [])]
             if "build" not in args.skip:
                 build = _run_stage("build", workdir, ["--passages", str(n), *sizing], args.stage_timeout)
             else:
@@ -212,7 +214,8 @@ def tables(results: dict) -> str:
     scales = results.get("scales") or []
     if scales:
         lines += [
-            "Scale (synthetic passages and clustered vectors; real query path `QA.search` / `QA.ask`, model loaded, warm; p50 / p95 ms)",
+            "Scale (synthetic passages and clustered vectors; real query path `QA.search` / `QA.ask`, model loaded, warm; p50 / p95 ms"
+            + ("; story detection off" if results.get("settings", {}).get("story_detection_synthetic") is False else "") + ")",
             "",
             "| passages | segments: dense index | build s (dense / lexical) | on disk | open s | RSS serving | dense recall@10 vs exact | dense search p50 | encode q | search dense | search bm25 | search hybrid | ask |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -321,6 +324,8 @@ def main(argv=None) -> int:
                         "0: the largest the memory budget allows, Config.max_segment_chunks)")
     p.add_argument("--full-max", type=int, default=2_000_000,
                    help="up to this size also `qa check`, a full compaction and the flat / IVF-Flat comparison")
+    p.add_argument("--no-stories", action="store_true",
+                   help="story detection off for the synthetic archives (their text is far more alike than news; bench/worker.py)")
     p.add_argument("--skip", default="", help="'build': reuse the index and build results already in --workdir")
     args = p.parse_args(argv)
     results = run(args)

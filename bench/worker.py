@@ -197,12 +197,21 @@ def stage_ingest(args) -> dict:
 # ---------------------------------------------------------------- build (synthetic vectors)
 
 
+def synthetic_config(args):
+    """The settings of the synthetic archive's stages (build, update, serve). `--no-stories` turns
+    story detection off for all three (an index is bound to it): the synthetic articles are made of
+    the bundled corpus's ~100 sentences, so any two share far more word shingles than real news
+    does, and each new one meets thousands of look-alike candidates (cost that grows with the
+    archive, ~300 CPU-hours at 10M); detection's cost on real copies is `bench/copies.py`'s."""
+    from qa.config import Config
+
+    return Config().with_(story_detection=not getattr(args, "no_stories", False))
+
+
 def build_plan(args) -> dict:
     """What the build stage writes: `--passages` in parts of at most `--segment-passages` (0: the
     largest segment the memory budget allows, `Config.max_segment_chunks`), one segment each."""
-    from qa.config import Config
-
-    config = Config()
+    config = synthetic_config(args)
     size = min(args.segment_passages or config.max_segment_chunks, config.max_segment_chunks)
     parts = max(1, -(-args.passages // size))
     n = args.passages
@@ -222,14 +231,13 @@ def stage_build(args) -> dict:
     import qa.store.writer
     from bench.synth import build_documents
     from bench.vectors import ClusteredVectors
-    from qa.config import Config
     from qa.store.dense import dense_kind, stored_vectors
     from qa.store.index import current_version, open_index
     from qa.store.writer import IndexWriter
 
     n, work = args.passages, Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
-    config = Config().with_(index_dir=work / f"index-{n}")
+    config = synthetic_config(args).with_(index_dir=work / f"index-{n}")
     plan = build_plan(args)
     sizes, parts = plan["sizes"], len(plan["sizes"])
     progress_path, log_path = work / f"index-{n}.progress.json", work / f"build-{n}.log"
@@ -331,14 +339,13 @@ def stage_update(args) -> dict:
     """What a growing archive costs at this size: open, add one article (real model, warm), remove
     one, `qa check`, then a full compaction of the resulting segments."""
     from bench.synth import ArticleGenerator
-    from qa.config import Config
     from qa.embed import Embedder
     from qa.pipeline import ingest_paths, remove_documents
     from qa.store.index import check_index, current_version, open_index
     from qa.store.writer import compact
 
     n = args.passages
-    config = Config().with_(index_dir=Path(args.workdir) / f"index-{n}")
+    config = synthetic_config(args).with_(index_dir=Path(args.workdir) / f"index-{n}")
     embedder = Embedder(config)
     embedder.encode_passages(["warm up the model"] * 8)
     # New articles each run (a rerun after a kill must not re-add the ones already added).
@@ -512,11 +519,10 @@ def dense_path_recall(index, seed: int, n_queries: int) -> dict:
 
 def stage_serve(args) -> dict:
     from bench.synth import ArticleGenerator
-    from qa.config import Config
     from qa.pipeline import QA
 
     n = args.passages
-    config = Config().with_(index_dir=Path(args.workdir) / f"index-{n}")
+    config = synthetic_config(args).with_(index_dir=Path(args.workdir) / f"index-{n}")
     rss0 = rss_mb()
     qa = QA(config)
     t = time.perf_counter()
@@ -588,6 +594,7 @@ def main(argv=None) -> int:
                    help="build larger indexes as segments of this size (0: the memory budget's, Config.max_segment_chunks)")
     p.add_argument("--full-max", type=int, default=2_000_000,
                    help="up to this size: `qa check`, full compaction and the flat/IVF comparison")
+    p.add_argument("--no-stories", action="store_true", help="story detection off for the synthetic archive")
     args = p.parse_args(argv)
     stage = {"ingest": stage_ingest, "build": stage_build, "update": stage_update, "serve": stage_serve}[args.stage]
     t = time.perf_counter()
