@@ -279,7 +279,7 @@ def tables(results: dict) -> str:
     if results.get("stories"):
         from bench.copies import tables as copies_tables
 
-        lines += ["Stories (copies of one story, qa/stories.py; `python -m bench.copies`)", "", copies_tables(results["stories"]), ""]
+        lines += ["Stories (copies of one story, qa/store/stories.py; `python -m bench.copies`)", "", copies_tables(results["stories"]), ""]
     m = results["machine"]
     if scales:
         lines.append(

@@ -1,4 +1,4 @@
-"""python -m bench.copies: story detection (qa/stories.py) — how well it groups copies, what it
+"""python -m bench.copies: story detection (qa/store/stories.py) — how well it groups copies, what it
 costs per new article as the archive grows, and ingest throughput with it on and off.
 
     python -m bench.copies                                   # all three, 10k and 100k documents
@@ -38,7 +38,7 @@ from qa.config import Config
 from qa.documents import ArticleMeta, Document
 from qa.store.catalog import Catalog, Version
 from qa.store.segment import SegmentRecord, segment_name
-from qa.stories import assign_stories, own_story, stored_sketch
+from qa.store.stories import assign_stories, own_story, stored_sketch
 
 HERE = Path(__file__).resolve().parent
 STORIES_IN_CATALOG = 200
@@ -141,7 +141,7 @@ def grouping(stories: int, config: Config) -> dict:
         pa, ra = pair_scores(archive, archive_labels)
         out["thresholds"][str(t)] = {"precision": round(p, 4), "recall": round(r, 4),
                                      "archive_precision": round(pa, 4), "archive_recall": round(ra, 4)}
-    from qa.stories import signature, similarity
+    from qa.store.stories import signature, similarity
 
     sigs = [signature(d.text, config) for d in docs[:400]]
     same = [similarity(sigs[i], sigs[j]) for i, j in itertools.combinations(range(len(sigs)), 2) if labels[i] == labels[j]]

@@ -67,7 +67,7 @@ class Config:
     bm25_k1: float = 1.5
     bm25_b: float = 0.75
     # A date range or one-copy-per-story filter asks the retriever for max(4 k, filter_depth)
-    # passages first, then four times deeper until k pass or the index is exhausted (qa/dates.py).
+    # passages first, then four times deeper until k pass or the index is exhausted (qa/news_retrieval.py).
     filter_depth: int = 50
     # Exact (flat inner product) search up to `ann_threshold` passages a segment; beyond it an IVF
     # index: `ivf_nlist` k-means lists (0: about sqrt(n), a power of two, 1024 at 1M), trained
@@ -118,10 +118,10 @@ class Config:
     confidence_bands: tuple[float, float] | None = None
 
     # News: a question asking for the latest news puts newer articles first among the passages
-    # scoring within this fraction of the best score (qa/dates.py).
+    # scoring within this fraction of the best score (qa/news_retrieval.py).
     recency_margin: float = 0.10
 
-    # Stories (qa/stories.py): copies of one story across documents (a reprint with a new headline,
+    # Stories (qa/store/stories.py): copies of one story across documents (a reprint with a new headline,
     # an added paragraph, a trimmed ending, a correction) are found at ingest by MinHash LSH over
     # `story_shingle_words`-word shingles of the cleaned text (`story_permutations` permutations)
     # and grouped when their estimated Jaccard similarity is >= `story_threshold`. Measured with

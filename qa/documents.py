@@ -234,7 +234,7 @@ class Answer:
     # A question about the article itself (qa/article_fields.py): answer_type "field", the field
     # ("date", "publisher", "author") and its value as stored; answer None when the article lacks it.
     article_field: str | None = None
-    undated_left_out: int = 0  # undated articles a date range left out of what was read (qa/dates.py)
+    undated_left_out: int = 0  # undated articles a date range left out of what was read (qa/news_retrieval.py)
 
     def to_dict(self) -> dict[str, object]:
         d: dict[str, object] = {

@@ -234,7 +234,7 @@ class QA:
     ) -> list[Passage]:
         """The `k` best passages, from articles dated `since`..`until` (inclusive ISO dates; with
         either given, undated articles are left out). A question asking for the latest news puts
-        newer articles first among closely relevant passages (qa/dates.py)."""
+        newer articles first among closely relevant passages (qa/news_retrieval.py)."""
         return self.retrieve(question, k, retriever, since, until).passages
 
     def retrieve(
@@ -260,7 +260,8 @@ class QA:
 
     def _retrieve(self, text: str, k: int, kind: str, dates: DateRange) -> SearchResult:
         """`retrieve` for a question already cleaned and settings already checked."""
-        from qa.dates import NewsRetriever, Ranked, asks_for_latest
+        from qa.dates import asks_for_latest
+        from qa.news_retrieval import NewsRetriever, Ranked
         from qa.retrieve import make_retriever, passage_at
         from qa.stories import with_copies
 

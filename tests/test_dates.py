@@ -1,4 +1,4 @@
-"""qa/dates.py: article dates, the date range (deeper retrieval until k pass) and "latest" questions."""
+"""qa/dates.py and qa/news_retrieval.py: article dates, the date range (deeper retrieval until k pass) and "latest" questions."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from datetime import date
 
 import pytest
 
-from qa.dates import DateRange, NewsRetriever, asks_for_latest, newer_first_when_close, parse_date
+from qa.dates import DateRange, asks_for_latest, parse_date
 from qa.documents import ArticleMeta, Chunk, Document, SearchResult
 from qa.errors import BadInputError
+from qa.news_retrieval import NewsRetriever, newer_first_when_close
 from tests.conftest import FERRY_FEB, FERRY_MAR
 
 

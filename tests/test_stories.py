@@ -1,4 +1,4 @@
-"""Stories (qa/stories.py) on the generated archive (bench/archive.py): copies of one story found
+"""Stories (qa/store/stories.py, qa/stories.py) on the generated archive (bench/archive.py): copies of one story found
 at ingest, kept consistent by remove, rollback, compaction and rebuild; retrieval reads one copy
 per story; the CLI's card and `qa list` show a story once with its copies."""
 
@@ -15,7 +15,8 @@ from qa.cli import main
 from qa.config import Config
 from qa.documents import ArticleMeta, Chunk, Document, Passage
 from qa.store.index import open_index
-from qa.stories import distinct_stories, shingles, signature, similarity
+from qa.store.stories import shingles, signature, similarity
+from qa.stories import distinct_stories
 
 
 @pytest.fixture
@@ -60,7 +61,7 @@ def test_shingles_and_similarity_estimate_jaccard():
 def test_lsh_bands_are_datasketchs_choice():
     from datasketch import MinHashLSH
 
-    from qa.stories import lsh_bands
+    from qa.store.stories import lsh_bands
 
     for threshold in (0.3, 0.5):
         lsh = MinHashLSH(threshold=threshold, num_perm=128)
@@ -228,7 +229,7 @@ def test_copies_within_one_batch_are_one_story(tmp_path):
 def _pairwise_stories(documents, catalog, work, dropping, config):
     """The grouping as it was written before the batch was held as arrays: band keys per document
     in a dict, every earlier document sharing one compared with `similarity` one pair at a time."""
-    from qa.stories import band_keys, own_story
+    from qa.store.stories import band_keys, own_story
 
     live = set(work.segments)
     stories, sigs, batch = [], [], {}
@@ -251,8 +252,8 @@ def test_assign_stories_groups_a_batch_of_copies_as_the_pairwise_comparison(arch
     """The archive's articles (copies of one story and look-alikes) written again as one batch:
     against the live index each joins its stored copy's story, and with every stored row dropped the
     batch's own LSH groups them as labelled; both exactly as the pair-by-pair comparison."""
+    from qa.store.stories import assign_stories, band_keys
     from qa.store.writer import IndexWriter
-    from qa.stories import assign_stories, band_keys
 
     documents = open_index(writable.index_dir, writable).documents
     stored_story = {r.doc_id: r.story for r in open_index(writable.index_dir, writable).document_records()}
@@ -274,7 +275,7 @@ def test_assign_stories_groups_a_batch_of_copies_as_the_pairwise_comparison(arch
 
 
 def test_stored_sketches_round_trip_with_rows_that_have_none():
-    from qa.stories import band_keys, stored_sketches
+    from qa.store.stories import band_keys, stored_sketches
 
     config = Config()
     sigs = [signature(f"story number {i}: " + " ".join(f"w{i * j}" for j in range(60)), config) for i in range(5)]
@@ -289,7 +290,7 @@ def test_stored_sketches_round_trip_with_rows_that_have_none():
 
 
 def test_batch_lsh_finds_exactly_the_earlier_documents_sharing_a_key():
-    from qa.stories import _BatchLSH
+    from qa.store.stories import _BatchLSH
 
     rng = np.random.default_rng(7)
     for n, b, values in ((300, 4, 40), (50, 9, 1000), (1, 3, 5), (0, 3, 5)):

@@ -105,7 +105,7 @@ class DocRecord:
     source: str
     content_hash: str
     n_chunks: int
-    story: str = ""  # the story (qa/stories.py) this document is a copy of
+    story: str = ""  # the story (qa/store/stories.py) this document is a copy of
 
     @property
     def doc_id(self) -> str:
@@ -488,7 +488,7 @@ class Catalog:
 
     def story_candidates(self, keys: Sequence[int]) -> list[tuple[str, int, str, bytes]]:
         """(segment, row, story, MinHash signature) of every document row, live or not, that shares
-        an LSH band key with `keys` (qa/stories.py)."""
+        an LSH band key with `keys` (qa/store/stories.py)."""
         if not keys:
             return []
         sql = ("SELECT DISTINCT d.*, m.signature, m.crc FROM story_band b "

@@ -233,7 +233,7 @@ class Index:
             catalog.close()
 
     def stories(self, doc_ids: Collection[str]) -> dict[str, str]:
-        """The story (qa/stories.py) of each live document of `doc_ids` that has one."""
+        """The story (qa/store/stories.py) of each live document of `doc_ids` that has one."""
         return {r.doc_id: r.story for r in self.records("doc_id", doc_ids) if r.story}
 
     @property

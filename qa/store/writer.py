@@ -54,7 +54,7 @@ from qa.store.segment import (
     segment_name,
     write_segment,
 )
-from qa.stories import Sketch, assign_stories, stored_sketches
+from qa.store.stories import Sketch, assign_stories, stored_sketches
 
 _EMPTY = Version(0, "", "", "", "", (), {}, 0, 0)
 # Writes a new segment into the folder it is given, under the name it is given; returns what
@@ -187,7 +187,7 @@ class IndexWriter:
         texts = [documents[int(r["doc"])].text[int(r["start"]) : int(r["end"])] for r in chunk_rows]
         lines = [document_line(d) for d in documents]
         counts = np.bincount(chunk_rows["doc"], minlength=len(documents)) if len(chunk_rows) else [0] * len(documents)
-        # Each document's story: the copies it has among the live rows and in this batch (qa/stories.py).
+        # Each document's story: the copies it has among the live rows and in this batch (qa/store/stories.py).
         stories, sketches = assign_stories(documents, self.catalog, self.work, {(d.segment, d.row) for d in drop},
                                            self.config)
         records = [DocRecord("", i, d.article, d.source, d.content_hash, int(n), story)
