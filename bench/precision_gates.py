@@ -7,7 +7,7 @@ passage vectors are at cosine >= 0.995 to the float32 ones on average and (2) re
 article moves by at most 0.005 in R@5 and MRR@10, for the dense and the hybrid retriever, on the
 bundled set (corpus/ with eval/questions.jsonl) and on the SQuAD dev-a held-out articles
 (Packet_switching, French_and_Indian_War). For each set and each candidate the set's passages are
-chunked as ingest chunks them, encoded, written to a real index (`qa.store.update.update_index`)
+chunked as ingest chunks them, encoded, written to a real index (`qa.pipeline.index_documents`)
 and searched through `QA.search` with the questions encoded as the product encodes them (ONNX
 Runtime, float32), exactly as `qa eval` scores retrieval (answerable questions, ir-measures).
 The reference is ONNX Runtime float32 (equal to PyTorch float32 within 1e-6). Candidates:
@@ -140,11 +140,10 @@ def retrieval(documents, questions, texts: list[str], vectors: np.ndarray, work:
     from qa.config import Config
     from qa.embed import Embedder
     from qa.evaluation.metrics import SEARCH_DEPTH, ranked_doc_ids, retrieval_metrics
-    from qa.pipeline import QA
-    from qa.store.update import update_index
+    from qa.pipeline import QA, index_documents
 
     config = Config().with_(index_dir=work)
-    update_index(config.index_dir, documents, config, embedder=Fixed(texts, vectors))
+    index_documents(documents, config, embedder=Fixed(texts, vectors))
     qa = QA(config, embedder=Embedder(config))
     qrels = {q.qid: list(q.doc_ids) for q in questions}
     out = {}

@@ -1,8 +1,13 @@
-"""The front door: the CLI, the app (through `qa/chat.py`) and the evaluation call only this module
-(and format its results); nothing else of theirs reaches into `qa/store/` or the models.
+"""The front door: the CLI, the app (through `qa/chat.py`), the evaluation (`qa/evaluation/runner.py`)
+and the training groups (`qa/training/groups.py`) reach the index and the models only through this
+module (and format its results); nothing of theirs reaches into `qa/store/` or the models.
 
-- ingest: `ingest_paths` (on a Ray cluster with `RaySettings`), `index_documents` (documents already
-  read: an evaluation set's paragraphs or corpus), `remove_documents`;
+- ingest: `ingest_paths` (files and folders, read by `qa/ingest.py`; on a Ray cluster with
+  `RaySettings`) and `index_documents` (documents already in memory: an evaluation set's paragraphs
+  or corpus, a training collection's contexts), `remove_documents`: the changed documents are
+  chunked and embedded here (`qa/indexing.py`; `qa/ray_ingest.py` on a cluster) as the store
+  (`qa/store/update.py`) publishes them;
+- the model: `load_embedder` (one model to index and ask with);
 - the index: `index_exists`, `check_index`, `index_versions`, `compact_index`, `rollback_index`;
 - questions: `QA.search`, `QA.ask` (inputs checked by `clean_question`, `checked_k`, `checked_threshold`);
 - the app: `stage_uploads` / `add_uploads`, `list_documents`, `FirstBuild`.
@@ -37,6 +42,7 @@ if TYPE_CHECKING:
     from qa.dates import DateRange
     from qa.store.catalog import Version
     from qa.store.index import CheckReport
+    from qa.store.update import Embedded
 
 
 def ingest_paths(
@@ -53,7 +59,7 @@ def ingest_paths(
     documents chunked and embedded, on a Ray cluster (`qa/ray_ingest.py`); the rest is the same.
     """
     from qa.store.lock import checked_index_folder
-    from qa.store.update import Embedded, refuse_empty_rebuild, update_index
+    from qa.store.update import refuse_empty_rebuild
 
     checked_index_folder(config.index_dir)  # before anything is read: `--index afile` fails at once
     embed: Callable[[list[Document]], Iterable[Embedded]] | None = None
@@ -83,10 +89,7 @@ def ingest_paths(
             index = open_index(config.index_dir, config)
             report.total_documents, report.total_chunks = index.n_documents, index.n_chunks
         return report
-    report = update_index(
-        config.index_dir, documents, config, embedder=embedder, rebuild=rebuild, show_progress=progress, force=force,
-        embed=embed,
-    )
+    report = _update_index(config, documents, embedder, progress, rebuild=rebuild, force=force, embed=embed)
     report.skipped = skipped
     report.uploads_kept = kept_uploads
     return report
@@ -96,13 +99,32 @@ def index_documents(
     documents: list[Document], config: Config, embedder: PassageEncoder | None = None, progress: bool = False,
     rebuild: bool = False,
 ) -> IngestReport:
-    """Add or update documents already read, as `ingest_paths` does with the documents of files:
+    """Add or update documents already in memory (an evaluation set's paragraphs or corpus, a
+    training collection's contexts), as `ingest_paths` does with the documents of files:
     unchanged ones (same source and content) cost nothing. With `rebuild`, a fresh index of
     `documents` replaces whatever the folder held (an evaluation cache in an older format)."""
+    return _update_index(config, documents, embedder, progress, rebuild=rebuild, force=rebuild)
+
+
+def _update_index(
+    config: Config, documents: list[Document], embedder: PassageEncoder | None, progress: bool,
+    remove_ids: tuple[str, ...] = (), rebuild: bool = False, force: bool = False,
+    embed: Callable[[list[Document]], Iterable[Embedded]] | None = None,
+) -> IngestReport:
+    """The store's `update_index`, the changed documents chunked and embedded on the way
+    (`qa.indexing.chunk_and_embed` with `embedder`, unless `embed` is given), as a report."""
+    from qa.indexing import chunk_and_embed
     from qa.store.update import update_index
 
-    return update_index(config.index_dir, documents, config, embedder=embedder, show_progress=progress,
-                        rebuild=rebuild, force=rebuild)
+    if embed is None:
+        embed = partial(chunk_and_embed, embedder=embedder, config=config, show_progress=progress)
+    done = update_index(config.index_dir, documents, config, embed, remove_ids=remove_ids, rebuild=rebuild,
+                        force=force)
+    return IngestReport(
+        added=done.added, updated=done.updated, unchanged=done.unchanged, removed=done.removed,
+        removed_sources=done.removed_sources, chunks_added=done.chunks_added, total_documents=done.total_documents,
+        total_chunks=done.total_chunks, segments_published=done.segments_published,
+    )
 
 
 @dataclass(frozen=True)
@@ -126,9 +148,8 @@ def remove_documents(doc_ids: list[str], config: Config) -> IngestReport:
     import os
 
     from qa.documents import split_source
-    from qa.store.update import update_index
 
-    report = update_index(config.index_dir, [], config, remove_ids=tuple(dict.fromkeys(doc_ids)))
+    report = _update_index(config, [], None, False, remove_ids=tuple(dict.fromkeys(doc_ids)))
     # Sources are absolute, resolved paths; the index folder is resolved, its uploads/ folder is not.
     uploads = Path(os.path.realpath(config.index_dir)) / UPLOADS
     if uploads.is_symlink() or not uploads.is_dir():
@@ -140,6 +161,14 @@ def remove_documents(doc_ids: list[str], config: Config) -> IngestReport:
         for f in files - still:
             f.unlink(missing_ok=True)  # a link is removed itself, never followed
     return report
+
+
+def load_embedder(config: Config) -> TextEncoder:
+    """The configured embedding model (loaded on first use): pass it to `index_documents` and `QA`
+    to index and ask with one model."""
+    from qa.embed import Embedder
+
+    return Embedder(config)
 
 
 def index_exists(config: Config) -> bool:
@@ -204,12 +233,8 @@ class QA:
     """
 
     def __init__(self, config: Config, embedder: TextEncoder | None = None, reader: Reader | None = None):
-        if embedder is None:
-            from qa.embed import Embedder
-
-            embedder = Embedder(config)
         self.config = config
-        self.embedder = embedder
+        self.embedder = embedder if embedder is not None else load_embedder(config)
         self._index: Index | None = None
         self._reader = reader
         self._lock = threading.Lock()

@@ -102,7 +102,8 @@ def _connect(address: str | None, workers: int | None, progress: bool) -> Module
 class RayIngest:
     """Reading and embedding on a Ray cluster, for `qa.pipeline.ingest_paths(..., ray=True)`:
     `read` turns paths into documents and the parts left out, `embed` chunks and embeds the
-    changed documents in order (what `update_index` takes as `embed`)."""
+    changed documents in order (what `qa.store.update.update_index` takes as `embed`, in place of
+    `qa.indexing.chunk_and_embed`)."""
 
     def __init__(self, config: Config, address: str | None = None, workers: int | None = None,
                  progress: bool = False) -> None:

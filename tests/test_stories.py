@@ -209,7 +209,7 @@ def test_card_shows_the_story_once_with_its_copies():
 def test_copies_within_one_batch_are_one_story(tmp_path):
     """Copies written in the same segment find each other (the batch's own LSH), and the catalog
     keeps each document's publisher."""
-    from qa.store.update import update_index
+    from qa.pipeline import index_documents
 
     class Tiny:
         def encode_passages(self, texts, show_progress=False):
@@ -218,7 +218,7 @@ def test_copies_within_one_batch_are_one_story(tmp_path):
     config = Config().with_(index_dir=tmp_path / "index")
     docs = [Document(ArticleMeta(f"d{i}", f"T{i}", publisher="P"), "Same words in every document of this batch. " * 20,
                      f"s{i}", content_hash=f"h{i}") for i in range(3)]
-    update_index(config.index_dir, docs, config, embedder=Tiny())
+    index_documents(docs, config, embedder=Tiny())
     records = open_index(config.index_dir, config).document_records()
     assert {r.story for r in records} == {"h0"} and {r.article.publisher for r in records} == {"P"}
 

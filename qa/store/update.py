@@ -1,16 +1,18 @@
-"""Adding, replacing and removing documents: decide what changed, embed only that, and publish it
-as segments while it is embedded, so a long ingest that is killed keeps what it published.
+"""Adding, replacing and removing documents: decide what changed, have only that embedded, and
+publish it as segments while it is embedded, so a long ingest that is killed keeps what it published.
 
-`update_index` is what `qa ingest` and `qa remove` call; `qa ingest --ray` passes its own `embed`
-(chunking and embedding on a Ray cluster) and shares everything else.
+`update_index` is what the pipeline's `index_documents`, `ingest_paths` and `remove_documents`
+call. It chunks and embeds nothing itself: it is given `embed`, which turns the changed documents
+into (document, chunks, vectors) as a stream (`qa.indexing.chunk_and_embed` here, `qa.ray_ingest`
+on a Ray cluster), and returns what it did as an `UpdateResult`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,14 +21,27 @@ from numpy.typing import NDArray
 from qa.config import Config
 from qa.documents import Chunk, Document, SkippedFile, count_noun, quote_name
 from qa.errors import BadInputError
-from qa.ingest import IngestReport
-from qa.protocols import PassageEncoder
 from qa.store.catalog import DocRecord
 from qa.store.segment import CHUNK_DTYPE
 from qa.store.writer import IndexWriter
 
 # (document, its chunks, their vectors) for each changed document, in order.
 Embedded = tuple[Document, list[Chunk], NDArray[np.float32]]
+
+
+@dataclass
+class UpdateResult:
+    """What `update_index` did (the pipeline turns it into the user's `IngestReport`)."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    removed_sources: list[str] = field(default_factory=list)  # the sources of `removed`, in order
+    chunks_added: int = 0
+    segments_published: int = 0
+    total_documents: int = 0
+    total_chunks: int = 0
 
 def _with_id(doc: Document, doc_id: str) -> Document:
     return replace(doc, article=replace(doc.article, doc_id=doc_id))
@@ -80,25 +95,23 @@ def update_index(
     index_dir: Path,
     incoming: list[Document],
     config: Config,
-    embedder: PassageEncoder | None = None,
+    embed: Callable[[list[Document]], Iterable[Embedded]] | None = None,
     remove_ids: tuple[str, ...] = (),
     rebuild: bool = False,
-    show_progress: bool = False,
     force: bool = False,
-    embed: Callable[[list[Document]], Iterable[Embedded]] | None = None,
-) -> IngestReport:
+) -> UpdateResult:
     """Add or replace `incoming` documents and drop `remove_ids`.
 
     Unchanged documents (same source and content hash) cost nothing; a changed document's old
-    chunks are deleted in the same state that adds its new ones. New chunks are published as a
-    segment every `config.segment_chunks` chunks or `config.segment_seconds`, so a killed ingest
-    keeps what it published and the same command carries on. With `rebuild`, a fresh index of
-    `incoming` is built beside the live one (resumable too) and replaces it when complete; a
-    rebuild that would drop most of the index, or start from nothing, is refused unless `force`.
-    `embed` turns the changed documents into (document, chunks, vectors) in order; by default
-    they are chunked and embedded here with `embedder`.
+    chunks are deleted in the same state that adds its new ones. `embed` turns the changed
+    documents into (document, chunks, vectors), in order, as a stream (it may be None only when no
+    document is added or changed). New chunks are published as a segment every
+    `config.segment_chunks` chunks or `config.segment_seconds`, so a killed ingest keeps what it
+    published and the same command carries on. With `rebuild`, a fresh index of `incoming` is
+    built beside the live one (resumable too) and replaces it when complete; a rebuild that would
+    drop most of the index, or start from nothing, is refused unless `force`.
     """
-    report = IngestReport()
+    result = UpdateResult()
     remove_ids = tuple(dict.fromkeys(remove_ids))  # `qa remove X X` removes (and counts) X once
     with IndexWriter(Path(index_dir), config, rebuild=rebuild, create=bool(incoming) or rebuild) as writer:
         if rebuild:
@@ -116,87 +129,27 @@ def update_index(
         for doc in incoming:
             prior = by_source.get(doc.source)
             if prior is not None and prior.content_hash == doc.content_hash:
-                report.unchanged.append(doc.doc_id)
+                result.unchanged.append(doc.doc_id)
             else:
-                (report.updated if prior is not None else report.added).append(doc.doc_id)
+                (result.updated if prior is not None else result.added).append(doc.doc_id)
                 changed.append(doc)
-        report.removed = list(remove_ids)
-        report.removed_sources = [by_id[i].source for i in remove_ids]
+        result.removed = list(remove_ids)
+        result.removed_sources = [by_id[i].source for i in remove_ids]
         if changed or remove_ids or rebuild:
-            if embed is None:
-                embed = lambda docs: chunk_and_embed(docs, embedder, config, show_progress)  # noqa: E731
+            stream: Iterable[Embedded] = []
+            if changed:
+                if embed is None:
+                    raise ValueError("update_index: documents to add need `embed` (e.g. qa.indexing.chunk_and_embed)")
+                stream = embed(changed)
             replaced = {d.doc_id: by_source[d.source] for d in changed if d.source in by_source}
-            report.chunks_added, report.segments_published = publish_stream(
-                writer, embed(changed) if changed else [], replaced, [by_id[i] for i in remove_ids], config
+            result.chunks_added, result.segments_published = publish_stream(
+                writer, stream, replaced, [by_id[i] for i in remove_ids], config
             )
             if rebuild:
                 writer.finish_rebuild({d.source for d in incoming})
             writer.maintain()
-        report.total_documents, report.total_chunks = writer.work.n_documents, writer.work.n_chunks
-    return report
-
-
-def chunk_and_embed(
-    docs: list[Document], embedder: PassageEncoder | None, config: Config, show_progress: bool = False
-) -> Iterator[Embedded]:
-    """Chunk the documents in a background thread while the chunks of earlier documents are
-    embedded (the encoder releases the GIL while it computes), embedding whole documents a few
-    hundred chunks at a time and yielding each document as soon as its batch is embedded
-    (`embedder` None: the configured model)."""
-    import queue
-    import threading
-
-    from tqdm import tqdm
-
-    from qa.chunk import chunk_document
-
-    if embedder is None:
-        from qa.embed import Embedder
-
-        embedder = Embedder(config)
-    chunked: queue.SimpleQueue[tuple[Document, list[Chunk]] | BaseException | None] = queue.SimpleQueue()
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for doc in tqdm(docs, desc="chunking", unit="doc", delay=1.0, disable=not show_progress):
-                if stop.is_set():
-                    return
-                chunked.put((doc, chunk_document(doc, config)))
-            chunked.put(None)
-        except BaseException as e:  # noqa: BLE001 - handed to the consumer, which raises it
-            chunked.put(e)
-
-    producer = threading.Thread(target=produce, name="qa-chunking", daemon=True)
-    producer.start()
-    step = max(1, config.batch_size * 4)
-    try:
-        with tqdm(total=0, desc="embedding", unit="chunk", disable=not show_progress) as progress:
-            waiting: list[tuple[Document, list[Chunk]]] = []
-            finished = False
-            while not finished:
-                item = chunked.get()
-                if isinstance(item, BaseException):
-                    raise item
-                if item is None:
-                    finished = True
-                else:
-                    waiting.append(item)
-                    progress.total = (progress.total or 0) + len(item[1])
-                    if sum(len(c) for _, c in waiting) < step:
-                        continue
-                if not waiting:
-                    continue
-                texts = [c.text for _, chunks in waiting for c in chunks]
-                vectors = embedder.encode_passages(texts)
-                start = 0
-                for doc, chunks in waiting:
-                    yield doc, chunks, vectors[start : start + len(chunks)]
-                    start += len(chunks)
-                progress.update(len(texts))
-                waiting = []
-    finally:
-        stop.set()
+        result.total_documents, result.total_chunks = writer.work.n_documents, writer.work.n_chunks
+    return result
 
 
 def publish_stream(writer: IndexWriter, embedded: Iterable[Embedded], replaced: dict[str, DocRecord],

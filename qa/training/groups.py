@@ -156,14 +156,13 @@ def hybrid_groups(
     questions from elsewhere, which it does not answer."""
     from tqdm import tqdm
 
-    from qa.pipeline import QA
-    from qa.store.update import update_index
+    from qa.pipeline import QA, index_documents
 
     ids = {cid: cid.replace(":", "-") for cid in qaset.contexts}
     back = {v: k for k, v in ids.items()}
     documents = [Document(ArticleMeta(ids[cid], ""), text, cid) for cid, text in qaset.contexts.items()]
     index_config = config.with_(index_dir=work / "indexes" / name)
-    update_index(index_config.index_dir, documents, index_config, show_progress=progress)
+    index_documents(documents, index_config, progress=progress)
     qa = QA(index_config)
     chunks = chunk_contexts(qaset, config) if foreign is None else {}
     groups = []
