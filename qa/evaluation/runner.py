@@ -10,7 +10,8 @@ What is measured, per question:
     threshold t is the span when confidence >= t, else an abstention, exactly as the reader does);
   * latency of `QA.ask` (retrieve + read) per question, after a warm-up question loads the models.
 
-This is the module that touches the index, the models and the disk; the models are loaded lazily.
+This is the module that touches the disk, and the index and the models through the pipeline
+(`qa.pipeline`: `index_documents`, `QA`, `load_embedder`); the models are loaded lazily.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def prepare_index(
     """The config whose index the questions are asked against. For SQuAD: the cached paragraph
     index, built or completed first (unchanged paragraphs cost nothing). For the project's own
     format: the given index, which must hold the gold documents."""
-    from qa.store.index import current_version, open_index
+    from qa.pipeline import index_exists, list_documents
 
     if eval_set.documents is not None:
         config = config.with_(index_dir=squad_index_dir(eval_set.path, config, cache_dir, eval_set.articles))
@@ -97,12 +98,12 @@ def prepare_index(
             file=sys.stderr,
         )
         return config
-    if current_version(config.index_dir) is None:
+    if not index_exists(config):
         raise IndexMissingError(
             f"{config.index_dir}: no index here yet; build it first with `qa ingest corpus --index {config.index_dir}` "
             f"(the questions in {eval_set.path} are about the articles in corpus/)"
         )
-    indexed = {d.doc_id for d in open_index(config.index_dir, config, verify=False).documents}
+    indexed = {r.doc_id for r in list_documents(config).records}
     gold = {d for q in eval_set.questions for d in q.doc_ids}
     missing = sorted(gold - indexed)
     if gold and len(missing) == len(gold):
@@ -169,12 +170,11 @@ def evaluate(
     progress: bool = False,
 ) -> dict[str, Any]:
     """Run the whole evaluation and return the summary dict (see `summarise`)."""
-    from qa.embed import Embedder
-    from qa.pipeline import QA
+    from qa.pipeline import QA, load_embedder
 
     started = time.perf_counter()
     questions = sample_questions(eval_set.questions, limit, seed)
-    embedder = Embedder(config)
+    embedder = load_embedder(config)
     config = prepare_index(eval_set, config, cache_dir, embedder=embedder, progress=progress)
     qa = QA(config, embedder=embedder)  # one model for indexing and asking
     threshold = qa.reader.default_threshold if threshold is None else threshold
@@ -258,10 +258,9 @@ def evaluate_collection(
         rankings = {run_name: {qid: collection.run.get(qid, []) for qid in qids}}
         settings["run_file"] = str(collection.run_path)
     else:
-        from qa.embed import Embedder
-        from qa.pipeline import QA
+        from qa.pipeline import QA, load_embedder
 
-        embedder = Embedder(config)
+        embedder = load_embedder(config)
         config = config.with_(
             index_dir=collection_index_dir(collection.path, config, cache_dir),
             max_top_k=max(config.max_top_k, COLLECTION_MAX_PASSAGES),
