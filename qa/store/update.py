@@ -43,6 +43,7 @@ class UpdateResult:
     total_documents: int = 0
     total_chunks: int = 0
 
+
 def _with_id(doc: Document, doc_id: str) -> Document:
     return replace(doc, article=replace(doc.article, doc_id=doc_id))
 
