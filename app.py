@@ -27,8 +27,8 @@ from gradio.events import api
 from qa.chat import EXAMPLE_QUESTION, OPTIONS_LABEL, Chat, Messages, Progress
 from qa.config import RETRIEVERS, Config
 from qa.errors import QAError
+from qa.ingest.uploads import UPLOAD_SUFFIXES
 from qa.pipeline import index_exists
-from qa.uploads import UPLOAD_SUFFIXES
 
 REPO = Path(__file__).resolve().parent
 BUNDLED_CORPUS = REPO / "corpus"

@@ -39,7 +39,7 @@ def _machine() -> dict:
         "cpu": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),
         "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
-        "gpu": "none (GPU path of qa/embed.py not measured)",
+        "gpu": "none (GPU path of qa/model/embed.py not measured)",
         "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY"),
     }
     try:
@@ -54,7 +54,7 @@ def _machine() -> dict:
         import onnxruntime
         import torch
 
-        from qa.base_model import cpu_has_native_bf16
+        from qa.model.base import cpu_has_native_bf16
 
         info.update(torch=torch.__version__, faiss=faiss.__version__, onnxruntime=onnxruntime.__version__,
                     native_bf16=cpu_has_native_bf16())

@@ -47,7 +47,7 @@ def measure(requests: int, limits: list[int], workdir: Path | None = None) -> di
     config = Config().with_(index_dir=root / "api-index")
     if not (config.index_dir / "catalog.sqlite").exists():
         ingest_paths([REPO / "corpus"], config)
-    from qa.base_model import cpu_model
+    from qa.model.base import cpu_model
 
     out: dict = {"requests": requests, "questions": QUESTIONS, "limits": {}, "cpu": cpu_model()}
     try:

@@ -133,7 +133,7 @@ def measure(runs: int = 5, workdir: Path | None = None, warm: int = 30) -> dict:
 
 
 def table(result: dict) -> str:
-    from qa.base_model import cpu_model
+    from qa.model.base import cpu_model
 
     lines = [
         f"Cold start (fresh process each run, median of {result['runs']}; bundled corpus index; "

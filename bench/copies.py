@@ -93,7 +93,7 @@ def synthetic_archive(stories: int, seed: int = 0, start: int = 0) -> tuple[list
 
 def _archive_documents(config: Config) -> tuple[list[Document], list[str]]:
     from bench.archive import write_archive
-    from qa.ingest import read_documents
+    from qa.ingest.read import read_documents
 
     folder = Path(tempfile.mkdtemp(prefix="qa-archive-"))
     try:
@@ -247,7 +247,7 @@ def ingest_throughput(n_stories: int, workdir: Path, real_model: bool, repeats: 
         (folder / f"{d.doc_id}.txt").write_text(f"{d.article.title}\n\n{d.text}\n", encoding="utf-8")
     embedder = None
     if real_model:
-        from qa.embed import Embedder
+        from qa.model.embed import Embedder
 
         embedder = Embedder(Config())
         embedder.encode_passages(["warm up"])

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig
 
     from bench.synth import build_documents
-    from qa.embed import Model, load_model
+    from qa.model.embed import Model, load_model
 
     docs, rows = build_documents(args.texts, seed=1)
     texts = [docs[int(r["doc"])].text[int(r["start"]) : int(r["end"])] for r in rows]

@@ -54,7 +54,7 @@ def eval_sets(squad: Path | None) -> dict:
     """name -> (documents, answerable questions)."""
     from qa.config import Config
     from qa.evaluation.data import load_eval_file, select_articles
-    from qa.ingest import read_documents
+    from qa.ingest.read import read_documents
 
     documents, _ = read_documents([REPO / "corpus"], Config())
     bundled = load_eval_file(REPO / "eval" / "questions.jsonl")
@@ -68,15 +68,15 @@ def eval_sets(squad: Path | None) -> dict:
 
 def int8_encoder(work: Path):
     """ONNX Runtime with the sentence graph's MatMul weights quantised to int8 (dynamic, per channel,
-    reduce_range); encode(texts) like `qa.embed.OnnxModel.encode`."""
+    reduce_range); encode(texts) like `qa.model.embed.OnnxModel.encode`."""
     import onnx
     from onnx import numpy_helper
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    from qa.base_model import base_weights
     from qa.config import Config
-    from qa.embed import OnnxModel, _tokenizer
-    from qa.onnx_models import SENTENCE_ENCODER, checked_graph
+    from qa.model.base import base_weights
+    from qa.model.embed import OnnxModel, _tokenizer
+    from qa.model.onnx_runtime import SENTENCE_ENCODER, checked_graph
 
     path, _ = checked_graph(SENTENCE_ENCODER)
     model = onnx.load(str(path), load_external_data=False)
@@ -119,9 +119,9 @@ def int8_encoder(work: Path):
 
 def encoders(work: Path) -> dict:
     """name -> encode(texts) for every precision measured on this CPU."""
-    from qa.base_model import cpu_has_native_bf16
     from qa.config import Config
-    from qa.embed import load_model, load_onnx_model
+    from qa.model.base import cpu_has_native_bf16
+    from qa.model.embed import load_model, load_onnx_model
 
     config = Config()
     out = {"onnxruntime-float32": lambda texts: load_onnx_model().encode(texts, config.onnx_batch_size),
@@ -138,8 +138,8 @@ def encoders(work: Path) -> dict:
 def retrieval(documents, questions, texts: list[str], vectors: np.ndarray, work: Path) -> dict:
     """R@k / MRR@10 / nDCG@10 of the dense and hybrid retrievers over an index of these vectors."""
     from qa.config import Config
-    from qa.embed import Embedder
     from qa.evaluation.metrics import SEARCH_DEPTH, ranked_doc_ids, retrieval_metrics
+    from qa.model.embed import Embedder
     from qa.pipeline import QA, index_documents
 
     config = Config().with_(index_dir=work)
@@ -154,9 +154,9 @@ def retrieval(documents, questions, texts: list[str], vectors: np.ndarray, work:
 
 
 def measure(squad: Path | None) -> dict:
-    from qa.base_model import cpu_has_native_bf16, cpu_model
-    from qa.chunk import chunk_document
     from qa.config import Config
+    from qa.ingest.chunk import chunk_document
+    from qa.model.base import cpu_has_native_bf16, cpu_model
 
     result: dict = {
         "cpu": cpu_model(), "cores": os.cpu_count(), "native_bf16": cpu_has_native_bf16(),

@@ -29,10 +29,10 @@ def build_archive(n_articles: int, index_dir: Path, seed: int = 0) -> int:
     would (segments of `Config.segment_chunks` chunks, then `IndexWriter.maintain`); returns the chunk count."""
     from bench.synth import ArticleGenerator
     from bench.vectors import ClusteredVectors
-    from qa.chunk import chunk_document
     from qa.config import Config
     from qa.documents import ArticleMeta, Document
-    from qa.ingest import content_hash
+    from qa.ingest.chunk import chunk_document
+    from qa.ingest.read import content_hash
     from qa.store.segment import CHUNK_DTYPE
     from qa.store.writer import IndexWriter
 

@@ -47,8 +47,8 @@ def name_pool(size: int = 40_000, seed: int = 7) -> tuple[str, ...]:
 @lru_cache(maxsize=1)
 def templates() -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
     """(literal parts, slot kinds) per source sentence; len(parts) == len(kinds) + 1."""
-    from qa.chunk import split_sentences
-    from qa.clean import clean_article
+    from qa.ingest.chunk import split_sentences
+    from qa.ingest.clean import clean_article
 
     texts = [clean_article(p.read_text(encoding="utf-8")).text for p in sorted(CORPUS.glob("*.txt"))]
     lower_words = {w for t in texts for w in re.findall(r"\b[a-z][\w’'-]*", t)}
@@ -183,7 +183,7 @@ def build_documents(n_chunks: int, seed: int = 0, block: int = 0):
     bypassing sentence splitting and embedding. Returns (documents, chunk_rows). `block` > 0
     gives another set of documents (ids from block * 10^7 on), for an index built in parts."""
     from qa.documents import ArticleMeta, Document
-    from qa.ingest import content_hash
+    from qa.ingest.read import content_hash
     from qa.store.segment import CHUNK_DTYPE
 
     gen = ArticleGenerator(seed)

@@ -80,20 +80,20 @@ class Timers:
 
 
 def stage_ingest(args) -> dict:
-    """`ingest_paths` with the library's embedder (the runtime `qa.embed.load_passage_model` picks:
+    """`ingest_paths` with the library's embedder (the runtime `qa.model.embed.load_passage_model` picks:
     PyTorch bfloat16 where the CPU has it, else ONNX Runtime float32) against a plain float32
     `SentenceTransformer.encode` of the same chunks, in one process, warm, best of N; beside them
     each runtime alone on the same chunks (ONNX Runtime float32, PyTorch float32 and, where native,
     bfloat16), wall and CPU time."""
     from sentence_transformers import SentenceTransformer
 
-    import qa.chunk
+    import qa.ingest.chunk
     import qa.pipeline
     import qa.store.writer
     from bench.synth import ArticleGenerator
-    from qa.base_model import base_model_dir, cpu_has_native_bf16, load_wordpiece_tokenizer
     from qa.config import Config
-    from qa.embed import Embedder, load_model, load_onnx_model
+    from qa.model.base import base_model_dir, cpu_has_native_bf16, load_wordpiece_tokenizer
+    from qa.model.embed import Embedder, load_model, load_onnx_model
     from qa.pipeline import ingest_paths
     from qa.store.index import open_index
 
@@ -117,12 +117,12 @@ def stage_ingest(args) -> dict:
     for encode in runtimes.values():
         encode(["warm up the model"] * 8)
     load_wordpiece_tokenizer()
-    qa.chunk.split_sentences("Warm up. The sentence splitter.")
+    qa.ingest.chunk.split_sentences("Warm up. The sentence splitter.")
     warm_s = time.perf_counter() - t
 
     timers = Timers()
     timers.wrap(qa.pipeline, "read_documents", "read_file")  # read + clean every file
-    timers.wrap(qa.chunk, "chunk_document")
+    timers.wrap(qa.ingest.chunk, "chunk_document")
     timers.wrap(qa.store.writer, "build_postings")
     timers.wrap(embedder, "encode_passages")
 
@@ -339,7 +339,7 @@ def stage_update(args) -> dict:
     """What a growing archive costs at this size: open, add one article (real model, warm), remove
     one, `qa check`, then a full compaction of the resulting segments."""
     from bench.synth import ArticleGenerator
-    from qa.embed import Embedder
+    from qa.model.embed import Embedder
     from qa.pipeline import ingest_paths, remove_documents
     from qa.store.index import check_index, current_version, open_index
     from qa.store.writer import compact

@@ -21,7 +21,7 @@ from qa.config import Config
 from qa.dates import DateRange
 from qa.documents import count_noun
 from qa.errors import BadInputError, IndexMissingError, QAError, empty_question
-from qa.formats import SUPPORTED_NAMES
+from qa.ingest.formats import SUPPORTED_NAMES
 from qa.pipeline import QA, FirstBuild, add_uploads, list_documents, remove_documents, stage_uploads
 from qa.render import (
     answer_html,

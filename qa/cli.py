@@ -15,7 +15,7 @@ from typing import Any
 from qa.config import DEFAULT_EVAL_FILE, EVAL_SEED, RETRIEVERS, Config
 from qa.documents import Answer, ArticleMeta, Passage, count_noun
 from qa.errors import BadInputError, QAError, empty_question, rebuild_hint
-from qa.formats import SUPPORTED_NAMES
+from qa.ingest.formats import SUPPORTED_NAMES
 from qa.sources import (
     CLOSEST_HEADING,
     CLOSEST_SHOWN,

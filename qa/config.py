@@ -35,13 +35,13 @@ class Config:
     max_seq_length: int = 256
     batch_size: int = 64
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps; "auto" picks CUDA (fp16) when available, else CPU
-    # Passages on a CPU (qa/embed.py): "auto" runs PyTorch under bfloat16 autocast where the CPU has
+    # Passages on a CPU (qa/model/embed.py): "auto" runs PyTorch under bfloat16 autocast where the CPU has
     # native bf16 (avx512_bf16 or AMX; 2.1x ONNX Runtime float32 there, vectors at cosine 0.99999,
     # retrieval unchanged: bench/precision-gates.json), else ONNX Runtime in float32 (emulated bf16 is
     # far slower on an AVX2-only CPU; ONNX Runtime int8 fails the gates: cosine 0.993). Questions and
     # the reader always run on ONNX Runtime in float32 (no torch at serve time).
     cpu_dtype: str = "auto"  # auto | bfloat16 | float32
-    # Where passages are encoded in float32 on a CPU (qa/embed.py: ONNX Runtime), they go through the
+    # Where passages are encoded in float32 on a CPU (qa/model/embed.py: ONNX Runtime), they go through the
     # network this many at a time (after `batch_size`-sized length-sorted groups are formed): larger
     # batches' attention and GELU intermediates leave the cache. Measured on the Xeon (AVX-512), CPU
     # time, fused attention: 49.6 chunks per CPU-second at 8, 43.7 at 16, 37.1 at 64 (PyTorch float32

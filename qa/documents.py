@@ -12,7 +12,7 @@ from typing import Any
 class ArticleMeta:
     """What is known of an article besides its text: the one declaration of it. A document, its
     catalog row, a passage, a source card and a copy of a story all carry this record, so a field
-    added here travels from ingest to the answer card (fill it in `qa.ingest.make_document`, show
+    added here travels from ingest to the answer card (fill it in `qa.ingest.read.make_document`, show
     it in qa/render.py and qa/cli.py; a field a story's copies show needs a catalog column too)."""
 
     doc_id: str
@@ -179,7 +179,7 @@ class Citation:
 
 @dataclass(frozen=True)
 class Alternative:
-    """A confident answer of another story that differs from the chosen one (qa/alternatives.py)."""
+    """A confident answer of another story that differs from the chosen one (qa/reader/alternatives.py)."""
 
     text: str
     confidence: float
@@ -231,7 +231,7 @@ class Answer:
     alternatives: list[Alternative] = field(default_factory=list)
     band: str | None = None  # the confidence in words ("high", "medium", "low"), from the calibrator's measured bands
     candidate: PossibleAnswer | None = None  # when abstaining: a possible answer above the fitted floor
-    # A question about the article itself (qa/article_fields.py): answer_type "field", the field
+    # A question about the article itself (qa/reader/article_fields.py): answer_type "field", the field
     # ("date", "publisher", "author") and its value as stored; answer None when the article lacks it.
     article_field: str | None = None
     undated_left_out: int = 0  # undated articles a date range left out of what was read (qa/news_retrieval.py)

@@ -42,7 +42,7 @@ class ReaderModelError(QAError):
 
 
 class ModelGraphError(QAError):
-    """An ONNX graph of the encoder or the reader (`qa/onnx/`) is missing, damaged or does not fit its weights."""
+    """An ONNX graph of the encoder or the reader (`qa/model/onnx/`) is missing, damaged or does not fit its weights."""
 
 
 def rebuild_hint(index_dir: Path) -> str:

@@ -2,7 +2,7 @@
 
 `chunk_and_embed` is the `embed` the pipeline hands `qa.store.update.update_index` (which decides
 which documents changed and publishes them as segments); `qa ingest --ray` hands it
-`qa.ray_ingest.RayIngest.embed` instead, which does the same on a Ray cluster.
+`qa.ingest.ray_ingest.RayIngest.embed` instead, which does the same on a Ray cluster.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ def chunk_and_embed(
 
     from tqdm import tqdm
 
-    from qa.chunk import chunk_document
+    from qa.ingest.chunk import chunk_document
 
     if embedder is None:
-        from qa.embed import Embedder
+        from qa.model.embed import Embedder
 
         embedder = Embedder(config)
     chunked: queue.SimpleQueue[tuple[Document, list[Chunk]] | BaseException | None] = queue.SimpleQueue()

@@ -2,10 +2,10 @@
 and the training groups (`qa/training/groups.py`) reach the index and the models only through this
 module (and format its results); nothing of theirs reaches into `qa/store/` or the models.
 
-- ingest: `ingest_paths` (files and folders, read by `qa/ingest.py`; on a Ray cluster with
+- ingest: `ingest_paths` (files and folders, read by `qa/ingest/read.py`; on a Ray cluster with
   `RaySettings`) and `index_documents` (documents already in memory: an evaluation set's paragraphs
   or corpus, a training collection's contexts), `remove_documents`: the changed documents are
-  chunked and embedded here (`qa/indexing.py`; `qa/ray_ingest.py` on a cluster) as the store
+  chunked and embedded here (`qa/indexing.py`; `qa/ingest/ray_ingest.py` on a cluster) as the store
   (`qa/store/update.py`) publishes them;
 - the model: `load_embedder` (one model to index and ask with);
 - the index: `index_exists`, `check_index`, `index_versions`, `compact_index`, `rollback_index`;
@@ -30,16 +30,16 @@ from typing import TYPE_CHECKING
 from qa.config import Config
 from qa.documents import Answer, Document, Passage, SearchResult, SkippedFile
 from qa.errors import BadInputError, QAError
-from qa.formats import repair_surrogates
-from qa.ingest import IngestReport, read_documents
+from qa.ingest.formats import repair_surrogates
+from qa.ingest.read import IngestReport, read_documents
+from qa.ingest.uploads import StagedUploads, restore, stage, unused
 from qa.protocols import PassageEncoder, Reader, TextEncoder
 from qa.store.catalog import DocRecord
 from qa.store.index import UPLOADS, Index, corrupt, current_version, open_index
-from qa.uploads import StagedUploads, restore, stage, unused
 
 if TYPE_CHECKING:
-    from qa.article_fields import FieldQuestion
     from qa.dates import DateRange
+    from qa.reader.article_fields import FieldQuestion
     from qa.store.catalog import Version
     from qa.store.index import CheckReport
     from qa.store.update import Embedded
@@ -56,7 +56,7 @@ def ingest_paths(
     record, the reason) and never reach the index. With `progress`, every long stage (reading,
     chunking, embedding, writing) shows a tqdm bar with an ETA. `embedder` (default: the
     configured model) turns the chunks into vectors. With `ray`, files are read and cleaned, and
-    documents chunked and embedded, on a Ray cluster (`qa/ray_ingest.py`); the rest is the same.
+    documents chunked and embedded, on a Ray cluster (`qa/ingest/ray_ingest.py`); the rest is the same.
     """
     from qa.store.lock import checked_index_folder
     from qa.store.update import refuse_empty_rebuild
@@ -67,7 +67,7 @@ def ingest_paths(
     if ray is None:
         read = partial(read_documents, config=config, progress=progress)
     else:
-        from qa.ray_ingest import RayIngest
+        from qa.ingest.ray_ingest import RayIngest
 
         cluster = RayIngest(config, ray.address, ray.workers, progress)
         read, embed = cluster.read, cluster.embed
@@ -166,7 +166,7 @@ def remove_documents(doc_ids: list[str], config: Config) -> IngestReport:
 def load_embedder(config: Config) -> TextEncoder:
     """The configured embedding model (loaded on first use): pass it to `index_documents` and `QA`
     to index and ask with one model."""
-    from qa.embed import Embedder
+    from qa.model.embed import Embedder
 
     return Embedder(config)
 
@@ -308,7 +308,7 @@ class QA:
     def reader(self) -> Reader:
         """The reader (loaded on first use): its `default_threshold` is the fitted one."""
         if self._reader is None:
-            from qa.reader import NeuralReader
+            from qa.reader.neural import NeuralReader
 
             self._reader = NeuralReader(self.config)
         return self._reader
@@ -324,7 +324,7 @@ class QA:
     ) -> Answer:
         """The reader's answer from the `k` best passages (see `search`); the Answer carries the
         question as asked."""
-        from qa.article_fields import field_question
+        from qa.reader.article_fields import field_question
 
         q = clean_question(question, self.config)
         k, kind, dates = self._checked(k, retriever, since, until)
@@ -340,7 +340,7 @@ class QA:
     def _ask_field(self, q: Question, fq: FieldQuestion, k: int, kind: str, dates: DateRange) -> Answer:
         """A question about an article's own date, publisher or author: answered from the field of
         the article it names (or the best-ranked one), never from the text."""
-        from qa.article_fields import field_answer, pick_article
+        from qa.reader.article_fields import field_answer, pick_article
 
         found = self._retrieve(fq.search_text, k, kind, dates)
         passages = found.passages
@@ -393,7 +393,7 @@ def _shown(value: object) -> str:
 
 
 def stage_uploads(paths: list[Path], config: Config) -> StagedUploads:
-    """Copy files uploaded in the app into <index>/uploads/ (`qa.uploads.stage`), ready for
+    """Copy files uploaded in the app into <index>/uploads/ (`qa.ingest.uploads.stage`), ready for
     `add_uploads`; the refused ones are in `.refused`."""
     return stage(paths, upload_dir(config))
 

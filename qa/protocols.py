@@ -1,7 +1,7 @@
 """The seams between stages: what each stage needs from the one before it, as small Protocols.
 
-The real implementations are `qa.embed.Embedder` (both encoders), the retrievers of
-`qa/retrieve.py` and `qa/news_retrieval.py`, and `qa.reader.NeuralReader`; a test or the benchmark can
+The real implementations are `qa.model.embed.Embedder` (both encoders), the retrievers of
+`qa/retrieve.py` and `qa/news_retrieval.py`, and `qa.reader.neural.NeuralReader`; a test or the benchmark can
 pass any object with these methods instead (no monkey-patching).
 """
 

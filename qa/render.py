@@ -36,7 +36,7 @@ from qa.sources import (
 )
 
 if TYPE_CHECKING:
-    from qa.ingest import IngestReport
+    from qa.ingest.read import IngestReport
     from qa.store.catalog import DocRecord
 
 SHOWN_QUESTION_CHARS = 400  # how much of a long question the chat echoes back

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from qa.clean import publisher_from_url
 from qa.documents import ArticleMeta, Citation, Passage, count_noun
+from qa.ingest.clean import publisher_from_url
 
 # The words the CLI and the app both show (the README's answer card quotes them; tests/test_readme.py).
 NO_ANSWER = "The indexed articles don't say."
@@ -20,7 +20,7 @@ NO_ANSWER = "The indexed articles don't say."
 POSSIBLE_ANSWER = "Possible answer — check the source before relying on it"
 CLOSEST_HEADING = "The closest passages"
 CLOSEST_SHOWN = 3  # passages shown with an abstention (folded away in the app)
-# Questions about the article itself (qa/article_fields.py): where the answer came from, and what
+# Questions about the article itself (qa/reader/article_fields.py): where the answer came from, and what
 # is said when the article lacks the field.
 FIELD_NAMES = {"date": "publication date", "publisher": "publisher", "author": "author"}
 FIELD_MISSING = {

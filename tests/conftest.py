@@ -22,7 +22,7 @@ def corpus_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def embedder():
-    from qa.embed import Embedder
+    from qa.model.embed import Embedder
 
     return Embedder(Config())
 

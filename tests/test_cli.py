@@ -178,7 +178,7 @@ def test_light_commands_never_import_torch(cli_index, tmp_path):
 
 
 def test_ask_and_search_serve_without_torch_or_the_evaluation_package(cli_index):
-    """Questions are answered on ONNX Runtime (qa/onnx_models.py): torch and `qa eval`'s package stay unloaded."""
+    """Questions are answered on ONNX Runtime (qa/model/onnx_runtime.py): torch and `qa eval`'s package stay unloaded."""
     code = IMPORTS_AFTER.replace(repr(HEAVY), repr(("torch", "qa.evaluation", "transformers", "sentence_transformers")))
     out = {}
     why = "Why is Russia on the alert?"  # answered with a sentence: spaCy's splitter, without torch
@@ -291,8 +291,8 @@ def test_a_candidate_below_the_threshold_is_a_possible_answer(bundled_index, cap
 
 def test_ingest_into_an_index_path_that_is_a_file_fails_at_once(tmp_path, monkeypatch, capsys):
     """`--index afile`: one line naming the path and the fix, before a single article is read."""
-    from qa import ingest
     from qa.cli import main
+    from qa.ingest import read as ingest
 
     afile = tmp_path / "afile"
     afile.write_text("not an index\n", encoding="utf-8")

@@ -137,8 +137,8 @@ if sys.argv[1] != "many":
     ingest(index_dir, point, when, int(nth), action, sys.argv[6:])
     sys.exit(0)
 
-from qa.chunk import chunk_document
-from qa.ingest import read_documents
+from qa.ingest.chunk import chunk_document
+from qa.ingest.read import read_documents
 
 jobs = json.loads(sys.argv[2])  # {name: [index_dir, point, when, nth, paths]}
 documents, _ = read_documents([Path(p) for p in next(iter(jobs.values()))[4]], Config())

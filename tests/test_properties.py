@@ -19,10 +19,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from qa.chunk import chunk_document
-from qa.clean import clean_article, normalise_for_dedup
 from qa.config import Config
-from qa.ingest import make_document
+from qa.ingest.chunk import chunk_document
+from qa.ingest.clean import clean_article, normalise_for_dedup
+from qa.ingest.read import make_document
 
 # A small budget makes the chunker take every path (packing, overlap, splitting over-long
 # sentences on word pieces) on texts of a few hundred characters.
@@ -33,8 +33,8 @@ SETTINGS = dict(max_examples=50, deadline=None, suppress_health_check=[HealthChe
 @pytest.fixture(scope="module", autouse=True)
 def _warm_models():
     """Load the tokenizer and sentence splitter once, outside the timed examples."""
-    from qa.base_model import load_wordpiece_tokenizer
-    from qa.chunk import split_sentences
+    from qa.ingest.chunk import split_sentences
+    from qa.model.base import load_wordpiece_tokenizer
 
     load_wordpiece_tokenizer()
     split_sentences("Warm up. The sentence splitter.")

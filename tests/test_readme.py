@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from qa.calibration import band_of
 from qa.cli import answer_text
 from qa.documents import Answer, ArticleMeta, Chunk, Citation, Passage, PossibleAnswer
+from qa.reader.calibration import band_of
 from qa.sources import (
     CLOSEST_HEADING,
     FIELD_MISSING,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from qa.documents import Answer, ArticleMeta, Chunk, Citation, Passage, PossibleAnswer
-from qa.ingest import IngestReport
+from qa.ingest.read import IngestReport
 from qa.render import (
     answer_html,
     article_card,

@@ -15,7 +15,7 @@ import pytest
 from qa.chat import Chat
 from qa.config import Config
 from qa.errors import IndexCorruptError
-from qa.ingest import expand_paths, read_documents
+from qa.ingest.read import expand_paths, read_documents
 from qa.pipeline import QA, ingest_paths, remove_documents
 from qa.store.index import check_index, current_version, open_index
 from tests.conftest import MASSIS, NHK

@@ -38,7 +38,7 @@ def cite(p: Passage, words: str, nth: int = 0) -> Citation:
         (" Reuters ", "https://www.nhk.or.jp/a", "Reuters"),  # the named publisher wins, trimmed
         (None, "https://www.nhk.or.jp/news/1", "nhk.or.jp"),  # else the host without "www."
         ("  ", "http://WWW.Example.COM:8080/p?q=1", "example.com"),  # blank counts as none; host lower-cased
-        (None, "https://www3.nhk.or.jp/nhkworld/", "nhk.or.jp"),  # the one host rule: qa.clean.publisher_from_url
+        (None, "https://www3.nhk.or.jp/nhkworld/", "nhk.or.jp"),  # the one host rule: qa.ingest.clean.publisher_from_url
         (None, None, None),
         ("", "", None),
         (None, "not a url", None),

@@ -19,10 +19,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qa.clean import CleanedArticle
 from qa.documents import Document, count_noun
 from qa.errors import BadInputError
-from qa.ingest import make_document
+from qa.ingest.clean import CleanedArticle
+from qa.ingest.read import make_document
 
 DEFAULT_SPLIT = "test"
 BEIR_HINT = "a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/test.tsv"

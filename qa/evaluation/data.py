@@ -23,7 +23,7 @@ from qa.config import DEFAULT_EVAL_FILE as DEFAULT_EVAL_FILE
 from qa.config import EVAL_SEED
 from qa.documents import ArticleMeta, Document
 from qa.errors import BadInputError
-from qa.ingest import slugify
+from qa.ingest.read import slugify
 
 SEED = EVAL_SEED
 FORMAT_HINT = "see eval/README.md for the format"
@@ -103,7 +103,7 @@ def parse_question_lines(text: str, path: Path) -> list[EvalQuestion]:
 def squad_documents_and_questions(data: object, path: Path) -> EvalSet:
     """SQuAD v1.1 / v2.0 JSON: one Document per paragraph (text = context, unchanged, so the gold
     offsets stay valid), one EvalQuestion per question with that paragraph as its gold document."""
-    from qa.ingest import content_hash
+    from qa.ingest.read import content_hash
 
     def bad(detail: str) -> BadInputError:
         return BadInputError(

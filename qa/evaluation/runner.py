@@ -32,7 +32,7 @@ from qa.evaluation.beir import Collection
 from qa.evaluation.data import SEED, EvalQuestion, EvalSet, sample_questions
 from qa.evaluation.metrics import COLLECTION_DEPTH, COLLECTION_MAX_PASSAGES, SEARCH_DEPTH, ranked_doc_ids
 from qa.evaluation.reports import QuestionResult, summarise, summarise_collection
-from qa.ingest import IngestReport, slugify
+from qa.ingest.read import IngestReport, slugify
 from qa.protocols import PassageEncoder
 
 if TYPE_CHECKING:  # the pipeline (and the models behind it) load when the questions are asked

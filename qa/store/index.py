@@ -62,7 +62,7 @@ from qa.store.segment import (
 )
 
 SEGMENTS = "segments"
-UPLOADS = "uploads"  # the app's uploaded articles (qa/uploads.py): the one folder of an index that holds articles
+UPLOADS = "uploads"  # the app's uploaded articles (qa/ingest/uploads.py): the one folder of an index that holds articles
 UNREADABLE = "unreadable"
 
 

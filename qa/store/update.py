@@ -3,7 +3,7 @@ publish it as segments while it is embedded, so a long ingest that is killed kee
 
 `update_index` is what the pipeline's `index_documents`, `ingest_paths` and `remove_documents`
 call. It chunks and embeds nothing itself: it is given `embed`, which turns the changed documents
-into (document, chunks, vectors) as a stream (`qa.indexing.chunk_and_embed` here, `qa.ray_ingest`
+into (document, chunks, vectors) as a stream (`qa.indexing.chunk_and_embed` here, `qa.ingest.ray_ingest`
 on a Ray cluster), and returns what it did as an `UpdateResult`.
 """
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from qa.span_model import load_reader, read_manifest, save_reader
+from qa.reader.span_model import load_reader, read_manifest, save_reader
 from qa.training.model_card import write_model_card
 
 PROVENANCE_SKIPPED = ("format", "weights", "weights_sha256", "base_word_embeddings_sha256", "shape")

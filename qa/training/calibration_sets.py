@@ -52,7 +52,7 @@ DEV_A = Path("eval/squad-v2.0-dev-a.json")
 
 def news_stories(shared: Path) -> list[dict[str, Any]]:
     """The calibration stories as SQuAD paragraphs: cleaned text and their questions' answers."""
-    from qa.clean import clean_article
+    from qa.ingest.clean import clean_article
 
     paragraphs = []
     for pool in NEWSQA:

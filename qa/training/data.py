@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qa.calibration import norm_text
 from qa.config import Config
 from qa.documents import ArticleMeta, Document
+from qa.reader.calibration import norm_text
 
 # The SQuAD 2.0 dev-a articles: the reader trains on four (with their unanswerable questions);
 # of the four held out, two fit the confidence calibrator and two are only ever reported on.
@@ -165,7 +165,7 @@ def chunk_contexts(qaset: QASet, config: Config, progress: bool = False) -> dict
     """(start, end) of each context's chunks, as the index would cut them."""
     from tqdm import tqdm
 
-    from qa.chunk import chunk_document
+    from qa.ingest.chunk import chunk_document
 
     out = {}
     for cid, text in tqdm(qaset.contexts.items(), desc="chunking", unit="context", disable=not progress):

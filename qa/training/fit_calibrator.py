@@ -31,7 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from qa.calibration import (
+from qa.config import Config
+from qa.evaluation.metrics import f1_score, reliability_table
+from qa.reader.calibration import (
     FEATURES,
     KINDS,
     Calibrator,
@@ -41,8 +43,6 @@ from qa.calibration import (
     norm_text,
     overall_f1_at,
 )
-from qa.config import Config
-from qa.evaluation.metrics import f1_score, reliability_table
 from qa.training.calibration_sets import MIX, PARTS
 from qa.training.model_card import write_model_card
 
@@ -59,7 +59,7 @@ def collect(part: str, eval_file: Path, config: Config, progress: bool = True) -
     from qa.evaluation.data import load_eval_file
     from qa.evaluation.runner import prepare_index
     from qa.pipeline import QA
-    from qa.reader import NeuralReader
+    from qa.reader.neural import NeuralReader
 
     eval_set = load_eval_file(eval_file)
     config = prepare_index(eval_set, config, None, progress=progress)
@@ -92,7 +92,7 @@ def collect(part: str, eval_file: Path, config: Config, progress: bool = True) -
 
 
 def _reader_key(folder: Path) -> str:
-    from qa.span_model import read_manifest
+    from qa.reader.span_model import read_manifest
 
     return str(read_manifest(folder).get("weights_sha256", ""))[:12]
 
@@ -359,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="another reader folder (the one shipped before) calibrated the same way, out of fold, "
                              "for the comparison recorded with the calibrator and shown on the model card")
     args = parser.parse_args(argv)
-    from qa.reader import NeuralReader
+    from qa.reader.neural import NeuralReader
 
     config = Config() if args.model is None else Config(reader_model_dir=args.model)
     folder = NeuralReader(config).model_dir

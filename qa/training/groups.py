@@ -90,9 +90,9 @@ def carry_span(raw: str, cleaned: str, start: int, end: int) -> tuple[int, int] 
 
 
 def read_newsqa(path: Path, qaset: QASet, split: str, group: str = "newsqa") -> None:
-    """NewsQA stories of one split (`newsqa_story_split`), cleaned by `qa.clean.clean_article`
+    """NewsQA stories of one split (`newsqa_story_split`), cleaned by `qa.ingest.clean.clean_article`
     (the CNN dump separates paragraphs by runs of spaces), with their questions."""
-    from qa.clean import clean_article
+    from qa.ingest.clean import clean_article
 
     with gzip.open(path, "rt", encoding="utf-8") as f:
         for line in f:

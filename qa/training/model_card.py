@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from qa.calibration import CALIBRATION_FILE
-from qa.span_model import MANIFEST_FILE
+from qa.reader.calibration import CALIBRATION_FILE
+from qa.reader.span_model import MANIFEST_FILE
 
 CARD_FILE = "MODEL_CARD.md"
 

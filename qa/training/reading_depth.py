@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from qa.base_model import cpu_model
-from qa.calibration import overall_f1_at
 from qa.config import Config
+from qa.model.base import cpu_model
+from qa.reader.calibration import overall_f1_at
 from qa.training.fit_calibrator import load_records
 
 PARTS = ("news", "not-covered")
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk-tokens", type=int, nargs="+", default=[128], help="passage lengths (word pieces)")
     parser.add_argument("--out", type=Path, help="write the table as JSON here too")
     args = parser.parse_args(argv)
-    from qa.reader import NeuralReader
+    from qa.reader.neural import NeuralReader
 
     rows = []
     for chunk_tokens in args.chunk_tokens:

@@ -24,11 +24,11 @@ from typing import Any
 
 import torch
 
-from qa.base_model import cpu_has_native_bf16, cpu_model
-from qa.calibration import overall_f1_at
 from qa.config import Config
-from qa.encoder import autocast
-from qa.span_model import (
+from qa.model.base import cpu_has_native_bf16, cpu_model
+from qa.model.bert import autocast
+from qa.reader.calibration import overall_f1_at
+from qa.reader.span_model import (
     EncodedBatch,
     ReaderShape,
     SpanReader,
@@ -312,7 +312,7 @@ def device_name(device: torch.device) -> str:
 
 
 def training_autocast(device: torch.device) -> torch.autocast:
-    """bf16 on a GPU (no loss scaling needed, unlike fp16); on the CPU as `qa.encoder.autocast`."""
+    """bf16 on a GPU (no loss scaling needed, unlike fp16); on the CPU as `qa.model.bert.autocast`."""
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return autocast(device)

@@ -20,7 +20,7 @@ GOLD_SET = REPO / DEFAULT_EVAL_FILE
 
 
 def test_bundled_gold_set_is_complete_and_copied_from_the_cleaned_articles(corpus_dir):
-    from qa.ingest import read_documents
+    from qa.ingest.read import read_documents
 
     eval_set = load_eval_file(GOLD_SET)
     assert eval_set.format == "qa-eval" and eval_set.documents is None
