@@ -47,8 +47,8 @@ def name_pool(size: int = 40_000, seed: int = 7) -> tuple[str, ...]:
 @lru_cache(maxsize=1)
 def templates() -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
     """(literal parts, slot kinds) per source sentence; len(parts) == len(kinds) + 1."""
-    from qa.ingest.chunk import split_sentences
     from qa.ingest.clean import clean_article
+    from qa.sentences import split_sentences
 
     texts = [clean_article(p.read_text(encoding="utf-8")).text for p in sorted(CORPUS.glob("*.txt"))]
     lower_words = {w for t in texts for w in re.findall(r"\b[a-z][\w’'-]*", t)}

@@ -89,6 +89,7 @@ def stage_ingest(args) -> dict:
 
     import qa.ingest.chunk
     import qa.pipeline
+    import qa.sentences
     import qa.store.writer
     from bench.synth import ArticleGenerator
     from qa.config import Config
@@ -117,7 +118,7 @@ def stage_ingest(args) -> dict:
     for encode in runtimes.values():
         encode(["warm up the model"] * 8)
     load_wordpiece_tokenizer()
-    qa.ingest.chunk.split_sentences("Warm up. The sentence splitter.")
+    qa.sentences.split_sentences("Warm up. The sentence splitter.")
     warm_s = time.perf_counter() - t
 
     timers = Timers()

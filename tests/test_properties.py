@@ -33,8 +33,8 @@ SETTINGS = dict(max_examples=50, deadline=None, suppress_health_check=[HealthChe
 @pytest.fixture(scope="module", autouse=True)
 def _warm_models():
     """Load the tokenizer and sentence splitter once, outside the timed examples."""
-    from qa.ingest.chunk import split_sentences
     from qa.model.base import load_wordpiece_tokenizer
+    from qa.sentences import split_sentences
 
     load_wordpiece_tokenizer()
     split_sentences("Warm up. The sentence splitter.")

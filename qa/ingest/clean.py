@@ -186,7 +186,7 @@ def _line_pieces(text: str) -> list[str]:
 
 def _sentences(pieces: list[str]) -> list[list[tuple[int, int]]]:
     """The sentence spans of each piece (pieces hold no line break), split in one spaCy pass."""
-    from qa.ingest.chunk import split_sentences
+    from qa.sentences import split_sentences
 
     starts, offset = [], 0
     for piece in pieces:

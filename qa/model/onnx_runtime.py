@@ -6,7 +6,7 @@ declared as external data and fed when the session is created (`SessionOptions.
 add_external_initializers`), read with numpy from the installed base model's model.safetensors
 and from the reader's own weights file. So nothing big is committed, nothing needs torch at
 install or first use, and a retrained reader of the same architecture needs no new graph.
-`python -m qa.model.onnx_export` builds the graphs from the PyTorch modules; `qa/model/onnx/graphs.json`
+`python -m qa.onnx_export` builds the graphs from the PyTorch modules; `qa/model/onnx/graphs.json`
 holds each graph's sha256 (checked on load) and the name and shape of every weight it takes.
 ONNX Runtime's graph optimisations (all levels: constant folding of the weight transposes,
 LayerNorm / GELU / MatMul fusions) run at session creation, in float32: the outputs equal the
@@ -15,12 +15,10 @@ PyTorch float32 ones within 1e-5.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,14 +33,12 @@ from qa.model.base import base_weights
 if TYPE_CHECKING:
     import onnxruntime
 
-    from qa.reader.span_io import EncodedPairs, ReaderShape
-
 GRAPH_DIR = Path(__file__).resolve().parent / "onnx"
 GRAPHS_FILE = "graphs.json"
 GRAPHS_FORMAT = 1
 SENTENCE_ENCODER = "sentence_encoder"  # (input_ids, attention_mask) -> L2-normalised mean-pooled vectors
 SPAN_READER = "span_reader"  # (input_ids, attention_mask, token_type_ids) -> start and end logits
-REBUILD = "reinstall the package or rebuild the graphs with `python -m qa.model.onnx_export`"
+REBUILD = "reinstall the package or rebuild the graphs with `python -m qa.onnx_export`"
 
 
 def read_graphs_manifest(folder: Path = GRAPH_DIR) -> dict[str, Any]:  # JSON as read
@@ -114,38 +110,10 @@ class SentenceEncoderGraph:
         return out
 
 
-@dataclass
-class SpanReaderGraph:
-    """The reader of one artifact folder on ONNX Runtime, float32."""
-
-    session: onnxruntime.InferenceSession
-    shape: ReaderShape
-    manifest: dict[str, Any]
-
-    @classmethod
-    def load(cls, folder: Path) -> SpanReaderGraph:
-        """The reader in `folder`, its weights checked as `qa.reader.span_model.load_reader` checks them."""
-        from qa.reader.span_io import WEIGHTS_FILE, reader_weights
-
-        weights, shape, manifest = reader_weights(folder)
-        path, expected = checked_graph(SPAN_READER)
-        extra = sorted(set(weights) - set(expected))
-        if extra:
-            raise ModelGraphError(f"{folder / str(manifest.get('weights', WEIGHTS_FILE))}: parameter {extra[0]} is not in "
-                                  f"{path.name}: the reader's architecture changed; rebuild the graphs with `python -m qa.model.onnx_export`")
-        return cls(new_session(path, expected, weights, str(folder / str(manifest.get("weights", WEIGHTS_FILE)))), shape, manifest)
-
-    def logits(self, batch: EncodedPairs) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-        """Start and end logits (batch, tokens) of encoded (question, passage) pairs."""
-        start, end = self.session.run(None, {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask,
-                                             "token_type_ids": batch.token_type_ids})
-        return start, end
-
-
 # The app answers several questions at once: the first ones must not each build a session. One
-# lock per network, so that the reader can be built while the question is encoded.
+# lock per network (the reader's is in qa/reader/onnx_reader.py), so that the reader can be built
+# while the question is encoded.
 _ENCODER_LOCK = threading.Lock()
-_READER_LOCK = threading.Lock()
 
 
 @lru_cache(maxsize=1)
@@ -153,30 +121,7 @@ def _sentence_encoder() -> SentenceEncoderGraph:
     return SentenceEncoderGraph()
 
 
-@lru_cache(maxsize=2)
-def _span_reader(folder: str) -> SpanReaderGraph:
-    return SpanReaderGraph.load(Path(folder))
-
-
 def sentence_encoder() -> SentenceEncoderGraph:
     """The sentence encoder, loaded once per process."""
     with _ENCODER_LOCK:
         return _sentence_encoder()
-
-
-def span_reader(folder: str) -> SpanReaderGraph:
-    """The reader in `folder`, loaded once per process."""
-    with _READER_LOCK:
-        return _span_reader(folder)
-
-
-def preload_span_reader(folder: str) -> None:
-    """Start building the reader of `folder` in a background thread, so that a cold `qa ask`
-    reads its weights and builds the session while the question is encoded and retrieved
-    (hashing, numpy and ONNX Runtime release the GIL). Errors are left for `span_reader` to raise."""
-
-    def load() -> None:
-        with contextlib.suppress(Exception):
-            span_reader(folder)
-
-    threading.Thread(target=load, name="qa-reader-preload", daemon=True).start()

@@ -22,9 +22,9 @@ from typing import Any
 from qa.config import Config
 from qa.dates import asks_for_latest
 from qa.documents import Alternative, Answer, Citation, Passage, PossibleAnswer
-from qa.ingest.chunk import split_sentences
 from qa.reader.alternatives import differing_answers, supporting
 from qa.reader.calibration import Calibrator, Candidate, band_of, load_calibrator, norm_text, reading_features
+from qa.sentences import split_sentences
 
 # ---------------------------------------------------------------------------------------------
 # Questions that a short span cannot answer: the evidence sentence is the answer.
@@ -234,7 +234,7 @@ class NeuralReader:
         self.calibrator: Calibrator = load_calibrator(self.model_dir)
         self.scoring = str(read_manifest(self.model_dir).get("scoring", "per-passage"))
         # --- issue 31: the network starts loading now, in the background (qa/model/onnx_runtime.py) ---
-        from qa.model.onnx_runtime import preload_span_reader
+        from qa.reader.onnx_reader import preload_span_reader
 
         preload_span_reader(str(self.model_dir))
 
@@ -265,7 +265,7 @@ class NeuralReader:
     def read(self, question: str, passages: list[Passage]) -> list[Candidate]:
         """Every passage's best span, in passage order (one batched forward pass)."""
         # --- issue 31: the network runs on ONNX Runtime in float32 (qa/model/onnx_runtime.py), without torch ---
-        from qa.model.onnx_runtime import span_reader
+        from qa.reader.onnx_reader import span_reader
         from qa.reader.span_io import best_spans, encode_pair_arrays, truncate_question
 
         texts = [p.text for p in passages]

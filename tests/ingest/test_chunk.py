@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from qa.config import Config
-from qa.ingest.chunk import chunk_document, split_sentences
+from qa.ingest.chunk import chunk_document
 from qa.ingest.read import make_document, read_documents
 from qa.model.base import load_wordpiece_tokenizer
+from qa.sentences import split_sentences
 from tests.conftest import CORPUS
 
 

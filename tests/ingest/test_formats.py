@@ -214,8 +214,8 @@ RIVERSIDE = """<!doctype html><html><head><title>Riverside library reopens after
 def test_html_headline_stays_out_of_the_first_sentence(tmp_path):
     """A short page: trafilatura falls back to the <article>'s text on one line, headline and
     byline first; the headline is the title, and each block is its own paragraph again."""
-    from qa.ingest.chunk import split_sentences
     from qa.ingest.read import read_documents
+    from qa.sentences import split_sentences
 
     path = tmp_path / "riverside.html"
     path.write_text(RIVERSIDE, encoding="utf-8")

@@ -19,8 +19,8 @@ from qa.model.onnx_runtime import (
     SPAN_READER,
     checked_graph,
     new_session,
-    span_reader,
 )
+from qa.reader.onnx_reader import span_reader
 from qa.reader.span_io import default_model_dir, encode_pair_arrays, truncate_question
 from tests.conftest import CORPUS
 
@@ -95,7 +95,7 @@ def test_a_damaged_or_missing_graph_is_refused_with_the_fix(tmp_path):
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
-    with pytest.raises(ModelGraphError, match=r"span_reader\.onnx: sha256 .* does not match graphs\.json.*python -m qa\.model\.onnx_export"):
+    with pytest.raises(ModelGraphError, match=r"span_reader\.onnx: sha256 .* does not match graphs\.json.*python -m qa\.onnx_export"):
         checked_graph(SPAN_READER, folder)
     path.unlink()
     with pytest.raises(ModelGraphError, match=r"span_reader\.onnx: graph missing; reinstall"):

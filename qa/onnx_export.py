@@ -1,7 +1,7 @@
 """Build the weightless ONNX graphs of `qa/model/onnx/` from the PyTorch modules (needs torch and onnx,
 the `test` extra; nothing at run time calls this).
 
-    python -m qa.model.onnx_export [--out qa/onnx]
+    python -m qa.onnx_export [--out qa/onnx]
 
 Each network is exported with the TorchScript exporter (opset 17, dynamic batch and length, no
 constant folding so that every initializer is a parameter under its PyTorch name); then every
@@ -165,18 +165,19 @@ def build(out: Path) -> dict[str, dict[str, Any]]:
         "graphs": graphs,
         "opset": OPSET,
         "exporter": f"torch.onnx.export (TorchScript), torch {torch.__version__}",
-        "command": "python -m qa.model.onnx_export",
+        "command": "python -m qa.onnx_export",
     }
     (out / GRAPHS_FILE).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
 
     # The product's way of loading them, against PyTorch float32 on real text.
-    from qa.model.onnx_runtime import SentenceEncoderGraph, SpanReaderGraph, checked_graph
+    from qa.model.onnx_runtime import SentenceEncoderGraph, checked_graph
+    from qa.reader.onnx_reader import SpanReaderGraph
 
     if out.resolve() != GRAPH_DIR.resolve():
         print(f"(graphs written to {out}; the check below loads them from {GRAPH_DIR} only when --out is that folder)")
         return graphs
     checked_graph(SENTENCE_ENCODER)
-    corpus = Path(__file__).resolve().parent.parent.parent / "corpus"
+    corpus = Path(__file__).resolve().parent.parent / "corpus"
     texts = [p.read_text(encoding="utf-8")[:1500] for p in sorted(corpus.glob("*.txt"))] or ["Stoltenberg visited Armenia."]
     features = base.tokenize(texts + ["Who visited Armenia?"])
     expected = base.forward(features).numpy()
@@ -194,7 +195,7 @@ def build(out: Path) -> dict[str, dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m qa.model.onnx_export", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m qa.onnx_export", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=GRAPH_DIR, help=f"where the graphs go (default {GRAPH_DIR})")
     args = parser.parse_args(argv)
