@@ -29,7 +29,9 @@ chromium:
 	  else echo "make test: Chromium is missing, so the browser test will be skipped; install it with: sudo apt-get install -y chromium" >&2; fi; }
 
 # Lint and type-check first: make stops at the first failing line with its non-zero status.
-# pytest runs in two worker processes (pytest-xdist): 4 min 45 s instead of 6 min 20 s on 2 cores.
+# pytest runs in two worker processes (pytest-xdist). From a fresh clone, install included: 4 min 45 s
+# (pytest 3 min) on a quiet 2-core Intel Xeon, 6.5-7.5 min while a benchmark build loads both cores
+# (docs/performance.md, "The test suite").
 test: $(STAMP) chromium
 	$(BIN)/python -m ruff check .
 	$(BIN)/python -m mypy
