@@ -142,7 +142,7 @@ class Index:
             alive = ~np.isin(seg.chunks["doc"], np.fromiter(dead, dtype=np.int64)) if dead else None
             self._live_rows.append(None if alive is None else np.flatnonzero(alive))
             self.alive.append(alive)
-            dense.append(DensePart(seg.vectors, seg.ivf, alive, seg.rerank_depth))
+            dense.append(DensePart(seg.vectors, seg.ivf, alive, seg.rerank_depth, seg.rerank_rows))
             lexical.append(LexicalPart.of(seg.postings, alive))
             counts.append(seg.n_chunks if alive is None else int(alive.sum()))
             docs += seg.n_documents - len(dead)
@@ -265,7 +265,11 @@ class Index:
     def search_dense(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The k live chunks of highest inner product with `query`, as (row, score), best first."""
         self._verify((CHUNKS, VECTORS))
-        return [(self._row(p, r), s) for p, r, s in dense_top(self._dense, query, k)]
+        try:
+            found = dense_top(self._dense, query, k)
+        except SegmentError as e:  # vectors.npy cut short since it was opened
+            raise corrupt(self.path, str(e)) from None
+        return [(self._row(p, r), s) for p, r, s in found]
 
     def search_lexical(self, terms: list[str], k: int) -> list[tuple[int, float]]:
         """The k live chunks of highest BM25 score (`Config.bm25_k1`, `bm25_b`) for the query `terms` (from qa.terms), best first."""
