@@ -310,10 +310,12 @@ def check_settings(index_dir: Path, catalog: Catalog, config: Config) -> None:
         )
 
 
-def open_state(index_dir: Path, catalog: Catalog, state: Version, config: Config, verify: bool | None = None) -> Index:
+def open_state(index_dir: Path, catalog: Catalog, state: Version, config: Config, verify: bool | None = None,
+               dense: bool = True) -> Index:
     """The read view of `state`. verify: True hashes every part, False none, None those of
     segments up to `config.open_verify_bytes`; the catalog rows of the documents of the segments
-    hashed are checked too (the others' rows are checked whenever they are read)."""
+    hashed are checked too (the others' rows are checked whenever they are read). dense: False
+    leaves the segments' IVF indexes unread (`open_segment`): a view for writing, not for dense search."""
     try:
         records = catalog.segment_records(state.segments)
     except CatalogError as e:
@@ -321,7 +323,7 @@ def open_state(index_dir: Path, catalog: Catalog, state: Version, config: Config
     segments = []
     for name in state.segments:
         try:
-            seg = open_segment(index_dir, records[name], config, verify)
+            seg = open_segment(index_dir, records[name], config, verify, dense)
         except SegmentError as e:
             raise corrupt(index_dir, str(e)) from None
         if verify or (verify is None and segment_bytes(seg.manifest) <= config.open_verify_bytes):

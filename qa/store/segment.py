@@ -448,9 +448,11 @@ def _check_manifest_shape(path: Path, m: object, record: SegmentRecord) -> dict[
     return m
 
 
-def open_segment(index_dir: Path, record: SegmentRecord, config: Config, verify: bool | None) -> Segment:
+def open_segment(index_dir: Path, record: SegmentRecord, config: Config, verify: bool | None, dense: bool = True) -> Segment:
     """Open a segment checking sizes, shapes and counts of every part, and every file's sha256
     when `verify` is True, or None and the segment is at most `config.open_verify_bytes`.
+    `dense` False leaves the IVF index unread (`ivf` None): for a writer, which never searches;
+    reading it is most of the time of opening a large segment (58 MB a 1M-chunk segment, not mapped).
     Raises SegmentError naming the damaged file."""
     path = index_dir / "segments" / record.name
     if not NAME.fullmatch(record.name) or not path.is_dir():
@@ -472,7 +474,7 @@ def open_segment(index_dir: Path, record: SegmentRecord, config: Config, verify:
     array = lambda p: np.load(p, mmap_mode="r", allow_pickle=False)  # noqa: E731
     doc_rows, chunks, vectors = load(DOC_ROWS, array), load(CHUNKS, array), load(VECTORS, array)
     postings = Postings(**{key: load(name, array) for key, name in LEXICAL_FILES.items()})
-    ivf = load(IVF_FILE, lambda p: read_ivf(p, config)) if manifest["dense"] != FLAT else None
+    ivf = load(IVF_FILE, lambda p: read_ivf(p, config)) if dense and manifest["dense"] != FLAT else None
     if doc_rows.dtype != DOC_ROW_DTYPE or doc_rows.shape != (n_docs,):
         raise SegmentError(f"{path / DOC_ROWS}: holds {doc_rows.shape} {doc_rows.dtype}, manifest says {n_docs} documents")
     if chunks.dtype != STORED_CHUNK_DTYPE or chunks.shape != (n_chunks,):

@@ -107,7 +107,8 @@ class IndexWriter:
                 if self.check_live:
                     self.catalog.versions()  # every kept state's entry intact (else named, with the way out)
                 if self.live is not None and self.check_live:
-                    open_state(self.index_dir, self.catalog, self.live, self.config)  # refuse to write on damage
+                    # Refuse to write on damage (the IVF indexes, which writing never reads, are left unread).
+                    open_state(self.index_dir, self.catalog, self.live, self.config, dense=False)
         except CatalogError as e:
             self._lock.__exit__(None, None, None)
             raise catalog_failure(self.index_dir, e) from None
@@ -171,7 +172,7 @@ class IndexWriter:
         return {getattr(d, column): d for d in self.catalog.documents(self.work, column, values)}
 
     def open_work(self) -> Index:
-        return open_state(self.index_dir, self.catalog, self.work, self.config, verify=False)
+        return open_state(self.index_dir, self.catalog, self.work, self.config, verify=False, dense=False)
 
     # ------------------------------------------------------------ publishing
 

@@ -570,3 +570,24 @@ def test_a_catalog_that_went_back_in_time_never_reuses_a_state_number(fresh_inde
     remove_documents([MASSIS], fresh_index)
     assert current_version(index_dir) == "v000003"  # never v000002 again
     assert check_index(index_dir, fresh_index).problems == []
+
+
+def test_writing_and_merging_never_read_the_ivf_indexes(tmp_path, monkeypatch):
+    """A writer opens the index to refuse damage and to pick merges, but never searches it: the IVF
+    indexes (most of the time of opening a large segment: 58 MB a 1M-chunk segment, read, not
+    mapped) stay unread while segments are added and all merged; a reader still opens and searches them."""
+    import qa.store.segment
+    from bench.vectors import ClusteredVectors
+
+    config = Config().with_(index_dir=tmp_path / "index", ann_threshold=1000)
+    synthetic_segments(config, [3000])
+    read = []
+    real_read_ivf = qa.store.segment.read_ivf
+    monkeypatch.setattr(qa.store.segment, "read_ivf", lambda *a: read.append(a) or real_read_ivf(*a))
+    synthetic_segments(config, [20, 20], seed=3)
+    compact(config.index_dir, config)
+    assert read == []
+    index = open_index(config.index_dir, config)
+    assert len(index.segments) == 1 and index.n_chunks > 3000 and index.segments[0].ivf is not None and read
+    query = ClusteredVectors(3000, seed=2).queries(1)[0]
+    assert index.search_dense(query, 5)[0][1] == pytest.approx(float(np.max(np.asarray(index.vectors) @ query)), abs=1e-6)
