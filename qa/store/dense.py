@@ -1,7 +1,8 @@
 """Dense retrieval over segments: exact inner product on a segment's memory-mapped vectors up to
 `Config.ann_threshold` chunks; beyond it an IVF index over 4-bit product-quantised codes (faiss
 IVF-PQ "fast scan", 48 bytes a vector) whose best `Config.rerank_depth` candidates are re-scored
-exactly from the segment's vectors (memory-mapped: only the candidates' rows are read), so the
+exactly from the segment's vectors (only the candidates' rows are read, with positioned reads that
+map nothing into the process: `qa.store.segment.NpyRows`), so the
 vectors are stored once, in vectors.npy (float32, or float16 past `Config.compress_threshold`).
 Each segment returns its best live rows; merging them by score is exact for flat segments.
 (Segments written before this held IVF-Flat, a second float32 copy of the vectors; they are still
@@ -127,6 +128,7 @@ class DensePart:
     ivf: faiss.IndexIVF | None  # IVF over the same rows, or None: exact search
     alive: NDArray[np.bool_] | None  # bool per row; None: all live
     rerank_depth: int = 0  # > 0: the IVF holds compressed codes; re-score this many candidates exactly
+    rerank_rows: VectorRows | None = None  # the same rows read on demand for re-ranking (None: from `vectors`)
 
     def top(self, query: NDArray[np.float32], k: int) -> list[tuple[int, float]]:
         n = len(self.vectors)
@@ -144,8 +146,9 @@ class DensePart:
             ivf_scores, ivf_rows = self.ivf.search(query.reshape(1, -1), depth, params=params)
             if not self.rerank_depth:
                 return [(int(r), float(s)) for r, s in zip(ivf_rows[0], ivf_scores[0]) if r >= 0]
-            candidates = np.sort(ivf_rows[0][ivf_rows[0] >= 0])  # ascending: sequential reads of the map
-            exact = np.asarray(self.vectors[candidates], dtype=np.float32) @ query
+            candidates = np.sort(ivf_rows[0][ivf_rows[0] >= 0])  # ascending: reads in file order
+            source = self.vectors if self.rerank_rows is None else self.rerank_rows
+            exact = np.asarray(source[candidates], dtype=np.float32) @ query
             best = np.argsort(-exact, kind="stable")[:k]
             return [(int(candidates[i]), float(exact[i])) for i in best]
         scores = np.asarray(self.vectors) @ query

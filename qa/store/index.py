@@ -142,7 +142,7 @@ class Index:
             alive = ~np.isin(seg.chunks["doc"], np.fromiter(dead, dtype=np.int64)) if dead else None
             self._live_rows.append(None if alive is None else np.flatnonzero(alive))
             self.alive.append(alive)
-            dense.append(DensePart(seg.vectors, seg.ivf, alive, seg.rerank_depth))
+            dense.append(DensePart(seg.vectors, seg.ivf, alive, seg.rerank_depth, seg.rerank_rows))
             lexical.append(LexicalPart.of(seg.postings, alive))
             counts.append(seg.n_chunks if alive is None else int(alive.sum()))
             docs += seg.n_documents - len(dead)
@@ -265,7 +265,11 @@ class Index:
     def search_dense(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The k live chunks of highest inner product with `query`, as (row, score), best first."""
         self._verify((CHUNKS, VECTORS))
-        return [(self._row(p, r), s) for p, r, s in dense_top(self._dense, query, k)]
+        try:
+            found = dense_top(self._dense, query, k)
+        except SegmentError as e:  # vectors.npy cut short since it was opened
+            raise corrupt(self.path, str(e)) from None
+        return [(self._row(p, r), s) for p, r, s in found]
 
     def search_lexical(self, terms: list[str], k: int) -> list[tuple[int, float]]:
         """The k live chunks of highest BM25 score (`Config.bm25_k1`, `bm25_b`) for the query `terms` (from qa.terms), best first."""
@@ -306,10 +310,12 @@ def check_settings(index_dir: Path, catalog: Catalog, config: Config) -> None:
         )
 
 
-def open_state(index_dir: Path, catalog: Catalog, state: Version, config: Config, verify: bool | None = None) -> Index:
+def open_state(index_dir: Path, catalog: Catalog, state: Version, config: Config, verify: bool | None = None,
+               dense: bool = True) -> Index:
     """The read view of `state`. verify: True hashes every part, False none, None those of
     segments up to `config.open_verify_bytes`; the catalog rows of the documents of the segments
-    hashed are checked too (the others' rows are checked whenever they are read)."""
+    hashed are checked too (the others' rows are checked whenever they are read). dense: False
+    leaves the segments' IVF indexes unread (`open_segment`): a view for writing, not for dense search."""
     try:
         records = catalog.segment_records(state.segments)
     except CatalogError as e:
@@ -317,7 +323,7 @@ def open_state(index_dir: Path, catalog: Catalog, state: Version, config: Config
     segments = []
     for name in state.segments:
         try:
-            seg = open_segment(index_dir, records[name], config, verify)
+            seg = open_segment(index_dir, records[name], config, verify, dense)
         except SegmentError as e:
             raise corrupt(index_dir, str(e)) from None
         if verify or (verify is None and segment_bytes(seg.manifest) <= config.open_verify_bytes):

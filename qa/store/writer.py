@@ -107,7 +107,8 @@ class IndexWriter:
                 if self.check_live:
                     self.catalog.versions()  # every kept state's entry intact (else named, with the way out)
                 if self.live is not None and self.check_live:
-                    open_state(self.index_dir, self.catalog, self.live, self.config)  # refuse to write on damage
+                    # Refuse to write on damage (the IVF indexes, which writing never reads, are left unread).
+                    open_state(self.index_dir, self.catalog, self.live, self.config, dense=False)
         except CatalogError as e:
             self._lock.__exit__(None, None, None)
             raise catalog_failure(self.index_dir, e) from None
@@ -171,7 +172,7 @@ class IndexWriter:
         return {getattr(d, column): d for d in self.catalog.documents(self.work, column, values)}
 
     def open_work(self) -> Index:
-        return open_state(self.index_dir, self.catalog, self.work, self.config, verify=False)
+        return open_state(self.index_dir, self.catalog, self.work, self.config, verify=False, dense=False)
 
     # ------------------------------------------------------------ publishing
 
@@ -411,15 +412,15 @@ def pack_segments(sizes: list[int], limit: int) -> list[list[int]]:
 def merged_records(index: Index, chosen: list[int], catalog: Catalog) -> list[tuple[DocRecord, DocRecord]]:
     """The catalog entry of each live document of segments `chosen` of `index`, in their order:
     (where it is, where it will be in the merged segment)."""
-    names = {index.segments[i].name for i in chosen}
-    by_segment: dict[str, list[DocRecord]] = {}
-    for d in catalog.documents(index.state):
-        if d.segment in names:
-            by_segment.setdefault(d.segment, []).append(d)
+    # Only those segments' rows are read (and checked): a merge of a few small segments must not read
+    # every document row of the index (2.9 million at the 10M bench: 37 s).
     out: list[tuple[DocRecord, DocRecord]] = []
     for i in chosen:
-        for d in by_segment.get(index.segments[i].name, []):
-            out.append((d, replace(d, row=len(out))))
+        name = index.segments[i].name
+        dead = index.state.tombstones.get(name, frozenset())
+        for d in catalog.segment_documents(name):
+            if d.row not in dead:
+                out.append((d, replace(d, row=len(out))))
     return out
 
 

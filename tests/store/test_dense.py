@@ -4,6 +4,8 @@ IVF that probes every list giving the exact answer. Vectors are built with numpy
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -20,6 +22,7 @@ from qa.store.dense import (
     read_ivf,
     stored_vectors,
 )
+from qa.store.segment import NpyRows
 
 # Six unit vectors in 3-d. Against the query (1, 0, 0) their scores are their first coordinates:
 # row 0: 1.0, row 3: 0.8, row 2: 0.6, rows 1 and 4: 0.0, row 5: -1.0.
@@ -195,6 +198,46 @@ def test_compressed_codes_reranked_exactly_from_float16_vectors():
     query = unit_rows(1, 8, seed=5)[0]
     found = DensePart(stored, index, None, rerank_depth=1000).top(query, 5)
     scores = stored.astype(np.float32) @ query
+    best = np.argsort(-scores, kind="stable")[:5]
+    assert [r for r, _ in found] == best.tolist()
+    assert [s for _, s in found] == pytest.approx(scores[best].tolist(), abs=1e-6)
+
+
+def mapped_kb(path) -> int:
+    """Resident KB of this process's maps of `path` (Linux /proc)."""
+    total, current = 0, False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            head = line.split()
+            if head and "-" in head[0] and not head[0].endswith(":"):
+                current = line.rstrip().endswith(str(path))
+            elif current and line.startswith("Rss:"):
+                total += int(head[1])
+    return total
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="reads Linux /proc/self/smaps")
+def test_reranking_reads_its_candidates_without_mapping_them_and_after_the_file_is_deleted(tmp_path):
+    """An IVF-PQ segment re-ranks from vectors.npy with positioned reads (NpyRows): the exact order
+    as from the map, no page of the file resident in the process (a read through the map brings
+    in the pages around each row), and still readable once a writer has deleted the retired file."""
+    vectors = stored_vectors(unit_rows(2000, 8, seed=6), IVF_PQ)
+    config = Config().with_(ann_threshold=10, compress_threshold=10, ivf_nlist=4, ivf_nprobe=4)
+    index = build_dense_index(vectors, config)
+    path = tmp_path / "vectors.npy"
+    np.save(path, vectors)
+    mapped, rows = np.load(path, mmap_mode="r"), NpyRows(path)
+    query = unit_rows(1, 8, seed=7)[0]
+
+    read = DensePart(mapped, index, None, rerank_depth=2000, rerank_rows=rows).top(query, 5)
+    assert mapped_kb(path) == 0
+    assert DensePart(mapped, index, None, rerank_depth=2000).top(query, 5) == read
+    assert mapped_kb(path) > 0  # read through the map, its pages are in the process
+
+    path.unlink()  # a writer collecting a retired segment
+    found = DensePart(mapped, index, None, rerank_depth=2000, rerank_rows=rows).top(query, 5)
+    assert found == read
+    scores = vectors.astype(np.float32) @ query
     best = np.argsort(-scores, kind="stable")[:5]
     assert [r for r, _ in found] == best.tolist()
     assert [s for _, s in found] == pytest.approx(scores[best].tolist(), abs=1e-6)
