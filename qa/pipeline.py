@@ -120,11 +120,7 @@ def _update_index(
         embed = partial(chunk_and_embed, embedder=embedder, config=config, show_progress=progress)
     done = update_index(config.index_dir, documents, config, embed, remove_ids=remove_ids, rebuild=rebuild,
                         force=force)
-    return IngestReport(
-        added=done.added, updated=done.updated, unchanged=done.unchanged, removed=done.removed,
-        removed_sources=done.removed_sources, chunks_added=done.chunks_added, total_documents=done.total_documents,
-        total_chunks=done.total_chunks, segments_published=done.segments_published,
-    )
+    return IngestReport(**vars(done))
 
 
 @dataclass(frozen=True)

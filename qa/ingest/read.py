@@ -20,25 +20,18 @@ from qa.config import Config
 from qa.documents import ArticleMeta, Document, SkippedFile, count_noun, quote_name, record_source, split_source
 from qa.ingest.clean import CleanedArticle, clean_article
 from qa.ingest.formats import Advance, RawArticle, read_records
+from qa.store.update import UpdateResult
 
 _MIN_HTML_BODY_WORDS = 8
 
 
 @dataclass
-class IngestReport:
-    """What an ingest or a removal did to the index, and what was left out (`qa ingest` prints `summary`)."""
+class IngestReport(UpdateResult):
+    """What an ingest or a removal did to the index (the store's `UpdateResult`), and what was left
+    out (`qa ingest` prints `summary`)."""
 
-    added: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    removed_sources: list[str] = field(default_factory=list)  # the sources of `removed`, in order
     uploads_kept: int = 0  # uploaded articles a rebuild took along from <index>/uploads/
     skipped: list[SkippedFile] = field(default_factory=list)  # files, folders and records left out
-    chunks_added: int = 0
-    total_documents: int = 0
-    total_chunks: int = 0
-    segments_published: int = 0
 
     def summary(self) -> str:
         """One sentence: what changed (counts that are not zero; the ids removed), then what the index holds."""
